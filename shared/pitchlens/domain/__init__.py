@@ -1,0 +1,1 @@
+"""The domain: entities, value objects, messages, errors and ports. Standard library only."""

@@ -1,0 +1,50 @@
+"""Domain errors. Edges map them to HTTP statuses and queue outcomes by type, never by text.
+
+`PermanentError`s describe bad input: retrying cannot help, so the work is marked FAILED
+with the error's message as the reason. `TransientError`s describe a dependency that is
+down: the message is retried and, after the last attempt, dead-lettered.
+"""
+
+
+class PitchLensError(Exception):
+    """Base class of every error PitchLens raises on purpose."""
+
+
+class PermanentError(PitchLensError):
+    """The input is wrong; the same input will always fail."""
+
+
+class TransientError(PitchLensError):
+    """A dependency failed; the same input may succeed later."""
+
+
+class InvalidMatchData(PermanentError):
+    """Provider files are missing, unreadable or of the wrong shape."""
+
+
+class UnsupportedSource(PermanentError):
+    """No provider adapter exists for this source name."""
+
+
+class MatchNotFound(PermanentError):
+    """The provider (or the database) has no match with this id."""
+
+
+class JobNotFound(PermanentError):
+    """No job has this id."""
+
+
+class InvalidMessage(PermanentError):
+    """A queue message is not a PitchLens envelope or its payload has the wrong shape."""
+
+
+class Unauthorized(PitchLensError):
+    """A caller did not present the token this endpoint requires."""
+
+
+class ServiceUnavailable(TransientError):
+    """Object storage, the queue service or the database cannot be reached."""
+
+
+class ObjectNotFound(TransientError):
+    """An object a message points to is not (yet) in storage; it may appear, so retry."""

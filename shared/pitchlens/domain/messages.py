@@ -1,0 +1,85 @@
+"""Messages that travel between functions. Every message type has a `TYPE` and a `VERSION`;
+an `Envelope` adds the correlation id and idempotency key. Payloads stay small: anything
+larger than a few KB travels as a claim check (an `s3://bucket/key` pointer)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """Base class of message payloads."""
+
+    TYPE: ClassVar[str] = ""
+    VERSION: ClassVar[int] = 1
+
+
+@dataclass(frozen=True, slots=True)
+class IngestionRequested(Message):
+    """Fetch and normalise one match. `location` is an `s3://` folder of provider files,
+    or None to fetch from the provider itself (statsbombpy online, or open-data files)."""
+
+    TYPE: ClassVar[str] = "IngestionRequested"
+    VERSION: ClassVar[int] = 1
+
+    job_id: str
+    source: str
+    match_id: str
+    location: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MatchIngested(Message):
+    """A normalised match is staged at `match_uri` (claim check), ready to persist."""
+
+    TYPE: ClassVar[str] = "MatchIngested"
+    VERSION: ClassVar[int] = 1
+
+    job_id: str
+    source: str
+    match_id: str
+    match_uri: str
+    ingested_at: datetime
+    tracking_uri: str | None = None
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """What goes on the wire: the message plus its routing and tracing metadata."""
+
+    type: str
+    version: int
+    message_id: str
+    correlation_id: str
+    idempotency_key: str
+    occurred_at: datetime
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectCreated:
+    """An object-created notification from S3 or MinIO, keys already URL-decoded."""
+
+    bucket: str
+    key: str
+    size: int = 0
+    etag: str = ""
+    sequencer: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """How a message reached a handler: used for idempotency and the last-attempt decision."""
+
+    correlation_id: str
+    idempotency_key: str
+    attempt: int = 1
+    max_attempts: int = 3
+
+    @property
+    def last_attempt(self) -> bool:
+        return self.attempt >= self.max_attempts

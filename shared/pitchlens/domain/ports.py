@@ -1,0 +1,214 @@
+"""Ports: what the application needs from the outside world, named by capability."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import TracebackType
+
+from pitchlens.domain.jobs import Job
+from pitchlens.domain.messages import Message
+from pitchlens.domain.model import Event, Match
+
+
+@dataclass(frozen=True, slots=True)
+class StoredObject:
+    bucket: str
+    key: str
+    size: int
+    etag: str
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def uri(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+
+@dataclass(frozen=True, slots=True)
+class RawMatchData:
+    """Provider files for one match, by file name (e.g. `events.json`, `lineups.json`)."""
+
+    source: str
+    match_id: str
+    files: Mapping[str, bytes]
+
+
+@dataclass(frozen=True, slots=True)
+class MatchSummary:
+    match_id: str
+    source: str
+    home_team: str
+    away_team: str
+    competition: str | None
+    kickoff: datetime | None
+    event_count: int
+    player_count: int
+    ingested_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class EventQuery:
+    match_id: str
+    type: str | None = None
+    player: str | None = None
+    limit: int = 100
+    offset: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class EventPage:
+    total: int
+    events: tuple[Event, ...]
+
+
+class ObjectStorage(ABC):
+    """Buckets of bytes addressed by key (S3 semantics)."""
+
+    @abstractmethod
+    def put(
+        self, bucket: str, key: str, data: bytes, *, metadata: Mapping[str, str] | None = None
+    ) -> StoredObject: ...
+
+    @abstractmethod
+    def get(self, bucket: str, key: str) -> bytes:
+        """Raises ObjectNotFound when absent."""
+
+    @abstractmethod
+    def list(self, bucket: str, prefix: str) -> list[StoredObject]: ...
+
+    @abstractmethod
+    def head(self, bucket: str, key: str) -> StoredObject:
+        """Raises ObjectNotFound when absent."""
+
+    @abstractmethod
+    def copy(self, source_uri: str, bucket: str, key: str) -> StoredObject:
+        """Server-side copy of `s3://bucket/key` to a new place; raises ObjectNotFound."""
+
+
+class MessagePublisher(ABC):
+    """Sends a message to the queue of the function that consumes its type."""
+
+    @abstractmethod
+    def publish(self, message: Message, *, correlation_id: str, idempotency_key: str) -> str:
+        """Returns the message id. Raises ServiceUnavailable when the queue cannot be reached."""
+
+
+class MatchSource(ABC):
+    """Fetches a provider's raw files for one match (from the provider, a folder or a bucket)."""
+
+    @abstractmethod
+    def fetch(self, source: str, match_id: str, location: str | None) -> RawMatchData:
+        """Raises MatchNotFound / InvalidMatchData for bad requests."""
+
+
+class MatchParser(ABC):
+    """Turns one provider's raw files into the domain `Match`."""
+
+    def ready(self, file_names: Collection[str]) -> bool:
+        """Whether these files are enough to parse a match (uploads arrive one file at a time)."""
+        return bool(file_names)
+
+    @abstractmethod
+    def parse(self, raw: RawMatchData) -> Match:
+        """Raises InvalidMatchData naming the file and the problem."""
+
+
+@dataclass(frozen=True, slots=True)
+class StagedMatch:
+    match_uri: str
+    tracking_uri: str | None = None
+
+
+class MatchStaging(ABC):
+    """Claim-check store for normalised matches travelling between functions."""
+
+    @abstractmethod
+    def stage(self, match: Match, job_id: str) -> StagedMatch:
+        """Stores the match (events as JSON, tracking as Parquet); returns where."""
+
+    @abstractmethod
+    def load(self, uri: str) -> Match:
+        """The staged match without its tracking. Raises ObjectNotFound when the claim check is gone."""
+
+    @abstractmethod
+    def publish_tracking(self, staged_uri: str, source: str, match_id: str) -> str:
+        """Copies staged tracking to its permanent place; returns the permanent URI (idempotent)."""
+
+
+class MatchRepository(ABC):
+    """Matches and their events in the database."""
+
+    @abstractmethod
+    def save(self, match: Match, *, ingested_at: datetime, tracking_uri: str | None = None) -> bool:
+        """Upserts the match, its players and teams, and replaces its events (match.tracking is
+        not stored here: `tracking_uri` points to its Parquet copy). Returns False, writing
+        nothing, when an ingestion newer than `ingested_at` is already stored."""
+
+    @abstractmethod
+    def summary(self, match_id: str) -> MatchSummary:
+        """Raises MatchNotFound."""
+
+    @abstractmethod
+    def list(self, *, limit: int, offset: int) -> list[MatchSummary]: ...
+
+    @abstractmethod
+    def events(self, query: EventQuery) -> EventPage:
+        """Raises MatchNotFound."""
+
+
+class JobRepository(ABC):
+    @abstractmethod
+    def add(self, job: Job) -> bool:
+        """Inserts the job; returns False when a job with this id already exists."""
+
+    @abstractmethod
+    def get(self, job_id: str) -> Job:
+        """Raises JobNotFound."""
+
+    @abstractmethod
+    def update(self, job: Job) -> None: ...
+
+    @abstractmethod
+    def find(self, *, correlation_id: str | None = None, match_id: str | None = None) -> list[Job]: ...
+
+
+class ProcessedMessages(ABC):
+    """The inbox: idempotency keys of messages whose effects are committed."""
+
+    @abstractmethod
+    def seen(self, consumer: str, key: str) -> bool: ...
+
+    @abstractmethod
+    def record(self, consumer: str, key: str) -> None: ...
+
+
+class UnitOfWork(ABC):
+    """One database transaction spanning the repositories: all of it commits, or none."""
+
+    matches: MatchRepository
+    jobs: JobRepository
+    inbox: ProcessedMessages
+
+    def __enter__(self) -> UnitOfWork:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.rollback()
+
+    @abstractmethod
+    def commit(self) -> None: ...
+
+    @abstractmethod
+    def rollback(self) -> None: ...
+
+
+class Clock(ABC):
+    @abstractmethod
+    def now(self) -> datetime: ...

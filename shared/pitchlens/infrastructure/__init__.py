@@ -1,0 +1,1 @@
+"""Adapters for the ports, settings, logging, metrics and the composition root."""

@@ -1,0 +1,50 @@
+"""boto3 clients built from Settings: one place for endpoints, region, timeouts and retries."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from pitchlens.infrastructure.settings import Settings
+
+# Fail fast when a service is down (the queue retries the message later), but ride out blips.
+_CONFIG = Config(
+    connect_timeout=3,
+    read_timeout=30,
+    retries={"max_attempts": 3, "mode": "standard"},
+    s3={"addressing_style": "path"},
+)
+
+
+def _credentials(endpoint: str | None) -> tuple[str | None, str | None]:
+    """(key id, secret): None for the normal credential chain. Local S3/SQS servers accept any
+    key, so with a custom endpoint and no credentials configured, a placeholder is used."""
+    if endpoint is None or boto3.session.Session().get_credentials() is not None:
+        return None, None
+    return "pitchlens", "pitchlens"
+
+
+def s3_client(settings: Settings) -> Any:
+    key_id, secret = _credentials(settings.s3_endpoint)
+    return boto3.client(
+        "s3",
+        endpoint_url=settings.s3_endpoint,
+        region_name=settings.aws_region,
+        config=_CONFIG,
+        aws_access_key_id=key_id,
+        aws_secret_access_key=secret,
+    )
+
+
+def sqs_client(settings: Settings) -> Any:
+    key_id, secret = _credentials(settings.sqs_endpoint)
+    return boto3.client(
+        "sqs",
+        endpoint_url=settings.sqs_endpoint,
+        region_name=settings.aws_region,
+        config=_CONFIG,
+        aws_access_key_id=key_id,
+        aws_secret_access_key=secret,
+    )

@@ -1,0 +1,142 @@
+"""The composition root: builds wired use cases from `Settings`, lazily, once per process.
+
+Handlers call `container()` on each invocation; the container (and every client it holds) is
+created on first use and reused on warm starts. Nothing connects at import time. Tests build
+a `Container` with their own settings, or call `reset()` after changing the environment.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from pitchlens.application.event_finder import EventFinder
+from pitchlens.application.ingestion_requester import IngestionRequester
+from pitchlens.application.job_finder import JobFinder
+from pitchlens.application.match_finder import MatchFinder
+from pitchlens.application.match_ingester import MatchIngester
+from pitchlens.application.match_persister import MatchPersister
+from pitchlens.application.upload_ingester import UploadIngester
+from pitchlens.domain.ports import MatchParser, MatchSource, UnitOfWork
+from pitchlens.infrastructure import aws_clients
+from pitchlens.infrastructure.clock import SystemClock
+from pitchlens.infrastructure.match_sources import RoutingMatchSource, S3FolderMatchSource
+from pitchlens.infrastructure.messaging.sqs import QueueDirectory, SqsMessagePublisher
+from pitchlens.infrastructure.settings import Settings
+from pitchlens.infrastructure.storage.match_staging import S3MatchStaging
+from pitchlens.infrastructure.storage.s3 import S3ObjectStorage
+
+
+class Container:
+    """Adapters and use cases for one set of settings. Properties are built on first use."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.clock = SystemClock()
+
+    # Adapters -----------------------------------------------------------------------------
+    @functools.cached_property
+    def s3(self) -> Any:
+        return aws_clients.s3_client(self.settings)
+
+    @functools.cached_property
+    def sqs(self) -> Any:
+        return aws_clients.sqs_client(self.settings)
+
+    @functools.cached_property
+    def storage(self) -> S3ObjectStorage:
+        return S3ObjectStorage(self.s3)
+
+    @functools.cached_property
+    def queues(self) -> QueueDirectory:
+        return QueueDirectory(self.sqs, self.settings)
+
+    @functools.cached_property
+    def publisher(self) -> SqsMessagePublisher:
+        return SqsMessagePublisher(self.sqs, self.queues)
+
+    @functools.cached_property
+    def engine(self) -> Any:
+        from pitchlens.infrastructure.postgres.engine import create_engine
+
+        if not self.settings.database_url:
+            raise RuntimeError("PITCHLENS_DATABASE_URL is not set (start the stack with `pitchlens up`)")
+        return create_engine(self.settings.database_url)
+
+    def unit_of_work(self) -> UnitOfWork:
+        from pitchlens.infrastructure.postgres.unit_of_work import PostgresUnitOfWork
+
+        return PostgresUnitOfWork(self.engine)
+
+    @functools.cached_property
+    def parsers(self) -> dict[str, MatchParser]:
+        from pitchlens.infrastructure.providers.metrica import MetricaParser
+        from pitchlens.infrastructure.providers.statsbomb import StatsBombParser
+
+        return {"statsbomb": StatsBombParser(), "metrica": MetricaParser()}
+
+    @functools.cached_property
+    def match_sources(self) -> MatchSource:
+        from pitchlens.infrastructure.providers.statsbomb import (
+            StatsBombOnlineSource,
+            StatsBombOpenDataSource,
+        )
+
+        providers: dict[str, MatchSource] = {}
+        if self.settings.statsbomb_open_data_dir is not None:
+            providers["statsbomb"] = StatsBombOpenDataSource(self.settings.statsbomb_open_data_dir)
+        elif self.settings.statsbomb_online:
+            providers["statsbomb"] = StatsBombOnlineSource()
+        return RoutingMatchSource(S3FolderMatchSource(self.storage), providers)
+
+    @functools.cached_property
+    def staging(self) -> S3MatchStaging:
+        return S3MatchStaging(
+            self.storage, self.settings.bucket_artifacts, self.settings.bucket_tracking_data
+        )
+
+    # Use cases ----------------------------------------------------------------------------
+    @functools.cached_property
+    def ingestion_requester(self) -> IngestionRequester:
+        return IngestionRequester(self.unit_of_work, self.publisher, self.parsers, self.clock)
+
+    @functools.cached_property
+    def match_ingester(self) -> MatchIngester:
+        return MatchIngester(
+            self.unit_of_work, self.match_sources, self.parsers, self.staging, self.publisher, self.clock
+        )
+
+    @functools.cached_property
+    def upload_ingester(self) -> UploadIngester:
+        return UploadIngester(self.storage, self.parsers, self.match_ingester)
+
+    @functools.cached_property
+    def match_persister(self) -> MatchPersister:
+        return MatchPersister(self.unit_of_work, self.staging, self.clock)
+
+    @functools.cached_property
+    def job_finder(self) -> JobFinder:
+        return JobFinder(self.unit_of_work)
+
+    @functools.cached_property
+    def match_finder(self) -> MatchFinder:
+        return MatchFinder(self.unit_of_work)
+
+    @functools.cached_property
+    def event_finder(self) -> EventFinder:
+        return EventFinder(self.unit_of_work)
+
+
+@functools.cache
+def container() -> Container:
+    """The process-wide container, from the environment's settings."""
+    from pitchlens.infrastructure.logging import configure_logging
+
+    settings = Settings()
+    configure_logging(settings.log_level, settings.log_format)
+    return Container(settings)
+
+
+def reset() -> None:
+    """Forget the process-wide container (after the environment changed)."""
+    container.cache_clear()

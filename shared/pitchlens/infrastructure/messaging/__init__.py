@@ -1,0 +1,1 @@
+"""Message envelopes, the notification parser and the SQS adapters."""

@@ -1,0 +1,93 @@
+"""All configuration, in one place. Every field can be set by a `PITCHLENS_<NAME>` env var;
+the S3/SQS endpoints also honour the standard `AWS_ENDPOINT_URL`. Nothing here connects."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import platformdirs
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+FUNCTIONS = ("ingest", "persist", "detect", "track", "render")
+"""Every deployable queue-driven function; each has a queue and a dead-letter queue."""
+
+BUCKETS = ("videos", "raw-data", "artifacts", "tracking-data", "outputs")
+
+
+def default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir("pitchlens"))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PITCHLENS_", extra="ignore")
+
+    data_dir: Path = Field(default_factory=default_data_dir)
+
+    # Endpoints (None = AWS defaults, or the embedded stack's, discovered from data_dir).
+    s3_endpoint: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("PITCHLENS_S3_ENDPOINT", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"),
+    )
+    sqs_endpoint: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("PITCHLENS_SQS_ENDPOINT", "AWS_ENDPOINT_URL_SQS", "AWS_ENDPOINT_URL"),
+    )
+    database_url: str | None = None
+    api_url: str | None = None
+    aws_region: str = Field(
+        default="us-east-1",
+        validation_alias=AliasChoices("PITCHLENS_AWS_REGION", "AWS_REGION", "AWS_DEFAULT_REGION"),
+    )
+
+    # Names: buckets and queues. A queue's dead-letter queue is "<queue>-dlq".
+    bucket_videos: str = "videos"
+    bucket_raw_data: str = "raw-data"
+    bucket_artifacts: str = "artifacts"
+    bucket_tracking_data: str = "tracking-data"
+    bucket_outputs: str = "outputs"
+    queue_prefix: str = "pitchlens-"
+
+    # Queue behaviour (Lambda event-source mapping equivalents).
+    max_receive_count: int = 3
+    visibility_timeout_s: int = 30
+    poll_wait_s: int = 1
+    batch_size: int = 10
+
+    # Providers.
+    statsbomb_open_data_dir: Path | None = None
+    statsbomb_online: bool = False
+
+    # Security.
+    api_token: str | None = None
+    notification_token: str = "pitchlens-local-notification-token"
+
+    # Embedded stack ports (0 = pick a free port).
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    aws_port: int = 4566
+
+    log_level: str = "INFO"
+    log_format: str = "json"
+
+    def queue_name(self, function: str) -> str:
+        return f"{self.queue_prefix}{function}"
+
+    def dlq_name(self, function: str) -> str:
+        return f"{self.queue_prefix}{function}-dlq"
+
+    @property
+    def buckets(self) -> dict[str, str]:
+        """Logical bucket name -> configured bucket name."""
+        return {
+            "videos": self.bucket_videos,
+            "raw-data": self.bucket_raw_data,
+            "artifacts": self.bucket_artifacts,
+            "tracking-data": self.bucket_tracking_data,
+            "outputs": self.bucket_outputs,
+        }
+
+    @property
+    def notification_routes(self) -> dict[str, str]:
+        """Bucket -> function whose queue receives that bucket's object-created notifications."""
+        return {self.bucket_raw_data: "ingest", self.bucket_videos: "detect"}

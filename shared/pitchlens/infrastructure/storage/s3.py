@@ -1,0 +1,83 @@
+"""`ObjectStorage` on any S3-compatible server (AWS S3, MinIO, the embedded moto server)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from pitchlens.domain.errors import ObjectNotFound, ServiceUnavailable
+from pitchlens.domain.ports import ObjectStorage, StoredObject
+
+_MISSING = {"NoSuchKey", "404", "NotFound", "NoSuchBucket"}
+
+
+def split_uri(uri: str) -> tuple[str, str]:
+    """`s3://bucket/key` -> (bucket, key)."""
+    if not uri.startswith("s3://") or "/" not in uri[5:]:
+        raise ValueError(f"not an s3://bucket/key URI: {uri!r}")
+    bucket, _, key = uri[5:].partition("/")
+    return bucket, key
+
+
+@contextmanager
+def _translated(bucket: str, key: str) -> Iterator[None]:
+    try:
+        yield
+    except ClientError as error:
+        code = str(error.response.get("Error", {}).get("Code", ""))
+        if code in _MISSING:
+            raise ObjectNotFound(f"s3://{bucket}/{key} does not exist") from error
+        raise ServiceUnavailable(f"object storage refused s3://{bucket}/{key}: {code}") from error
+    except BotoCoreError as error:
+        raise ServiceUnavailable(f"object storage unreachable for s3://{bucket}/{key}: {error}") from error
+
+
+class S3ObjectStorage(ObjectStorage):
+    """S3 API calls; errors become ObjectNotFound / ServiceUnavailable."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def put(
+        self, bucket: str, key: str, data: bytes, *, metadata: Mapping[str, str] | None = None
+    ) -> StoredObject:
+        with _translated(bucket, key):
+            response = self._client.put_object(
+                Bucket=bucket, Key=key, Body=data, Metadata=dict(metadata or {})
+            )
+        return StoredObject(bucket, key, len(data), response.get("ETag", "").strip('"'), dict(metadata or {}))
+
+    def get(self, bucket: str, key: str) -> bytes:
+        with _translated(bucket, key):
+            body: bytes = self._client.get_object(Bucket=bucket, Key=key)["Body"].read()
+        return body
+
+    def head(self, bucket: str, key: str) -> StoredObject:
+        with _translated(bucket, key):
+            response = self._client.head_object(Bucket=bucket, Key=key)
+        return StoredObject(
+            bucket,
+            key,
+            int(response.get("ContentLength", 0)),
+            response.get("ETag", "").strip('"'),
+            response.get("Metadata", {}),
+        )
+
+    def list(self, bucket: str, prefix: str) -> list[StoredObject]:
+        objects = []
+        with _translated(bucket, prefix):
+            for page in self._client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+                for item in page.get("Contents", []):
+                    objects.append(StoredObject(bucket, item["Key"], item["Size"], item["ETag"].strip('"')))
+        return objects
+
+    def copy(self, source_uri: str, bucket: str, key: str) -> StoredObject:
+        source_bucket, source_key = split_uri(source_uri)
+        with _translated(source_bucket, source_key):
+            self._client.copy_object(
+                Bucket=bucket, Key=key, CopySource={"Bucket": source_bucket, "Key": source_key}
+            )
+        return self.head(bucket, key)

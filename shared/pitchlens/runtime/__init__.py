@@ -1,0 +1,1 @@
+"""The embedded local stack, queue pollers, replay and the `pitchlens` CLI."""

@@ -1,0 +1,239 @@
+"""`make bench`: PitchLens against its baselines, measured side by side in one run.
+
+1. parse + normalise + persist of one StatsBomb match, in-process, vs kloppy load + pandas
+   `to_sql` of the same events into the same PostgreSQL (target: >= 3x faster);
+2. the whole event flow on the embedded stack (upload -> ingest -> persist -> SUCCEEDED);
+3. the persist step alone (COPY), events/s, vs `to_sql` of the same rows (target >= 50,000/s);
+4. upload-to-handler latency of the embedded runtime over 50 uploads (target p95 <= 1 s).
+
+Each figure is the median of several repetitions; the machine is small and shared, so read the
+ratios, not the absolute times. Results go to stdout and `bench-results/ingestion.md`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import textwrap
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+MATCH = "9880"
+REPEATS = 5
+
+PROBE_HANDLER = textwrap.dedent(
+    '''
+    """Benchmark probe: records when each notification reaches the ingest function."""
+    import json, os, time
+    from pitchlens.runtime import functions
+
+    def handler(event, context):
+        now = time.time()
+        with open(os.environ["PITCHLENS_BENCH_ARRIVALS"], "a") as sink:
+            for record in event["Records"]:
+                body = json.loads(record["body"])
+                for r in body.get("Records", []):
+                    sink.write(f"{r['s3']['object']['key']} {now}\\n")
+        return {"batchItemFailures": []}
+    '''
+)
+
+
+def median_time(work: Callable[[], object], repeats: int = REPEATS) -> float:
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        work()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--shared", type=Path, default=REPO.parent / "shared")
+    parser.add_argument("--out", type=Path, default=REPO / "bench-results" / "ingestion.md")
+    args = parser.parse_args()
+    statsbomb_dir = args.shared / "data" / "statsbomb"
+    if not statsbomb_dir.is_dir():
+        print(f"shared data not found at {statsbomb_dir}", file=sys.stderr)
+        return 2
+
+    with tempfile.TemporaryDirectory(prefix="pitchlens-bench-") as tmp:
+        rows = run_all(Path(tmp), statsbomb_dir)
+    table = render(rows)
+    print(table)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(table + "\n")
+    return 0
+
+
+def run_all(tmp: Path, statsbomb_dir: Path) -> list[tuple[str, str, str, str, str]]:
+    from kloppy import statsbomb as kloppy_statsbomb
+    from sqlalchemy import text
+
+    from pitchlens.infrastructure.postgres.engine import create_engine
+    from pitchlens.infrastructure.postgres.unit_of_work import PostgresUnitOfWork
+    from pitchlens.infrastructure.providers.statsbomb import StatsBombOpenDataSource, StatsBombParser
+
+    probe_dir = tmp / "functions"
+    (probe_dir / "ingest").mkdir(parents=True)
+    (probe_dir / "ingest" / "handler.py").write_text(PROBE_HANDLER)
+    arrivals = tmp / "arrivals.txt"
+
+    from tests.e2e.conftest import start_stack
+
+    events_path = statsbomb_dir / "data" / "events" / f"{MATCH}.json"
+    lineups_path = statsbomb_dir / "data" / "lineups" / f"{MATCH}.json"
+    source = StatsBombOpenDataSource(statsbomb_dir)
+    statsbomb_parser = StatsBombParser()
+
+    stack_iter = start_stack(tmp / "stack", statsbomb_dir)
+    running = next(stack_iter)
+    try:
+        engine = create_engine(running.info.database_url)
+        event_count = len(statsbomb_parser.parse(source.fetch("statsbomb", MATCH, None)).events)
+
+        def ours() -> None:
+            match = statsbomb_parser.parse(source.fetch("statsbomb", MATCH, None))
+            with PostgresUnitOfWork(engine) as uow:
+                uow.matches.save(match, ingested_at=datetime.now(UTC))
+                uow.commit()
+
+        def baseline_frame() -> Any:
+            dataset = kloppy_statsbomb.load(event_data=str(events_path), lineup_data=str(lineups_path))
+            return dataset.to_df()
+
+        def baseline() -> None:
+            frame = baseline_frame()
+            frame.insert(0, "match_id", MATCH)
+            frame.astype({c: "string" for c in frame.columns if frame[c].dtype == object}).to_sql(
+                "baseline_events", engine, if_exists="replace", index=False
+            )
+
+        ours_s = median_time(ours)
+        baseline_s = median_time(baseline)
+
+        match = statsbomb_parser.parse(source.fetch("statsbomb", MATCH, None))
+
+        def persist_only() -> None:
+            with PostgresUnitOfWork(engine) as uow:
+                uow.matches.save(match, ingested_at=datetime.now(UTC))
+                uow.commit()
+
+        frame = baseline_frame()
+        frame.insert(0, "match_id", MATCH)
+        frame = frame.astype({c: "string" for c in frame.columns if frame[c].dtype == object})
+
+        def to_sql_only() -> None:
+            frame.to_sql("baseline_events", engine, if_exists="replace", index=False)
+
+        persist_s = median_time(persist_only)
+        to_sql_s = median_time(to_sql_only)
+
+        files = {"lineups.json": lineups_path.read_bytes(), "events.json": events_path.read_bytes()}
+
+        def flow() -> None:
+            correlation_id = running.upload_batch(f"statsbomb/{MATCH}", files)
+            job = running.job(correlation_id=correlation_id, timeout=120)
+            assert job["status"] == "SUCCEEDED", job
+
+        flow_s = median_time(flow, 3)
+        with engine.begin() as connection:
+            connection.execute(text("DROP TABLE IF EXISTS baseline_events"))
+    finally:
+        next(stack_iter, None)
+
+    os.environ["PITCHLENS_BENCH_ARRIVALS"] = str(arrivals)
+    os.environ["PITCHLENS_FUNCTIONS_DIR"] = str(probe_dir)
+    from pitchlens.runtime.functions import load_handler
+
+    load_handler.cache_clear()
+    latencies = []
+    stack_iter = start_stack(tmp / "latency", None)
+    running = next(stack_iter)
+    try:
+        for i in range(50):
+            key = f"latency/{uuid.uuid4().hex}/events.json"
+            sent = time.time()
+            running.upload(key, b"[]")
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                seen = _arrival(arrivals, key)
+                if seen is not None:
+                    latencies.append(seen - sent)
+                    break
+                time.sleep(0.002)
+            else:
+                raise AssertionError(f"upload {i} never reached the handler")
+    finally:
+        next(stack_iter, None)
+        del os.environ["PITCHLENS_FUNCTIONS_DIR"]
+        load_handler.cache_clear()
+
+    p50 = statistics.median(latencies)
+    p95 = statistics.quantiles(latencies, n=20)[18]
+    label = f"StatsBomb match {MATCH} ({event_count} events)"
+    return [
+        (
+            f"{label}: parse + normalise + persist",
+            f"{ours_s * 1000:.0f} ms",
+            f"{baseline_s * 1000:.0f} ms (kloppy load + to_df + to_sql)",
+            f"{baseline_s / ours_s:.1f}x faster",
+            ">= 3x",
+        ),
+        (
+            f"{label}: whole event flow (upload -> SUCCEEDED)",
+            f"{flow_s * 1000:.0f} ms",
+            f"{baseline_s * 1000:.0f} ms (same baseline, in-process)",
+            f"{baseline_s / flow_s:.1f}x faster",
+            "-",
+        ),
+        (
+            "persist step alone (one transaction, COPY)",
+            f"{event_count / persist_s:,.0f} events/s",
+            f"{event_count / to_sql_s:,.0f} events/s (to_sql)",
+            f"{to_sql_s / persist_s:.1f}x faster",
+            ">= 50,000 events/s",
+        ),
+        (
+            "upload-to-handler latency, 50 uploads",
+            f"p50 {p50 * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms",
+            "-",
+            "-",
+            "p95 <= 1 s",
+        ),
+    ]
+
+
+def _arrival(path: Path, key: str) -> float | None:
+    if not path.is_file():
+        return None
+    for line in path.read_text().splitlines():
+        name, _, stamp = line.partition(" ")
+        if name == key:
+            return float(stamp)
+    return None
+
+
+def render(rows: list[tuple[str, str, str, str, str]]) -> str:
+    header = ("measurement", "PitchLens", "baseline", "ratio", "target")
+    lines = [
+        f"Ingestion benchmarks ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, medians)",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join("---" for _ in header) + "|",
+    ]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

