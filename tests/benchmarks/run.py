@@ -13,6 +13,8 @@ ratios, not the absolute times. Results go to stdout and `bench-results/ingestio
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import itertools
 import os
 import statistics
 import sys
@@ -33,7 +35,7 @@ PROBE_HANDLER = textwrap.dedent(
     '''
     """Benchmark probe: records when each notification reaches the ingest function."""
     import json, os, time
-    from pitchlens.runtime import functions
+    from urllib.parse import unquote_plus
 
     def handler(event, context):
         now = time.time()
@@ -41,7 +43,7 @@ PROBE_HANDLER = textwrap.dedent(
             for record in event["Records"]:
                 body = json.loads(record["body"])
                 for r in body.get("Records", []):
-                    sink.write(f"{r['s3']['object']['key']} {now}\\n")
+                    sink.write(f"{unquote_plus(r['s3']['object']['key'])} {now}\\n")
         return {"batchItemFailures": []}
     '''
 )
@@ -101,11 +103,18 @@ def run_all(tmp: Path, statsbomb_dir: Path) -> list[tuple[str, str, str, str, st
         engine = create_engine(running.info.database_url)
         event_count = len(statsbomb_parser.parse(source.fetch("statsbomb", MATCH, None)).events)
 
-        def ours() -> None:
-            match = statsbomb_parser.parse(source.fetch("statsbomb", MATCH, None))
+        fresh_ids = (f"bench-{i}" for i in itertools.count())
+
+        def save(match: Any) -> None:
+            # Each run stores a new match (a first ingestion), as the baseline's fresh table does.
             with PostgresUnitOfWork(engine) as uow:
-                uow.matches.save(match, ingested_at=datetime.now(UTC))
+                uow.matches.save(
+                    dataclasses.replace(match, match_id=next(fresh_ids)), ingested_at=datetime.now(UTC)
+                )
                 uow.commit()
+
+        def ours() -> None:
+            save(statsbomb_parser.parse(source.fetch("statsbomb", MATCH, None)))
 
         def baseline_frame() -> Any:
             dataset = kloppy_statsbomb.load(event_data=str(events_path), lineup_data=str(lineups_path))
@@ -124,9 +133,7 @@ def run_all(tmp: Path, statsbomb_dir: Path) -> list[tuple[str, str, str, str, st
         match = statsbomb_parser.parse(source.fetch("statsbomb", MATCH, None))
 
         def persist_only() -> None:
-            with PostgresUnitOfWork(engine) as uow:
-                uow.matches.save(match, ingested_at=datetime.now(UTC))
-                uow.commit()
+            save(match)
 
         frame = baseline_frame()
         frame.insert(0, "match_id", MATCH)
@@ -148,6 +155,8 @@ def run_all(tmp: Path, statsbomb_dir: Path) -> list[tuple[str, str, str, str, st
         flow_s = median_time(flow, 3)
         with engine.begin() as connection:
             connection.execute(text("DROP TABLE IF EXISTS baseline_events"))
+            connection.execute(text("DELETE FROM events WHERE match_id LIKE 'bench-%'"))
+            connection.execute(text("DELETE FROM matches WHERE match_id LIKE 'bench-%'"))
     finally:
         next(stack_iter, None)
 
@@ -172,7 +181,8 @@ def run_all(tmp: Path, statsbomb_dir: Path) -> list[tuple[str, str, str, str, st
                     break
                 time.sleep(0.002)
             else:
-                raise AssertionError(f"upload {i} never reached the handler")
+                content = arrivals.read_text() if arrivals.is_file() else "(no file)"
+                raise AssertionError(f"upload {i} ({key}) never reached the handler: {content[:300]}")
     finally:
         next(stack_iter, None)
         del os.environ["PITCHLENS_FUNCTIONS_DIR"]

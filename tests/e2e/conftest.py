@@ -63,7 +63,7 @@ class RunningStack:
                 job = found[-1] if found else None
             if job and job["status"] in TERMINAL:
                 return job
-            time.sleep(0.2)
+            time.sleep(0.05)
         raise AssertionError(f"job not final after {timeout} s: {job}")
 
     def queue_url(self, name: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 from pathlib import Path
 
@@ -169,6 +170,76 @@ def test_metrics_are_exported(running: RunningStack) -> None:
         'function_duration_seconds_bucket{function="persist"',
     ):
         assert sample in text, sample
+
+
+def test_metrica_events_and_tracking_are_normalised(running: RunningStack, metrica_dir: Path) -> None:
+    game = metrica_dir / "Sample_Game_3"
+    files = {
+        p.name: p.read_bytes()
+        for p in (game / "Sample_Game_3_events.json", game / "Sample_Game_3_metadata.xml")
+    }
+    job = running.job(correlation_id=running.upload_batch("metrica/game-3", files))
+    assert job["status"] == "SUCCEEDED", job
+    expected = len(orjson.loads(files["Sample_Game_3_events.json"])["data"])
+    assert running.sql("SELECT count(*) FROM events WHERE match_id = 'game-3'") == [(expected,)]
+    # One frame for both teams: home shots at x > 0, away shots at x < 0, in both halves.
+    rows = running.sql(
+        "SELECT e.team_id = m.home_team_id, e.period, avg(e.start_x) FROM events e"
+        " JOIN matches m USING (match_id) WHERE match_id = 'game-3' AND type = 'shot' GROUP BY 1, 2"
+    )
+    assert {(home, period) for home, period, _ in rows} == {(True, 1), (True, 2), (False, 1), (False, 2)}
+    assert all((x > 0) == home for home, _, x in rows), rows
+
+    excerpts = metrica_dir / "kloppy_test_excerpts"
+    tracking = {name: (excerpts / name).read_bytes() for name in ("metrica_home.csv", "metrica_away.csv")}
+    job = running.job(correlation_id=running.upload_batch("metrica/tracking-excerpt", tracking))
+    assert job["status"] == "SUCCEEDED", job
+    [(uri, rows_stored)] = running.sql(
+        "SELECT tracking_uri, tracking_rows FROM matches WHERE match_id = 'tracking-excerpt'"
+    )
+    assert uri == "s3://tracking-data/provider/metrica/tracking-excerpt/tracking.parquet"
+    import io
+
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(
+        io.BytesIO(
+            running.s3.get_object(Bucket="tracking-data", Key=uri[len("s3://tracking-data/") :])[
+                "Body"
+            ].read()
+        )
+    )
+    assert table.num_rows == rows_stored == job["counts"]["tracking_rows"] > 0
+    assert {"frame", "object_id", "x", "y"} <= set(table.column_names)
+
+
+def test_correlation_id_follows_the_work_into_every_log_line(running: RunningStack) -> None:
+    formatter = logging.getLogger().handlers[0].formatter  # the JSON formatter the stack configured
+    assert formatter is not None
+    lines: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(formatter.format(record))
+
+    collector = Collect()
+    logging.getLogger().addHandler(collector)
+    try:
+        accepted = running.api.post(
+            "/api/v1/ingest",
+            json={"source": "statsbomb", "match_id": "9880"},
+            headers={"X-Correlation-ID": "trace-42"},
+        )
+        assert accepted.headers["X-Correlation-ID"] == "trace-42"
+        running.job(job_id=accepted.json()["job_id"])
+        time.sleep(0.3)
+    finally:
+        logging.getLogger().removeHandler(collector)
+    documents = [orjson.loads(line) for line in lines]  # every line is one JSON object
+    traced = [d for d in documents if d.get("correlation_id") == "trace-42"]
+    assert {d.get("function") for d in traced} >= {"api", "ingest", "persist"}
+    for document in traced:
+        assert {"timestamp", "level", "message", "function", "correlation_id"} <= set(document)
 
 
 def _drain(running: RunningStack, queue: str, timeout: float = 30) -> None:

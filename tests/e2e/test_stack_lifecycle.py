@@ -44,7 +44,7 @@ def processes_using(data_dir: Path) -> list[psutil.Process]:
 
 
 def test_ingest_starts_the_stack_and_everything_survives_a_restart(
-    tmp_path: Path, statsbomb_dir: Path
+    tmp_path: Path, statsbomb_dir: Path, metrica_dir: Path
 ) -> None:
     data_dir = tmp_path / "data"
     ingest = cli(
@@ -65,6 +65,21 @@ def test_ingest_starts_the_stack_and_everything_survives_a_restart(
         assert replayed.returncode == 0, replayed.stderr
         response = json.loads(replayed.stdout)
         assert response["function"] == "api" and response["result"]["statusCode"] == 202
+
+        metrica = cli(
+            "ingest",
+            "metrica",
+            str(metrica_dir / "Sample_Game_1"),
+            "--match-id",
+            "game-1",
+            "--json",
+            data_dir=data_dir,
+        )
+        assert metrica.returncode == 0, metrica.stderr
+        assert json.loads(metrica.stdout)["counts"]["events"] > 1000
+
+        unknown = cli("ingest", "statsbomb", "424242", "--open-data", str(statsbomb_dir), data_dir=data_dir)
+        assert unknown.returncode == 1 and "424242" in unknown.stderr
 
         dead = cli("dlq", "list", "--json", data_dir=data_dir)
         assert dead.returncode == 0 and all(q["messages"] == 0 for q in json.loads(dead.stdout))

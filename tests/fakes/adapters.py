@@ -28,6 +28,7 @@ from pitchlens.domain.ports import (
     RawMatchData,
     StagedMatch,
     StoredObject,
+    TrackingRef,
     UnitOfWork,
 )
 
@@ -105,11 +106,11 @@ class FakeMatchRepository(MatchRepository):
     def __init__(self, state: FakeDatabase) -> None:
         self.state = state
 
-    def save(self, match: Match, *, ingested_at: datetime, tracking_uri: str | None = None) -> bool:
+    def save(self, match: Match, *, ingested_at: datetime, tracking: TrackingRef | None = None) -> bool:
         stored = self.state.matches.get(match.match_id)
         if stored is not None and stored[1] > ingested_at:
             return False
-        self.state.matches[match.match_id] = (match, ingested_at, tracking_uri)
+        self.state.matches[match.match_id] = (match, ingested_at, tracking.uri if tracking else None)
         return True
 
     def summary(self, match_id: str) -> MatchSummary:

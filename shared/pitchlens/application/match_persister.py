@@ -7,7 +7,7 @@ from pitchlens.application.outcomes import Outcome, Result
 from pitchlens.domain.errors import JobNotFound, PermanentError, TransientError
 from pitchlens.domain.jobs import Job
 from pitchlens.domain.messages import Delivery, MatchIngested
-from pitchlens.domain.ports import Clock, MatchStaging, UnitOfWork
+from pitchlens.domain.ports import Clock, MatchStaging, TrackingRef, UnitOfWork
 
 CONSUMER = "persist"
 
@@ -38,8 +38,11 @@ class MatchPersister:
             if uow.inbox.seen(CONSUMER, delivery.idempotency_key):
                 return self._result(delivery, Outcome.DUPLICATE, message.job_id, message.source)
         match = self._staging.load(message.match_uri)
-        tracking_uri = (
-            self._staging.publish_tracking(message.tracking_uri, message.source, match.match_id)
+        tracking = (
+            TrackingRef(
+                self._staging.publish_tracking(message.tracking_uri, message.source, match.match_id),
+                message.counts.get("tracking_rows", 0),
+            )
             if message.tracking_uri
             else None
         )
@@ -47,7 +50,7 @@ class MatchPersister:
         with self._uow() as uow:
             if uow.inbox.seen(CONSUMER, delivery.idempotency_key):
                 return self._result(delivery, Outcome.DUPLICATE, message.job_id, message.source)
-            stored = uow.matches.save(match, ingested_at=message.ingested_at, tracking_uri=tracking_uri)
+            stored = uow.matches.save(match, ingested_at=message.ingested_at, tracking=tracking)
             note = None if stored else "skipped: a newer ingestion of this match is already stored"
             try:
                 job = uow.jobs.get(message.job_id)

@@ -116,6 +116,14 @@ class MatchParser(ABC):
 
 
 @dataclass(frozen=True, slots=True)
+class TrackingRef:
+    """Where a match's tracking data is stored (Parquet) and how many rows it has."""
+
+    uri: str
+    rows: int
+
+
+@dataclass(frozen=True, slots=True)
 class StagedMatch:
     match_uri: str
     tracking_uri: str | None = None
@@ -141,9 +149,9 @@ class MatchRepository(ABC):
     """Matches and their events in the database."""
 
     @abstractmethod
-    def save(self, match: Match, *, ingested_at: datetime, tracking_uri: str | None = None) -> bool:
+    def save(self, match: Match, *, ingested_at: datetime, tracking: TrackingRef | None = None) -> bool:
         """Upserts the match, its players and teams, and replaces its events (match.tracking is
-        not stored here: `tracking_uri` points to its Parquet copy). Returns False, writing
+        not stored here: `tracking` points to its Parquet copy). Returns False, writing
         nothing, when an ingestion newer than `ingested_at` is already stored."""
 
     @abstractmethod

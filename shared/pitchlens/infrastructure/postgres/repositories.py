@@ -27,6 +27,7 @@ from pitchlens.domain.ports import (
     MatchRepository,
     MatchSummary,
     ProcessedMessages,
+    TrackingRef,
 )
 from pitchlens.infrastructure.postgres.engine import connection_errors_as_unavailable
 from pitchlens.infrastructure.postgres.tables import (
@@ -56,7 +57,7 @@ EVENT_COPY_TYPES = (
     "float8",  # start_y
     "float8",  # end_x
     "float8",  # end_y
-    "jsonb",  # attributes
+    "json",  # attributes
 )
 EVENT_COPY_SQL = f"COPY events ({', '.join(EVENT_COPY_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
 
@@ -74,15 +75,15 @@ REJECTED_DATA_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
-class OrjsonJsonbBinaryDumper(Dumper):
-    """Dumps a dict as binary jsonb (a version byte, then the JSON text) with orjson, which is several
-    times faster than the json module psycopg uses by default."""
+class OrjsonJsonBinaryDumper(Dumper):
+    """Dumps a dict as binary json (the JSON text) with orjson, several times faster than the json
+    module psycopg uses by default."""
 
     format = Format.BINARY
-    oid = psycopg.postgres.types["jsonb"].oid  # registering it also makes it *the* jsonb dumper (set_types)
+    oid = psycopg.postgres.types["json"].oid  # registering it also makes it *the* json dumper (set_types)
 
     def dump(self, obj: Any) -> bytes:
-        return b"\x01" + orjson.dumps(obj, option=orjson.OPT_NON_STR_KEYS)
+        return orjson.dumps(obj, option=orjson.OPT_NON_STR_KEYS)
 
 
 def as_utc(moment: datetime) -> datetime:
@@ -175,7 +176,7 @@ class PostgresMatchRepository(MatchRepository):
     def __init__(self, connection: Connection) -> None:
         self._connection = connection
 
-    def save(self, match: Match, *, ingested_at: datetime, tracking_uri: str | None = None) -> bool:
+    def save(self, match: Match, *, ingested_at: datetime, tracking: TrackingRef | None = None) -> bool:
         """See MatchRepository.save. Data PostgreSQL rejects (say, two events with one id) raises
         InvalidMatchData having written nothing, and the unit of work stays usable (to record the
         failed job in the same transaction, for instance): the writes run inside a savepoint."""
@@ -197,7 +198,7 @@ class PostgresMatchRepository(MatchRepository):
             if stored_at is not None and stored_at > ingested_at:
                 return False  # a newer ingestion is stored: this delivery is out of date
 
-            self._upsert_match(match, ingested_at=ingested_at, tracking_uri=tracking_uri)
+            self._upsert_match(match, ingested_at=ingested_at, tracking=tracking)
             connection.execute(delete(match_players).where(match_players.c.match_id == match.match_id))
             players = [
                 {
@@ -217,7 +218,7 @@ class PostgresMatchRepository(MatchRepository):
             self._copy_events(match)
         return True
 
-    def _upsert_match(self, match: Match, *, ingested_at: datetime, tracking_uri: str | None) -> None:
+    def _upsert_match(self, match: Match, *, ingested_at: datetime, tracking: TrackingRef | None) -> None:
         values = {
             "match_id": match.match_id,
             "source": match.source,
@@ -229,8 +230,8 @@ class PostgresMatchRepository(MatchRepository):
             "kickoff": match.kickoff,
             "event_count": len(match.events),
             "player_count": len(match.players),
-            "tracking_uri": tracking_uri,
-            "tracking_rows": match.tracking.rows if match.tracking is not None else None,
+            "tracking_uri": tracking.uri if tracking else None,
+            "tracking_rows": tracking.rows if tracking else None,
             "ingested_at": ingested_at,
             "updated_at": func.now(),
         }
@@ -247,8 +248,8 @@ class PostgresMatchRepository(MatchRepository):
         driver_connection = self._connection.connection.driver_connection
         assert isinstance(driver_connection, psycopg.Connection)
         with driver_connection.cursor() as cursor:
-            # Scoped to this cursor: dicts become binary jsonb through orjson.
-            cursor.adapters.register_dumper(dict, OrjsonJsonbBinaryDumper)
+            # Scoped to this cursor: dicts become binary json through orjson.
+            cursor.adapters.register_dumper(dict, OrjsonJsonBinaryDumper)
             with cursor.copy(EVENT_COPY_SQL) as copy:
                 copy.set_types(EVENT_COPY_TYPES)
                 write_row = copy.write_row

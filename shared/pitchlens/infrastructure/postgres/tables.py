@@ -19,7 +19,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import JSON, JSONB
 
 # Identifiers (ids, keys, our normalised event type) compare bytewise: the "C" collation makes every
 # btree comparison a memcmp instead of a locale-aware strcoll (strcoll showed among the top costs
@@ -69,10 +69,11 @@ match_players = Table(
     PrimaryKeyConstraint("match_id", "player_id"),
 )
 
+# No foreign key to matches and json (not jsonb) attributes: see migration 0001 (COPY speed).
 events = Table(
     "events",
     metadata,
-    Column("match_id", IDENTIFIER, ForeignKey("matches.match_id", ondelete="CASCADE"), nullable=False),
+    Column("match_id", IDENTIFIER, nullable=False),
     Column("event_id", IDENTIFIER, nullable=False),
     Column("seq", Integer, nullable=False),
     Column("period", SmallInteger, nullable=False),
@@ -87,11 +88,9 @@ events = Table(
     Column("start_y", Double, nullable=True),
     Column("end_x", Double, nullable=True),
     Column("end_y", Double, nullable=True),
-    Column("attributes", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("attributes", JSON, nullable=False, server_default=text("'{}'::json")),
     PrimaryKeyConstraint("match_id", "event_id"),
-    Index(None, "match_id", "seq"),
     Index(None, "match_id", "type"),
-    Index(None, "match_id", "player_id"),
 )
 
 # The COPY column order of `events` (the repository writes rows in exactly this order).
