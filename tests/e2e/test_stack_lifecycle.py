@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -60,6 +61,12 @@ def test_ingest_starts_the_stack_and_everything_survives_a_restart(
         info = json.loads(status.stdout)
         for field in ("api_url", "s3_endpoint", "sqs_endpoint", "database_url", "data_dir"):
             assert info[field], field
+        if shutil.which("psql"):  # the printed URL works as is for PostgreSQL's own client
+            query = "SELECT count(*) FROM events WHERE match_id = 3788741"
+            counted = subprocess.run(
+                ["psql", info["database_url"], "-tAc", query], capture_output=True, text=True, timeout=30
+            )
+            assert counted.stdout.strip() == "3803", counted.stderr
 
         replayed = cli("replay", str(REPO / "events" / "apigw-v2-post-ingest.json"), data_dir=data_dir)
         assert replayed.returncode == 0, replayed.stderr

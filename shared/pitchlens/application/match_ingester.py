@@ -37,7 +37,7 @@ class MatchIngester:
     def execute(self, request: IngestionRequested, delivery: Delivery) -> Result:
         with self._uow() as uow:
             if uow.inbox.seen(CONSUMER, delivery.idempotency_key):
-                return self._result(delivery, Outcome.DUPLICATE, request.job_id, request.source)
+                return Result.of(delivery, Outcome.DUPLICATE, request.job_id, request.source)
         now = self._clock.now()
         job = self._jobs.get_or_create(
             Job(
@@ -51,9 +51,7 @@ class MatchIngester:
             )
         )
         if job.status is JobStatus.SUCCEEDED:
-            return self._result(
-                delivery, Outcome.DUPLICATE, job.job_id, request.source, "job already SUCCEEDED"
-            )
+            return Result.of(delivery, Outcome.DUPLICATE, job.job_id, request.source, "job already SUCCEEDED")
         # A FAILED job is run again: it failed for good on a dependency (its message was
         # dead-lettered and is now re-driven); bad input is never retried (recorded in the inbox).
         self._jobs.save(job.running(JobStage.INGESTING, now))
@@ -65,7 +63,7 @@ class MatchIngester:
                 uow.jobs.update(failed)
                 uow.inbox.record(CONSUMER, delivery.idempotency_key)
                 uow.commit()
-            return self._result(delivery, Outcome.FAILED, job.job_id, request.source, str(error))
+            return Result.of(delivery, Outcome.FAILED, job.job_id, request.source, str(error))
         except TransientError as error:
             if delivery.last_attempt:
                 self._jobs.fail(job.job_id, f"gave up after {delivery.attempt} attempts: {error}")
@@ -99,15 +97,4 @@ class MatchIngester:
                 uow.jobs.update(current.running(JobStage.PERSISTING, self._clock.now()))
             uow.inbox.record(CONSUMER, delivery.idempotency_key)
             uow.commit()
-        return self._result(delivery, Outcome.DONE, job.job_id, request.source, counts=counts)
-
-    @staticmethod
-    def _result(
-        delivery: Delivery,
-        outcome: Outcome,
-        job_id: str,
-        source: str,
-        detail: str | None = None,
-        counts: dict[str, int] | None = None,
-    ) -> Result:
-        return Result(outcome, job_id, source, detail, counts or {}, delivery.correlation_id)
+        return Result.of(delivery, Outcome.DONE, job.job_id, request.source, counts=counts)

@@ -27,7 +27,7 @@ class MatchPersister:
             return self._persist(message, delivery)
         except PermanentError as error:
             self._jobs.fail(message.job_id, str(error))
-            return self._result(delivery, Outcome.FAILED, message.job_id, message.source, str(error))
+            return Result.of(delivery, Outcome.FAILED, message.job_id, message.source, str(error))
         except TransientError as error:
             if delivery.last_attempt:
                 self._jobs.fail(message.job_id, f"gave up after {delivery.attempt} attempts: {error}")
@@ -36,7 +36,7 @@ class MatchPersister:
     def _persist(self, message: MatchIngested, delivery: Delivery) -> Result:
         with self._uow() as uow:
             if uow.inbox.seen(CONSUMER, delivery.idempotency_key):
-                return self._result(delivery, Outcome.DUPLICATE, message.job_id, message.source)
+                return Result.of(delivery, Outcome.DUPLICATE, message.job_id, message.source)
         match = self._staging.load(message.match_uri)
         tracking = (
             TrackingRef(
@@ -49,7 +49,7 @@ class MatchPersister:
         now = self._clock.now()
         with self._uow() as uow:
             if uow.inbox.seen(CONSUMER, delivery.idempotency_key):
-                return self._result(delivery, Outcome.DUPLICATE, message.job_id, message.source)
+                return Result.of(delivery, Outcome.DUPLICATE, message.job_id, message.source)
             stored = uow.matches.save(match, ingested_at=message.ingested_at, tracking=tracking)
             note = None if stored else "skipped: a newer ingestion of this match is already stored"
             try:
@@ -69,7 +69,7 @@ class MatchPersister:
             uow.jobs.update(job.succeeded(counts, now, note))
             uow.inbox.record(CONSUMER, delivery.idempotency_key)
             uow.commit()
-        return self._result(
+        return Result.of(
             delivery,
             Outcome.DONE if stored else Outcome.SKIPPED,
             message.job_id,
@@ -77,14 +77,3 @@ class MatchPersister:
             note,
             counts,
         )
-
-    @staticmethod
-    def _result(
-        delivery: Delivery,
-        outcome: Outcome,
-        job_id: str,
-        source: str,
-        detail: str | None = None,
-        counts: dict[str, int] | None = None,
-    ) -> Result:
-        return Result(outcome, job_id, source, detail, counts or {}, delivery.correlation_id)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from pitchlens.domain.messages import Delivery
+
 
 class Outcome(StrEnum):
     DONE = "done"  # the work was carried out
@@ -21,3 +23,16 @@ class Result:
     detail: str | None = None
     counts: dict[str, int] = field(default_factory=dict)
     correlation_id: str | None = None
+
+    @classmethod
+    def of(
+        cls,
+        delivery: Delivery,
+        outcome: Outcome,
+        job_id: str,
+        source: str,
+        detail: str | None = None,
+        counts: dict[str, int] | None = None,
+    ) -> Result:
+        """A result traced with the delivery's correlation id."""
+        return cls(outcome, job_id, source, detail, counts or {}, delivery.correlation_id)

@@ -26,25 +26,21 @@ def _credentials(endpoint: str | None) -> tuple[str | None, str | None]:
     return "pitchlens", "pitchlens"
 
 
-def s3_client(settings: Settings) -> Any:
-    key_id, secret = _credentials(settings.s3_endpoint)
+def _client(service: str, endpoint: str | None, settings: Settings) -> Any:
+    key_id, secret = _credentials(endpoint)
     return boto3.client(
-        "s3",
-        endpoint_url=settings.s3_endpoint,
+        service,  # type: ignore[call-overload]
+        endpoint_url=endpoint,
         region_name=settings.aws_region,
         config=_CONFIG,
         aws_access_key_id=key_id,
         aws_secret_access_key=secret,
     )
+
+
+def s3_client(settings: Settings) -> Any:
+    return _client("s3", settings.s3_endpoint, settings)
 
 
 def sqs_client(settings: Settings) -> Any:
-    key_id, secret = _credentials(settings.sqs_endpoint)
-    return boto3.client(
-        "sqs",
-        endpoint_url=settings.sqs_endpoint,
-        region_name=settings.aws_region,
-        config=_CONFIG,
-        aws_access_key_id=key_id,
-        aws_secret_access_key=secret,
-    )
+    return _client("sqs", settings.sqs_endpoint, settings)

@@ -8,7 +8,8 @@ from typing import Any
 
 from pitchlens.infrastructure.settings import FUNCTIONS, Settings
 from pitchlens.runtime.functions import load_handler
-from pitchlens.runtime.poller import QueueDepthSampler, QueuePoller
+from pitchlens.runtime.periodic import PeriodicTask
+from pitchlens.runtime.poller import QueuePoller, sample_queue_depths
 
 
 class FunctionRuntime:
@@ -22,7 +23,7 @@ class FunctionRuntime:
         if unknown:
             raise ValueError(f"unknown functions {sorted(unknown)}; known: {', '.join(FUNCTIONS)}")
         self._pollers: list[QueuePoller] = []
-        self._sampler: QueueDepthSampler | None = None
+        self._sampler: PeriodicTask | None = None
 
     def start(self) -> None:
         queue_urls: dict[str, str] = {}
@@ -46,7 +47,7 @@ class FunctionRuntime:
             )
             poller.start()
             self._pollers.append(poller)
-        self._sampler = QueueDepthSampler(self._sqs, queue_urls)
+        self._sampler = PeriodicTask("queue-depth", 5.0, lambda: sample_queue_depths(self._sqs, queue_urls))
         self._sampler.start()
 
     def stop(self, timeout_s: float = 30.0) -> None:

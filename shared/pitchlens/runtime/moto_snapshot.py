@@ -125,26 +125,6 @@ class MotoSnapshot:
         return restored
 
 
-class PeriodicSnapshot(threading.Thread):
-    """Saves changed objects every `interval_s`, so a hard kill loses little."""
-
-    def __init__(self, snapshot: MotoSnapshot, interval_s: float) -> None:
-        super().__init__(name="moto-snapshot", daemon=True)
-        self._snapshot = snapshot
-        self._interval_s = interval_s
-        self._stopping = threading.Event()
-
-    def stop(self) -> None:
-        self._stopping.set()
-
-    def run(self) -> None:
-        while not self._stopping.wait(self._interval_s):
-            try:
-                self._snapshot.save_objects()
-            except Exception:
-                log.exception("periodic object snapshot failed")
-
-
 def _string_attributes(attributes: dict[str, Any]) -> dict[str, str]:
     values = {}
     for name, value in (attributes or {}).items():

@@ -152,26 +152,13 @@ class QueuePoller(threading.Thread):
         return len(messages)
 
 
-class QueueDepthSampler(threading.Thread):
-    """Samples visible messages per queue (DLQs included) into the `queue_messages` gauge."""
-
-    def __init__(self, sqs: Any, queue_urls: dict[str, str], interval_s: float = 5.0) -> None:
-        super().__init__(name="queue-depth", daemon=True)
-        self._sqs = sqs
-        self._queue_urls = queue_urls
-        self._interval_s = interval_s
-        self._stopping = threading.Event()
-
-    def stop(self) -> None:
-        self._stopping.set()
-
-    def run(self) -> None:
-        while not self._stopping.wait(self._interval_s):
-            for name, url in self._queue_urls.items():
-                try:
-                    attributes = self._sqs.get_queue_attributes(
-                        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"]
-                    )["Attributes"]
-                    metrics.QUEUE_MESSAGES.labels(name).set(int(attributes["ApproximateNumberOfMessages"]))
-                except (ClientError, BotoCoreError):
-                    continue
+def sample_queue_depths(sqs: Any, queue_urls: dict[str, str]) -> None:
+    """Sets the `queue_messages` gauge from each queue's visible messages (DLQs included)."""
+    for name, url in queue_urls.items():
+        try:
+            attributes = sqs.get_queue_attributes(
+                QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"]
+            )["Attributes"]
+        except (ClientError, BotoCoreError):
+            continue
+        metrics.QUEUE_MESSAGES.labels(name).set(int(attributes["ApproximateNumberOfMessages"]))

@@ -29,6 +29,7 @@ from pitchlens.infrastructure.provisioning import AwsResourceProvisioner
 from pitchlens.infrastructure.settings import Settings
 from pitchlens.runtime.function_runtime import FunctionRuntime
 from pitchlens.runtime.functions import available_functions
+from pitchlens.runtime.periodic import PeriodicTask
 
 log = get_logger("pitchlens.runtime")
 
@@ -117,7 +118,7 @@ class EmbeddedStack:
 
         from pitchlens.infrastructure.postgres.embedded import EmbeddedPostgres
         from pitchlens.infrastructure.postgres.migrate import migrate
-        from pitchlens.runtime.moto_snapshot import MotoSnapshot, PeriodicSnapshot
+        from pitchlens.runtime.moto_snapshot import MotoSnapshot
 
         configure_logging(self.settings.log_level, self.settings.log_format)
         existing = StackInfo.read(self.data_dir)
@@ -137,7 +138,8 @@ class EmbeddedStack:
         log.info("object store and queues started", endpoint=aws_url)
 
         self.postgres = EmbeddedPostgres(self.data_dir / "postgres")
-        database_url = self.postgres.start()
+        self.postgres.start()
+        database_url = self.postgres.libpq_url  # plain postgresql:// works for psql, psycopg and us
         migrate(database_url)
         log.info("postgres started and migrated", database_url=database_url)
 
@@ -167,7 +169,7 @@ class EmbeddedStack:
         requeued = self._snapshot.restore_messages()
         if restored or requeued:
             log.info("restored state from the data dir", objects=restored, messages=requeued)
-        self._periodic = PeriodicSnapshot(self._snapshot, self._snapshot_interval_s)
+        self._periodic = PeriodicTask("moto-snapshot", self._snapshot_interval_s, self._snapshot.save_objects)
         self._periodic.start()
 
         self._runtime = FunctionRuntime(self.settings, sqs, self.info.functions)

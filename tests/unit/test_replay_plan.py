@@ -1,0 +1,50 @@
+"""Every stored event payload in events/ is one `pitchlens replay` knows where to send."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import pytest
+
+from pitchlens.infrastructure.settings import Settings
+from pitchlens.runtime.replay import ReplayError, plan
+
+pytestmark = pytest.mark.unit
+
+EVENTS = Path(__file__).resolve().parents[2] / "events"
+
+EXPECTED = {
+    "sqs-s3-raw-data-object-created.json": "ingest",
+    "sqs-s3-videos-object-created.json": "detect",
+    "sqs-s3-test-event.json": None,  # holds no object: replay asks for --function
+    "s3-raw-data-object-created.json": "ingest",
+    "minio-webhook-raw-data-object-created.json": "ingest",
+    "message-ingestion-requested.json": "ingest",
+    "message-match-ingested.json": "persist",
+    "apigw-v2-post-ingest.json": "api",
+    "apigw-v2-get-matches.json": "api",
+}
+
+
+def test_every_event_file_is_listed() -> None:
+    assert {p.name for p in EVENTS.glob("*.json")} == set(EXPECTED)
+
+
+@pytest.mark.parametrize(("name", "function"), sorted(EXPECTED.items()))
+def test_event_files_route_to_their_function(name: str, function: str | None) -> None:
+    document = orjson.loads((EVENTS / name).read_bytes())
+    if function is None:
+        with pytest.raises(ReplayError, match="--function"):
+            plan(document, Settings(), None)
+        assert plan(document, Settings(), "ingest")[0] == "ingest"
+        return
+    chosen, event = plan(document, Settings(), None)
+    assert chosen == function
+    if function != "api":
+        assert all(record["eventSource"] == "aws:sqs" for record in event["Records"])
+
+
+def test_unknown_documents_are_refused() -> None:
+    with pytest.raises(ReplayError, match="unknown event"):
+        plan({"hello": "world"}, Settings(), None)
