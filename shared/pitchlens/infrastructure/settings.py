@@ -58,6 +58,18 @@ class Settings(BaseSettings):
     statsbomb_open_data_dir: Path | None = None
     statsbomb_online: bool = False
 
+    # Vision.
+    model: str = "yolo11n.pt"
+    """YOLO weights: a name ultralytics downloads, a .pt / .onnx file or an OpenVINO folder."""
+    device: str = "auto"
+    """auto (GPU when there is one, else CPU with a warning), cpu, cuda, cuda:0 ..."""
+    detection_confidence: float = 0.25
+    detection_tiles: int = 2
+    """Tiles per side for sliced inference (1 = whole frame only), merged with NMS."""
+    detection_batch: int = 8
+    tracker: str = "botsort"
+    """botsort or bytetrack."""
+
     # Security.
     api_token: str | None = None
     notification_token: str = "pitchlens-local-notification-token"

@@ -1,0 +1,174 @@
+"""Video: clips, detections, tracks and the followed player. Standard library only.
+
+Image coordinates are pixels of the source video, origin top-left, x right, y down. Hot paths
+move whole frames or chunks (`FrameDetections` holds columns; adapters may pass numpy arrays,
+which satisfy the `Sequence` types), never a Python object per box.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class BoundingBox:
+    x1: float
+    y1: float
+    x2: float
+    y2: float
+
+    def __post_init__(self) -> None:
+        if not (self.x2 > self.x1 and self.y2 > self.y1):
+            raise ValueError(f"empty box {self.x1},{self.y1},{self.x2},{self.y2}")
+
+    @property
+    def width(self) -> float:
+        return self.x2 - self.x1
+
+    @property
+    def height(self) -> float:
+        return self.y2 - self.y1
+
+    @property
+    def area(self) -> float:
+        return self.width * self.height
+
+    @property
+    def center(self) -> tuple[float, float]:
+        return ((self.x1 + self.x2) / 2, (self.y1 + self.y2) / 2)
+
+    @property
+    def top_center(self) -> tuple[float, float]:
+        """Above the head: where a "dot" indicator goes."""
+        return ((self.x1 + self.x2) / 2, self.y1)
+
+    @property
+    def foot_point(self) -> tuple[float, float]:
+        """Bottom centre: where the player touches the pitch."""
+        return ((self.x1 + self.x2) / 2, self.y2)
+
+    def iou(self, other: BoundingBox) -> float:
+        width = min(self.x2, other.x2) - max(self.x1, other.x1)
+        height = min(self.y2, other.y2) - max(self.y1, other.y1)
+        if width <= 0 or height <= 0:
+            return 0.0
+        overlap = width * height
+        return overlap / (self.area + other.area - overlap)
+
+    def inside(self, width: int, height: int) -> bool:
+        return self.x1 >= 0 and self.y1 >= 0 and self.x2 <= width and self.y2 <= height
+
+
+@dataclass(frozen=True, slots=True)
+class FrameDetections:
+    """Every detection in one frame, as columns: boxes (x1, y1, x2, y2), confidences, classes."""
+
+    frame_index: int
+    boxes: Sequence[Sequence[float]]
+    confidences: Sequence[float]
+    class_ids: Sequence[int]
+
+    def __len__(self) -> int:
+        return len(self.confidences)
+
+
+@dataclass(frozen=True, slots=True)
+class FrameTracks:
+    """Tracked boxes in one frame: columns plus the track id of each box."""
+
+    frame_index: int
+    track_ids: Sequence[int]
+    boxes: Sequence[Sequence[float]]
+    confidences: Sequence[float]
+
+    def __len__(self) -> int:
+        return len(self.track_ids)
+
+
+@dataclass(frozen=True, slots=True)
+class TrackingFrame:
+    """The followed player in one frame; `lost` frames carry the last known box or none."""
+
+    frame_index: int
+    box: BoundingBox | None
+    confidence: float
+    lost: bool = False
+    track_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class VideoInfo:
+    width: int
+    height: int
+    fps: float
+    frames: int
+    duration_s: float
+    codec: str
+    has_audio: bool = False
+    variable_frame_rate: bool = False
+
+
+class ClipStatus(StrEnum):
+    UPLOADED = "UPLOADED"
+    DETECTED = "DETECTED"
+    TRACKED = "TRACKED"
+    PERSISTED = "PERSISTED"
+    FAILED = "FAILED"
+
+
+@dataclass(frozen=True, slots=True)
+class Clip:
+    """One uploaded video of a match and what the pipeline has made of it."""
+
+    clip_id: str
+    match_id: str
+    video_uri: str
+    status: ClipStatus
+    created_at: datetime
+    updated_at: datetime
+    info: VideoInfo | None = None
+    detection_frame: int = 0
+    frame_uri: str | None = None
+    detections_uri: str | None = None
+    tracks_uri: str | None = None
+    trajectories_uri: str | None = None
+    trajectory_rows: int | None = None
+    schema_version: int | None = None
+    reason: str | None = None
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+class VideoReader(ABC):
+    """Decodes a local video file."""
+
+    @abstractmethod
+    def probe(self, path: str) -> VideoInfo:
+        """Raises InvalidVideo naming the problem (empty, not a video, truncated, no stream)."""
+
+    @abstractmethod
+    def frame(self, path: str, index: int) -> Any:
+        """One decoded frame (BGR image) by index; raises InvalidVideo when out of range."""
+
+    @abstractmethod
+    def frames(self, path: str) -> Iterator[tuple[int, Any]]:
+        """(index, BGR image) for every frame, decoded ahead of the consumer."""
+
+
+class DetectionModel(ABC):
+    """Finds people in images."""
+
+    @abstractmethod
+    def detect(self, images: Sequence[Any], first_index: int = 0) -> list[FrameDetections]:
+        """One FrameDetections per image (frame indexes from `first_index`), class 0 = person."""
+
+
+class MultiObjectTracker(ABC):
+    """Links detections into tracks across consecutive frames of one clip (stateful)."""
+
+    @abstractmethod
+    def update(self, detections: FrameDetections, image: Any) -> FrameTracks: ...
