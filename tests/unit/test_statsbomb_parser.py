@@ -188,15 +188,6 @@ def test_without_lineups_players_come_from_the_starting_xi_and_events(statsbomb_
     assert len(match.players) > 22
 
 
-def test_parse_time_of_a_full_match_is_well_under_100_ms(statsbomb_dir: Path) -> None:
-    raw = RawMatchData(source="statsbomb", match_id="3788741", files=_raw_files(statsbomb_dir, "3788741"))
-    parser = StatsBombParser()
-    parser.parse(raw)  # warm-up
-    best = min(_timed(lambda: parser.parse(raw)) for _ in range(3))
-    # The budget is 100 ms; a loaded CI machine gets twice that before this fails.
-    assert best < 0.2, f"parsing took {best * 1000:.0f} ms"
-
-
 @pytest.mark.parametrize("enabled", [True, False])
 def test_parsing_leaves_the_garbage_collector_as_it_found_it(enabled: bool) -> None:
     was_enabled = gc.isenabled()
@@ -209,12 +200,6 @@ def test_parsing_leaves_the_garbage_collector_as_it_found_it(enabled: bool) -> N
         assert gc.isenabled() is enabled
     finally:
         gc.enable() if was_enabled else gc.disable()
-
-
-def _timed(function: Any) -> float:
-    started = time.perf_counter()
-    function()
-    return time.perf_counter() - started
 
 
 # --- 360 freeze frames ---------------------------------------------------------------------------
