@@ -7,6 +7,7 @@ import dataclasses
 import hashlib
 from collections.abc import Collection, Mapping
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from pitchlens.domain.errors import JobNotFound, MatchNotFound, ObjectNotFound, ServiceUnavailable
 from pitchlens.domain.jobs import Job
@@ -31,6 +32,7 @@ from pitchlens.domain.ports import (
     TrackingRef,
     UnitOfWork,
 )
+from tests.fakes.vision import FakeClipRepository
 
 
 class FakeClock(Clock):
@@ -99,6 +101,7 @@ class FakeDatabase:
         self.matches: dict[str, tuple[Match, datetime, str | None]] = {}
         self.jobs: dict[str, Job] = {}
         self.processed: set[tuple[str, str]] = set()
+        self.clips: dict[str, Any] = {}
         self.down = False
 
 
@@ -191,9 +194,11 @@ class FakeUnitOfWork(UnitOfWork):
         self._working.matches = dict(self._database.matches)
         self._working.jobs = dict(self._database.jobs)
         self._working.processed = set(self._database.processed)
+        self._working.clips = dict(self._database.clips)
         self.matches = FakeMatchRepository(self._working)
         self.jobs = FakeJobRepository(self._working)
         self.inbox = FakeProcessedMessages(self._working)
+        self.clips = FakeClipRepository(self._working.clips)
         return self
 
     def commit(self) -> None:
@@ -202,6 +207,7 @@ class FakeUnitOfWork(UnitOfWork):
         self._database.matches = self._working.matches
         self._database.jobs = self._working.jobs
         self._database.processed = self._working.processed
+        self._database.clips = self._working.clips
 
     def rollback(self) -> None:
         pass

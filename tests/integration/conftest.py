@@ -17,7 +17,7 @@ from pitchlens.infrastructure.postgres.migrate import migrate
 # --------------------------------------------------------------------------------------------
 
 POSTGRES_TEST_DATABASE = "pitchlens_test"
-POSTGRES_TABLES = ("events", "match_players", "matches", "jobs", "processed_messages")
+POSTGRES_TABLES = ("events", "match_players", "matches", "jobs", "processed_messages", "clips")
 
 
 @pytest.fixture(scope="session")

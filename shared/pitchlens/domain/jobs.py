@@ -21,6 +21,8 @@ class JobStatus(StrEnum):
 class JobStage(StrEnum):
     QUEUED = "queued"
     INGESTING = "ingesting"
+    DETECTING = "detecting"
+    TRACKING = "tracking"
     PERSISTING = "persisting"
     DONE = "done"
 
@@ -28,9 +30,13 @@ class JobStage(StrEnum):
 STAGE_PROGRESS = {
     JobStage.QUEUED: 0.0,
     JobStage.INGESTING: 0.25,
+    JobStage.DETECTING: 0.05,
+    JobStage.TRACKING: 0.1,
     JobStage.PERSISTING: 0.6,
     JobStage.DONE: 1.0,
 }
+TRACKING_SPAN = 0.8
+"""Tracking moves a video job from 0.1 to 0.9, frame by frame (then persisting)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,17 +52,36 @@ class Job:
     stage: JobStage = JobStage.QUEUED
     reason: str | None = None
     counts: dict[str, int] = field(default_factory=dict)
+    outputs: dict[str, str] = field(default_factory=dict)
+    """What the work produced, by name (URIs such as `trajectories_uri`, ids such as `clip_id`)."""
 
     @property
     def progress(self) -> float:
-        return STAGE_PROGRESS[self.stage]
+        base = STAGE_PROGRESS[self.stage]
+        if self.stage is JobStage.PERSISTING and "frames_done" in self.counts:  # a video job
+            return STAGE_PROGRESS[JobStage.TRACKING] + TRACKING_SPAN
+        if self.stage is JobStage.TRACKING and self.counts.get("frames"):
+            return base + TRACKING_SPAN * min(1.0, self.counts.get("frames_done", 0) / self.counts["frames"])
+        return base
 
     def running(self, stage: JobStage, now: datetime) -> Job:
         return replace(self, status=JobStatus.RUNNING, stage=stage, reason=None, updated_at=now)
 
-    def succeeded(self, counts: dict[str, int], now: datetime, note: str | None = None) -> Job:
+    def succeeded(
+        self,
+        counts: dict[str, int],
+        now: datetime,
+        note: str | None = None,
+        outputs: dict[str, str] | None = None,
+    ) -> Job:
         return replace(
-            self, status=JobStatus.SUCCEEDED, stage=JobStage.DONE, counts=counts, reason=note, updated_at=now
+            self,
+            status=JobStatus.SUCCEEDED,
+            stage=JobStage.DONE,
+            counts=counts,
+            reason=note,
+            updated_at=now,
+            outputs={**self.outputs, **(outputs or {})},
         )
 
     def failed(self, reason: str, now: datetime) -> Job:

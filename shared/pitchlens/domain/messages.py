@@ -48,6 +48,39 @@ class MatchIngested(Message):
 
 
 @dataclass(frozen=True, slots=True)
+class PlayersDetected(Message):
+    """People were detected on a clip's detection frame; the clip is ready to track."""
+
+    TYPE: ClassVar[str] = "PlayersDetected"
+    VERSION: ClassVar[int] = 1
+
+    job_id: str
+    clip_id: str
+    match_id: str
+    video_uri: str
+    frame_index: int
+    frame_uri: str
+    detections_uri: str
+    detections: int
+
+
+@dataclass(frozen=True, slots=True)
+class VideoProcessed(Message):
+    """A clip was tracked end to end; its staged tracks (claim check) are at `tracks_uri`."""
+
+    TYPE: ClassVar[str] = "VideoProcessed"
+    VERSION: ClassVar[int] = 1
+
+    job_id: str
+    clip_id: str
+    match_id: str
+    tracks_uri: str
+    frames: int
+    tracks: int
+    fps: float
+
+
+@dataclass(frozen=True, slots=True)
 class Envelope:
     """What goes on the wire: the message plus its routing and tracing metadata."""
 

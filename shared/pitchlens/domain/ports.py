@@ -11,6 +11,7 @@ from types import TracebackType
 from pitchlens.domain.jobs import Job
 from pitchlens.domain.messages import Message
 from pitchlens.domain.model import Event, Match
+from pitchlens.domain.vision import ClipRepository
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,6 +199,7 @@ class UnitOfWork(ABC):
     matches: MatchRepository
     jobs: JobRepository
     inbox: ProcessedMessages
+    clips: ClipRepository
 
     def __enter__(self) -> UnitOfWork:
         return self

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -172,3 +173,63 @@ class MultiObjectTracker(ABC):
 
     @abstractmethod
     def update(self, detections: FrameDetections, image: Any) -> FrameTracks: ...
+
+
+@dataclass(frozen=True, slots=True)
+class TrajectoryRef:
+    """A clip's trajectories as stored: Parquet URI, row count and schema version."""
+
+    uri: str
+    rows: int
+    schema_version: int
+
+
+@dataclass(frozen=True, slots=True)
+class DetectionArtifacts:
+    frame_uri: str
+    detections_uri: str
+
+
+class VideoStore(ABC):
+    """Videos in object storage, made available as local files for decoding."""
+
+    @abstractmethod
+    def local_copy(self, uri: str) -> AbstractContextManager[str]:
+        """A temporary local path holding the object; removed on exit. ObjectNotFound if absent."""
+
+    @abstractmethod
+    def save_detection(
+        self, match_id: str, clip_id: str, image: Any, detections: FrameDetections
+    ) -> DetectionArtifacts:
+        """Writes `frame_<n>.jpg` and `detections.json` under artifacts/<match_id>/<clip_id>/."""
+
+
+class TrajectoryStore(ABC):
+    """Tracks of whole clips: staged between functions, then published as trajectories."""
+
+    @abstractmethod
+    def stage(
+        self, job_id: str, match_id: str, clip_id: str, fps: float, tracks: Sequence[FrameTracks]
+    ) -> str:
+        """Writes the claim check; returns its URI."""
+
+    @abstractmethod
+    def publish(self, staged_uri: str, match_id: str, clip_id: str) -> TrajectoryRef:
+        """Writes the clip's trajectories Parquet to its permanent place (retrying the upload);
+        raises ServiceUnavailable when storage stays down, ObjectNotFound if the stage is gone."""
+
+
+class ClipRepository(ABC):
+    @abstractmethod
+    def add(self, clip: Clip) -> bool:
+        """Inserts the clip; False when one with this id exists."""
+
+    @abstractmethod
+    def get(self, clip_id: str) -> Clip:
+        """Raises ClipNotFound."""
+
+    @abstractmethod
+    def update(self, clip: Clip) -> None: ...
+
+    @abstractmethod
+    def list(self, match_id: str) -> list[Clip]: ...

@@ -10,14 +10,25 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+from pitchlens.application.clip_detector import ClipDetector
+from pitchlens.application.clip_finder import ClipFinder
+from pitchlens.application.clip_tracker import ClipTracker
 from pitchlens.application.event_finder import EventFinder
 from pitchlens.application.ingestion_requester import IngestionRequester
 from pitchlens.application.job_finder import JobFinder
 from pitchlens.application.match_finder import MatchFinder
 from pitchlens.application.match_ingester import MatchIngester
 from pitchlens.application.match_persister import MatchPersister
+from pitchlens.application.trajectory_persister import TrajectoryPersister
 from pitchlens.application.upload_ingester import UploadIngester
 from pitchlens.domain.ports import MatchParser, MatchSource, UnitOfWork
+from pitchlens.domain.vision import (
+    DetectionModel,
+    MultiObjectTracker,
+    TrajectoryStore,
+    VideoReader,
+    VideoStore,
+)
 from pitchlens.infrastructure import aws_clients
 from pitchlens.infrastructure.clock import SystemClock
 from pitchlens.infrastructure.match_sources import RoutingMatchSource, S3FolderMatchSource
@@ -95,6 +106,47 @@ class Container:
             self.storage, self.settings.bucket_artifacts, self.settings.bucket_tracking_data
         )
 
+    # Vision adapters (heavy imports: only when a vision function runs) -------------------------
+    @functools.cached_property
+    def video_reader(self) -> VideoReader:
+        from pitchlens.infrastructure.vision.video import PyAVVideoReader
+
+        return PyAVVideoReader()
+
+    @functools.cached_property
+    def detection_model(self) -> DetectionModel:
+        """For the detection frame: sliced inference for the small players of wide shots."""
+        from pitchlens.infrastructure.vision.detection import YoloDetectionModel
+
+        return YoloDetectionModel.from_settings(self.settings)
+
+    @functools.cached_property
+    def tracking_model(self) -> DetectionModel:
+        """For every frame of a clip: `tracking_tiles` views per frame (whole frame by default)."""
+        from pitchlens.infrastructure.vision.detection import YoloDetectionModel
+
+        settings = self.settings.model_copy(update={"detection_tiles": self.settings.tracking_tiles})
+        return YoloDetectionModel.from_settings(settings)
+
+    def tracker(self, fps: float) -> MultiObjectTracker:
+        from pitchlens.infrastructure.vision.tracking import create_tracker
+
+        return create_tracker(self.settings.tracker, fps)
+
+    @functools.cached_property
+    def videos(self) -> VideoStore:
+        from pitchlens.infrastructure.storage.video_store import S3VideoStore
+
+        return S3VideoStore(self.s3, self.settings.bucket_artifacts)
+
+    @functools.cached_property
+    def trajectories(self) -> TrajectoryStore:
+        from pitchlens.infrastructure.storage.trajectories import S3TrajectoryStore
+
+        return S3TrajectoryStore(
+            self.s3, self.settings.bucket_tracking_data, staging_bucket=self.settings.bucket_artifacts
+        )
+
     # Use cases ----------------------------------------------------------------------------
     @functools.cached_property
     def ingestion_requester(self) -> IngestionRequester:
@@ -113,6 +165,40 @@ class Container:
     @functools.cached_property
     def match_persister(self) -> MatchPersister:
         return MatchPersister(self.unit_of_work, self.staging, self.clock)
+
+    @functools.cached_property
+    def clip_detector(self) -> ClipDetector:
+        return ClipDetector(
+            self.unit_of_work,
+            self.storage,
+            self.videos,
+            self.video_reader,
+            self.detection_model,
+            self.publisher,
+            self.clock,
+        )
+
+    @functools.cached_property
+    def clip_tracker(self) -> ClipTracker:
+        return ClipTracker(
+            self.unit_of_work,
+            self.videos,
+            self.video_reader,
+            self.tracking_model,
+            self.tracker,
+            self.trajectories,
+            self.publisher,
+            self.clock,
+            batch_size=self.settings.detection_batch,
+        )
+
+    @functools.cached_property
+    def trajectory_persister(self) -> TrajectoryPersister:
+        return TrajectoryPersister(self.unit_of_work, self.trajectories, self.clock)
+
+    @functools.cached_property
+    def clip_finder(self) -> ClipFinder:
+        return ClipFinder(self.unit_of_work)
 
     @functools.cached_property
     def job_finder(self) -> JobFinder:

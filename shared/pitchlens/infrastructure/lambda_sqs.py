@@ -105,7 +105,7 @@ def _handle_record(record: SQSRecord, function: str, routes: Routes) -> list[dic
                 if result.outcome.value == "failed"
                 else TERMINAL_JOB_OUTCOMES.get(function, {}).get(result.outcome.value)
             )
-            if final and result.source:
+            if final and result.source and result.source != "video":  # provider data only
                 metrics.INGESTION_JOBS.labels(result.source, final).inc()
             log.info(
                 "message handled", outcome=result.outcome.value, job_id=result.job_id, detail=result.detail

@@ -63,9 +63,13 @@ class Settings(BaseSettings):
     """YOLO weights: a name ultralytics downloads, a .pt / .onnx file or an OpenVINO folder."""
     device: str = "auto"
     """auto (GPU when there is one, else CPU with a warning), cpu, cuda, cuda:0 ..."""
-    detection_confidence: float = 0.25
+    detection_confidence: float = 0.3
     detection_tiles: int = 2
-    """Tiles per side for sliced inference (1 = whole frame only), merged with NMS."""
+    """Sliced inference on the detection frame: tiles along the frame's longer side (the shorter
+    side gets as many as keep tiles about square), plus the whole frame, merged with NMS. 1 = the
+    whole frame only. Measured on detection_gt: 2 -> recall 0.86 / precision 0.78."""
+    tracking_tiles: int = 1
+    """The same for every frame of a clip during tracking (each tile costs a full inference)."""
     detection_batch: int = 8
     tracker: str = "botsort"
     """botsort or bytetrack."""

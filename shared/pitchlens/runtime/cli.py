@@ -333,6 +333,163 @@ def _print_job(job: Mapping[str, Any], elapsed: float, api_url: str) -> None:
         out.print(f"  events   {api_url}/api/v1/matches/{job['match_id']}/events")
 
 
+# --- Video -------------------------------------------------------------------------------------
+STAGES = ("uploading", "detecting", "tracking", "persisting")
+
+
+@app.command()
+def process(
+    video: Annotated[Path, typer.Argument(help="A match video (mp4, mov, mkv ...)")],
+    match_id: Annotated[
+        str, typer.Option("--match-id", help="The match this clip belongs to")
+    ] = "unassigned",
+    frame: Annotated[int, typer.Option("--frame", help="Frame to detect players on")] = 0,
+    data_dir: DataDir = None,
+    as_json: AsJson = False,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for the job")] = 1800,
+) -> None:
+    """Process a video through the stack: detect players, track them, store trajectories."""
+    from pitchlens.infrastructure import bootstrap
+    from pitchlens.runtime.stack_client import ApiClient, StackUnavailable, connect
+
+    if not video.is_file():
+        raise _fail(f"{video} is not a file")
+    settings = _settings(data_dir)
+    configure_logging("WARNING", settings.log_format)
+    try:
+        info = connect(
+            settings, start=True, on_start=lambda d: console.print(f"starting the embedded stack in {d} ...")
+        )
+    except StackUnavailable as error:
+        raise _fail(str(error)) from error
+    client = ApiClient(info.api_url, Settings().api_token)
+    correlation_id = str(uuid.uuid4())
+    started = time.perf_counter()
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description:<11}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TextColumn("{task.fields[detail]}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=as_json,
+    ) as progress:
+        bars = {stage: progress.add_task(stage, total=1.0, detail="") for stage in STAGES}
+        container = bootstrap.container()
+        key = f"{match_id}/{video.name}"
+        container.storage.put(
+            container.settings.bucket_videos,
+            key,
+            video.read_bytes(),
+            metadata={"correlation-id": correlation_id, "detection-frame": str(frame)},
+        )
+        progress.update(
+            bars["uploading"], completed=1.0, detail=f"s3://{container.settings.bucket_videos}/{key}"
+        )
+
+        def show(job: Mapping[str, Any]) -> None:
+            stage = job["stage"]
+            reached = STAGES.index(stage) if stage in STAGES else len(STAGES)
+            for done in STAGES[1:reached]:
+                progress.update(bars[done], completed=1.0)
+            counts = job.get("counts", {})
+            if stage == "tracking" and counts.get("frames"):
+                progress.update(
+                    bars["tracking"],
+                    completed=counts.get("frames_done", 0) / counts["frames"],
+                    detail=f"{counts.get('frames_done', 0)}/{counts['frames']} frames",
+                )
+            if job["status"] == "SUCCEEDED":
+                for bar in bars.values():
+                    progress.update(bar, completed=1.0)
+
+        try:
+            job = client.wait_for_job(correlation_id=correlation_id, timeout_s=timeout, on_update=show)
+            clip_id = job.get("outputs", {}).get("clip_id")
+            clip = client.request("GET", f"/api/v1/clips/{clip_id}") if clip_id else {}
+        except (RuntimeError, TimeoutError) as error:
+            raise _fail(str(error)) from error
+    elapsed = time.perf_counter() - started
+    outputs, counts = job.get("outputs", {}), job.get("counts", {})
+    fps = (clip.get("info") or {}).get("fps")
+    summary = {
+        "status": job["status"],
+        "job_id": job["job_id"],
+        "clip_id": clip_id,
+        "match_id": match_id,
+        "frame_uri": outputs.get("frame_uri"),
+        "detections_uri": outputs.get("detections_uri"),
+        "trajectories_uri": outputs.get("trajectories_uri"),
+        "frames": counts.get("frames"),
+        "tracks": counts.get("tracks"),
+        "detections": counts.get("detections"),
+        "fps": fps,
+        "processing_fps": round(counts.get("frames", 0) / elapsed, 2) if counts.get("frames") else None,
+        "elapsed_s": round(elapsed, 2),
+        "reason": job.get("reason"),
+        "api_url": info.api_url,
+    }
+    if as_json:
+        out.print_json(json.dumps(summary))
+    else:
+        ok = job["status"] == "SUCCEEDED"
+        out.print(
+            f"[bold {'green' if ok else 'red'}]{job['status']}[/] {video.name} "
+            f"(clip {clip_id}) in {elapsed:.1f} s"
+        )
+        for name in ("frame_uri", "detections_uri", "trajectories_uri", "reason"):
+            if summary[name]:
+                out.print(f"  {name:17} {summary[name]}")
+        if ok:
+            out.print(
+                f"  {summary['frames']} frames at {fps} fps, {summary['detections']} people on frame "
+                f"{frame}, {summary['tracks']} tracks, {summary['processing_fps']} frames/s end to end"
+            )
+    if job["status"] != "SUCCEEDED":
+        raise typer.Exit(1)
+
+
+@app.command()
+def detect(
+    source: Annotated[Path, typer.Argument(help="An image or a video")],
+    frame: Annotated[int, typer.Option("--frame", help="Video frame to detect on")] = 0,
+    as_json: AsJson = False,
+) -> None:
+    """Detect people on one image or video frame, locally (no stack needed)."""
+    import cv2
+
+    from pitchlens.domain.errors import PitchLensError
+    from pitchlens.infrastructure.bootstrap import Container
+    from pitchlens.infrastructure.storage.video_store import detections_document
+
+    settings = Settings()
+    configure_logging("WARNING", settings.log_format)
+    if not source.is_file():
+        raise _fail(f"{source} is not a file")
+    wired = Container(settings)
+    try:
+        image = cv2.imread(str(source)) if source.suffix.lower() in IMAGE_SUFFIXES else None
+        if image is None:
+            image = wired.video_reader.frame(str(source), frame)
+        [found] = wired.detection_model.detect([image], first_index=frame)
+    except PitchLensError as error:
+        raise _fail(str(error)) from error
+    document = detections_document(found)
+    if as_json:
+        out.print_json(json.dumps(document))
+        return
+    table = Table(
+        "#", "x1", "y1", "x2", "y2", "confidence", "class", title=f"{len(document)} people in {source.name}"
+    )
+    for number, box in enumerate(document):
+        table.add_row(str(number), *(str(box[k]) for k in ("x1", "y1", "x2", "y2", "confidence", "class")))
+    out.print(table)
+
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+
+
 # --- Replay and dead letters -----------------------------------------------------------------
 @app.command()
 def replay(

@@ -3,6 +3,7 @@ domain errors map to HTTP statuses in one table (`ERROR_STATUS`)."""
 
 from __future__ import annotations
 
+import dataclasses
 import hmac
 import time
 import uuid
@@ -23,6 +24,7 @@ from pitchlens.domain.jobs import Job
 from pitchlens.domain.messages import ObjectCreated
 from pitchlens.domain.model import Event
 from pitchlens.domain.ports import EventQuery, MatchSummary
+from pitchlens.domain.vision import Clip
 from pitchlens.infrastructure import metrics
 from pitchlens.infrastructure.bootstrap import Container, container
 from pitchlens.infrastructure.logging import get_logger, log_context
@@ -34,6 +36,7 @@ ERROR_STATUS: dict[type[Exception], int] = {
     errors.Unauthorized: 401,
     errors.JobNotFound: 404,
     errors.MatchNotFound: 404,
+    errors.ClipNotFound: 404,
     errors.ObjectNotFound: 404,
     errors.UnsupportedSource: 422,
     errors.InvalidMatchData: 422,
@@ -72,6 +75,7 @@ class JobView(BaseModel):
     progress: float
     reason: str | None
     counts: dict[str, int]
+    outputs: dict[str, str]
     correlation_id: str
     created_at: datetime
     updated_at: datetime
@@ -88,6 +92,7 @@ class JobView(BaseModel):
             progress=job.progress,
             reason=job.reason,
             counts=job.counts,
+            outputs=job.outputs,
             correlation_id=job.correlation_id,
             created_at=job.created_at,
             updated_at=job.updated_at,
@@ -158,6 +163,55 @@ class EventPageView(BaseModel):
     limit: int
     offset: int
     events: list[EventView]
+
+
+class VideoInfoView(BaseModel):
+    width: int
+    height: int
+    fps: float
+    frames: int
+    duration_s: float
+    codec: str
+    has_audio: bool
+    variable_frame_rate: bool
+
+
+class ClipView(BaseModel):
+    clip_id: str
+    match_id: str
+    video_uri: str
+    status: str
+    reason: str | None
+    info: VideoInfoView | None
+    detection_frame: int
+    frame_uri: str | None
+    detections_uri: str | None
+    trajectories_uri: str | None
+    trajectory_rows: int | None
+    schema_version: int | None
+    counts: dict[str, int]
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, clip: Clip) -> ClipView:
+        return cls(
+            clip_id=clip.clip_id,
+            match_id=clip.match_id,
+            video_uri=clip.video_uri,
+            status=clip.status.value,
+            reason=clip.reason,
+            info=VideoInfoView(**dataclasses.asdict(clip.info)) if clip.info else None,
+            detection_frame=clip.detection_frame,
+            frame_uri=clip.frame_uri,
+            detections_uri=clip.detections_uri,
+            trajectories_uri=clip.trajectories_uri,
+            trajectory_rows=clip.trajectory_rows,
+            schema_version=clip.schema_version,
+            counts=clip.counts,
+            created_at=clip.created_at,
+            updated_at=clip.updated_at,
+        )
 
 
 class Queued(BaseModel):
@@ -298,6 +352,19 @@ def create_app(container_factory: Callable[[], Container] = container) -> FastAP
             offset=offset,
             events=[EventView.of(e) for e in page.events],
         )
+
+    @app.get(f"{api}/clips/{{clip_id}}", response_model=ClipView, tags=["video"], dependencies=guarded)
+    def clip(clip_id: str, app_container: Wired) -> ClipView:
+        return ClipView.of(app_container.clip_finder.execute(clip_id)[0])
+
+    @app.get(
+        f"{api}/matches/{{match_id}}/clips",
+        response_model=list[ClipView],
+        tags=["video"],
+        dependencies=guarded,
+    )
+    def match_clips(match_id: str, app_container: Wired) -> list[ClipView]:
+        return [ClipView.of(c) for c in app_container.clip_finder.execute(match_id=match_id)]
 
     @app.post(f"{api}/notifications/minio", status_code=202, response_model=Queued, tags=["notifications"])
     async def minio_notification(

@@ -15,11 +15,25 @@ from typing import Any
 import msgspec
 
 from pitchlens.domain.errors import InvalidMessage
-from pitchlens.domain.messages import Envelope, IngestionRequested, MatchIngested, Message
+from pitchlens.domain.messages import (
+    Envelope,
+    IngestionRequested,
+    MatchIngested,
+    Message,
+    PlayersDetected,
+    VideoProcessed,
+)
 
-MESSAGE_TYPES: dict[str, type[Message]] = {cls.TYPE: cls for cls in (IngestionRequested, MatchIngested)}
+MESSAGE_TYPES: dict[str, type[Message]] = {
+    cls.TYPE: cls for cls in (IngestionRequested, MatchIngested, PlayersDetected, VideoProcessed)
+}
 
-MESSAGE_ROUTES: dict[str, str] = {"IngestionRequested": "ingest", "MatchIngested": "persist"}
+MESSAGE_ROUTES: dict[str, str] = {
+    "IngestionRequested": "ingest",
+    "MatchIngested": "persist",
+    "PlayersDetected": "track",
+    "VideoProcessed": "persist",
+}
 """Message type -> the function whose queue consumes it."""
 
 ENVELOPE_FIELDS = ("type", "version", "correlation_id", "idempotency_key", "payload")

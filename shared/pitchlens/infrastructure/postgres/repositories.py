@@ -313,6 +313,7 @@ def _job(row: Row[Any]) -> Job:
         stage=JobStage(row.stage),
         reason=row.reason,
         counts=dict(row.counts or {}),
+        outputs=dict(row.outputs or {}),
     )
 
 
@@ -327,6 +328,7 @@ def _job_values(job: Job) -> Mapping[str, object]:
         "stage": job.stage.value,
         "reason": job.reason,
         "counts": dict(job.counts),
+        "outputs": dict(job.outputs),
         "created_at": as_utc(job.created_at),
         "updated_at": as_utc(job.updated_at),
     }

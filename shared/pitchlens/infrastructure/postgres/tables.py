@@ -108,6 +108,7 @@ jobs = Table(
     Column("stage", Text, nullable=False),
     Column("reason", Text, nullable=True),
     Column("counts", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("outputs", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Index(None, "correlation_id"),
@@ -121,4 +122,36 @@ processed_messages = Table(
     Column("idempotency_key", IDENTIFIER, nullable=False),
     Column("processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     PrimaryKeyConstraint("consumer", "idempotency_key"),
+)
+
+# One row per uploaded video (see migration 0002). The VideoInfo columns are all null until the
+# video has been probed; the trajectory columns until its tracks are persisted (Parquet in
+# object storage, never rows here).
+clips = Table(
+    "clips",
+    metadata,
+    Column("clip_id", IDENTIFIER, primary_key=True),
+    Column("match_id", IDENTIFIER, nullable=False),
+    Column("video_uri", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("reason", Text, nullable=True),
+    Column("width", Integer, nullable=True),
+    Column("height", Integer, nullable=True),
+    Column("fps", Double, nullable=True),
+    Column("frames", Integer, nullable=True),
+    Column("duration_s", Double, nullable=True),
+    Column("codec", Text, nullable=True),
+    Column("has_audio", Boolean, nullable=True),
+    Column("variable_frame_rate", Boolean, nullable=True),
+    Column("detection_frame", Integer, nullable=False, server_default=text("0")),
+    Column("frame_uri", Text, nullable=True),
+    Column("detections_uri", Text, nullable=True),
+    Column("tracks_uri", Text, nullable=True),
+    Column("trajectories_uri", Text, nullable=True),
+    Column("trajectory_rows", Integer, nullable=True),
+    Column("schema_version", Integer, nullable=True),
+    Column("counts", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index(None, "match_id"),
 )

@@ -9,6 +9,7 @@ from sqlalchemy import Connection, Engine
 
 from pitchlens.domain.errors import ServiceUnavailable
 from pitchlens.domain.ports import UnitOfWork
+from pitchlens.infrastructure.postgres.clip_repository import PostgresClipRepository
 from pitchlens.infrastructure.postgres.engine import (
     connection_errors_as_unavailable,
     create_engine,
@@ -31,6 +32,7 @@ class PostgresUnitOfWork(UnitOfWork):
     matches: PostgresMatchRepository
     jobs: PostgresJobRepository
     inbox: PostgresProcessedMessages
+    clips: PostgresClipRepository
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -50,6 +52,7 @@ class PostgresUnitOfWork(UnitOfWork):
         self.matches = PostgresMatchRepository(connection)
         self.jobs = PostgresJobRepository(connection)
         self.inbox = PostgresProcessedMessages(connection)
+        self.clips = PostgresClipRepository(connection)
         return self
 
     def __exit__(

@@ -1,0 +1,17 @@
+"""detect (GPU worker role): an uploaded video -> its detection frame, people detected on it,
+artifacts (frame JPEG, detections.json), the Clip recorded -> PlayersDetected.
+
+Triggered by object-created notifications for `videos/<match_id>/<clip>.mp4`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pitchlens.infrastructure.bootstrap import container
+from pitchlens.infrastructure.lambda_sqs import Routes, handle_sqs_batch
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    app = container()
+    routes = Routes(on_object=app.clip_detector.execute, max_attempts=app.settings.max_receive_count)
+    return handle_sqs_batch(event, context, function="detect", routes=routes)

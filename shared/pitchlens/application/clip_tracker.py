@@ -1,0 +1,147 @@
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+from pitchlens.application.job_keeper import JobKeeper
+from pitchlens.application.outcomes import Outcome, Result
+from pitchlens.domain.errors import PermanentError, TransientError
+from pitchlens.domain.jobs import JobStage
+from pitchlens.domain.messages import Delivery, PlayersDetected, VideoProcessed
+from pitchlens.domain.ports import Clock, MessagePublisher, UnitOfWork
+from pitchlens.domain.vision import (
+    ClipStatus,
+    DetectionModel,
+    FrameTracks,
+    MultiObjectTracker,
+    TrajectoryStore,
+    VideoReader,
+    VideoStore,
+)
+
+CONSUMER = "track"
+PROGRESS_EVERY = 50  # frames between progress updates of the job
+
+
+class ClipTracker:
+    """Detects and tracks every person through a whole clip (multi-object tracking), stages
+    the tracks (claim check) and emits `VideoProcessed`. Decoding runs ahead of inference;
+    frames are processed in batches and never all held in memory."""
+
+    def __init__(
+        self,
+        unit_of_work: Callable[[], UnitOfWork],
+        videos: VideoStore,
+        reader: VideoReader,
+        model: DetectionModel,
+        tracker_factory: Callable[[float], MultiObjectTracker],
+        trajectories: TrajectoryStore,
+        publisher: MessagePublisher,
+        clock: Clock,
+        batch_size: int = 8,
+    ) -> None:
+        self._uow = unit_of_work
+        self._videos = videos
+        self._reader = reader
+        self._model = model
+        self._tracker_factory = tracker_factory
+        self._trajectories = trajectories
+        self._publisher = publisher
+        self._clock = clock
+        self._batch_size = batch_size
+        self._jobs = JobKeeper(unit_of_work, clock)
+
+    def execute(self, message: PlayersDetected, delivery: Delivery) -> Result:
+        with self._uow() as uow:
+            if uow.inbox.seen(CONSUMER, delivery.idempotency_key):
+                return Result.of(delivery, Outcome.DUPLICATE, message.job_id, "video")
+        try:
+            return self._track(message, delivery)
+        except PermanentError as error:
+            now = self._clock.now()
+            with self._uow() as uow:
+                clip = uow.clips.get(message.clip_id)
+                uow.clips.update(
+                    dataclasses.replace(clip, status=ClipStatus.FAILED, reason=str(error), updated_at=now)
+                )
+                uow.jobs.update(uow.jobs.get(message.job_id).failed(str(error), now))
+                uow.inbox.record(CONSUMER, delivery.idempotency_key)
+                uow.commit()
+            return Result.of(delivery, Outcome.FAILED, message.job_id, "video", str(error))
+        except TransientError as error:
+            if delivery.last_attempt:
+                self._jobs.fail(message.job_id, f"gave up after {delivery.attempt} attempts: {error}")
+            raise
+
+    def _track(self, message: PlayersDetected, delivery: Delivery) -> Result:
+        tracks: list[FrameTracks] = []
+        with self._videos.local_copy(message.video_uri) as path:
+            info = self._reader.probe(path)
+            tracker = self._tracker_factory(info.fps)
+            batch: list[tuple[int, Any]] = []
+            for index, image in self._reader.frames(path):
+                batch.append((index, image))
+                if len(batch) == self._batch_size:
+                    tracks += self._track_batch(batch, tracker)
+                    batch = []
+                    if len(tracks) % PROGRESS_EVERY < self._batch_size:
+                        self._report(message.job_id, len(tracks), info.frames)
+            tracks += self._track_batch(batch, tracker)
+        track_ids = {int(i) for frame in tracks for i in frame.track_ids}
+        staged = self._trajectories.stage(message.job_id, message.match_id, message.clip_id, info.fps, tracks)
+        self._publisher.publish(
+            VideoProcessed(
+                job_id=message.job_id,
+                clip_id=message.clip_id,
+                match_id=message.match_id,
+                tracks_uri=staged,
+                frames=len(tracks),
+                tracks=len(track_ids),
+                fps=info.fps,
+            ),
+            correlation_id=delivery.correlation_id,
+            idempotency_key=f"{message.job_id}:processed",
+        )
+        now = self._clock.now()
+        counts = {"frames": len(tracks), "frames_done": len(tracks), "tracks": len(track_ids)}
+        with self._uow() as uow:
+            clip = uow.clips.get(message.clip_id)
+            uow.clips.update(
+                dataclasses.replace(
+                    clip,
+                    status=ClipStatus.TRACKED,
+                    tracks_uri=staged,
+                    counts={**clip.counts, **counts},
+                    updated_at=now,
+                )
+            )
+            job = uow.jobs.get(message.job_id)
+            if not job.status.terminal:
+                uow.jobs.update(
+                    dataclasses.replace(
+                        job.running(JobStage.PERSISTING, now), counts={**job.counts, **counts}
+                    )
+                )
+            uow.inbox.record(CONSUMER, delivery.idempotency_key)
+            uow.commit()
+        return Result.of(delivery, Outcome.DONE, message.job_id, "video", counts=counts)
+
+    def _track_batch(self, batch: list[tuple[int, Any]], tracker: MultiObjectTracker) -> list[FrameTracks]:
+        if not batch:
+            return []
+        detections = self._model.detect([image for _, image in batch], first_index=batch[0][0])
+        return [tracker.update(found, image) for found, (_, image) in zip(detections, batch, strict=True)]
+
+    def _report(self, job_id: str, done: int, total: int) -> None:
+        with self._uow() as uow:
+            job = uow.jobs.get(job_id)
+            if not job.status.terminal:
+                uow.jobs.update(
+                    dataclasses.replace(
+                        job,
+                        counts={**job.counts, "frames": total, "frames_done": done},
+                        updated_at=self._clock.now(),
+                    )
+                )
+                uow.commit()

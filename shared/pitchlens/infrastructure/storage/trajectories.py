@@ -1,0 +1,411 @@
+"""Player trajectories of one clip as Parquet in the `tracking-data` bucket.
+
+Schema, version 1 (`TRAJECTORY_SCHEMA`): one row per track per frame, in pixels of the source video
+(origin top-left, x right, y down), sorted by (track_id, frame) so each track is one contiguous run.
+Every column is required (no nulls).
+
+    match_id    string   the match the clip belongs to (dictionary-encoded, one value per file)
+    clip_id     string   the clip (dictionary-encoded, one value per file)
+    frame       int32    frame index in the clip, from 0
+    t_seconds   float64  frame / fps: seconds from the start of the clip
+    track_id    int32    the tracker's id, unique within the clip only
+    x1, y1      float32  top-left corner of the box
+    x2, y2      float32  bottom-right corner of the box
+    confidence  float32  detector confidence of the box, 0..1
+    foot_x      float32  (x1 + x2) / 2: bottom centre of the box, where the player touches the pitch
+    foot_y      float32  y2
+
+The file's key-value metadata carries `pitchlens.schema_version` ("1"), `pitchlens.units` ("pixels"),
+`pitchlens.sorted_by` ("track_id,frame") and the clip's `pitchlens.fps`; the footer also declares
+the sort order (sorting_columns). Readers check the version (`load_tracks` does).
+
+Layout: `s3://tracking-data/tracking/{match_id}/{clip_id}/trajectories.parquet`. One key per clip,
+so clips never overwrite each other; a re-run of the same clip replaces its own file. The clip id is
+a column, not a Hive `clip_id=...` folder name, so every file is self-describing and one match reads
+as one dataset with no partitioning options:
+`pyarrow.dataset.dataset("s3://tracking-data/tracking/<match_id>/", format="parquet")`
+(`match_prefix` gives that URI).
+
+Atomicity: the file is encoded in memory and sent with one PUT. S3 (like MinIO and moto) makes an
+object visible only once its PUT has completed, so a reader sees the whole new file, the previous
+one, or none, never a partial one. A temporary key plus a copy would send the bytes twice and add
+nothing (S3 has no rename, and a copy is atomic the same way); a multipart upload measured slower.
+A 90-minute match is ~60 MB, far below the 5 GB single-PUT limit.
+
+The TrajectoryStore port between the track and persist functions: `stage` writes this same file as
+a claim check in the artifacts bucket, `publish` copies it server-side to the clip's key (a copy
+is atomic like a PUT), with the same retries as `save`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from operator import attrgetter
+from typing import Any, TypeVar
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from botocore.exceptions import BotoCoreError, ClientError
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+
+from pitchlens.domain.errors import ObjectNotFound, ServiceUnavailable
+from pitchlens.domain.vision import FrameTracks, TrajectoryRef, TrajectoryStore
+from pitchlens.infrastructure.storage.s3 import split_uri
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+SCHEMA_VERSION = 1
+SCHEMA_VERSION_KEY = "pitchlens.schema_version"
+TRAJECTORIES_BUCKET = "tracking-data"
+STAGING_BUCKET = "artifacts"
+TRAJECTORIES_FILE = "trajectories.parquet"
+PARQUET_CONTENT_TYPE = "application/vnd.apache.parquet"
+
+_FLOAT_COLUMNS = ("x1", "y1", "x2", "y2", "confidence", "foot_x", "foot_y")
+_ID_COLUMNS = ("match_id", "clip_id")
+
+TRAJECTORY_SCHEMA = pa.schema(
+    [
+        pa.field("match_id", pa.string(), nullable=False),
+        pa.field("clip_id", pa.string(), nullable=False),
+        pa.field("frame", pa.int32(), nullable=False),
+        pa.field("t_seconds", pa.float64(), nullable=False),
+        pa.field("track_id", pa.int32(), nullable=False),
+        *(pa.field(name, pa.float32(), nullable=False) for name in _FLOAT_COLUMNS),
+    ],
+    metadata={
+        SCHEMA_VERSION_KEY: str(SCHEMA_VERSION),
+        "pitchlens.units": "pixels",
+        "pitchlens.sorted_by": "track_id,frame",
+    },
+)
+
+# Parquet settings, chosen by measurement on a 2,970,000-row match (tests/benchmarks/trajectories.py):
+# - BYTE_STREAM_SPLIT groups the bytes of each float, so zstd finds the slowly changing exponents and
+#   high mantissa bytes of a random walk (81 -> 64 MB, and faster than plain); DELTA_BINARY_PACKED
+#   stores the frame runs of each track and the track ids in a few bits.
+# - Dictionaries only for the two ids: trying them on millions of distinct floats costs time and is
+#   then abandoned. The ids reach the writer as one-entry dictionary arrays (`encode_parquet`), so it
+#   writes that dictionary as it is instead of hashing millions of equal strings (a third of the
+#   encoding time). The Arrow schema is therefore not stored (it would say "dictionary"): readers
+#   see Parquet's STRING, as in TRAJECTORY_SCHEMA, and the metadata goes in as key-value pairs.
+# - zstd level -1 (a "fast" level): faster than level 1 and here no larger; higher levels take
+#   longer for ~2% less.
+# - Statistics (min/max) only where readers filter (ids, frame, time): on the float columns they
+#   cost a third of the encoding time. 512Ki-row row groups (~10 MB) keep them selective.
+ROW_GROUP_ROWS = 512 * 1024
+PARQUET_OPTIONS: dict[str, Any] = {
+    "compression": "zstd",
+    "compression_level": -1,
+    "use_dictionary": ["match_id", "clip_id"],
+    "column_encoding": {
+        "frame": "DELTA_BINARY_PACKED",
+        "track_id": "DELTA_BINARY_PACKED",
+        "t_seconds": "BYTE_STREAM_SPLIT",
+        **dict.fromkeys(_FLOAT_COLUMNS, "BYTE_STREAM_SPLIT"),
+    },
+    "write_statistics": ["match_id", "clip_id", "frame", "t_seconds", "track_id"],
+    "store_schema": False,
+    "sorting_columns": [
+        pq.SortingColumn(TRAJECTORY_SCHEMA.get_field_index("track_id")),
+        pq.SortingColumn(TRAJECTORY_SCHEMA.get_field_index("frame")),
+    ],
+}
+
+_INT32_MIN, _INT32_MAX = int(np.iinfo(np.int32).min), int(np.iinfo(np.int32).max)
+_SCHEMA_METADATA = dict(TRAJECTORY_SCHEMA.metadata or {})
+
+
+def trajectories_key(match_id: str, clip_id: str) -> str:
+    """`tracking/{match_id}/{clip_id}/trajectories.parquet`; raises ValueError for an id that is not
+    one path segment."""
+    return f"tracking/{_segment(match_id, 'match_id')}/{_segment(clip_id, 'clip_id')}/{TRAJECTORIES_FILE}"
+
+
+def _segment(value: str, name: str) -> str:
+    if not value or value in (".", "..") or "/" in value or not value.isprintable():
+        raise ValueError(f"{name} {value!r} cannot be a storage path segment")
+    return value
+
+
+def trajectory_table(match_id: str, clip_id: str, fps: float, tracks: Iterable[FrameTracks]) -> pa.Table:
+    """The rows of `tracks` in TRAJECTORY_SCHEMA, sorted by (track_id, frame), with the clip's fps in
+    the metadata. Works on whole columns: one numpy concatenation per FrameTracks field, one sort,
+    one gather per column, never a Python object per row. Raises ValueError when fps is not positive,
+    the columns differ in length, boxes are not (x1, y1, x2, y2), or a frame index or track id does not
+    fit int32 (frame indexes must also be >= 0)."""
+    if not fps > 0:
+        raise ValueError(f"fps must be positive, not {fps!r}")
+    frames = tracks if isinstance(tracks, list) else list(tracks)
+    ids_per_frame = list(map(attrgetter("track_ids"), frames))
+    counts = np.fromiter(map(len, ids_per_frame), np.int64, len(ids_per_frame))
+    if not counts.all():  # drop empty frames: their empty boxes may lack the (0, 4) shape
+        kept = counts.nonzero()[0].tolist()
+        frames = [frames[index] for index in kept]
+        ids_per_frame = [ids_per_frame[index] for index in kept]
+        counts = counts[kept]
+    if frames:
+        frame_indexes = np.fromiter(map(attrgetter("frame_index"), frames), np.int64, len(frames))
+        track_ids = np.concatenate(ids_per_frame).astype(np.int64, copy=False)
+        boxes = np.concatenate(list(map(attrgetter("boxes"), frames))).astype(np.float32, copy=False)
+        confidences = np.concatenate(list(map(attrgetter("confidences"), frames))).astype(
+            np.float32, copy=False
+        )
+    else:
+        frame_indexes = track_ids = np.empty(0, np.int64)
+        boxes = np.empty((0, 4), np.float32)
+        confidences = np.empty(0, np.float32)
+    # Totals, not frame by frame: one length per frame and column costs a tenth of the build.
+    if not len(boxes) == len(confidences) == len(track_ids):
+        raise ValueError("the frames hold different numbers of track ids, boxes and confidences")
+    if boxes.ndim != 2 or boxes.shape[1] != 4:
+        raise ValueError(f"boxes must be rows of (x1, y1, x2, y2), got shape {boxes.shape}")
+    if frame_indexes.size and (frame_indexes.min() < 0 or frame_indexes.max() > _INT32_MAX):
+        raise ValueError(f"a frame index is outside 0..{_INT32_MAX}")
+    if track_ids.size and (track_ids.min() < _INT32_MIN or track_ids.max() > _INT32_MAX):
+        raise ValueError("a track id is outside int32")
+
+    order = _track_then_frame_order(track_ids, frame_indexes, counts)
+    frame = np.take(np.repeat(frame_indexes.astype(np.int32), counts), order)
+    x1, y1, x2, y2 = (np.take(boxes[:, column], order) for column in range(4))
+    rows = len(order)
+    columns = [
+        pa.repeat(pa.scalar(match_id, pa.string()), rows),
+        pa.repeat(pa.scalar(clip_id, pa.string()), rows),
+        pa.array(frame),
+        pa.array(frame / float(fps)),
+        pa.array(np.take(track_ids.astype(np.int32), order)),
+        pa.array(x1),
+        pa.array(y1),
+        pa.array(x2),
+        pa.array(y2),
+        pa.array(np.take(confidences, order)),
+        pa.array((x1 + x2) * np.float32(0.5)),
+        pa.array(y2),
+    ]
+    metadata = {**_SCHEMA_METADATA, b"pitchlens.fps": repr(float(fps)).encode()}
+    return pa.Table.from_arrays(columns, schema=TRAJECTORY_SCHEMA.with_metadata(metadata))
+
+
+def _track_then_frame_order(track_ids: Any, frame_indexes: Any, counts: Any) -> Any:
+    """Row order sorting by (track_id, frame). Trackers emit frames in order and small ids, so the
+    usual case is a stable radix sort of the ids as uint16 (several times faster than a lexsort)."""
+    if len(frame_indexes) == 0:
+        return np.empty(0, np.intp)
+    in_frame_order = bool(np.all(frame_indexes[1:] >= frame_indexes[:-1]))
+    if in_frame_order and track_ids.min() >= 0 and track_ids.max() <= np.iinfo(np.uint16).max:
+        return np.argsort(track_ids.astype(np.uint16), kind="stable")
+    return np.lexsort((np.repeat(frame_indexes, counts), track_ids))
+
+
+def encode_parquet(table: pa.Table) -> pa.Buffer:
+    """A TRAJECTORY_SCHEMA table as a Parquet file in memory (PARQUET_OPTIONS), its schema metadata
+    and version as the file's key-value metadata. Raises ValueError when the table holds more than
+    one match or clip: one file is one clip."""
+    columns = table.columns
+    if table.num_rows:
+        for name in _ID_COLUMNS:
+            index = table.schema.get_field_index(name)
+            value = table.column(index)[0].as_py()
+            if not pc.all(pc.equal(table.column(index), value)).as_py():
+                raise ValueError(f"a trajectory file holds one clip, but {name} takes several values")
+            columns[index] = pa.DictionaryArray.from_arrays(
+                pa.array(np.zeros(table.num_rows, np.int32)), pa.array([value], pa.string())
+            )
+    writable = pa.Table.from_arrays(
+        columns,
+        schema=pa.schema(
+            [field.with_type(column.type) for field, column in zip(table.schema, columns, strict=True)]
+        ),
+    )
+    metadata = {
+        key.decode(): value.decode()
+        for key, value in {**(table.schema.metadata or {}), **_SCHEMA_METADATA}.items()
+    }
+    sink = pa.BufferOutputStream()
+    with pq.ParquetWriter(sink, writable.schema, **PARQUET_OPTIONS) as writer:
+        writer.add_key_value_metadata(metadata)
+        writer.write_table(writable, row_group_size=ROW_GROUP_ROWS)
+    return sink.getvalue()
+
+
+def _error_code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+@contextmanager
+def _storage_errors(uri: str) -> Iterator[None]:
+    try:
+        yield
+    except ClientError as error:
+        code = _error_code(error)
+        if code in {"NoSuchKey", "404", "NotFound"}:
+            raise ObjectNotFound(f"{uri} does not exist") from error
+        raise ServiceUnavailable(f"object storage refused {uri}: {code}") from error
+    except BotoCoreError as error:
+        raise ServiceUnavailable(f"object storage unreachable for {uri}: {error}") from error
+
+
+class S3TrajectoryStore(TrajectoryStore):
+    """Clip trajectories as Parquet on an S3-compatible server (AWS S3, MinIO, moto).
+
+    `save` (and `publish`) try `upload_attempts` times in all, with exponential backoff from
+    `backoff_s`, while storage is unavailable, then raise ServiceUnavailable: the caller fails the
+    job. Each failed attempt is logged at WARNING with `extra={"attempt": n, "attempts": total}`."""
+
+    def __init__(
+        self,
+        client: Any,
+        bucket: str = TRAJECTORIES_BUCKET,
+        *,
+        staging_bucket: str = STAGING_BUCKET,
+        upload_attempts: int = 3,
+        backoff_s: float = 0.5,
+        max_backoff_s: float = 8.0,
+    ) -> None:
+        if upload_attempts < 1:
+            raise ValueError("upload_attempts must be at least 1")
+        self._client = client
+        self.bucket = bucket
+        self.staging_bucket = staging_bucket
+        self._attempts = upload_attempts
+        self._backoff_s = backoff_s
+        self._max_backoff_s = max_backoff_s
+
+    def ensure_bucket(self) -> None:
+        """Creates the trajectories bucket unless it exists (call once at startup).
+        Raises ServiceUnavailable when storage cannot be reached."""
+        with _storage_errors(f"s3://{self.bucket}"):
+            try:
+                self._client.head_bucket(Bucket=self.bucket)
+                return
+            except ClientError as error:
+                if _error_code(error) not in {"404", "NoSuchBucket", "NotFound"}:
+                    raise
+            region = self._client.meta.region_name
+            location = {} if region in (None, "us-east-1") else {"LocationConstraint": region}
+            try:
+                if location:
+                    self._client.create_bucket(Bucket=self.bucket, CreateBucketConfiguration=location)
+                else:
+                    self._client.create_bucket(Bucket=self.bucket)
+            except ClientError as error:
+                if _error_code(error) != "BucketAlreadyOwnedByYou":  # else another process was first
+                    raise
+
+    def uri(self, match_id: str, clip_id: str) -> str:
+        return f"s3://{self.bucket}/{trajectories_key(match_id, clip_id)}"
+
+    def match_prefix(self, match_id: str) -> str:
+        """`s3://<bucket>/tracking/<match_id>/`: every clip of the match, readable as one dataset."""
+        return f"s3://{self.bucket}/tracking/{_segment(match_id, 'match_id')}/"
+
+    def save(self, match_id: str, clip_id: str, table: pa.Table) -> TrajectoryRef:
+        """Writes `table` (from `trajectory_table`) to the clip's key in one PUT, replacing an earlier
+        save of the same clip. Raises ValueError for a table not in TRAJECTORY_SCHEMA or of another
+        clip, and ServiceUnavailable once every attempt has failed: the key then holds what it held
+        before."""
+        if not table.schema.equals(TRAJECTORY_SCHEMA, check_metadata=False):
+            raise ValueError(f"not a trajectory table (schema version {SCHEMA_VERSION}): {table.schema}")
+        key = trajectories_key(match_id, clip_id)
+        first = (table["match_id"][0].as_py(), table["clip_id"][0].as_py()) if table.num_rows else None
+        if first not in (None, (match_id, clip_id)):
+            raise ValueError(f"the table holds the rows of another clip than {match_id}/{clip_id}")
+        body = encode_parquet(table)  # checks that every row has those ids
+        uri = f"s3://{self.bucket}/{key}"
+        self._retrying(uri, lambda: self._put(self.bucket, key, body, table.num_rows))
+        return TrajectoryRef(uri=uri, rows=table.num_rows, schema_version=SCHEMA_VERSION)
+
+    def stage(
+        self, job_id: str, match_id: str, clip_id: str, fps: float, tracks: Sequence[FrameTracks]
+    ) -> str:
+        """The TrajectoryStore port: the clip's trajectory file, already in its final form, as a claim
+        check at `s3://<staging bucket>/staging/tracks/<job_id>/tracks.parquet` (one attempt: the
+        queue retries the message)."""
+        table = trajectory_table(match_id, clip_id, fps, tracks)
+        key = f"staging/tracks/{_segment(job_id, 'job_id')}/tracks.parquet"
+        uri = f"s3://{self.staging_bucket}/{key}"
+        with _storage_errors(uri):
+            self._put(self.staging_bucket, key, encode_parquet(table), table.num_rows)
+        return uri
+
+    def publish(self, staged_uri: str, match_id: str, clip_id: str) -> TrajectoryRef:
+        """The TrajectoryStore port: a server-side copy of the staged file to the clip's key (atomic
+        like a PUT), retried like `save`. Raises ObjectNotFound when the staged file is gone."""
+        staged_bucket, staged_key = split_uri(staged_uri)
+        key = trajectories_key(match_id, clip_id)
+        uri = f"s3://{self.bucket}/{key}"
+
+        def copy() -> TrajectoryRef:
+            with _storage_errors(staged_uri):
+                stored = self._client.head_object(Bucket=staged_bucket, Key=staged_key).get("Metadata", {})
+            self._client.copy_object(
+                Bucket=self.bucket, Key=key, CopySource={"Bucket": staged_bucket, "Key": staged_key}
+            )
+            return TrajectoryRef(
+                uri=uri,
+                rows=int(stored.get("rows", 0)),
+                schema_version=int(stored.get("schema-version", SCHEMA_VERSION)),
+            )
+
+        return self._retrying(uri, copy)
+
+    def load_tracks(self, uri: str) -> pa.Table:
+        """The table stored at `uri`, schema metadata included. Raises ObjectNotFound when absent,
+        ServiceUnavailable when storage cannot be reached, and ValueError for a file that is not a
+        trajectory file of a schema version this code reads."""
+        bucket, key = split_uri(uri)
+        with _storage_errors(uri):
+            data = self._client.get_object(Bucket=bucket, Key=key)["Body"].read()
+        table = pq.read_table(pa.BufferReader(data))
+        version = (table.schema.metadata or {}).get(SCHEMA_VERSION_KEY.encode(), b"")
+        if not version.isdigit() or int(version) > SCHEMA_VERSION:
+            raise ValueError(f"{uri} is not a trajectory file of schema version <= {SCHEMA_VERSION}")
+        return table
+
+    def _put(self, bucket: str, key: str, body: pa.Buffer, rows: int) -> None:
+        self._client.put_object(
+            Bucket=bucket,
+            Key=key,
+            Body=pa.BufferReader(body),  # a fresh reader per attempt: a failed one was partly read
+            ContentLength=body.size,
+            ContentType=PARQUET_CONTENT_TYPE,
+            Metadata={"schema-version": str(SCHEMA_VERSION), "rows": str(rows)},
+        )
+
+    def _retrying(self, uri: str, upload: Callable[[], T]) -> T:
+        """`upload()`, tried again while it raises ServiceUnavailable (storage errors become domain
+        errors first); after the last attempt, ServiceUnavailable naming `uri` and the attempts."""
+
+        def attempt() -> T:
+            with _storage_errors(uri):
+                return upload()
+
+        retrying = Retrying(
+            stop=stop_after_attempt(self._attempts),
+            wait=wait_exponential(multiplier=self._backoff_s, max=self._max_backoff_s),
+            retry=retry_if_exception_type(ServiceUnavailable),
+            after=self._log_failed_attempt,
+            reraise=True,
+        )
+        try:
+            return retrying(attempt)
+        except ServiceUnavailable as error:
+            raise ServiceUnavailable(
+                f"could not store {uri} after {self._attempts} attempts: {error}"
+            ) from error
+
+    def _log_failed_attempt(self, state: RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome is not None else None
+        logger.warning(
+            "trajectory upload attempt %d of %d failed: %s",
+            state.attempt_number,
+            self._attempts,
+            error,
+            extra={"attempt": state.attempt_number, "attempts": self._attempts},
+        )

@@ -1,0 +1,97 @@
+"""Videos and detection artifacts in S3-compatible storage."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import PurePosixPath
+from typing import Any
+
+import cv2
+import numpy as np
+import orjson
+from botocore.exceptions import BotoCoreError, ClientError
+
+from pitchlens.domain.errors import ObjectNotFound, ServiceUnavailable
+from pitchlens.domain.vision import DetectionArtifacts, FrameDetections, VideoStore
+from pitchlens.infrastructure.storage.s3 import split_uri
+
+JPEG_QUALITY = 92
+
+
+def detections_document(detections: FrameDetections) -> list[dict[str, float | int | str]]:
+    """`detections.json`: one object per box, in pixels of the source frame."""
+    boxes = np.asarray(detections.boxes, dtype=float).reshape(-1, 4)
+    return [
+        {
+            "x1": round(float(x1), 1),
+            "y1": round(float(y1), 1),
+            "x2": round(float(x2), 1),
+            "y2": round(float(y2), 1),
+            "confidence": round(float(confidence), 4),
+            "class": "person" if int(class_id) == 0 else str(int(class_id)),
+        }
+        for (x1, y1, x2, y2), confidence, class_id in zip(
+            boxes, detections.confidences, detections.class_ids, strict=True
+        )
+    ]
+
+
+class S3VideoStore(VideoStore):
+    """Downloads videos to temporary files and writes detection frames and JSON next to them."""
+
+    def __init__(self, client: Any, artifacts_bucket: str, scratch_dir: str | None = None) -> None:
+        self._client = client
+        self._artifacts = artifacts_bucket
+        self._scratch_dir = scratch_dir
+
+    @contextmanager
+    def local_copy(self, uri: str) -> Iterator[str]:
+        bucket, key = split_uri(uri)
+        handle, path = tempfile.mkstemp(suffix=PurePosixPath(key).suffix, dir=self._scratch_dir)
+        os.close(handle)
+        try:
+            try:
+                self._client.download_file(bucket, key, path)
+            except ClientError as error:
+                if str(error.response.get("Error", {}).get("Code")) in ("404", "NoSuchKey", "NotFound"):
+                    raise ObjectNotFound(f"{uri} does not exist") from error
+                raise ServiceUnavailable(f"could not download {uri}: {error}") from error
+            except BotoCoreError as error:
+                raise ServiceUnavailable(f"could not download {uri}: {error}") from error
+            yield path
+        finally:
+            os.unlink(path)
+
+    def save_detection(
+        self, match_id: str, clip_id: str, image: Any, detections: FrameDetections
+    ) -> DetectionArtifacts:
+        prefix = f"{match_id}/{clip_id}"
+        encoded, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+        if not encoded:
+            raise ValueError("the detection frame could not be encoded as JPEG")
+        frame_key = f"{prefix}/frame_{detections.frame_index}.jpg"
+        document = {
+            "frame_index": detections.frame_index,
+            "width": int(image.shape[1]),
+            "height": int(image.shape[0]),
+            "detections": detections_document(detections),
+        }
+        try:
+            self._client.put_object(
+                Bucket=self._artifacts, Key=frame_key, Body=jpeg.tobytes(), ContentType="image/jpeg"
+            )
+            self._client.put_object(
+                Bucket=self._artifacts,
+                Key=f"{prefix}/detections.json",
+                Body=orjson.dumps(document, option=orjson.OPT_INDENT_2),
+                ContentType="application/json",
+            )
+        except (ClientError, BotoCoreError) as error:
+            raise ServiceUnavailable(f"could not write detection artifacts: {error}") from error
+        return DetectionArtifacts(
+            frame_uri=f"s3://{self._artifacts}/{frame_key}",
+            detections_uri=f"s3://{self._artifacts}/{prefix}/detections.json",
+        )

@@ -1,0 +1,549 @@
+"""`YoloDetectionModel`: people in video frames, with sliced (tiled) inference for small players.
+
+Wide broadcast shots show players 10-30 px wide; a 640 px network input shrinks a 1280-1920 px
+frame by 2-3x and misses most of them. So each frame is seen whole *and* as overlapping tiles
+(`tiles` along its longer side, square-ish, ~20 % overlap), every view letterboxed to the network
+input; tile boxes are mapped back to frame pixels, boxes that a tile border cut in two are dropped
+when a box from another view covers them, and the rest are merged with NMS.
+
+Runtimes:
+- OpenVINO export folders, `.xml` and `.onnx` files run on the `openvino` runtime directly: our own
+  letterbox (uint8 BGR in, the model's preprocessing folded into the compiled graph), throughput
+  mode with asynchronous infer requests so every core works, batches where the model's batch
+  dimension is dynamic, and our own decoding of the YOLO output (1 x (4 + classes) x anchors, or
+  end-to-end N x 6).
+- Anything else (`yolo11n.pt`, a `.pt` path, ...) runs through ultralytics with the torchvision
+  stand-in from `torchvision_compat`, in batches of `batch` views, on CUDA when there is a GPU.
+
+Everything here works on numpy arrays; no Python object is made per box.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+import cv2
+import numpy as np
+
+from pitchlens.domain.vision import DetectionModel, FrameDetections
+
+if TYPE_CHECKING:
+    from pitchlens.infrastructure.settings import Settings
+
+_log = logging.getLogger(__name__)
+
+PERSON_CLASS_ID = 0
+DEFAULT_CONFIDENCE = 0.3
+DEFAULT_TILES = 2
+"""With the shared YOLO11n INT8 model on the 49 football-players-detection valid frames, these two
+give recall 0.856 / precision 0.780 at IoU 0.5 (whole frame alone at 0.25: 0.555 / 0.754); the
+quality test in tests/integration/test_detection.py holds them to >= 0.80 / >= 0.75."""
+DEFAULT_BATCH = 8
+DEFAULT_OVERLAP = 0.2
+DEFAULT_INPUT_SIZE = 640
+VIEW_NMS_IOU = 0.7
+"""NMS inside one view, as ultralytics' predict does."""
+MERGE_NMS_IOU = 0.5
+"""NMS across the whole frame and its tiles."""
+CUT_MARGIN_PX = 3.0
+"""A tile box this close (network-input pixels) to an inner tile border was cut by it."""
+CUT_COVER = 0.6
+"""A cut box is dropped when this fraction of it lies inside a larger box from another view."""
+PAD_VALUE = 114
+"""Letterbox grey, as ultralytics pads."""
+
+Boxes = np.ndarray
+"""float32 (n, 4) array of x1, y1, x2, y2."""
+
+
+# --------------------------------------------------------------------------------------------
+# Geometry: pure functions on numpy arrays, unit-tested on their own.
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Letterbox:
+    """How an image of `width` x `height` sits in a network input: scaled by `scale`, then shifted
+    by (`pad_x`, `pad_y`) to centre it, as ultralytics' LetterBox does."""
+
+    scale: float
+    pad_x: int
+    pad_y: int
+    width: int
+    height: int
+
+    @classmethod
+    def fit(cls, width: int, height: int, input_width: int, input_height: int) -> Letterbox:
+        scale = min(input_width / width, input_height / height)
+        resized_width, resized_height = round(width * scale), round(height * scale)
+        pad_x = round((input_width - resized_width) / 2 - 0.1)
+        pad_y = round((input_height - resized_height) / 2 - 0.1)
+        return cls(scale, pad_x, pad_y, resized_width, resized_height)
+
+    def to_source(self, boxes: Boxes, source_width: int, source_height: int) -> Boxes:
+        """Boxes in network-input pixels -> boxes in source-image pixels, clipped to the image."""
+        mapped = (
+            boxes - np.array([self.pad_x, self.pad_y, self.pad_x, self.pad_y], np.float32)
+        ) / np.float32(self.scale)
+        np.clip(mapped[:, 0::2], 0, source_width, out=mapped[:, 0::2])
+        np.clip(mapped[:, 1::2], 0, source_height, out=mapped[:, 1::2])
+        return mapped
+
+    def to_input(self, boxes: Boxes) -> Boxes:
+        """Boxes in source-image pixels -> network-input pixels."""
+        pads = np.array([self.pad_x, self.pad_y, self.pad_x, self.pad_y], np.float32)
+        return boxes.astype(np.float32) * np.float32(self.scale) + pads
+
+
+def letterbox(image: np.ndarray, input_width: int, input_height: int) -> tuple[np.ndarray, Letterbox]:
+    """The image resized (aspect kept) and centred on a grey `input_height` x `input_width` canvas."""
+    height, width = image.shape[:2]
+    box = Letterbox.fit(width, height, input_width, input_height)
+    canvas = np.full((input_height, input_width, 3), PAD_VALUE, np.uint8)
+    if (box.width, box.height) == (width, height):
+        resized = image
+    else:
+        # INTER_LINEAR, as ultralytics: INTER_AREA is ~5x slower and gains nothing measurable here.
+        resized = cv2.resize(image, (box.width, box.height), interpolation=cv2.INTER_LINEAR)
+    canvas[box.pad_y : box.pad_y + box.height, box.pad_x : box.pad_x + box.width] = resized
+    return canvas, box
+
+
+def _tile_axis(length: int, count: int, overlap: float) -> list[tuple[int, int]]:
+    if count <= 1:
+        return [(0, length)]
+    size = math.ceil(length / (count - (count - 1) * overlap))
+    starts = np.linspace(0, length - size, count).round().astype(int)
+    return [(int(start), int(start) + size) for start in starts]
+
+
+def tile_counts(width: int, height: int, tiles: int, overlap: float = DEFAULT_OVERLAP) -> tuple[int, int]:
+    """(columns, rows): `tiles` along the longer side, and along the shorter side as few as keep the
+    tiles about square (a square network input wastes the rest of a long tile on padding)."""
+    if tiles <= 1:
+        return (1, 1)
+    long_side, short_side = max(width, height), min(width, height)
+    long_tile = long_side / (tiles - (tiles - 1) * overlap)
+    # Smallest count whose tiles are no taller than the long tiles are wide (5 % tolerance).
+    needed = (short_side / long_tile - overlap) / (1 - overlap)
+    short_count = max(1, math.ceil(needed - 0.05))
+    return (tiles, short_count) if width >= height else (short_count, tiles)
+
+
+def tile_grid(width: int, height: int, tiles: int, overlap: float = DEFAULT_OVERLAP) -> np.ndarray:
+    """The tiles of a `width` x `height` frame as an int (k, 4) array of x1, y1, x2, y2, row-major;
+    adjacent tiles share `overlap` of a tile. Empty for `tiles` <= 1 (the whole frame only)."""
+    if tiles <= 1:
+        return np.zeros((0, 4), np.int64)
+    columns, rows = tile_counts(width, height, tiles, overlap)
+    xs, ys = _tile_axis(width, columns, overlap), _tile_axis(height, rows, overlap)
+    return np.array([(x1, y1, x2, y2) for y1, y2 in ys for x1, x2 in xs], np.int64)
+
+
+def frame_views(width: int, height: int, tiles: int, overlap: float = DEFAULT_OVERLAP) -> np.ndarray:
+    """The regions inferred for one frame: the whole frame first, then its tiles."""
+    whole = np.array([[0, 0, width, height]], np.int64)
+    return np.concatenate([whole, tile_grid(width, height, tiles, overlap)])
+
+
+def box_iou(boxes: Boxes, others: Boxes) -> np.ndarray:
+    """The (n, m) IoU matrix of two box sets."""
+    x1 = np.maximum(boxes[:, None, 0], others[None, :, 0])
+    y1 = np.maximum(boxes[:, None, 1], others[None, :, 1])
+    x2 = np.minimum(boxes[:, None, 2], others[None, :, 2])
+    y2 = np.minimum(boxes[:, None, 3], others[None, :, 3])
+    overlap = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
+    union = _area(boxes)[:, None] + _area(others)[None, :] - overlap
+    return np.where(union > 0, overlap / np.where(union > 0, union, 1), 0.0)
+
+
+def _area(boxes: Boxes) -> np.ndarray:
+    return np.clip(boxes[:, 2] - boxes[:, 0], 0, None) * np.clip(boxes[:, 3] - boxes[:, 1], 0, None)
+
+
+def nms(boxes: Boxes, scores: np.ndarray, iou_threshold: float) -> np.ndarray:
+    """Greedy non-maximum suppression: indices of the boxes kept, by descending score (ties: input order)."""
+    order = np.argsort(-scores, kind="stable")
+    keep: list[int] = []
+    while order.size:
+        best, rest = order[0], order[1:]
+        keep.append(int(best))
+        if not rest.size:
+            break
+        order = rest[box_iou(boxes[best : best + 1], boxes[rest])[0] <= iou_threshold]
+    return np.array(keep, np.int64)
+
+
+def cut_by_view_border(
+    boxes: Boxes, views: np.ndarray, width: int, height: int, margin: np.ndarray | float
+) -> np.ndarray:
+    """Which boxes touch a border of their view (x1, y1, x2, y2 per box) that is not a frame border:
+    the object probably continues beyond the view. `margin` (per box or one value) in frame pixels."""
+    margin = np.asarray(margin, np.float32)
+    inner_left = views[:, 0] > 0
+    inner_top = views[:, 1] > 0
+    inner_right = views[:, 2] < width
+    inner_bottom = views[:, 3] < height
+    return (
+        (inner_left & (boxes[:, 0] <= views[:, 0] + margin))
+        | (inner_top & (boxes[:, 1] <= views[:, 1] + margin))
+        | (inner_right & (boxes[:, 2] >= views[:, 2] - margin))
+        | (inner_bottom & (boxes[:, 3] >= views[:, 3] - margin))
+    )
+
+
+def merge_views(
+    boxes: Boxes,
+    scores: np.ndarray,
+    view_ids: np.ndarray,
+    cut: np.ndarray,
+    iou_threshold: float = MERGE_NMS_IOU,
+    cover: float = CUT_COVER,
+) -> np.ndarray:
+    """Indices of the boxes to keep from all views of one frame, by descending score.
+
+    A box `cut` by a tile border is dropped when at least `cover` of it lies inside a larger box
+    from another view (the whole person, seen where the border did not cut it); then NMS at
+    `iou_threshold` removes the duplicates the overlapping views found twice."""
+    candidates = np.arange(len(boxes))
+    if cut.any():
+        cut_index = np.flatnonzero(cut)
+        cut_boxes = boxes[cut_index]
+        x1 = np.maximum(cut_boxes[:, None, 0], boxes[None, :, 0])
+        y1 = np.maximum(cut_boxes[:, None, 1], boxes[None, :, 1])
+        x2 = np.minimum(cut_boxes[:, None, 2], boxes[None, :, 2])
+        y2 = np.minimum(cut_boxes[:, None, 3], boxes[None, :, 3])
+        inside = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
+        cut_area = _area(cut_boxes)
+        covered = (
+            (inside >= cover * cut_area[:, None])
+            & (_area(boxes)[None, :] > cut_area[:, None])
+            & (view_ids[None, :] != view_ids[cut_index, None])
+        ).any(axis=1)
+        candidates = np.setdiff1d(candidates, cut_index[covered])
+    kept = nms(boxes[candidates], scores[candidates], iou_threshold)
+    return candidates[kept]
+
+
+def decode_person_boxes(output: np.ndarray, confidence: float) -> tuple[Boxes, np.ndarray]:
+    """Person boxes (network-input pixels, xyxy) and scores >= `confidence` from one image's raw YOLO
+    output: (4 + classes, anchors) rows cx, cy, w, h, class scores; or end-to-end (n, 6) rows
+    x1, y1, x2, y2, score, class."""
+    if output.ndim != 2:
+        raise ValueError(f"expected one image's 2-D YOLO output, got shape {output.shape}")
+    if output.shape[1] == 6 and output.shape[0] != 6:
+        keep = (output[:, 5] == PERSON_CLASS_ID) & (output[:, 4] >= confidence)
+        return output[keep, :4].astype(np.float32), output[keep, 4].astype(np.float32)
+    if output.shape[0] < 5:
+        raise ValueError(f"YOLO output with {output.shape[0]} rows has no class scores")
+    scores = output[4 + PERSON_CLASS_ID]
+    keep = scores >= confidence
+    cx, cy, w, h = output[:4, keep]
+    boxes = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1).astype(np.float32)
+    return boxes, scores[keep].astype(np.float32)
+
+
+# --------------------------------------------------------------------------------------------
+# Runtimes: each turns a list of image views into person boxes (view pixels) and scores.
+# --------------------------------------------------------------------------------------------
+
+
+class _Runtime(Protocol):
+    input_size: int
+    """The longer side of the network input, in pixels."""
+
+    def predict(self, views: Sequence[np.ndarray]) -> list[tuple[Boxes, np.ndarray]]: ...
+
+
+def _batches(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class _OpenVinoRuntime:
+    """An OpenVINO IR or ONNX model compiled in throughput mode, fed through async infer requests."""
+
+    def __init__(self, path: Path, device: str, confidence: float, batch: int) -> None:
+        import openvino as ov
+        from openvino.preprocess import ColorFormat, PrePostProcessor
+
+        core = ov.Core()
+        model = core.read_model(str(path))
+        if len(model.inputs) != 1:
+            raise ValueError(f"{path}: expected one image input, found {len(model.inputs)}")
+        shape = model.input(0).get_partial_shape()
+        if shape.rank.is_dynamic or shape.rank.get_length() != 4:
+            shape = ov.PartialShape([-1, 3, -1, -1])
+        self._height = _static_or(shape[2], DEFAULT_INPUT_SIZE)
+        self._width = _static_or(shape[3], DEFAULT_INPUT_SIZE)
+        self.input_size = max(self._width, self._height)
+        # Exports with a fixed batch (like ultralytics' OpenVINO INT8 export) cannot be reshaped:
+        # their attention layers bake the batch into Reshape constants. Those are fed one view per
+        # request, several requests in flight; a dynamic batch dimension gets `batch` views at once.
+        self._batch = batch if shape[0].is_dynamic else shape[0].get_length()
+        if self._batch != 1 and not shape[0].is_dynamic:
+            raise ValueError(f"{path}: a static batch of {self._batch} is not supported; export with batch 1")
+        model.reshape({model.input(0).get_any_name(): [self._batch, 3, self._height, self._width]})
+        steps = PrePostProcessor(model)
+        steps.input().tensor().set_element_type(ov.Type.u8).set_layout(ov.Layout("NHWC")).set_color_format(
+            ColorFormat.BGR
+        )
+        steps.input().model().set_layout(ov.Layout("NCHW"))
+        steps.input().preprocess().convert_element_type(ov.Type.f32).convert_color(ColorFormat.RGB).scale(
+            255.0
+        )
+        compiled = core.compile_model(steps.build(), device, {"PERFORMANCE_HINT": "THROUGHPUT"})
+        requests = int(compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
+        self._queue = ov.AsyncInferQueue(compiled, max(2, requests))
+        self._confidence = confidence
+        self._lock = threading.Lock()
+        _log.info(
+            "openvino model %s on %s: input %dx%d, batch %d, %d infer requests",
+            path,
+            device,
+            self._width,
+            self._height,
+            self._batch,
+            len(self._queue),
+        )
+
+    def predict(self, views: Sequence[np.ndarray]) -> list[tuple[Boxes, np.ndarray]]:
+        results: list[tuple[Boxes, np.ndarray]] = [_EMPTY] * len(views)
+        errors: list[Exception] = []
+
+        def done(request: Any, job: tuple[int, list[Letterbox], list[tuple[int, int]]]) -> None:
+            # Runs on an OpenVINO thread, where an exception would be lost: keep it for the caller.
+            try:
+                first, placements, sizes = job
+                output = request.get_output_tensor(0).data
+                for offset, (placement, (width, height)) in enumerate(zip(placements, sizes, strict=True)):
+                    boxes, scores = decode_person_boxes(output[offset], self._confidence)
+                    kept = nms(boxes, scores, VIEW_NMS_IOU)
+                    results[first + offset] = (placement.to_source(boxes[kept], width, height), scores[kept])
+            except Exception as error:
+                errors.append(error)
+
+        with self._lock:
+            self._queue.set_callback(done)
+            for first in range(0, len(views), self._batch):
+                chunk = views[first : first + self._batch]
+                inputs, placements = zip(
+                    *(letterbox(view, self._width, self._height) for view in chunk), strict=True
+                )
+                sizes = [(view.shape[1], view.shape[0]) for view in chunk]
+                batch = np.full((self._batch, self._height, self._width, 3), PAD_VALUE, np.uint8)
+                batch[: len(inputs)] = inputs  # the compiled batch is fixed; a short last chunk is padded
+                self._queue.start_async({0: batch}, (first, list(placements), sizes))
+            self._queue.wait_all()
+        if errors:
+            raise errors[0]
+        return results
+
+
+def _static_or(dimension: Any, default: int) -> int:
+    return default if dimension.is_dynamic else int(dimension.get_length())
+
+
+_EMPTY: tuple[Boxes, np.ndarray] = (np.zeros((0, 4), np.float32), np.zeros(0, np.float32))
+
+
+class _UltralyticsRuntime:
+    """Any model ultralytics loads (`.pt` weights, names it downloads), predicting `batch` views a call."""
+
+    def __init__(self, model: str, device: str, confidence: float, batch: int) -> None:
+        from pitchlens.infrastructure.vision.torchvision_compat import ensure_torchvision
+
+        ensure_torchvision()
+        from ultralytics import YOLO
+
+        self._model = YOLO(model, task="detect")
+        self.input_size = DEFAULT_INPUT_SIZE
+        self._device = device
+        self._confidence = confidence
+        self._batch = batch
+        # FP16 on CUDA (ultralytics' `quantize=16`, formerly `half=True`); CPU computes in FP32.
+        self._precision: dict[str, Any] = {"quantize": 16} if device.startswith("cuda") else {}
+        _log.info("ultralytics model %s on %s, batch %d", model, device, batch)
+
+    def predict(self, views: Sequence[np.ndarray]) -> list[tuple[Boxes, np.ndarray]]:
+        results: list[tuple[Boxes, np.ndarray]] = []
+        for chunk in _batches(views, self._batch):
+            found: Iterable[Any] = self._model.predict(
+                list(chunk),
+                classes=[PERSON_CLASS_ID],
+                conf=self._confidence,
+                iou=VIEW_NMS_IOU,
+                device=self._device,
+                verbose=False,
+                **self._precision,
+            )
+            for result in found:
+                boxes = result.boxes
+                results.append(
+                    (
+                        boxes.xyxy.cpu().numpy().astype(np.float32),
+                        boxes.conf.cpu().numpy().astype(np.float32),
+                    )
+                )
+        return results
+
+
+# --------------------------------------------------------------------------------------------
+# The adapter.
+# --------------------------------------------------------------------------------------------
+
+
+def is_openvino_model(model: str) -> bool:
+    """OpenVINO export folders, `.xml` IR files and `.onnx` files run on the OpenVINO runtime."""
+    path = Path(model)
+    return path.is_dir() or path.suffix.lower() in {".xml", ".onnx"}
+
+
+def _openvino_model_file(model: str) -> Path:
+    path = Path(model)
+    if not path.exists():
+        raise FileNotFoundError(f"model {model} does not exist")
+    if path.is_dir():
+        found = sorted(path.glob("*.xml"))
+        if not found:
+            raise FileNotFoundError(f"{model} is a folder without an OpenVINO .xml model")
+        return found[0]
+    return path
+
+
+def _openvino_device(device: str) -> str:
+    from openvino import Core
+
+    available = Core().available_devices
+    wanted = device.strip().lower()
+    if wanted == "auto":
+        if any(name.startswith("GPU") for name in available):
+            return "GPU"
+        _log.warning("no GPU found for OpenVINO (devices: %s); falling back to CPU", ", ".join(available))
+        return "CPU"
+    if wanted.startswith("cuda") or wanted.isdigit():
+        raise ValueError(
+            f"device {device!r}: OpenVINO models run on CPU or an Intel GPU; use a .pt model for CUDA"
+        )
+    name = wanted.upper()
+    if name != "CPU" and name not in available and name.split(".")[0] not in available:
+        raise ValueError(f"OpenVINO device {device!r} not available (devices: {', '.join(available)})")
+    return name
+
+
+def _torch_device(device: str) -> str:
+    wanted = device.strip().lower()
+    if wanted != "auto":
+        return wanted
+    import torch
+
+    if torch.cuda.is_available():
+        return "cuda:0"
+    _log.warning("no GPU found (torch sees no CUDA device); falling back to CPU, detection will be slow")
+    return "cpu"
+
+
+class YoloDetectionModel(DetectionModel):
+    """People (COCO class 0) in BGR frames of any size, boxes in the frame's own pixels, with
+    sliced inference over the whole frame plus `tiles` overlapping tiles along its longer side."""
+
+    def __init__(
+        self,
+        model: str,
+        device: str = "auto",
+        confidence: float = DEFAULT_CONFIDENCE,
+        tiles: int = DEFAULT_TILES,
+        batch: int = DEFAULT_BATCH,
+        *,
+        overlap: float = DEFAULT_OVERLAP,
+    ) -> None:
+        if not 0 < confidence < 1:
+            raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+        if tiles < 1 or batch < 1:
+            raise ValueError(f"tiles and batch must be >= 1, got tiles={tiles}, batch={batch}")
+        if not 0 <= overlap < 0.5:
+            raise ValueError(f"overlap must be in [0, 0.5), got {overlap}")
+        self.model = model
+        self.confidence = confidence
+        self.tiles = tiles
+        self.batch = batch
+        self.overlap = overlap
+        self.runtime_name: str
+        self.device: str
+        self._runtime: _Runtime
+        if is_openvino_model(model):
+            path = _openvino_model_file(model)
+            self.device = _openvino_device(device)
+            self.runtime_name = "openvino"
+            self._runtime = _OpenVinoRuntime(path, self.device, confidence, batch)
+        else:
+            self.device = _torch_device(device)
+            self.runtime_name = "ultralytics"
+            self._runtime = _UltralyticsRuntime(model, self.device, confidence, batch)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> YoloDetectionModel:
+        return cls(
+            settings.model,
+            device=settings.device,
+            confidence=settings.detection_confidence,
+            tiles=settings.detection_tiles,
+            batch=settings.detection_batch,
+        )
+
+    def detect(self, images: Sequence[Any], first_index: int = 0) -> list[FrameDetections]:
+        detections: list[FrameDetections] = []
+        # Frames go `batch` at a time, all their views together, so the runtime stays busy while
+        # memory stays bounded (a view is one network input).
+        for start in range(0, len(images), self.batch):
+            frames = [np.ascontiguousarray(image) for image in images[start : start + self.batch]]
+            views_per_frame = [self._views(frame) for frame in frames]
+            crops = [
+                frame[y1:y2, x1:x2]
+                for frame, views in zip(frames, views_per_frame, strict=True)
+                for x1, y1, x2, y2 in views
+            ]
+            predictions = iter(self._runtime.predict(crops))
+            for offset, (frame, views) in enumerate(zip(frames, views_per_frame, strict=True)):
+                per_view = [next(predictions) for _ in range(len(views))]
+                detections.append(self._merge(first_index + start + offset, frame, views, per_view))
+        return detections
+
+    def _views(self, frame: np.ndarray) -> np.ndarray:
+        if frame.ndim != 3 or frame.shape[2] != 3:
+            raise ValueError(f"expected a BGR image (height, width, 3), got shape {frame.shape}")
+        return frame_views(frame.shape[1], frame.shape[0], self.tiles, self.overlap)
+
+    def _merge(
+        self, index: int, frame: np.ndarray, views: np.ndarray, per_view: list[tuple[Boxes, np.ndarray]]
+    ) -> FrameDetections:
+        height, width = frame.shape[:2]
+        counts = [len(scores) for _, scores in per_view]
+        boxes = np.concatenate(
+            [found + view[[0, 1, 0, 1]] for (found, _), view in zip(per_view, views, strict=True)]
+        )
+        boxes = boxes.astype(np.float32, copy=False)
+        scores = np.concatenate([scores for _, scores in per_view]).astype(np.float32, copy=False)
+        view_ids = np.repeat(np.arange(len(views)), counts)
+        if len(views) == 1:
+            kept = np.arange(len(boxes))  # one view: its own NMS already ran
+        else:
+            # CUT_MARGIN_PX is in network pixels; in the frame it grows with how much a view was shrunk.
+            view_sides = (views[:, 2:] - views[:, :2]).max(axis=1)
+            margin = (CUT_MARGIN_PX * view_sides / self._runtime.input_size)[view_ids]
+            cut = cut_by_view_border(boxes, views[view_ids], width, height, margin)
+            kept = merge_views(boxes, scores, view_ids, cut)
+        return _frame_detections(
+            index, boxes[kept], scores[kept], np.full(len(kept), PERSON_CLASS_ID, np.int64)
+        )
+
+
+def _frame_detections(index: int, boxes: Any, confidences: Any, class_ids: Any) -> FrameDetections:
+    """FrameDetections over numpy columns (which serve as the domain's `Sequence`s)."""
+    return FrameDetections(index, boxes=boxes, confidences=confidences, class_ids=class_ids)

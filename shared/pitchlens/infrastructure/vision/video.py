@@ -1,0 +1,331 @@
+"""`PyAVVideoReader`: decodes local video files with PyAV (FFmpeg's libavformat + libavcodec).
+
+Why PyAV rather than OpenCV's `VideoCapture`: both decode H.264 with the same libavcodec, and on
+this 2-core machine their sequential throughput is within measurement noise (848x478: ~180-250
+frames/s, 720p: ~80-110 frames/s, 4K: ~15-20 frames/s, with BGR conversion). PyAV also exposes
+what OpenCV hides: the packets' timestamps (frame count by demux, variable frame rate, exact
+seeking by presentation timestamp), the container's streams (audio, codec) and FFmpeg's own error
+for a damaged file, so one library serves `probe`, `frame` and `frames`.
+
+Frame `i` is the `i`-th frame the decoder presents (edit lists applied: a clip whose MP4 edit
+list hides its first 142 coded frames has 142 fewer frames than packets), the same frame in
+`frame(path, i)` and in `frames(path)`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from itertools import pairwise
+from pathlib import Path
+from statistics import median
+from typing import Any
+
+import av
+import av.error
+import numpy as np
+
+from pitchlens.domain.errors import InvalidVideo
+from pitchlens.domain.vision import VideoInfo, VideoReader
+
+_log = logging.getLogger(__name__)
+
+DEFAULT_PREFETCH = 4
+"""Frames decoded ahead of the consumer (a 4K BGR frame is ~25 MB)."""
+VFR_TOLERANCE = 0.1
+"""A frame interval this far (relative) from the median interval is irregular..."""
+VFR_IRREGULAR_SHARE = 0.01
+"""...and a clip with more than this share of irregular intervals has a variable frame rate."""
+_PUT_POLL_S = 0.05
+"""How often a blocked decode thread looks whether its consumer has gone."""
+_MP4_BRANDS = (b"ftyp", b"moov", b"mdat", b"wide", b"free", b"skip")
+
+
+@dataclass(frozen=True, slots=True)
+class _StreamIndex:
+    """What one demux pass learns about a file's video stream."""
+
+    info: VideoInfo
+    presentation_pts: tuple[int, ...] | None
+    """Sorted timestamps of the presented frames (None when the packets carry none)."""
+
+
+class PyAVVideoReader(VideoReader):
+    """Probes, seeks and decodes local video files; `frames` decodes on a background thread at
+    most `prefetch` frames ahead, so decoding overlaps the consumer's work while memory stays flat."""
+
+    def __init__(self, prefetch: int = DEFAULT_PREFETCH, threads: int = 0) -> None:
+        if prefetch < 1:
+            raise ValueError(f"prefetch must be >= 1, got {prefetch}")
+        self._prefetch = prefetch
+        self._threads = threads
+        self._cache_key: tuple[str, int, int] | None = None
+        self._cache: _StreamIndex | None = None
+        self._cache_lock = threading.Lock()
+
+    # ---------------------------------------------------------------------------------------
+    # Ports
+    # ---------------------------------------------------------------------------------------
+
+    def probe(self, path: str) -> VideoInfo:
+        return self._index(path).info
+
+    def frame(self, path: str, index: int) -> np.ndarray:
+        index_ = self._index(path)
+        if not 0 <= index < index_.info.frames:
+            raise InvalidVideo(f"{_name(path)}: frame {index} is out of range (0..{index_.info.frames - 1})")
+        if index_.presentation_pts is not None:
+            image = self._seek_decode(path, index_.presentation_pts[index])
+            if image is not None:
+                return image
+            _log.warning("%s: seeking to frame %d failed; decoding from the start", _name(path), index)
+        for found, image in self.frames(path):
+            if found == index:
+                return image
+        raise InvalidVideo(f"{_name(path)}: frame {index} could not be decoded")
+
+    def frames(self, path: str) -> Iterator[tuple[int, np.ndarray]]:
+        # The demux pass (tens of ms) rejects truncated files before any frame is handed out,
+        # which the decoder alone does not: it stops quietly at the cut.
+        expected = self._index(path).info.frames
+        container, stream = self._open_video(path)
+        frames: queue.Queue[Any] = queue.Queue(maxsize=self._prefetch)
+        stop = threading.Event()
+        decoder = threading.Thread(
+            target=_decode_into,
+            args=(container, stream, frames, stop),
+            name=f"pitchlens-decode-{_name(path)}",
+            daemon=True,
+        )
+        decoder.start()
+        item_count = 0
+        try:
+            while True:
+                item = frames.get()
+                if item is _END:
+                    if item_count < expected:
+                        raise InvalidVideo(
+                            f"{_name(path)}: decoded {item_count} of {expected} frames (damaged stream)"
+                        )
+                    return
+                if isinstance(item, _Failure):
+                    raise InvalidVideo(
+                        f"{_name(path)}: decoding stopped after {item.decoded} frames "
+                        f"(truncated or damaged file): {item.error}"
+                    ) from item.error
+                item_count += 1
+                yield item
+        finally:
+            # The consumer is done (exhausted, failed, or stopped early): release the thread.
+            stop.set()
+            decoder.join()
+
+    # ---------------------------------------------------------------------------------------
+    # Probe
+    # ---------------------------------------------------------------------------------------
+
+    def _index(self, path: str) -> _StreamIndex:
+        stat = _stat(path)
+        key = (str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)
+        with self._cache_lock:
+            if key == self._cache_key and self._cache is not None:
+                return self._cache
+        found = self._scan(path)
+        with self._cache_lock:
+            self._cache_key, self._cache = key, found
+        return found
+
+    def _scan(self, path: str) -> _StreamIndex:
+        container, stream = self._open_video(path)
+        with container:
+            declared = stream.frames or 0
+            codec = stream.codec_context.name
+            width, height = stream.codec_context.width, stream.codec_context.height
+            has_audio = bool(container.streams.audio)
+            time_base = stream.time_base
+            packets = 0
+            presented: list[int] = []
+            durations: list[int] = []
+            missing_pts = False
+            try:
+                for packet in container.demux(stream):
+                    if packet.size == 0 and packet.pts is None and packet.dts is None:
+                        continue  # the demuxer's end-of-stream flush packet
+                    packets += 1
+                    if packet.is_corrupt:
+                        raise InvalidVideo(
+                            f"{_name(path)}: truncated or damaged: packet {packets} of the video stream "
+                            f"is incomplete (declared {declared} frames)"
+                        )
+                    if packet.is_discard:
+                        continue  # hidden by an edit list; the decoder drops it too
+                    timestamp = packet.pts if packet.pts is not None else packet.dts
+                    if timestamp is None:
+                        missing_pts = True
+                    else:
+                        presented.append(timestamp)
+                    if packet.duration:
+                        durations.append(packet.duration)
+            except av.error.FFmpegError as error:
+                raise InvalidVideo(
+                    f"{_name(path)}: truncated or damaged: demuxing failed after {packets} packets: {error}"
+                ) from error
+        frames = len(presented) + (packets - len(presented) if missing_pts else 0)
+        if frames == 0:
+            raise InvalidVideo(f"{_name(path)}: the video stream has no frames")
+        if declared and packets < declared:
+            raise InvalidVideo(
+                f"{_name(path)}: truncated: the index declares {declared} video frames but only "
+                f"{packets} are in the file"
+            )
+        if width <= 0 or height <= 0:
+            raise InvalidVideo(f"{_name(path)}: the video stream has no frame size")
+        if missing_pts or time_base is None:
+            rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+            fps = float(rate) if rate else 0.0
+            if fps <= 0:
+                raise InvalidVideo(f"{_name(path)}: no timestamps and no frame rate")
+            info = VideoInfo(width, height, fps, frames, frames / fps, codec, has_audio, False)
+            return _StreamIndex(info, None)
+        presented.sort()
+        fps, duration, variable = _timing(presented, durations, time_base)
+        info = VideoInfo(width, height, fps, frames, duration, codec, has_audio, variable)
+        return _StreamIndex(info, tuple(presented))
+
+    def _open_video(self, path: str) -> tuple[Any, Any]:
+        """The opened container and its first video stream (set up for threaded decoding)."""
+        stat = _stat(path)
+        if stat.st_size == 0:
+            raise InvalidVideo(f"{_name(path)}: empty file (0 bytes)")
+        try:
+            container = av.open(path, metadata_errors="ignore")
+        except av.error.FFmpegError as error:
+            raise InvalidVideo(f"{_name(path)}: {_unopenable_reason(path)} ({error.strerror})") from error
+        if not container.streams.video:
+            kinds = ", ".join(s.type for s in container.streams) or "none"
+            container.close()
+            raise InvalidVideo(f"{_name(path)}: no video stream (streams: {kinds})")
+        stream = container.streams.video[0]
+        if stream.codec_context is None:
+            container.close()
+            raise InvalidVideo(f"{_name(path)}: no decoder for the video codec")
+        stream.thread_type = "AUTO"
+        stream.thread_count = self._threads
+        return container, stream
+
+    # ---------------------------------------------------------------------------------------
+    # Random access
+    # ---------------------------------------------------------------------------------------
+
+    def _seek_decode(self, path: str, target_pts: int) -> np.ndarray | None:
+        """Seek to the keyframe at or before `target_pts`, decode forward to that frame."""
+        container, stream = self._open_video(path)
+        with container:
+            try:
+                container.seek(target_pts, stream=stream, backward=True, any_frame=False)
+                for decoded in container.decode(stream):
+                    if decoded.pts is None:
+                        return None
+                    if decoded.pts > target_pts:
+                        return None  # the seek landed past the frame: let the caller decode linearly
+                    if decoded.pts == target_pts:
+                        return decoded.to_ndarray(format="bgr24")
+            except av.error.FFmpegError as error:
+                raise InvalidVideo(
+                    f"{_name(path)}: decoding failed near pts {target_pts}: {error}"
+                ) from error
+        return None
+
+
+# -------------------------------------------------------------------------------------------
+# The decode thread
+# -------------------------------------------------------------------------------------------
+
+
+_END = object()
+
+
+@dataclass(frozen=True, slots=True)
+class _Failure:
+    error: Exception
+    decoded: int
+
+
+def _decode_into(container: Any, stream: Any, frames: queue.Queue[Any], stop: threading.Event) -> None:
+    decoded = 0
+    try:
+        with container:
+            for decoded_frame in container.decode(stream):
+                if not _put(frames, (decoded, decoded_frame.to_ndarray(format="bgr24")), stop):
+                    return
+                decoded += 1
+        _put(frames, _END, stop)
+    except Exception as error:  # handed to the consumer, which raises it in its own thread
+        _put(frames, _Failure(error, decoded), stop)
+
+
+def _put(frames: queue.Queue[Any], item: Any, stop: threading.Event) -> bool:
+    """Blocks while the queue is full; False once the consumer has gone."""
+    while not stop.is_set():
+        try:
+            frames.put(item, timeout=_PUT_POLL_S)
+            return True
+        except queue.Full:
+            continue
+    return False
+
+
+# -------------------------------------------------------------------------------------------
+# Helpers
+# -------------------------------------------------------------------------------------------
+
+
+def _timing(presented: list[int], durations: list[int], time_base: Fraction) -> tuple[float, float, bool]:
+    """(fps, duration in seconds, variable frame rate) from sorted presentation timestamps."""
+    if len(presented) < 2:
+        step = durations[0] if durations else 0
+        if step <= 0:
+            raise InvalidVideo("a one-frame video without a frame duration has no frame rate")
+        return 1 / float(step * time_base), float(step * time_base), False
+    intervals = [later - earlier for earlier, later in pairwise(presented)]
+    typical = median(intervals)
+    if typical <= 0:
+        raise InvalidVideo("the video's frames share one timestamp")
+    irregular = sum(abs(interval - typical) > VFR_TOLERANCE * typical for interval in intervals)
+    variable = irregular > max(1, VFR_IRREGULAR_SHARE * len(intervals))
+    last_duration = durations[-1] if durations else typical
+    duration = float((presented[-1] - presented[0] + last_duration) * time_base)
+    if variable:
+        fps = (len(presented) - 1) / float((presented[-1] - presented[0]) * time_base)
+    else:
+        fps = 1 / float(typical * time_base)
+    return fps, duration, variable
+
+
+def _stat(path: str) -> os.stat_result:
+    try:
+        return os.stat(path)
+    except FileNotFoundError as error:
+        raise InvalidVideo(f"{_name(path)}: no such file") from error
+    except OSError as error:
+        raise InvalidVideo(f"{_name(path)}: unreadable: {error.strerror}") from error
+
+
+def _unopenable_reason(path: str) -> str:
+    """Why FFmpeg could not open a file, judged from its first bytes."""
+    with open(path, "rb") as file:
+        head = file.read(16)
+    if head[4:8] in _MP4_BRANDS:
+        return (
+            "truncated or damaged MP4/MOV: no readable index (moov atom), the upload was probably cut short"
+        )
+    return "not a video: no known container format"
+
+
+def _name(path: str) -> str:
+    return Path(path).name
