@@ -6,9 +6,12 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SHARED ?= $(abspath ../shared)
 export PITCHLENS_SHARED_DIR ?= $(SHARED)
+# Offline default: the shared YOLO11n OpenVINO export (with internet, `yolo11n.pt` also works).
+export PITCHLENS_MODEL ?= $(SHARED)/models/yolo11n_int8_openvino_model
+CLIP ?= $(SHARED)/data/video/dfl_08fd33_4_848x478.mp4
 PYTEST_ARGS ?=
 
-.PHONY: install test test-unit test-integration test-e2e lint format bench run up down clean
+.PHONY: install test test-unit test-integration test-e2e lint format bench run run-ingest up down clean
 
 install: $(STAMP) ## Create .venv with the package, the embedded stack and the dev tools
 
@@ -43,7 +46,10 @@ test-e2e: install
 bench: install ## Side-by-side speed table (see README "Benchmarks")
 	$(BIN)/python -m tests.benchmarks.run --shared $(SHARED)
 
-run: install ## The main job on the embedded default: ingest a StatsBomb match
+run: install ## The main job on the embedded default: process a match video
+	$(BIN)/pitchlens process $(CLIP) --match-id dfl-08fd33
+
+run-ingest: install ## Ingest a StatsBomb match from the shared open-data files
 	$(BIN)/pitchlens ingest statsbomb 3788741 --open-data $(SHARED)/data/statsbomb
 
 up: install

@@ -61,16 +61,31 @@ def median_time(work: Callable[[], object], repeats: int = REPEATS) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--shared", type=Path, default=REPO.parent / "shared")
-    parser.add_argument("--out", type=Path, default=REPO / "bench-results" / "ingestion.md")
+    parser.add_argument("--out", type=Path, default=REPO / "bench-results" / "benchmarks.md")
+    parser.add_argument(
+        "--only",
+        default="ingestion,vision,trajectories",
+        help="comma-separated: ingestion, vision, trajectories",
+    )
     args = parser.parse_args()
     statsbomb_dir = args.shared / "data" / "statsbomb"
     if not statsbomb_dir.is_dir():
         print(f"shared data not found at {statsbomb_dir}", file=sys.stderr)
         return 2
+    chosen = set(args.only.split(","))
+    sections = []
+    if "ingestion" in chosen:
+        with tempfile.TemporaryDirectory(prefix="pitchlens-bench-") as tmp:
+            sections.append(render("Ingestion", run_all(Path(tmp), statsbomb_dir)))
+    if "vision" in chosen:
+        from tests.benchmarks import vision
 
-    with tempfile.TemporaryDirectory(prefix="pitchlens-bench-") as tmp:
-        rows = run_all(Path(tmp), statsbomb_dir)
-    table = render(rows)
+        sections.append(render("Vision", vision.run(args.shared)))
+    if "trajectories" in chosen:
+        from tests.benchmarks import trajectories
+
+        sections.append(render("Trajectory persistence", trajectories.main_rows()))
+    table = "\n\n".join(sections)
     print(table)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(table + "\n")
@@ -233,10 +248,10 @@ def _arrival(path: Path, key: str) -> float | None:
     return None
 
 
-def render(rows: list[tuple[str, str, str, str, str]]) -> str:
+def render(title: str, rows: list[tuple[str, str, str, str, str]]) -> str:
     header = ("measurement", "PitchLens", "baseline", "ratio", "target")
     lines = [
-        f"Ingestion benchmarks ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, medians)",
+        f"{title} ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores)",
         "",
         "| " + " | ".join(header) + " |",
         "|" + "|".join("---" for _ in header) + "|",

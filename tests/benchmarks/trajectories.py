@@ -233,10 +233,9 @@ def render(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
-def main() -> int:
-    import boto3
+def main_rows() -> list[Row]:
+    """Starts an in-process moto S3 server and measures against it with the project's client."""
     import httpx
-    from botocore.config import Config
     from moto.server import ThreadedMotoServer
 
     from pitchlens.infrastructure.aws_clients import s3_client
@@ -249,24 +248,17 @@ def main() -> int:
         host, port = server.get_host_and_port()
         endpoint = f"http://{host}:{port}"
         httpx.post(f"{endpoint}/moto-api/reset", timeout=10).raise_for_status()
-        # The project's client configuration (timeouts, retries, path addressing), at this server.
+        # The project's client configuration (timeouts, retries, unsigned payloads), at this server.
         settings = Settings.model_validate(
             {"PITCHLENS_S3_ENDPOINT": endpoint, "PITCHLENS_AWS_REGION": "us-east-1"}
         )
-        client = s3_client(settings)
-        unsigned = boto3.client(
-            "s3",
-            endpoint_url=endpoint,
-            region_name="us-east-1",
-            aws_access_key_id="pitchlens",
-            aws_secret_access_key="pitchlens",
-            config=client.meta.config.merge(
-                Config(s3={"addressing_style": "path", "payload_signing_enabled": False})
-            ),
-        )
-        print(render(run(client, "tracking-data", unsigned_client=unsigned)))
+        return run(s3_client(settings), "tracking-data")
     finally:
         server.stop()
+
+
+def main() -> int:
+    print(render(main_rows()))
     return 0
 
 

@@ -9,7 +9,7 @@ from pathlib import PurePosixPath
 
 from pitchlens.application.job_keeper import JobKeeper
 from pitchlens.application.outcomes import Outcome, Result
-from pitchlens.domain.errors import PermanentError, TransientError
+from pitchlens.domain.errors import PermanentError
 from pitchlens.domain.jobs import Job, JobStage, JobStatus
 from pitchlens.domain.messages import Delivery, ObjectCreated, PlayersDetected
 from pitchlens.domain.ports import Clock, MessagePublisher, ObjectStorage, UnitOfWork
@@ -95,7 +95,7 @@ class ClipDetector:
         except PermanentError as error:
             self._fail(clip, job, str(error), key)
             return Result.of(traced, Outcome.FAILED, job.job_id, "video", str(error))
-        except TransientError as error:
+        except Exception as error:  # a dependency down, or a bug: retried, then dead-lettered
             if delivery.last_attempt:
                 self._jobs.fail(job.job_id, f"gave up after {delivery.attempt} attempts: {error}")
             raise

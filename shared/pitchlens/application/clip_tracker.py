@@ -6,7 +6,7 @@ from typing import Any
 
 from pitchlens.application.job_keeper import JobKeeper
 from pitchlens.application.outcomes import Outcome, Result
-from pitchlens.domain.errors import PermanentError, TransientError
+from pitchlens.domain.errors import PermanentError
 from pitchlens.domain.jobs import JobStage
 from pitchlens.domain.messages import Delivery, PlayersDetected, VideoProcessed
 from pitchlens.domain.ports import Clock, MessagePublisher, UnitOfWork
@@ -69,7 +69,7 @@ class ClipTracker:
                 uow.inbox.record(CONSUMER, delivery.idempotency_key)
                 uow.commit()
             return Result.of(delivery, Outcome.FAILED, message.job_id, "video", str(error))
-        except TransientError as error:
+        except Exception as error:  # a dependency down, or a bug: retried, then dead-lettered
             if delivery.last_attempt:
                 self._jobs.fail(message.job_id, f"gave up after {delivery.attempt} attempts: {error}")
             raise

@@ -4,7 +4,7 @@ from collections.abc import Callable, Mapping
 
 from pitchlens.application.job_keeper import JobKeeper
 from pitchlens.application.outcomes import Outcome, Result
-from pitchlens.domain.errors import PermanentError, TransientError, UnsupportedSource
+from pitchlens.domain.errors import PermanentError, UnsupportedSource
 from pitchlens.domain.jobs import Job, JobStage, JobStatus
 from pitchlens.domain.messages import Delivery, IngestionRequested, MatchIngested
 from pitchlens.domain.ports import Clock, MatchParser, MatchSource, MatchStaging, MessagePublisher, UnitOfWork
@@ -64,7 +64,7 @@ class MatchIngester:
                 uow.inbox.record(CONSUMER, delivery.idempotency_key)
                 uow.commit()
             return Result.of(delivery, Outcome.FAILED, job.job_id, request.source, str(error))
-        except TransientError as error:
+        except Exception as error:  # a dependency down, or a bug: retried, then dead-lettered
             if delivery.last_attempt:
                 self._jobs.fail(job.job_id, f"gave up after {delivery.attempt} attempts: {error}")
             raise

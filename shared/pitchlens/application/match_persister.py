@@ -4,7 +4,7 @@ from collections.abc import Callable
 
 from pitchlens.application.job_keeper import JobKeeper
 from pitchlens.application.outcomes import Outcome, Result
-from pitchlens.domain.errors import JobNotFound, PermanentError, TransientError
+from pitchlens.domain.errors import JobNotFound, PermanentError
 from pitchlens.domain.jobs import Job
 from pitchlens.domain.messages import Delivery, MatchIngested
 from pitchlens.domain.ports import Clock, MatchStaging, TrackingRef, UnitOfWork
@@ -28,7 +28,7 @@ class MatchPersister:
         except PermanentError as error:
             self._jobs.fail(message.job_id, str(error))
             return Result.of(delivery, Outcome.FAILED, message.job_id, message.source, str(error))
-        except TransientError as error:
+        except Exception as error:  # a dependency down, or a bug: retried, then dead-lettered
             if delivery.last_attempt:
                 self._jobs.fail(message.job_id, f"gave up after {delivery.attempt} attempts: {error}")
             raise

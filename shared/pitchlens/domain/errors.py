@@ -42,6 +42,10 @@ class InvalidVideo(PermanentError):
     """A video is empty, not a video, truncated, or has no decodable video stream."""
 
 
+class ModelUnavailable(PermanentError):
+    """The configured detection model cannot be loaded (missing file, no download, bad export)."""
+
+
 class ClipNotFound(PermanentError):
     """No clip has this id."""
 

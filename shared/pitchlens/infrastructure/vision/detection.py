@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import cv2
 import numpy as np
 
+from pitchlens.domain.errors import ModelUnavailable
 from pitchlens.domain.vision import DetectionModel, FrameDetections
 
 if TYPE_CHECKING:
@@ -547,3 +548,25 @@ class YoloDetectionModel(DetectionModel):
 def _frame_detections(index: int, boxes: Any, confidences: Any, class_ids: Any) -> FrameDetections:
     """FrameDetections over numpy columns (which serve as the domain's `Sequence`s)."""
     return FrameDetections(index, boxes=boxes, confidences=confidences, class_ids=class_ids)
+
+
+class DeferredDetectionModel(DetectionModel):
+    """Builds the real model on first use, so a wrong model setting fails the job that needed it,
+    with the reason, instead of the function's start-up (where no job would say why)."""
+
+    def __init__(self, build: Callable[[], DetectionModel], name: str) -> None:
+        self._build = build
+        self._name = name
+        self._model: DetectionModel | None = None
+        self._lock = threading.Lock()
+
+    def detect(self, images: Sequence[Any], first_index: int = 0) -> list[FrameDetections]:
+        with self._lock:
+            if self._model is None:
+                try:
+                    self._model = self._build()
+                except (OSError, ValueError, RuntimeError, ImportError) as error:
+                    raise ModelUnavailable(
+                        f"the detection model {self._name!r} could not be loaded (PITCHLENS_MODEL): {error}"
+                    ) from error
+        return self._model.detect(images, first_index)

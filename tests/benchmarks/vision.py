@@ -1,0 +1,150 @@
+"""Vision benchmarks, side by side in one run:
+
+* detect + track frames/s on the shared clips: PitchLens' tracking loop (PyAV decode ahead on a
+  thread, OpenVINO inference in batches on both cores, BoT-SORT) against the baseline of
+  ultralytics `model.track(source=video)` with the same model on the same frames (target >= 1.5x);
+* peak memory (RSS) of the tracking loop on the 25.8 s clip against the 6.75 s clip (target:
+  within 20%: memory stays flat with clip length);
+* detection quality on detection_gt, default sliced inference vs the whole frame only, with the
+  cost per frame.
+
+Each clip runs in a fresh subprocess so peak RSS and warm caches do not leak between runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+Row = tuple[str, str, str, str, str]
+CLIPS = ("dfl_08fd33_4_848x478.mp4", "laliga_rma_sev_broadcast_720p.mp4")
+
+
+def _ours(clip: str, model: str) -> dict[str, float]:
+    from pitchlens.infrastructure.vision.detection import YoloDetectionModel
+    from pitchlens.infrastructure.vision.tracking import create_tracker
+    from pitchlens.infrastructure.vision.video import PyAVVideoReader
+
+    detector = YoloDetectionModel(model, tiles=1)
+    reader = PyAVVideoReader()
+    started = time.perf_counter()
+    info = reader.probe(clip)
+    tracker = create_tracker("botsort", info.fps)
+    frames, batch = 0, []
+    for index, image in reader.frames(clip):
+        batch.append((index, image))
+        if len(batch) == 8:
+            found = detector.detect([image for _, image in batch], first_index=batch[0][0])
+            for detections, (_, image) in zip(found, batch, strict=True):
+                tracker.update(detections, image)
+                frames += 1
+            batch = []
+    if batch:
+        found = detector.detect([image for _, image in batch], first_index=batch[0][0])
+        for detections, (_, image) in zip(found, batch, strict=True):
+            tracker.update(detections, image)
+            frames += 1
+    seconds = time.perf_counter() - started
+    return {"frames": frames, "seconds": seconds, "peak_rss_mb": _peak_rss_mb()}
+
+
+def _baseline(clip: str, model: str) -> dict[str, float]:
+    from pitchlens.infrastructure.vision.torchvision_compat import ensure_torchvision
+
+    ensure_torchvision()
+    from ultralytics import YOLO
+
+    yolo = YOLO(model, task="detect")
+    started = time.perf_counter()
+    frames = sum(
+        1 for _ in yolo.track(source=clip, tracker="botsort.yaml", stream=True, classes=[0], verbose=False)
+    )
+    seconds = time.perf_counter() - started
+    return {"frames": frames, "seconds": seconds, "peak_rss_mb": _peak_rss_mb()}
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _in_subprocess(kind: str, clip: Path, model: Path) -> dict[str, float]:
+    env = {**os.environ, "YOLO_OFFLINE": "1", "PYTHONWARNINGS": "ignore"}
+    result = subprocess.run(
+        [sys.executable, "-m", "tests.benchmarks.vision", kind, str(clip), str(model)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    measured: dict[str, float] = json.loads(result.stdout.strip().splitlines()[-1])
+    return measured
+
+
+def run(shared: Path) -> list[Row]:
+    model = shared / "models" / "yolo11n_int8_openvino_model"
+    rows: list[Row] = []
+    ours_by_clip = {}
+    for name in CLIPS:
+        clip = shared / "data" / "video" / name
+        ours = _in_subprocess("ours", clip, model)
+        baseline = _in_subprocess("baseline", clip, model)
+        ours_by_clip[name] = ours
+        ours_fps, baseline_fps = ours["frames"] / ours["seconds"], baseline["frames"] / baseline["seconds"]
+        rows.append(
+            (
+                f"detect + track, {name} ({int(ours['frames'])} frames)",
+                f"{ours_fps:.1f} frames/s",
+                f"{baseline_fps:.1f} frames/s (ultralytics model.track)",
+                f"{ours_fps / baseline_fps:.2f}x",
+                ">= 1.5x",
+            )
+        )
+    short, long = (ours_by_clip[name]["peak_rss_mb"] for name in CLIPS)
+    rows.append(
+        (
+            "peak memory of detect + track, 25.8 s clip vs 6.75 s clip",
+            f"{long:.0f} MB vs {short:.0f} MB",
+            "-",
+            f"{long / short:.2f}x",
+            "<= 1.2x",
+        )
+    )
+    rows += _detection_quality(shared, model)
+    return rows
+
+
+def _detection_quality(shared: Path, model: Path) -> list[Row]:
+    from pitchlens.infrastructure.vision.detection import (
+        DEFAULT_CONFIDENCE,
+        DEFAULT_TILES,
+        YoloDetectionModel,
+    )
+    from pitchlens.infrastructure.vision.detection_evaluation import evaluate_detection
+
+    folder = shared / "data" / "detection_gt" / "football-players-detection-1" / "valid"
+    sliced = evaluate_detection(
+        YoloDetectionModel(str(model), tiles=DEFAULT_TILES, confidence=DEFAULT_CONFIDENCE), folder
+    )
+    whole = evaluate_detection(YoloDetectionModel(str(model), tiles=1, confidence=0.25), folder)
+    return [
+        (
+            f"person detection on detection_gt (tiles={DEFAULT_TILES}, conf {DEFAULT_CONFIDENCE})",
+            f"recall {sliced.recall:.3f}, precision {sliced.precision:.3f}, "
+            f"{sliced.ms_per_frame:.0f} ms/frame",
+            f"recall {whole.recall:.3f}, precision {whole.precision:.3f}, {whole.ms_per_frame:.0f} ms/frame "
+            "(whole frame, conf 0.25)",
+            f"{sliced.ms_per_frame / whole.ms_per_frame:.1f}x the time",
+            "recall >= 0.80 at precision >= 0.75",
+        )
+    ]
+
+
+if __name__ == "__main__":
+    kind, clip_path, model_path = sys.argv[1:4]
+    measure = _ours if kind == "ours" else _baseline
+    print(json.dumps(measure(clip_path, model_path)))
