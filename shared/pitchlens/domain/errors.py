@@ -46,6 +46,10 @@ class ModelUnavailable(PermanentError):
     """The configured detection model cannot be loaded (missing file, no download, bad export)."""
 
 
+class PlayerNotTracked(PermanentError):
+    """No track overlaps the chosen box enough on (or next to) the chosen frame."""
+
+
 class ClipNotFound(PermanentError):
     """No clip has this id."""
 

@@ -37,6 +37,7 @@ ERROR_STATUS: dict[type[Exception], int] = {
     errors.JobNotFound: 404,
     errors.MatchNotFound: 404,
     errors.ClipNotFound: 404,
+    errors.PlayerNotTracked: 422,
     errors.ObjectNotFound: 404,
     errors.UnsupportedSource: 422,
     errors.InvalidMatchData: 422,

@@ -1,8 +1,8 @@
 """`PyAVVideoReader`: decodes local video files with PyAV (FFmpeg's libavformat + libavcodec).
 
 Why PyAV rather than OpenCV's `VideoCapture`: both decode H.264 with the same libavcodec, and on
-this 2-core machine their sequential throughput is within measurement noise (848x478: ~180-250
-frames/s, 720p: ~80-110 frames/s, 4K: ~15-20 frames/s, with BGR conversion). PyAV also exposes
+this 2-core machine their sequential throughput is within measurement noise (with BGR conversion,
+frame threading on: 848x478 ~180-250 frames/s, 720p ~80-140, 4K ~15-30). PyAV also exposes
 what OpenCV hides: the packets' timestamps (frame count by demux, variable frame rate, exact
 seeking by presentation timestamp), the container's streams (audio, codec) and FFmpeg's own error
 for a damaged file, so one library serves `probe`, `frame` and `frames`.
@@ -76,11 +76,11 @@ class PyAVVideoReader(VideoReader):
         return self._index(path).info
 
     def frame(self, path: str, index: int) -> np.ndarray:
-        index_ = self._index(path)
-        if not 0 <= index < index_.info.frames:
-            raise InvalidVideo(f"{_name(path)}: frame {index} is out of range (0..{index_.info.frames - 1})")
-        if index_.presentation_pts is not None:
-            image = self._seek_decode(path, index_.presentation_pts[index])
+        known = self._index(path)
+        if not 0 <= index < known.info.frames:
+            raise InvalidVideo(f"{_name(path)}: frame {index} is out of range (0..{known.info.frames - 1})")
+        if known.presentation_pts is not None:
+            image = self._seek_decode(path, known.presentation_pts[index])
             if image is not None:
                 return image
             _log.warning("%s: seeking to frame %d failed; decoding from the start", _name(path), index)
@@ -103,14 +103,14 @@ class PyAVVideoReader(VideoReader):
             daemon=True,
         )
         decoder.start()
-        item_count = 0
+        handed_out = 0
         try:
             while True:
                 item = frames.get()
                 if item is _END:
-                    if item_count < expected:
+                    if handed_out < expected:
                         raise InvalidVideo(
-                            f"{_name(path)}: decoded {item_count} of {expected} frames (damaged stream)"
+                            f"{_name(path)}: decoded {handed_out} of {expected} frames (damaged stream)"
                         )
                     return
                 if isinstance(item, _Failure):
@@ -118,7 +118,7 @@ class PyAVVideoReader(VideoReader):
                         f"{_name(path)}: decoding stopped after {item.decoded} frames "
                         f"(truncated or damaged file): {item.error}"
                     ) from item.error
-                item_count += 1
+                handed_out += 1
                 yield item
         finally:
             # The consumer is done (exhausted, failed, or stopped early): release the thread.

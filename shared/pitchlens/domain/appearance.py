@@ -1,0 +1,34 @@
+"""How players look in video: a port to describe sightings and compare them. Standard library only."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pitchlens.domain.vision import BoundingBox
+
+Appearance = Any
+"""An encoder's own description of a sighting; only the encoder that made it can compare it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Sighting:
+    """A person seen in one frame of the clip an encoder reads."""
+
+    frame_index: int
+    box: BoundingBox
+
+
+class AppearanceEncoder(ABC):
+    """Describes how people look in one clip (e.g. shirt colours) and says how alike two looks are."""
+
+    @abstractmethod
+    def describe(self, sightings: Sequence[Sighting]) -> list[Appearance | None]:
+        """One description per sighting, in order; None where the box shows too little to describe.
+        Reads each frame at most once per call, so callers ask for everything in one call."""
+
+    @abstractmethod
+    def similarity(self, first: Appearance, second: Appearance) -> float:
+        """In [0, 1]: 1 for the same look, 0 for nothing in common."""
