@@ -144,3 +144,26 @@ def test_process_command_prints_the_outputs(running: RunningStack, shared_data: 
         assert summary[field], field
     assert summary["status"] == "SUCCEEDED" and summary["frames"] == 169
     assert summary["trajectories_uri"].startswith("s3://tracking-data/tracking/match-9/")
+
+
+def test_a_clip_with_no_people_succeeds_with_no_tracks(running: RunningStack, tmp_path: Path) -> None:
+    import av
+    import numpy as np
+
+    path = tmp_path / "empty-pitch.mp4"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 320, 240, "yuv420p"
+        green = np.zeros((240, 320, 3), np.uint8)
+        green[:, :, 1] = 140
+        for _ in range(25):
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(green, format="bgr24")))
+        container.mux(stream.encode())
+    running.upload(
+        "match-8/empty-pitch.mp4", path.read_bytes(), {"correlation-id": "no-people"}, bucket="videos"
+    )
+    job = running.job(correlation_id="no-people", timeout=120)
+    assert job["status"] == "SUCCEEDED", job
+    assert (job["counts"]["detections"], job["counts"]["tracks"], job["counts"]["rows"]) == (0, 0, 0)
+    table = pq.read_table(io.BytesIO(read_object(running, job["outputs"]["trajectories_uri"])))
+    assert table.num_rows == 0 and "track_id" in table.column_names

@@ -116,19 +116,29 @@ class Container:
     @functools.cached_property
     def detection_model(self) -> DetectionModel:
         """For the detection frame: sliced inference for the small players of wide shots."""
-        from pitchlens.infrastructure.vision.detection import DeferredDetectionModel, YoloDetectionModel
+        from pitchlens.infrastructure.vision.detection import (
+            CountedDetectionModel,
+            DeferredDetectionModel,
+            YoloDetectionModel,
+        )
 
-        return DeferredDetectionModel(
+        model = DeferredDetectionModel(
             lambda: YoloDetectionModel.from_settings(self.settings), self.settings.model
         )
+        return CountedDetectionModel(model, "detect")
 
     @functools.cached_property
     def tracking_model(self) -> DetectionModel:
         """For every frame of a clip: `tracking_tiles` views per frame (whole frame by default)."""
-        from pitchlens.infrastructure.vision.detection import DeferredDetectionModel, YoloDetectionModel
+        from pitchlens.infrastructure.vision.detection import (
+            CountedDetectionModel,
+            DeferredDetectionModel,
+            YoloDetectionModel,
+        )
 
         settings = self.settings.model_copy(update={"detection_tiles": self.settings.tracking_tiles})
-        return DeferredDetectionModel(lambda: YoloDetectionModel.from_settings(settings), settings.model)
+        model = DeferredDetectionModel(lambda: YoloDetectionModel.from_settings(settings), settings.model)
+        return CountedDetectionModel(model, "track")
 
     def tracker(self, fps: float) -> MultiObjectTracker:
         from pitchlens.infrastructure.vision.tracking import create_tracker

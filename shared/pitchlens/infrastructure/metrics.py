@@ -18,4 +18,5 @@ MESSAGES_DEAD_LETTERED = Counter(
     "messages_dead_lettered", "Messages that failed their last allowed attempt", ["queue"]
 )
 QUEUE_MESSAGES = Gauge("queue_messages", "Visible messages waiting in a queue (DLQs included)", ["queue"])
+FRAMES_PROCESSED = Counter("frames_processed", "Video frames run through person detection", ["function"])
 HTTP_REQUESTS = Counter("http_requests", "HTTP requests served by the API", ["method", "route", "status"])

@@ -570,3 +570,19 @@ class DeferredDetectionModel(DetectionModel):
                         f"the detection model {self._name!r} could not be loaded (PITCHLENS_MODEL): {error}"
                     ) from error
         return self._model.detect(images, first_index)
+
+
+class CountedDetectionModel(DetectionModel):
+    """Counts the frames a function runs through detection (`frames_processed_total`), for
+    frames-per-second dashboards."""
+
+    def __init__(self, model: DetectionModel, function: str) -> None:
+        from pitchlens.infrastructure.metrics import FRAMES_PROCESSED
+
+        self._model = model
+        self._frames = FRAMES_PROCESSED.labels(function)
+
+    def detect(self, images: Sequence[Any], first_index: int = 0) -> list[FrameDetections]:
+        found = self._model.detect(images, first_index)
+        self._frames.inc(len(found))
+        return found
