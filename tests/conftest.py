@@ -4,6 +4,10 @@ tests that need it skip with a clear message when it is absent."""
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -34,3 +38,17 @@ def statsbomb_dir(shared_data: Path) -> Path:
 @pytest.fixture(scope="session")
 def metrica_dir(shared_data: Path) -> Path:
     return shared_data / "metrica"
+
+
+@contextmanager
+def service_dir(name: str) -> Iterator[Path]:
+    """A data folder for a real service (PostgreSQL runs as its own system user when we are root).
+
+    Not under pytest's tmp_path: pytest keeps /tmp/pytest-of-<user> private (0700) and re-applies
+    that whenever a session starts, which would lock the database's user out mid-run."""
+    folder = Path(tempfile.mkdtemp(prefix=f"pitchlens-{name}-"))
+    folder.chmod(0o755)
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)

@@ -17,6 +17,7 @@ import pytest
 from pitchlens.infrastructure import aws_clients, bootstrap
 from pitchlens.infrastructure.settings import Settings
 from pitchlens.runtime.stack import EmbeddedStack, StackInfo
+from tests.conftest import service_dir
 
 TERMINAL = {"SUCCEEDED", "FAILED"}
 
@@ -110,5 +111,6 @@ def start_stack(data_dir: Path, statsbomb_dir: Path | None, **overrides: str) ->
 
 
 @pytest.fixture(scope="module")
-def running(tmp_path_factory: pytest.TempPathFactory, statsbomb_dir: Path) -> Iterator[RunningStack]:
-    yield from start_stack(tmp_path_factory.mktemp("stack"), statsbomb_dir)
+def running(statsbomb_dir: Path) -> Iterator[RunningStack]:
+    with service_dir("stack") as folder:
+        yield from start_stack(folder, statsbomb_dir)

