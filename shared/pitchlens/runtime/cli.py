@@ -490,6 +490,81 @@ def detect(
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
 
+@app.command()
+def cut(
+    game_video: Annotated[Path, typer.Argument(help="The whole game's video")],
+    intervals: Annotated[
+        Path, typer.Argument(help="CSV with start,end columns (seconds, mm:ss or hh:mm:ss)")
+    ],
+    game: Annotated[str, typer.Option("--game", help="Game name, used in file names")],
+    player: Annotated[str, typer.Option("--player", help="Player name, used in file names")],
+    out_dir: Annotated[Path, typer.Option("--out-dir", help="Where clips/{game}_{player}.mp4 goes")] = Path(
+        "clips"
+    ),
+    padding: Annotated[float, typer.Option(help="Seconds added before and after each interval")] = 0.0,
+    min_gap: Annotated[float, typer.Option(help="Join intervals closer than this many seconds")] = 0.0,
+    copy: Annotated[bool, typer.Option("--copy", help="Keyframe stream copy (fast, starts early)")] = False,
+    upload: Annotated[
+        bool, typer.Option(help="Upload each clip to videos/<game>/ for the vision pipeline")
+    ] = True,
+    data_dir: DataDir = None,
+    as_json: AsJson = False,
+) -> None:
+    """Cut highlight clips from a game video with a CSV of intervals, and join them into one video."""
+    from pitchlens.application.highlight_cutter import HighlightCutter
+    from pitchlens.domain.errors import PitchLensError
+    from pitchlens.domain.highlights import CutMode
+    from pitchlens.infrastructure.intervals_csv import CsvIntervalReader
+    from pitchlens.infrastructure.video_editing import FfmpegVideoEditor
+
+    settings = _settings(data_dir)
+    configure_logging("WARNING", settings.log_format)
+    if not intervals.is_file():
+        raise _fail(f"{intervals} is not a file")
+    cutter = HighlightCutter(
+        CsvIntervalReader(), FfmpegVideoEditor(), padding, min_gap, CutMode.COPY if copy else CutMode.ACCURATE
+    )
+    with console.status("cutting and joining clips ..."):
+        try:
+            result = cutter.execute(str(game_video), intervals.read_text(), game, player, out_dir)
+        except PitchLensError as error:
+            raise _fail(str(error)) from error
+    uploaded: list[str] = []
+    if upload:
+        from pitchlens.infrastructure import bootstrap
+        from pitchlens.runtime.stack_client import StackUnavailable, connect
+
+        try:
+            connect(
+                settings,
+                start=True,
+                on_start=lambda d: console.print(f"starting the embedded stack in {d} ..."),
+            )
+        except StackUnavailable as error:
+            raise _fail(f"clips are cut, but could not be uploaded: {error}") from error
+        container = bootstrap.container()
+        for clip in result.clips:
+            stored = container.storage.put(
+                container.settings.bucket_videos, f"{game}/{clip.name}", clip.read_bytes()
+            )
+            uploaded.append(stored.uri)
+    summary = {
+        "output": str(result.output),
+        "clips": [str(c) for c in result.clips],
+        "intervals": [[i.start_s, i.end_s] for i in result.intervals],
+        "stream_copied": result.stream_copied,
+        "uploaded": uploaded,
+    }
+    if as_json:
+        out.print_json(json.dumps(summary))
+        return
+    out.print(f"[bold green]{result.output}[/] from {len(result.clips)} clip(s)")
+    for interval, clip in zip(result.intervals, result.clips, strict=True):
+        out.print(f"  {interval.start_s:8.2f} - {interval.end_s:8.2f} s  {clip}")
+    for uri in uploaded:
+        out.print(f"  uploaded {uri} (the vision pipeline processes it)")
+
+
 # --- Replay and dead letters -----------------------------------------------------------------
 @app.command()
 def replay(

@@ -12,6 +12,8 @@ import hashlib
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -121,6 +123,32 @@ class QueuePoller(threading.Thread):
                 self._stopping.wait(1.0)
         log.info("poller stopped", function=self.function)
 
+    @contextmanager
+    def _heartbeat(self, messages: list[dict[str, Any]]) -> Iterator[None]:
+        """Keeps the batch invisible while the handler works on it: a long clip on a CPU worker
+        outlasts any fixed visibility timeout, and a message that reappears mid-work would be
+        received again and count towards the dead-letter limit."""
+        done = threading.Event()
+        entries = [
+            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": self._timeout_s}
+            for i, m in enumerate(messages)
+        ]
+
+        def beat() -> None:
+            while not done.wait(max(1.0, self._timeout_s / 2)):
+                try:
+                    self._sqs.change_message_visibility_batch(QueueUrl=self._queue_url, Entries=entries)
+                except (ClientError, BotoCoreError) as error:
+                    log.warning("could not extend the visibility of a batch", error=str(error))
+
+        beater = threading.Thread(target=beat, name=f"heartbeat-{self.function}", daemon=True)
+        beater.start()
+        try:
+            yield
+        finally:
+            done.set()
+            beater.join()
+
     def poll_once(self) -> int:
         """Receives one batch and runs the handler on it; returns how many messages it got."""
         received = self._sqs.receive_message(
@@ -135,7 +163,7 @@ class QueuePoller(threading.Thread):
             return 0
         event = sqs_event(messages, self._queue_arn, self._region)
         failed: set[str] = set()
-        with log_context(function=self.function):
+        with log_context(function=self.function), self._heartbeat(messages):
             try:
                 response = self._handler(event, LocalLambdaContext(self.function, self._timeout_s)) or {}
                 failed = {item["itemIdentifier"] for item in response.get("batchItemFailures", [])}
