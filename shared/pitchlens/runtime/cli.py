@@ -43,6 +43,22 @@ def _settings(data_dir: Path | None) -> Settings:
     return Settings()
 
 
+def _stack_and_client(data_dir: Path | None) -> tuple[Any, Any]:
+    """The running stack (the embedded one is started when none runs) and an API client of it;
+    this process's settings point at it afterwards."""
+    from pitchlens.runtime.stack_client import ApiClient, StackUnavailable, connect
+
+    settings = _settings(data_dir)
+    configure_logging("WARNING", settings.log_format)
+    try:
+        info = connect(
+            settings, start=True, on_start=lambda d: console.print(f"starting the embedded stack in {d} ...")
+        )
+    except StackUnavailable as error:
+        raise _fail(str(error)) from error
+    return info, ApiClient(info.api_url, Settings().api_token)
+
+
 def _fail(message: str, code: int = 1) -> typer.Exit:
     console.print(f"[bold red]error:[/] {message}")
     return typer.Exit(code)
@@ -254,17 +270,8 @@ def _ingest(
     timeout: float,
 ) -> None:
     from pitchlens.infrastructure import bootstrap
-    from pitchlens.runtime.stack_client import ApiClient, StackUnavailable, connect
 
-    settings = _settings(data_dir)
-    configure_logging("WARNING", settings.log_format)
-    try:
-        info = connect(
-            settings, start=True, on_start=lambda d: console.print(f"starting the embedded stack in {d} ...")
-        )
-    except StackUnavailable as error:
-        raise _fail(str(error)) from error
-    client = ApiClient(info.api_url, Settings().api_token)
+    info, client = _stack_and_client(data_dir)
     correlation_id = str(uuid.uuid4())
     started = time.perf_counter()
     with Progress(
@@ -350,19 +357,10 @@ def process(
 ) -> None:
     """Process a video through the stack: detect players, track them, store trajectories."""
     from pitchlens.infrastructure import bootstrap
-    from pitchlens.runtime.stack_client import ApiClient, StackUnavailable, connect
 
     if not video.is_file():
         raise _fail(f"{video} is not a file")
-    settings = _settings(data_dir)
-    configure_logging("WARNING", settings.log_format)
-    try:
-        info = connect(
-            settings, start=True, on_start=lambda d: console.print(f"starting the embedded stack in {d} ...")
-        )
-    except StackUnavailable as error:
-        raise _fail(str(error)) from error
-    client = ApiClient(info.api_url, Settings().api_token)
+    info, client = _stack_and_client(data_dir)
     correlation_id = str(uuid.uuid4())
     started = time.perf_counter()
     with Progress(
