@@ -111,7 +111,7 @@ def test_a_non_video_key_is_skipped(running: RunningStack) -> None:
     assert running.api.get("/healthz").status_code == 200
 
 
-def test_process_command_prints_the_outputs(running: RunningStack, shared_data: Path) -> None:
+def test_process_command_prints_the_outputs(running: RunningStack, shared_data: Path, tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PITCHLENS_")}
     result = subprocess.run(
         [
@@ -124,6 +124,8 @@ def test_process_command_prints_the_outputs(running: RunningStack, shared_data: 
             "match-9",
             "--data-dir",
             running.info.data_dir,
+            "--out-dir",
+            str(tmp_path),
             "--json",
         ],
         capture_output=True,
@@ -146,6 +148,8 @@ def test_process_command_prints_the_outputs(running: RunningStack, shared_data: 
         assert summary[field], field
     assert summary["status"] == "SUCCEEDED" and summary["frames"] == 169
     assert summary["trajectories_uri"].startswith("s3://tracking-data/tracking/match-9/")
+    preview = Path(summary["detections_preview"])  # boxes drawn on the frame, ready to open
+    assert preview.parent.parent == tmp_path and preview.read_bytes()[:3] == b"\xff\xd8\xff"
 
 
 def test_a_clip_with_no_people_succeeds_with_no_tracks(running: RunningStack, tmp_path: Path) -> None:

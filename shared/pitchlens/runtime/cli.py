@@ -351,6 +351,9 @@ def process(
         str, typer.Option("--match-id", help="The match this clip belongs to")
     ] = "unassigned",
     frame: Annotated[int, typer.Option("--frame", help="Frame to detect players on")] = 0,
+    out_dir: Annotated[
+        Path, typer.Option("--out-dir", help="Where a local copy of the detection frame, boxes drawn, goes")
+    ] = Path("outputs"),
     data_dir: DataDir = None,
     as_json: AsJson = False,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the job")] = 1800,
@@ -427,7 +430,12 @@ def process(
         "elapsed_s": round(elapsed, 2),
         "reason": job.get("reason"),
         "api_url": info.api_url,
+        "detections_preview": None,
     }
+    if outputs.get("frame_uri") and outputs.get("detections_uri"):
+        summary["detections_preview"] = str(
+            _save_detections_preview(outputs["frame_uri"], outputs["detections_uri"], out_dir / str(clip_id))
+        )
     if as_json:
         out.print_json(json.dumps(summary))
     else:
@@ -436,7 +444,7 @@ def process(
             f"[bold {'green' if ok else 'red'}]{job['status']}[/] {video.name} "
             f"(clip {clip_id}) in {elapsed:.1f} s"
         )
-        for name in ("frame_uri", "detections_uri", "trajectories_uri", "reason"):
+        for name in ("frame_uri", "detections_uri", "trajectories_uri", "detections_preview", "reason"):
             if summary[name]:
                 out.print(f"  {name:17} {summary[name]}")
         if ok:
@@ -486,6 +494,28 @@ def detect(
 
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+
+
+def _save_detections_preview(frame_uri: str, detections_uri: str, folder: Path) -> Path:
+    """The detection frame with its numbered boxes, as a local JPEG anyone can open."""
+    import cv2
+    import numpy as np
+
+    from pitchlens.infrastructure import bootstrap
+    from pitchlens.infrastructure.storage.s3 import split_uri
+
+    storage = bootstrap.container().storage
+    image = cv2.imdecode(np.frombuffer(storage.get(*split_uri(frame_uri)), np.uint8), cv2.IMREAD_COLOR)
+    if image is None:
+        raise ValueError(f"{frame_uri} is not a readable image")
+    for number, box in enumerate(orjson.loads(storage.get(*split_uri(detections_uri)))["detections"]):
+        top_left, bottom_right = (int(box["x1"]), int(box["y1"])), (int(box["x2"]), int(box["y2"]))
+        cv2.rectangle(image, top_left, bottom_right, (0, 255, 255), 2)
+        cv2.putText(image, str(number), (top_left[0], max(12, top_left[1] - 4)), 0, 0.5, (0, 255, 255), 1)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "detections.jpg"
+    cv2.imwrite(str(path), image)
+    return path.resolve()
 
 
 @app.command()
