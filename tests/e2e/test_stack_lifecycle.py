@@ -97,8 +97,9 @@ def run_lifecycle(data_dir: Path, statsbomb_dir: Path, metrica_dir: Path) -> Non
         dead = cli("dlq", "list", "--json", data_dir=data_dir)
         assert dead.returncode == 0 and all(q["messages"] == 0 for q in json.loads(dead.stdout))
     finally:
-        down = cli("down", data_dir=data_dir)
-    assert down.returncode == 0, down.stderr
+        down = cli("down", data_dir=data_dir, timeout=240)
+    log = data_dir / "stack.log"
+    assert down.returncode == 0, down.stderr + (log.read_text()[-3000:] if log.is_file() else "")
     assert processes_using(data_dir) == []
     assert cli("status", "--json", data_dir=data_dir).returncode == 1
 

@@ -113,7 +113,10 @@ def up(
 
 
 @app.command()
-def down(data_dir: DataDir = None, timeout: float = 60) -> None:
+def down(
+    data_dir: DataDir = None,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for a clean stop")] = 180,
+) -> None:
     """Stop the embedded stack running on the data dir."""
     from pitchlens.runtime.stack import StackInfo
 
