@@ -43,6 +43,14 @@ def _settings(data_dir: Path | None) -> Settings:
     return Settings()
 
 
+def _wait_for_signal(stopping: threading.Event) -> None:
+    """Blocks until SIGINT/SIGTERM. Waits in short slices: a signal the kernel delivers to another
+    thread only runs its Python handler when the main thread next runs bytecode, which a wait with
+    no timeout would never do."""
+    while not stopping.wait(0.5):
+        pass
+
+
 def _stack_and_client(data_dir: Path | None) -> tuple[Any, Any]:
     """The running stack (the embedded one is started when none runs) and an API client of it;
     this process's settings point at it afterwards."""
@@ -106,7 +114,7 @@ def up(
     console.print(table)
     console.print("Press Ctrl-C to stop.")
     try:
-        stopping.wait()
+        _wait_for_signal(stopping)
     finally:
         console.print("stopping ...")
         stack.stop()
@@ -200,7 +208,7 @@ def worker(
     signal.signal(signal.SIGINT, lambda *_: stopping.set())
     runtime.start()
     try:
-        stopping.wait()
+        _wait_for_signal(stopping)
     finally:
         runtime.stop()
 
