@@ -26,6 +26,7 @@ CLIPS = ("dfl_08fd33_4_848x478.mp4", "laliga_rma_sev_broadcast_720p.mp4")
 
 
 def _ours(clip: str, model: str) -> dict[str, float]:
+    from pitchlens.application.clip_tracker import track_frames
     from pitchlens.infrastructure.vision.detection import YoloDetectionModel
     from pitchlens.infrastructure.vision.tracking import create_tracker
     from pitchlens.infrastructure.vision.video import PyAVVideoReader
@@ -34,21 +35,8 @@ def _ours(clip: str, model: str) -> dict[str, float]:
     reader = PyAVVideoReader()
     started = time.perf_counter()
     info = reader.probe(clip)
-    tracker = create_tracker("botsort", info.fps)
-    frames, batch = 0, []
-    for index, image in reader.frames(clip):
-        batch.append((index, image))
-        if len(batch) == 8:
-            found = detector.detect([image for _, image in batch], first_index=batch[0][0])
-            for detections, (_, image) in zip(found, batch, strict=True):
-                tracker.update(detections, image)
-                frames += 1
-            batch = []
-    if batch:
-        found = detector.detect([image for _, image in batch], first_index=batch[0][0])
-        for detections, (_, image) in zip(found, batch, strict=True):
-            tracker.update(detections, image)
-            frames += 1
+    tracks = track_frames(reader.frames(clip), detector, create_tracker("botsort", info.fps), batch_size=8)
+    frames = len(tracks)
     seconds = time.perf_counter() - started
     return {"frames": frames, "seconds": seconds, "peak_rss_mb": _peak_rss_mb()}
 
