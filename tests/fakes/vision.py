@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
-from pitchlens.domain.errors import ClipNotFound, InvalidVideo, ServiceUnavailable
+from pitchlens.domain.appearance import Appearance, AppearanceEncoder, Sighting
+from pitchlens.domain.errors import ClipNotFound, InvalidVideo, ObjectNotFound, ServiceUnavailable
+from pitchlens.domain.rendering import (
+    Indicator,
+    IndicatorRenderer,
+    ProgressCallback,
+    RenderedVideo,
+    RenderPreset,
+)
 from pitchlens.domain.vision import (
     Clip,
     ClipRepository,
@@ -15,6 +25,7 @@ from pitchlens.domain.vision import (
     FrameDetections,
     FrameTracks,
     MultiObjectTracker,
+    TrackingFrame,
     TrajectoryRef,
     TrajectoryStore,
     VideoInfo,
@@ -46,16 +57,25 @@ class FakeClipRepository(ClipRepository):
 
 
 class FakeVideoStore(VideoStore):
-    """`local_copy` yields the object's bytes decoded as text: a fake "video" is the frame count."""
+    """`local_copy` yields the object's bytes decoded as text: a fake "video" is the frame count
+    (with `as_files`, the path of a temporary file holding the bytes, for file-based fakes)."""
 
-    def __init__(self, storage: Any) -> None:
+    def __init__(self, storage: Any, as_files: bool = False) -> None:
         self.storage = storage
+        self.as_files = as_files
         self.saved: list[tuple[str, str, int]] = []
 
     @contextmanager
     def local_copy(self, uri: str) -> Iterator[str]:
         bucket, _, key = uri[5:].partition("/")
-        yield self.storage.get(bucket, key).decode()
+        data = self.storage.get(bucket, key)
+        if not self.as_files:
+            yield data.decode()
+            return
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / Path(key).name
+            path.write_bytes(data)
+            yield str(path)
 
     def save_detection(
         self, match_id: str, clip_id: str, image: Any, detections: FrameDetections
@@ -63,6 +83,9 @@ class FakeVideoStore(VideoStore):
         self.saved.append((match_id, clip_id, len(detections)))
         prefix = f"s3://artifacts/{match_id}/{clip_id}"
         return DetectionArtifacts(f"{prefix}/frame_{detections.frame_index}.jpg", f"{prefix}/detections.json")
+
+    def publish_output(self, path: str, key: str) -> str:
+        return self.storage.put("outputs", key, Path(path).read_bytes()).uri
 
 
 class FakeVideoReader(VideoReader):
@@ -101,20 +124,66 @@ class FakeTracker(MultiObjectTracker):
 
 class FakeTrajectoryStore(TrajectoryStore):
     def __init__(self) -> None:
-        self.staged: dict[str, int] = {}
-        self.published: list[str] = []
+        self.staged: dict[str, list[FrameTracks]] = {}
+        self.published: dict[str, list[FrameTracks]] = {}
         self.down = False
 
     def stage(
         self, job_id: str, match_id: str, clip_id: str, fps: float, tracks: Sequence[FrameTracks]
     ) -> str:
         uri = f"s3://artifacts/staging/tracks/{job_id}/tracks.parquet"
-        self.staged[uri] = sum(len(t) for t in tracks)
+        self.staged[uri] = [frame for frame in tracks if len(frame)]
         return uri
 
     def publish(self, staged_uri: str, match_id: str, clip_id: str) -> TrajectoryRef:
         if self.down:
             raise ServiceUnavailable("object storage unavailable after 3 attempts")
         uri = f"s3://tracking-data/tracking/{match_id}/{clip_id}/trajectories.parquet"
-        self.published.append(uri)
-        return TrajectoryRef(uri, self.staged[staged_uri], 1)
+        self.published[uri] = self.staged[staged_uri]
+        return TrajectoryRef(uri, sum(len(t) for t in self.staged[staged_uri]), 1)
+
+    def tracks(self, uri: str) -> list[FrameTracks]:
+        if uri not in self.published:
+            raise ObjectNotFound(f"{uri} does not exist")
+        return self.published[uri]
+
+
+class SameLook(AppearanceEncoder):
+    """Everyone looks alike: following relies on motion alone."""
+
+    def describe(self, sightings: Sequence[Sighting]) -> list[Appearance | None]:
+        return [1.0 for _ in sightings]
+
+    def similarity(self, first: Appearance, second: Appearance) -> float:
+        return 1.0
+
+
+class FakeIndicatorRenderer(IndicatorRenderer):
+    """Writes a small text file naming the marked frames; remembers what it was asked."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[list[TrackingFrame], Indicator, RenderPreset]] = []
+        self.fail_with: Exception | None = None
+
+    def render(
+        self,
+        source: str,
+        target: str,
+        followed: Sequence[TrackingFrame],
+        indicator: Indicator,
+        preset: RenderPreset,
+        on_progress: ProgressCallback | None = None,
+    ) -> RenderedVideo:
+        if self.fail_with is not None:
+            raise self.fail_with
+        frames = list(followed)
+        self.calls.append((frames, indicator, preset))
+        marked = [f.frame_index for f in frames if not f.lost and f.box is not None]
+        for done in range(1, len(frames) + 1):
+            if on_progress is not None:
+                on_progress(done, len(frames))
+        Path(target).write_text(f"{indicator.value} on {marked}")
+        width, height = preset.output_size(64, 36)
+        return RenderedVideo(
+            target, width, height, preset.output_fps(25.0), len(frames), len(frames), len(marked), False
+        )

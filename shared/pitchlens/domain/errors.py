@@ -50,6 +50,10 @@ class PlayerNotTracked(PermanentError):
     """No track overlaps the chosen box enough on (or next to) the chosen frame."""
 
 
+class InvalidTrackingData(PermanentError):
+    """Tracking data does not fit its clip (frames outside it, frames twice) or is not trajectories."""
+
+
 class ClipNotFound(PermanentError):
     """No clip has this id."""
 

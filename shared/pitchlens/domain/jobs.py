@@ -24,6 +24,9 @@ class JobStage(StrEnum):
     DETECTING = "detecting"
     TRACKING = "tracking"
     PERSISTING = "persisting"
+    FOLLOWING = "following"
+    RENDERING = "rendering"
+    PUBLISHING = "publishing"
     DONE = "done"
 
 
@@ -33,10 +36,15 @@ STAGE_PROGRESS = {
     JobStage.DETECTING: 0.05,
     JobStage.TRACKING: 0.1,
     JobStage.PERSISTING: 0.6,
+    JobStage.FOLLOWING: 0.05,
+    JobStage.RENDERING: 0.15,
+    JobStage.PUBLISHING: 0.95,
     JobStage.DONE: 1.0,
 }
-TRACKING_SPAN = 0.8
-"""Tracking moves a video job from 0.1 to 0.9, frame by frame (then persisting)."""
+FRAME_SPANS = {JobStage.TRACKING: 0.8, JobStage.RENDERING: 0.8}
+"""Stages that advance frame by frame (counts `frames_done` of `frames`), and how much of the job's
+progress they cover: tracking moves a video job from 0.1 to 0.9 (then persisting), rendering moves
+a render job from 0.15 to 0.95 (then publishing)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,9 +67,10 @@ class Job:
     def progress(self) -> float:
         base = STAGE_PROGRESS[self.stage]
         if self.stage is JobStage.PERSISTING and "frames_done" in self.counts:  # a video job
-            return STAGE_PROGRESS[JobStage.TRACKING] + TRACKING_SPAN
-        if self.stage is JobStage.TRACKING and self.counts.get("frames"):
-            return base + TRACKING_SPAN * min(1.0, self.counts.get("frames_done", 0) / self.counts["frames"])
+            return STAGE_PROGRESS[JobStage.TRACKING] + FRAME_SPANS[JobStage.TRACKING]
+        span = FRAME_SPANS.get(self.stage)
+        if span is not None and self.counts.get("frames"):
+            return base + span * min(1.0, self.counts.get("frames_done", 0) / self.counts["frames"])
         return base
 
     def running(self, stage: JobStage, now: datetime) -> Job:

@@ -81,6 +81,23 @@ class VideoProcessed(Message):
 
 
 @dataclass(frozen=True, slots=True)
+class RenderRequested(Message):
+    """Render a processed clip with an indicator over the player chosen by `box` (x1, y1, x2, y2,
+    pixels of the source) on frame `frame_index`, with a quality preset (`preview` or `final`)."""
+
+    TYPE: ClassVar[str] = "RenderRequested"
+    VERSION: ClassVar[int] = 1
+
+    job_id: str
+    clip_id: str
+    match_id: str
+    frame_index: int
+    box: tuple[float, float, float, float]
+    preset: str = "preview"
+    indicator: str = "circle"
+
+
+@dataclass(frozen=True, slots=True)
 class Envelope:
     """What goes on the wire: the message plus its routing and tracing metadata."""
 

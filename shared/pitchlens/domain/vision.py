@@ -15,6 +15,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from pitchlens.domain.errors import InvalidTrackingData
+
 
 @dataclass(frozen=True, slots=True)
 class BoundingBox:
@@ -203,6 +205,12 @@ class VideoStore(ABC):
     ) -> DetectionArtifacts:
         """Writes `frame_<n>.jpg` and `detections.json` under artifacts/<match_id>/<clip_id>/."""
 
+    @abstractmethod
+    def publish_output(self, path: str, key: str) -> str:
+        """Uploads the local video at `path` to `key` in the outputs bucket, whole or not at all
+        (an object appears only once its upload completed); returns its `s3://` URI.
+        ServiceUnavailable when storage cannot be reached."""
+
 
 class TrajectoryStore(ABC):
     """Tracks of whole clips: staged between functions, then published as trajectories."""
@@ -217,6 +225,27 @@ class TrajectoryStore(ABC):
     def publish(self, staged_uri: str, match_id: str, clip_id: str) -> TrajectoryRef:
         """Writes the clip's trajectories Parquet to its permanent place (retrying the upload);
         raises ServiceUnavailable when storage stays down, ObjectNotFound if the stage is gone."""
+
+    @abstractmethod
+    def tracks(self, uri: str) -> list[FrameTracks]:
+        """A clip's published trajectories, one FrameTracks per frame that has any, in frame order.
+        ObjectNotFound when absent; InvalidTrackingData for a file that is not trajectories."""
+
+
+def every_frame(tracks: Sequence[FrameTracks], frames: int) -> list[FrameTracks]:
+    """`tracks` with an empty FrameTracks for each frame of 0..`frames`-1 that has none (stored
+    trajectories keep only frames with people in them). Raises InvalidTrackingData when a frame is
+    outside the clip or appears twice."""
+    by_index: dict[int, FrameTracks] = {}
+    for frame in tracks:
+        if not 0 <= frame.frame_index < frames:
+            raise InvalidTrackingData(
+                f"the tracking data has frame {frame.frame_index}, but the clip has frames 0..{frames - 1}"
+            )
+        if frame.frame_index in by_index:
+            raise InvalidTrackingData(f"the tracking data has frame {frame.frame_index} twice")
+        by_index[frame.frame_index] = frame
+    return [by_index.get(index) or FrameTracks(index, [], [], []) for index in range(frames)]
 
 
 class ClipRepository(ABC):

@@ -12,6 +12,7 @@ from typing import Any
 
 from pitchlens.application.clip_detector import ClipDetector
 from pitchlens.application.clip_finder import ClipFinder
+from pitchlens.application.clip_renderer import ClipRenderer
 from pitchlens.application.clip_tracker import ClipTracker
 from pitchlens.application.event_finder import EventFinder
 from pitchlens.application.ingestion_requester import IngestionRequester
@@ -19,9 +20,14 @@ from pitchlens.application.job_finder import JobFinder
 from pitchlens.application.match_finder import MatchFinder
 from pitchlens.application.match_ingester import MatchIngester
 from pitchlens.application.match_persister import MatchPersister
+from pitchlens.application.render_requester import RenderRequester
+from pitchlens.application.tracked_clip_concatenator import TrackedClipConcatenator
 from pitchlens.application.trajectory_persister import TrajectoryPersister
 from pitchlens.application.upload_ingester import UploadIngester
+from pitchlens.domain.appearance import AppearanceEncoder
+from pitchlens.domain.highlights import VideoEditor
 from pitchlens.domain.ports import MatchParser, MatchSource, UnitOfWork
+from pitchlens.domain.rendering import IndicatorRenderer
 from pitchlens.domain.vision import (
     DetectionModel,
     MultiObjectTracker,
@@ -149,7 +155,9 @@ class Container:
     def videos(self) -> VideoStore:
         from pitchlens.infrastructure.storage.video_store import S3VideoStore
 
-        return S3VideoStore(self.s3, self.settings.bucket_artifacts)
+        return S3VideoStore(
+            self.s3, self.settings.bucket_artifacts, outputs_bucket=self.settings.bucket_outputs
+        )
 
     @functools.cached_property
     def trajectories(self) -> TrajectoryStore:
@@ -158,6 +166,23 @@ class Container:
         return S3TrajectoryStore(
             self.s3, self.settings.bucket_tracking_data, staging_bucket=self.settings.bucket_artifacts
         )
+
+    @functools.cached_property
+    def indicator_renderer(self) -> IndicatorRenderer:
+        from pitchlens.infrastructure.rendering import FfmpegIndicatorRenderer
+
+        return FfmpegIndicatorRenderer(self.video_reader)
+
+    @functools.cached_property
+    def video_editor(self) -> VideoEditor:
+        from pitchlens.infrastructure.video_editing import FfmpegVideoEditor
+
+        return FfmpegVideoEditor()
+
+    def appearance(self, path: str) -> AppearanceEncoder:
+        from pitchlens.infrastructure.vision.appearance import ColorHistogramAppearance
+
+        return ColorHistogramAppearance(self.video_reader, path)
 
     # Use cases ----------------------------------------------------------------------------
     @functools.cached_property
@@ -207,6 +232,26 @@ class Container:
     @functools.cached_property
     def trajectory_persister(self) -> TrajectoryPersister:
         return TrajectoryPersister(self.unit_of_work, self.trajectories, self.clock)
+
+    @functools.cached_property
+    def render_requester(self) -> RenderRequester:
+        return RenderRequester(self.unit_of_work, self.publisher, self.clock)
+
+    @functools.cached_property
+    def clip_renderer(self) -> ClipRenderer:
+        return ClipRenderer(
+            self.unit_of_work,
+            self.videos,
+            self.video_reader,
+            self.trajectories,
+            self.appearance,
+            self.indicator_renderer,
+            self.clock,
+        )
+
+    @functools.cached_property
+    def tracked_clip_concatenator(self) -> TrackedClipConcatenator:
+        return TrackedClipConcatenator(self.videos, self.video_editor)
 
     @functools.cached_property
     def clip_finder(self) -> ClipFinder:

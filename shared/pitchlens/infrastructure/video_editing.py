@@ -72,12 +72,12 @@ The margin costs decoding ~3 s of extra frames per clip."""
 _STDERR_TAIL = 1500
 _REORDER_S = 2
 """How far (seconds) decode order may run ahead of presentation order (B-frame reordering)."""
-_COPYABLE_AUDIO = frozenset({"aac"})
+COPYABLE_AUDIO = frozenset({"aac"})
 _MP4_FIRST_BOXES = frozenset({b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide", b"pnot"})
 
 
 @dataclass(frozen=True, slots=True)
-class _AudioFormat:
+class AudioFormat:
     codec: str
     sample_rate: int
     layout: str
@@ -85,7 +85,7 @@ class _AudioFormat:
 
 
 @dataclass(frozen=True, slots=True)
-class _Format:
+class MediaFormat:
     """What must match for clips to be joined by stream copy."""
 
     codec: str
@@ -96,7 +96,7 @@ class _Format:
     profile: str
     sample_aspect: str
     extradata: bytes
-    audio: _AudioFormat | None
+    audio: AudioFormat | None
 
     @property
     def browser_ready(self) -> bool:
@@ -104,16 +104,16 @@ class _Format:
         return (
             self.codec == "h264"
             and self.pix_fmt == "yuv420p"
-            and (self.audio is None or self.audio.codec in _COPYABLE_AUDIO)
+            and (self.audio is None or self.audio.codec in COPYABLE_AUDIO)
         )
 
 
 @dataclass(frozen=True, slots=True)
-class _Media:
+class MediaInfo:
     path: Path
     duration_s: float
     video_duration_s: float
-    format: _Format
+    format: MediaFormat
 
 
 class FfmpegVideoEditor(VideoEditor):
@@ -136,7 +136,7 @@ class FfmpegVideoEditor(VideoEditor):
     # ---------------------------------------------------------------------------------------
 
     def duration(self, source: Path) -> float:
-        return _probe(Path(source)).duration_s
+        return probe_media(Path(source)).duration_s
 
     def extract(
         self,
@@ -155,7 +155,7 @@ class FfmpegVideoEditor(VideoEditor):
             ) from None
         if not intervals:
             raise HighlightError(f"{source.name}: no intervals to extract")
-        media = _probe(source)
+        media = probe_media(source)
         copy = mode is CutMode.COPY and media.format.browser_ready
         if mode is CutMode.COPY and not copy:
             _log.info("%s: not H.264/yuv420p/AAC; re-encoding instead of stream copy", source.name)
@@ -164,12 +164,12 @@ class FfmpegVideoEditor(VideoEditor):
         try:
             for number, interval in enumerate(intervals, 1):
                 target = out_dir / f"{stem}_{number:03d}.mp4"
-                with _publishing(target) as temp:
+                with publishing(target) as temp:
                     self._run(
                         self._cut_arguments(source, interval, copy, temp),
                         f"cutting {interval} out of {source}",
                     )
-                    _check_output(temp, f"{target.name} (cut {interval} of {source})")
+                    check_output(temp, f"{target.name} (cut {interval} of {source})")
                 written.append(target)
         except BaseException:
             for path in written:  # all or nothing: no partial set of clips
@@ -181,15 +181,15 @@ class FfmpegVideoEditor(VideoEditor):
         output = Path(output)
         if not clips:
             raise HighlightError(f"{output.name}: no clips to concatenate")
-        media = [_probe(Path(clip)) for clip in clips]
+        media = [probe_media(Path(clip)) for clip in clips]
         first = media[0].format
         copy = first.browser_ready and all(item.format == first for item in media)
-        with _publishing(output) as temp:
+        with publishing(output) as temp:
             if copy:
                 self._concat_copy(media, temp, output)
             else:
                 self._run(self._normalise_arguments(media, temp), f"joining {len(media)} clips into {output}")
-            _check_output(temp, str(output))
+            check_output(temp, str(output))
         return Concatenation(output, stream_copied=copy)
 
     # ---------------------------------------------------------------------------------------
@@ -201,7 +201,7 @@ class FfmpegVideoEditor(VideoEditor):
         if copy:
             codecs = ["-c", "copy", "-avoid_negative_ts", "make_zero"]
             seek = ["-ss", f"{interval.start_s:.6f}", "-i", str(source), "-t", f"{interval.duration_s:.6f}"]
-            return [*seek, *streams, *codecs, *_MP4, str(temp)]
+            return [*seek, *streams, *codecs, *MP4_ARGUMENTS, str(temp)]
         # Start just before the first frame at/after the start, so that frame is timed 0 in the clip
         # and the sound starts with it: an offset of part of a frame would be rounded to a whole one
         # by the encoder's 1/fps time base, pushing the clip's last frame past -t.
@@ -222,20 +222,20 @@ class FfmpegVideoEditor(VideoEditor):
             f"{interval.end_s - _FRAME_LEAD_S - start_s:.6f}",
             *streams,
             *self._video_codec(),
-            *_audio_codec(),
-            *_MP4,
+            *aac_arguments(),
+            *MP4_ARGUMENTS,
             str(temp),
         ]
 
-    def _concat_copy(self, media: Sequence[_Media], temp: Path, output: Path) -> None:
+    def _concat_copy(self, media: Sequence[MediaInfo], temp: Path, output: Path) -> None:
         with tempfile.TemporaryDirectory(prefix="pitchlens-concat-") as folder:
             listing = Path(folder) / "clips.txt"
             listing.write_text("".join(f"file {_concat_quote(item.path)}\n" for item in media), "utf-8")
             arguments = ["-f", "concat", "-safe", "0", "-i", str(listing)]
-            arguments += ["-map", "0:v:0", "-map", "0:a:0?", "-c", "copy", *_MP4, str(temp)]
+            arguments += ["-map", "0:v:0", "-map", "0:a:0?", "-c", "copy", *MP4_ARGUMENTS, str(temp)]
             self._run(arguments, f"joining {len(media)} clips into {output} (stream copy)")
 
-    def _normalise_arguments(self, media: Sequence[_Media], temp: Path) -> list[str]:
+    def _normalise_arguments(self, media: Sequence[MediaInfo], temp: Path) -> list[str]:
         first = media[0].format
         width, height = first.width - first.width % 2, first.height - first.height % 2
         rate = f"{first.rate.numerator}/{first.rate.denominator}"
@@ -266,8 +266,16 @@ class FfmpegVideoEditor(VideoEditor):
         graph.append(
             f"{''.join(pads)}concat=n={len(media)}:v=1:a={int(with_audio)}[v]" + ("[a]" if with_audio else "")
         )
-        maps = ["-map", "[v]"] + (["-map", "[a]", *_audio_codec()] if with_audio else [])
-        return [*inputs, "-filter_complex", ";".join(graph), *maps, *self._video_codec(), *_MP4, str(temp)]
+        maps = ["-map", "[v]"] + (["-map", "[a]", *aac_arguments()] if with_audio else [])
+        return [
+            *inputs,
+            "-filter_complex",
+            ";".join(graph),
+            *maps,
+            *self._video_codec(),
+            *MP4_ARGUMENTS,
+            str(temp),
+        ]
 
     def _video_codec(self) -> list[str]:
         return ["-c:v", "libx264", "-preset", self._preset, "-crf", str(self._crf), "-pix_fmt", "yuv420p"]
@@ -291,10 +299,10 @@ class FfmpegVideoEditor(VideoEditor):
         return self._ffmpeg
 
 
-_MP4 = ["-movflags", "+faststart", "-f", "mp4"]
+MP4_ARGUMENTS = ["-movflags", "+faststart", "-f", "mp4"]
 
 
-def _audio_codec() -> list[str]:
+def aac_arguments() -> list[str]:
     return ["-c:a", "aac", "-b:a", AUDIO_BITRATE]
 
 
@@ -314,7 +322,7 @@ def find_ffmpeg() -> str:
 
 
 @contextmanager
-def _publishing(target: Path) -> Iterator[Path]:
+def publishing(target: Path) -> Iterator[Path]:
     """A temporary path next to `target`, renamed onto it when the block succeeds, removed if not."""
     target.parent.mkdir(parents=True, exist_ok=True)
     # A fresh name, not mkstemp: ffmpeg creates the file, so it gets the usual (umask) permissions.
@@ -331,7 +339,7 @@ def _concat_quote(path: Path) -> str:
     return "'" + str(path.resolve()).replace("'", "'\\''") + "'"
 
 
-def _probe(path: Path) -> _Media:
+def probe_media(path: Path) -> MediaInfo:
     if not path.is_file():
         raise InvalidVideo(f"{path}: no such file")
     _check_mp4_complete(path)
@@ -351,10 +359,10 @@ def _probe(path: Path) -> _Media:
             audio = None
             if container.streams.audio:
                 sound = container.streams.audio[0].codec_context
-                audio = _AudioFormat(
+                audio = AudioFormat(
                     sound.name, sound.sample_rate, sound.layout.name, bytes(sound.extradata or b"")
                 )
-            found = _Format(
+            found = MediaFormat(
                 codec=context.name,
                 width=context.width,
                 height=context.height,
@@ -369,7 +377,7 @@ def _probe(path: Path) -> _Media:
         raise InvalidVideo(f"{path}: not a readable video: {error}") from error
     if duration <= 0:
         raise InvalidVideo(f"{path}: the video has no duration (empty or damaged)")
-    return _Media(path, duration, video_duration or duration, found)
+    return MediaInfo(path, duration, video_duration or duration, found)
 
 
 def _first_frame_at(path: Path, seconds: float) -> float | None:
@@ -425,10 +433,10 @@ def _check_mp4_complete(path: Path) -> None:
             position += length
 
 
-def _check_output(path: Path, name: str) -> None:
+def check_output(path: Path, name: str) -> None:
     """ffmpeg can exit 0 having written no frames (a cut past the end): refuse such a file."""
     try:
-        media = _probe(path)
+        media = probe_media(path)
     except InvalidVideo as error:
         raise VideoEditFailed(f"{name}: ffmpeg wrote no playable video ({error})") from error
     if media.format.codec != "h264" or media.format.pix_fmt != "yuv420p":

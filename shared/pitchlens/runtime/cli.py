@@ -604,6 +604,207 @@ def cut(
         out.print(f"  uploaded {uri} (the vision pipeline processes it)")
 
 
+# --- Highlights: render and concatenate ---------------------------------------------------------
+def _parse_box(text: str) -> list[float]:
+    try:
+        box = [float(part) for part in text.split(",")]
+    except ValueError:
+        raise _fail(f"--bbox takes four numbers X1,Y1,X2,Y2, not {text!r}") from None
+    if len(box) != 4:
+        raise _fail(f"--bbox takes four numbers X1,Y1,X2,Y2, got {len(box)}")
+    return box
+
+
+def _numbered_detection(clip: Mapping[str, Any], number: int) -> list[float]:
+    """Box number `number` of the clip's detections.json (the numbers on `process`'s preview)."""
+    from pitchlens.infrastructure import bootstrap
+    from pitchlens.infrastructure.storage.s3 import split_uri
+
+    if not clip.get("detections_uri"):
+        raise _fail(f"clip {clip['clip_id']} has no detections yet")
+    boxes = orjson.loads(bootstrap.container().storage.get(*split_uri(clip["detections_uri"])))["detections"]
+    if not 0 <= number < len(boxes):
+        raise _fail(f"--detection must be 0..{len(boxes) - 1} on clip {clip['clip_id']}, got {number}")
+    return [boxes[number][name] for name in ("x1", "y1", "x2", "y2")]
+
+
+def _download(uri: str, folder: Path) -> Path:
+    from pitchlens.infrastructure import bootstrap
+    from pitchlens.infrastructure.storage.s3 import split_uri
+
+    bucket, key = split_uri(uri)
+    path = folder / key
+    path.parent.mkdir(parents=True, exist_ok=True)
+    bootstrap.container().s3.download_file(bucket, key, str(path))
+    return path.resolve()
+
+
+@app.command()
+def render(
+    clip_id: Annotated[str, typer.Option("--clip-id", help="A processed clip (see `pitchlens process`)")],
+    bbox: Annotated[
+        str | None, typer.Option("--bbox", help="The player to follow: X1,Y1,X2,Y2 on the detection frame")
+    ] = None,
+    detection: Annotated[
+        int | None,
+        typer.Option("--detection", help="Or: the numbered box of the detection preview to follow"),
+    ] = None,
+    frame: Annotated[
+        int | None, typer.Option("--frame", help="Frame the box is on (default: the detection frame)")
+    ] = None,
+    preset: Annotated[str, typer.Option(help="preview (720p, fast) or final (source quality)")] = "preview",
+    indicator: Annotated[str, typer.Option(help="dot, circle or glow")] = "circle",
+    out_dir: Annotated[Path, typer.Option("--out-dir", help="Where a local copy of the video goes")] = Path(
+        "outputs"
+    ),
+    download: Annotated[bool, typer.Option(help="Keep a local copy of the rendered video")] = True,
+    data_dir: DataDir = None,
+    as_json: AsJson = False,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for the render")] = 3600,
+) -> None:
+    """Follow one player through a processed clip and render them with an indicator (through the
+    render queue), showing progress; prints the video's URI."""
+    if (bbox is None) == (detection is None):
+        raise _fail("give the player to follow with --bbox X1,Y1,X2,Y2 or --detection N (not both)")
+    info, client = _stack_and_client(data_dir)
+    started = time.perf_counter()
+    try:
+        clip = client.request("GET", f"/api/v1/clips/{clip_id}")
+        box = _parse_box(bbox) if bbox is not None else _numbered_detection(clip, int(detection or 0))
+        body = {"box": box, "frame_index": frame, "preset": preset, "indicator": indicator}
+        accepted = client.request("POST", f"/api/v1/clips/{clip_id}/renders", json=body)
+    except RuntimeError as error:
+        raise _fail(str(error)) from error
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description:<10}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TextColumn("{task.fields[detail]}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=as_json,
+    ) as progress:
+        bar = progress.add_task(f"{preset}", total=1.0, detail="queued")
+
+        def show(job: Mapping[str, Any]) -> None:
+            counts = job.get("counts", {})
+            detail = job["stage"]
+            if job["stage"] == "rendering" and counts.get("frames"):
+                detail = f"{counts.get('frames_done', 0)}/{counts['frames']} frames"
+            progress.update(bar, completed=job["progress"], detail=detail)
+
+        try:
+            job = client.wait_for_job(job_id=accepted["job_id"], timeout_s=timeout, on_update=show)
+        except (RuntimeError, TimeoutError) as error:
+            raise _fail(str(error)) from error
+    elapsed = time.perf_counter() - started
+    output_uri = job.get("outputs", {}).get("output_uri")
+    local = _download(output_uri, out_dir) if output_uri and download else None
+    counts = job.get("counts", {})
+    summary = {
+        "status": job["status"],
+        "job_id": job["job_id"],
+        "clip_id": clip_id,
+        "preset": preset,
+        "indicator": indicator,
+        "box": box,
+        "output_uri": output_uri,
+        "local_path": str(local) if local else None,
+        "frames": counts.get("frames"),
+        "marked_frames": counts.get("marked_frames"),
+        "lost_frames": counts.get("lost_frames"),
+        "elapsed_s": round(elapsed, 2),
+        "reason": job.get("reason"),
+        "api_url": info.api_url,
+    }
+    if as_json:
+        out.print_json(json.dumps(summary))
+    elif job["status"] == "SUCCEEDED":
+        out.print(f"[bold green]SUCCEEDED[/] {preset} render of clip {clip_id} in {elapsed:.1f} s")
+        out.print(f"  output_uri   {output_uri}")
+        if local:
+            out.print(f"  local copy   {local}")
+        out.print(f"  player marked on {summary['marked_frames']} of {summary['frames']} frames")
+    else:
+        out.print(f"[bold red]{job['status']}[/] {job.get('reason')}")
+    if job["status"] != "SUCCEEDED":
+        raise typer.Exit(1)
+
+
+@app.command()
+def concat(
+    videos: Annotated[
+        list[str], typer.Argument(help="Rendered clips, in order: s3:// URIs or render job ids")
+    ],
+    game: Annotated[str, typer.Option("--game", help="Game name, used in the file name")],
+    player: Annotated[str, typer.Option("--player", help="Player name, used in the file name")],
+    out_dir: Annotated[Path, typer.Option("--out-dir", help="Where a local copy of the video goes")] = Path(
+        "outputs"
+    ),
+    data_dir: DataDir = None,
+    as_json: AsJson = False,
+) -> None:
+    """Join rendered clips into outputs/final/{game}_{player}_tracked.mp4 (concat_tracked_clips)."""
+    from pitchlens.domain.errors import PitchLensError
+    from pitchlens.infrastructure import bootstrap
+
+    _, client = _stack_and_client(data_dir)
+    uris: list[str] = []
+    for video in videos:
+        if video.startswith("s3://"):
+            uris.append(video)
+            continue
+        try:
+            job = client.request("GET", f"/api/v1/jobs/{video}")
+        except RuntimeError as error:
+            raise _fail(f"{video} is neither an s3:// URI nor a known render job: {error}") from error
+        if not job.get("outputs", {}).get("output_uri"):
+            raise _fail(f"job {video} has no rendered video ({job['status']}: {job.get('reason')})")
+        uris.append(job["outputs"]["output_uri"])
+    with console.status(f"joining {len(uris)} clip(s) ..."):
+        try:
+            final = bootstrap.container().tracked_clip_concatenator.execute(game, player, uris)
+        except PitchLensError as error:
+            raise _fail(str(error)) from error
+    local = _download(final.uri, out_dir)
+    summary = {
+        "output_uri": final.uri,
+        "local_path": str(local),
+        "clips": final.clips,
+        "stream_copied": final.stream_copied,
+    }
+    if as_json:
+        out.print_json(json.dumps(summary))
+        return
+    how = "stream copy" if final.stream_copied else "re-encoded to one format"
+    out.print(f"[bold green]{final.uri}[/] from {final.clips} clip(s) ({how})")
+    out.print(f"  local copy   {local}")
+
+
+@app.command()
+def indicators(
+    video: Annotated[Path, typer.Argument(help="A video file")],
+    bbox: Annotated[str, typer.Option("--bbox", help="A player's box X1,Y1,X2,Y2 on that frame")],
+    frame: Annotated[int, typer.Option("--frame", help="Frame index")] = 0,
+    out_dir: Annotated[Path, typer.Option("--out-dir", help="Where the PNGs go")] = Path(
+        "outputs/indicators"
+    ),
+) -> None:
+    """Draw each indicator (dot, circle, glow) on one frame and save them as PNGs (no stack needed)."""
+    from pitchlens.domain.errors import PitchLensError
+    from pitchlens.infrastructure.rendering import indicator_samples
+    from pitchlens.infrastructure.vision.video import PyAVVideoReader
+
+    box = _parse_box(bbox)
+    try:
+        paths = indicator_samples(PyAVVideoReader(), str(video), frame, box, out_dir)
+    except (PitchLensError, ValueError) as error:
+        raise _fail(str(error)) from error
+    for path in paths:
+        out.print(str(path))
+
+
 # --- Replay and dead letters -----------------------------------------------------------------
 @app.command()
 def replay(

@@ -9,7 +9,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import quote_plus
 
 import orjson
@@ -24,6 +24,7 @@ from pitchlens.domain.jobs import Job
 from pitchlens.domain.messages import ObjectCreated
 from pitchlens.domain.model import Event
 from pitchlens.domain.ports import EventQuery, MatchSummary
+from pitchlens.domain.rendering import PRESETS, ClipNotReady, Indicator, InvalidSelection
 from pitchlens.domain.vision import Clip
 from pitchlens.infrastructure import metrics
 from pitchlens.infrastructure.bootstrap import Container, container
@@ -37,6 +38,9 @@ ERROR_STATUS: dict[type[Exception], int] = {
     errors.JobNotFound: 404,
     errors.MatchNotFound: 404,
     errors.ClipNotFound: 404,
+    errors.InvalidTrackingData: 422,
+    InvalidSelection: 422,
+    ClipNotReady: 409,
     errors.PlayerNotTracked: 422,
     errors.ObjectNotFound: 404,
     errors.UnsupportedSource: 422,
@@ -105,6 +109,20 @@ class Accepted(BaseModel):
     status: str
     correlation_id: str
     status_url: str
+
+
+class RenderRequest(BaseModel):
+    box: list[float] = Field(
+        min_length=4,
+        max_length=4,
+        description="The player to follow: x1, y1, x2, y2 in pixels of the clip's frames",
+        examples=[[598.0, 301.5, 631.0, 380.0]],
+    )
+    frame_index: int | None = Field(
+        default=None, ge=0, description="The frame the box is on; the clip's detection frame if omitted"
+    )
+    preset: Literal["preview", "final"] = Field(default="preview", description=", ".join(PRESETS))
+    indicator: Indicator = Field(default=Indicator.CIRCLE)
 
 
 class MatchView(BaseModel):
@@ -357,6 +375,32 @@ def create_app(container_factory: Callable[[], Container] = container) -> FastAP
     @app.get(f"{api}/clips/{{clip_id}}", response_model=ClipView, tags=["video"], dependencies=guarded)
     def clip(clip_id: str, app_container: Wired) -> ClipView:
         return ClipView.of(app_container.clip_finder.execute(clip_id)[0])
+
+    @app.post(
+        f"{api}/clips/{{clip_id}}/renders",
+        status_code=202,
+        response_model=Accepted,
+        tags=["video"],
+        dependencies=guarded,
+        responses={404: {"description": "Unknown clip"}, 409: {"description": "Clip not processed yet"}},
+    )
+    def render(clip_id: str, body: RenderRequest, request: Request, app_container: Wired) -> Accepted:
+        """Follow the player in `box` through a processed clip and render them with an indicator;
+        poll the job for progress (fraction of frames) and `outputs.output_uri`."""
+        job = app_container.render_requester.execute(
+            clip_id,
+            body.box,
+            request.state.correlation_id,
+            frame_index=body.frame_index,
+            preset=body.preset,
+            indicator=body.indicator.value,
+        )
+        return Accepted(
+            job_id=job.job_id,
+            status=job.status.value,
+            correlation_id=job.correlation_id,
+            status_url=f"{api}/jobs/{job.job_id}",
+        )
 
     @app.get(
         f"{api}/matches/{{match_id}}/clips",

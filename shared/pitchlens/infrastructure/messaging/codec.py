@@ -21,11 +21,13 @@ from pitchlens.domain.messages import (
     MatchIngested,
     Message,
     PlayersDetected,
+    RenderRequested,
     VideoProcessed,
 )
 
 MESSAGE_TYPES: dict[str, type[Message]] = {
-    cls.TYPE: cls for cls in (IngestionRequested, MatchIngested, PlayersDetected, VideoProcessed)
+    cls.TYPE: cls
+    for cls in (IngestionRequested, MatchIngested, PlayersDetected, VideoProcessed, RenderRequested)
 }
 
 MESSAGE_ROUTES: dict[str, str] = {
@@ -33,6 +35,7 @@ MESSAGE_ROUTES: dict[str, str] = {
     "MatchIngested": "persist",
     "PlayersDetected": "track",
     "VideoProcessed": "persist",
+    "RenderRequested": "render",
 }
 """Message type -> the function whose queue consumes it."""
 

@@ -52,7 +52,7 @@ import pyarrow.parquet as pq
 from botocore.exceptions import BotoCoreError, ClientError
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-from pitchlens.domain.errors import ObjectNotFound, ServiceUnavailable
+from pitchlens.domain.errors import InvalidTrackingData, ObjectNotFound, ServiceUnavailable
 from pitchlens.domain.vision import FrameTracks, TrajectoryRef, TrajectoryStore
 from pitchlens.infrastructure.storage.s3 import split_uri
 
@@ -367,6 +367,27 @@ class S3TrajectoryStore(TrajectoryStore):
         if not version.isdigit() or int(version) > SCHEMA_VERSION:
             raise ValueError(f"{uri} is not a trajectory file of schema version <= {SCHEMA_VERSION}")
         return table
+
+    def tracks(self, uri: str) -> list[FrameTracks]:
+        """The TrajectoryStore port: the file at `uri` back as one FrameTracks per frame that has tracks,
+        in frame order (columns as numpy arrays). InvalidTrackingData for a file that is not a
+        trajectory file this code reads."""
+        try:
+            table = self.load_tracks(uri)
+        except (ValueError, pa.ArrowInvalid) as error:
+            raise InvalidTrackingData(str(error)) from error
+        frame = table["frame"].to_numpy()
+        order = np.argsort(frame, kind="stable")
+        frame = frame[order]
+        track_ids = table["track_id"].to_numpy()[order]
+        boxes: Any = np.column_stack([table[name].to_numpy()[order] for name in ("x1", "y1", "x2", "y2")])
+        confidences = table["confidence"].to_numpy()[order]
+        starts = np.flatnonzero(np.r_[True, frame[1:] != frame[:-1]]) if len(frame) else np.empty(0, np.intp)
+        ends = np.r_[starts[1:], len(frame)]
+        return [
+            FrameTracks(int(frame[start]), track_ids[start:end], boxes[start:end], confidences[start:end])
+            for start, end in zip(starts.tolist(), ends.tolist(), strict=True)
+        ]
 
     def _put(self, bucket: str, key: str, body: pa.Buffer, rows: int) -> None:
         self._client.put_object(

@@ -12,6 +12,7 @@ from typing import Any
 import cv2
 import numpy as np
 import orjson
+from boto3.exceptions import S3UploadFailedError
 from botocore.exceptions import BotoCoreError, ClientError
 
 from pitchlens.domain.errors import ObjectNotFound, ServiceUnavailable
@@ -19,6 +20,11 @@ from pitchlens.domain.vision import DetectionArtifacts, FrameDetections, VideoSt
 from pitchlens.infrastructure.storage.s3 import split_uri
 
 JPEG_QUALITY = 92
+CONTENT_TYPES = {".mp4": "video/mp4", ".jpg": "image/jpeg", ".png": "image/png", ".json": "application/json"}
+
+
+def content_type(key: str) -> str:
+    return CONTENT_TYPES.get(PurePosixPath(key).suffix.lower(), "application/octet-stream")
 
 
 def detections_document(detections: FrameDetections) -> list[dict[str, float | int | str]]:
@@ -42,9 +48,16 @@ def detections_document(detections: FrameDetections) -> list[dict[str, float | i
 class S3VideoStore(VideoStore):
     """Downloads videos to temporary files and writes detection frames and JSON next to them."""
 
-    def __init__(self, client: Any, artifacts_bucket: str, scratch_dir: str | None = None) -> None:
+    def __init__(
+        self,
+        client: Any,
+        artifacts_bucket: str,
+        scratch_dir: str | None = None,
+        outputs_bucket: str = "outputs",
+    ) -> None:
         self._client = client
         self._artifacts = artifacts_bucket
+        self._outputs = outputs_bucket
         self._scratch_dir = scratch_dir
 
     @contextmanager
@@ -64,6 +77,16 @@ class S3VideoStore(VideoStore):
             yield path
         finally:
             os.unlink(path)
+
+    def publish_output(self, path: str, key: str) -> str:
+        """One `upload_file` (multipart above 8 MB): S3, MinIO and moto show the object only once
+        the upload completed, so readers never see part of a video; a failed upload leaves nothing."""
+        uri = f"s3://{self._outputs}/{key}"
+        try:
+            self._client.upload_file(path, self._outputs, key, ExtraArgs={"ContentType": content_type(key)})
+        except (ClientError, BotoCoreError, S3UploadFailedError) as error:
+            raise ServiceUnavailable(f"could not upload {uri}: {error}") from error
+        return uri
 
     def save_detection(
         self, match_id: str, clip_id: str, image: Any, detections: FrameDetections

@@ -1,0 +1,255 @@
+"""Rendering a followed player (RenderRequester -> ClipRenderer) and joining renders, against fakes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import pytest
+
+from pitchlens.application.clip_renderer import ClipRenderer
+from pitchlens.application.outcomes import Outcome
+from pitchlens.application.render_requester import RenderRequester
+from pitchlens.application.tracked_clip_concatenator import TrackedClipConcatenator, final_key
+from pitchlens.domain.errors import ClipNotFound, InvalidVideo, ServiceUnavailable
+from pitchlens.domain.highlights import HighlightError
+from pitchlens.domain.jobs import JobStage, JobStatus
+from pitchlens.domain.messages import Delivery, RenderRequested
+from pitchlens.domain.rendering import ClipNotReady, Indicator, InvalidSelection
+from pitchlens.domain.vision import Clip, ClipStatus, FrameTracks, VideoInfo
+from tests.fakes.adapters import FakeClock, FakeDatabase, FakeObjectStorage, FakePublisher, FakeUnitOfWork
+from tests.fakes.highlights import FakeVideoEditor
+from tests.fakes.vision import (
+    FakeIndicatorRenderer,
+    FakeTrajectoryStore,
+    FakeVideoReader,
+    FakeVideoStore,
+    SameLook,
+)
+
+pytestmark = pytest.mark.unit
+
+FRAMES = 40
+TRAJECTORIES = "s3://tracking-data/tracking/m1/c1/trajectories.parquet"
+PLAYER_ONE = (0.0, 0.0, 5.0, 10.0)
+"""Player 1's box on frame 0: it walks right one pixel a frame; player 2 is 20 pixels to its right."""
+
+
+def _tracks(frames: int = FRAMES, gap: range = range(0)) -> list[FrameTracks]:
+    return [
+        FrameTracks(i, [1, 2], [[i, 0, i + 5, 10], [i + 20, 0, i + 25, 10]], [0.9, 0.8])
+        for i in range(frames)
+        if i not in gap
+    ]
+
+
+@dataclass
+class Studio:
+    database: FakeDatabase
+    storage: FakeObjectStorage
+    publisher: FakePublisher
+    trajectories: FakeTrajectoryStore
+    renderer: FakeIndicatorRenderer
+    requester: RenderRequester
+    clip_renderer: ClipRenderer
+
+    def request(self, **options: object) -> RenderRequested:
+        job = self.requester.execute("c1", options.pop("box", PLAYER_ONE), "corr-r", **options)  # type: ignore[arg-type]
+        message, correlation_id, key = self.publisher.sent.pop()
+        assert isinstance(message, RenderRequested) and message.job_id == job.job_id
+        assert (correlation_id, key) == ("corr-r", job.job_id)
+        return message
+
+    def deliver(self, message: RenderRequested, attempt: int = 1) -> Outcome:
+        return self.clip_renderer.execute(message, Delivery("corr-r", message.job_id, attempt)).outcome
+
+
+@pytest.fixture
+def studio() -> Studio:
+    database, storage, publisher, clock = FakeDatabase(), FakeObjectStorage(), FakePublisher(), FakeClock()
+    uow = lambda: FakeUnitOfWork(database)  # noqa: E731
+    storage.put("videos", "m1/clip.mp4", str(FRAMES).encode())
+    now = clock.now()
+    database.clips["c1"] = Clip(
+        "c1",
+        "m1",
+        "s3://videos/m1/clip.mp4",
+        ClipStatus.PERSISTED,
+        now,
+        now,
+        info=VideoInfo(64, 36, 25.0, FRAMES, FRAMES / 25, "h264"),
+        trajectories_uri=TRAJECTORIES,
+    )
+    trajectories = FakeTrajectoryStore()
+    trajectories.published[TRAJECTORIES] = _tracks()
+    renderer = FakeIndicatorRenderer()
+    videos = FakeVideoStore(storage)
+    return Studio(
+        database,
+        storage,
+        publisher,
+        trajectories,
+        renderer,
+        RenderRequester(uow, publisher, clock),
+        ClipRenderer(uow, videos, FakeVideoReader(), trajectories, lambda path: SameLook(), renderer, clock),
+    )
+
+
+def test_a_render_follows_the_chosen_player_and_publishes_the_video(studio: Studio) -> None:
+    message = studio.request(indicator="dot")
+    assert studio.deliver(message) is Outcome.DONE
+    job = studio.database.jobs[message.job_id]
+    assert job.status is JobStatus.SUCCEEDED and job.progress == 1.0
+    uri = job.outputs["output_uri"]
+    assert uri == f"s3://outputs/previews/m1/c1/dot-{message.job_id}.mp4"
+    assert studio.storage.get("outputs", uri.removeprefix("s3://outputs/")) == (
+        f"dot on {list(range(FRAMES))}".encode()
+    )
+    followed, indicator, preset = studio.renderer.calls[0]
+    assert indicator is Indicator.DOT and preset.name == "preview"
+    assert [f.box.x1 for f in followed if f.box] == pytest.approx(list(range(FRAMES)))  # player 1, not 2
+    assert job.counts["marked_frames"] == FRAMES and job.counts["lost_frames"] == 0
+    assert job.outputs["clip_id"] == "c1" and job.outputs["indicator"] == "dot"
+
+
+def test_the_final_preset_goes_under_tracked(studio: Studio) -> None:
+    message = studio.request(preset="final", indicator="glow")
+    studio.deliver(message)
+    assert (
+        studio.database.jobs[message.job_id]
+        .outputs["output_uri"]
+        .startswith("s3://outputs/tracked/m1/c1/glow-")
+    )
+
+
+@pytest.mark.parametrize(("gap", "lost"), [(range(3, 5), set()), (range(10, 35), set(range(10, 35)))])
+def test_frames_missing_from_the_tracking_data_are_bridged_or_get_no_indicator(
+    studio: Studio, gap: range, lost: set[int]
+) -> None:
+    """A short gap is interpolated; a long one (more than the follower's interpolate_gap) is lost."""
+    studio.trajectories.published[TRAJECTORIES] = _tracks(gap=gap)
+    message = studio.request(box=PLAYER_ONE)
+    studio.deliver(message)
+    followed, _, _ = studio.renderer.calls[0]
+    assert [f.frame_index for f in followed] == list(range(FRAMES))  # one per frame of the video
+    assert {f.frame_index for f in followed if f.lost} == lost
+    job = studio.database.jobs[message.job_id]
+    assert job.counts["lost_frames"] == len(lost) and job.counts["marked_frames"] == FRAMES - len(lost)
+
+
+def test_progress_is_the_fraction_of_frames_rendered(studio: Studio) -> None:
+    message = studio.request()
+    seen: list[float] = []
+    original = studio.clip_renderer._report
+
+    def spy(job_id: str, done: int, total: int) -> None:
+        original(job_id, done, total)
+        job = studio.database.jobs[job_id]
+        assert job.stage is JobStage.RENDERING
+        seen.append(job.progress)
+
+    studio.clip_renderer._report = spy  # type: ignore[method-assign]
+    studio.deliver(message)
+    assert seen and seen[-1] == pytest.approx(0.95)
+    assert all(0.15 <= p <= 0.95 + 1e-9 for p in seen) and seen == sorted(seen)
+
+
+@pytest.mark.parametrize(
+    ("box", "frame_index", "expected"),
+    [
+        ((60.0, 0.0, 70.0, 10.0), None, "outside the 64x36 frame"),
+        ((-1.0, 0.0, 5.0, 10.0), None, "outside the 64x36 frame"),
+        ((5.0, 0.0, 5.0, 10.0), None, "empty box"),
+        ((0.0, 0.0, 5.0), None, "four numbers"),
+        (PLAYER_ONE, FRAMES, f"frame {FRAMES} is outside the clip"),
+    ],
+)
+def test_a_bad_box_is_refused_before_anything_is_queued(
+    studio: Studio, box: tuple[float, ...], frame_index: int | None, expected: str
+) -> None:
+    with pytest.raises(InvalidSelection, match=expected):
+        studio.requester.execute("c1", box, "corr", frame_index=frame_index)
+    assert not studio.database.jobs and not studio.publisher.sent
+
+
+@pytest.mark.parametrize(("option", "value"), [("preset", "4k"), ("indicator", "arrow")])
+def test_unknown_presets_and_indicators_are_refused(studio: Studio, option: str, value: str) -> None:
+    with pytest.raises(InvalidSelection, match=f"unknown {option} '{value}'"):
+        studio.requester.execute("c1", PLAYER_ONE, "corr", **{option: value})  # type: ignore[arg-type]
+
+
+def test_unknown_and_unprocessed_clips_are_refused(studio: Studio) -> None:
+    with pytest.raises(ClipNotFound):
+        studio.requester.execute("nope", PLAYER_ONE, "corr")
+    clip = studio.database.clips["c1"]
+    studio.database.clips["c1"] = replace(clip, status=ClipStatus.TRACKED, trajectories_uri=None)
+    with pytest.raises(ClipNotReady, match="TRACKED, not processed yet"):
+        studio.requester.execute("c1", PLAYER_ONE, "corr")
+    assert not studio.database.jobs
+
+
+def test_a_queue_that_is_down_fails_the_job_and_tells_the_caller(studio: Studio) -> None:
+    studio.publisher.down = True
+    with pytest.raises(ServiceUnavailable):
+        studio.requester.execute("c1", PLAYER_ONE, "corr")
+    [job] = studio.database.jobs.values()
+    assert job.status is JobStatus.FAILED and "could not queue the render" in (job.reason or "")
+
+
+def test_a_box_on_nobody_fails_the_job_with_the_reason(studio: Studio) -> None:
+    message = studio.request(box=(40.0, 20.0, 50.0, 30.0))  # inside the frame, on empty pitch
+    assert studio.deliver(message) is Outcome.FAILED
+    job = studio.database.jobs[message.job_id]
+    assert job.status is JobStatus.FAILED and "track" in (job.reason or "")
+    assert not studio.storage.list("outputs", "")
+
+
+def test_tracking_data_that_does_not_fit_the_video_fails_the_job(studio: Studio) -> None:
+    studio.trajectories.published[TRAJECTORIES] = _tracks(frames=FRAMES + 3)
+    message = studio.request()
+    assert studio.deliver(message) is Outcome.FAILED
+    reason = studio.database.jobs[message.job_id].reason or ""
+    assert f"frame {FRAMES}" in reason and f"frames 0..{FRAMES - 1}" in reason
+    assert not studio.storage.list("outputs", "")
+
+
+def test_an_unreadable_video_fails_the_job_and_publishes_nothing(studio: Studio) -> None:
+    studio.renderer.fail_with = InvalidVideo("clip.mp4: decoding failed (damaged video)")
+    message = studio.request()
+    assert studio.deliver(message) is Outcome.FAILED
+    assert "damaged video" in (studio.database.jobs[message.job_id].reason or "")
+    assert not studio.storage.list("outputs", "")
+
+
+def test_a_store_that_is_down_is_retried_then_fails_the_job_on_the_last_attempt(studio: Studio) -> None:
+    studio.renderer.fail_with = ServiceUnavailable("object storage unreachable")
+    message = studio.request()
+    with pytest.raises(ServiceUnavailable):  # back to the queue: retried
+        studio.deliver(message, attempt=1)
+    assert studio.database.jobs[message.job_id].status is JobStatus.RUNNING
+    with pytest.raises(ServiceUnavailable):  # the last attempt: dead-lettered, the job says why
+        studio.deliver(message, attempt=3)
+    job = studio.database.jobs[message.job_id]
+    assert job.status is JobStatus.FAILED and "gave up after 3 attempts" in (job.reason or "")
+
+
+def test_a_redelivered_message_renders_once(studio: Studio) -> None:
+    message = studio.request()
+    assert studio.deliver(message) is Outcome.DONE
+    assert studio.deliver(message) is Outcome.DUPLICATE
+    assert len(studio.renderer.calls) == 1
+
+
+def test_rendered_clips_are_joined_into_the_final_video(studio: Studio) -> None:
+    uris = []
+    for indicator in ("dot", "circle"):
+        message = studio.request(indicator=indicator)
+        studio.deliver(message)
+        uris.append(studio.database.jobs[message.job_id].outputs["output_uri"])
+    concatenator = TrackedClipConcatenator(FakeVideoStore(studio.storage, as_files=True), FakeVideoEditor({}))
+    final = concatenator.execute("El Clásico", "Vini Jr", uris)
+    assert final.uri == "s3://outputs/final/El-Cl-sico_Vini-Jr_tracked.mp4" and final.clips == 2
+    assert final_key("El Clásico", "Vini Jr") == "final/El-Cl-sico_Vini-Jr_tracked.mp4"
+    joined = studio.storage.get("outputs", "final/El-Cl-sico_Vini-Jr_tracked.mp4").decode()
+    assert joined.splitlines() == [f"dot on {list(range(FRAMES))}", f"circle on {list(range(FRAMES))}"]
+    with pytest.raises(HighlightError, match="no clips"):
+        concatenator.execute("g", "p", [])
