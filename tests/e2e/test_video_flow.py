@@ -7,8 +7,10 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pyarrow.parquet as pq
@@ -43,13 +45,20 @@ def read_object(running: RunningStack, uri: str) -> bytes:
     return body
 
 
-def test_an_uploaded_clip_becomes_detections_tracks_and_trajectories(
-    running: RunningStack, shared_data: Path
-) -> None:
+@pytest.fixture(scope="module")
+def processed(running: RunningStack, shared_data: Path) -> dict[str, Any]:
+    """The job of the shared clip uploaded to videos/match-7/ and processed by the stack."""
     video = (shared_data / "video" / CLIP).read_bytes()
     correlation_id = "video-flow-1"
     running.upload(f"match-7/{CLIP}", video, {"correlation-id": correlation_id}, bucket="videos")
-    job = running.job(correlation_id=correlation_id, timeout=300)
+    job: dict[str, Any] = running.job(correlation_id=correlation_id, timeout=300)
+    return job
+
+
+def test_an_uploaded_clip_becomes_detections_tracks_and_trajectories(
+    running: RunningStack, processed: dict[str, Any]
+) -> None:
+    job = processed
     assert job["status"] == "SUCCEEDED", job
     outputs, counts = job["outputs"], job["counts"]
     assert counts["frames"] == 169 and counts["tracks"] >= 10 and counts["detections"] >= 5
@@ -173,3 +182,138 @@ def test_a_clip_with_no_people_succeeds_with_no_tracks(running: RunningStack, tm
     assert (job["counts"]["detections"], job["counts"]["tracks"], job["counts"]["rows"]) == (0, 0, 0)
     table = pq.read_table(io.BytesIO(read_object(running, job["outputs"]["trajectories_uri"])))
     assert table.num_rows == 0 and "track_id" in table.column_names
+
+
+# --- Rendering the followed player ----------------------------------------------------------
+def tracked_boxes(running: RunningStack, processed: dict[str, Any], frame: int = 1) -> list[list[float]]:
+    """Boxes of tracked players on `frame`, largest first, from the clip's trajectories (players found
+    only by the detection frame's sliced inference may not be tracked, hence not followable)."""
+    table = pq.read_table(io.BytesIO(read_object(running, processed["outputs"]["trajectories_uri"])))
+    rows = [row for row in table.to_pylist() if row["frame"] == frame]
+    rows.sort(key=lambda row: row["y2"] - row["y1"], reverse=True)
+    return [[row["x1"], row["y1"], row["x2"], row["y2"]] for row in rows]
+
+
+def pitchlens(
+    running: RunningStack, *arguments: str, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """The CLI against the running stack, as a user runs it (no PITCHLENS_ settings inherited)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PITCHLENS_")}
+    command = [sys.executable, "-m", "pitchlens.runtime.cli", *arguments, "--data-dir", running.info.data_dir]
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def test_render_command_follows_a_detected_player_into_a_browser_ready_preview(
+    running: RunningStack, processed: dict[str, Any], tmp_path: Path
+) -> None:
+    from tests.media import assert_browser_ready, probe
+
+    clip_id = processed["outputs"]["clip_id"]
+    box = ",".join(f"{value:.1f}" for value in tracked_boxes(running, processed)[0])
+    result = pitchlens(
+        running, "render", "--clip-id", clip_id, "--bbox", box, "--frame", "1", "--indicator", "dot",
+        "--out-dir", str(tmp_path), "--json",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["status"] == "SUCCEEDED" and summary["frames"] == 169
+    assert summary["output_uri"].startswith(f"s3://outputs/previews/match-7/{clip_id}/dot-")
+    assert 0 < summary["marked_frames"] <= 169 and summary["marked_frames"] + summary["lost_frames"] == 169
+    local = Path(summary["local_path"])
+    assert local.is_relative_to(tmp_path) and local.read_bytes() == read_object(
+        running, summary["output_uri"]
+    )
+    found = probe(local)
+    assert_browser_ready(found)
+    assert (found.width, found.height, float(found.rate)) == (1278, 720, 30.0)
+
+
+def test_render_through_the_api_reports_progress_and_writes_the_final_under_tracked(
+    running: RunningStack, processed: dict[str, Any]
+) -> None:
+    clip_id = processed["outputs"]["clip_id"]
+    box = tracked_boxes(running, processed)[1]
+    response = running.api.post(
+        f"/api/v1/clips/{clip_id}/renders",
+        json={"box": box, "frame_index": 1, "preset": "final", "indicator": "glow"},
+    )
+    assert response.status_code == 202, response.text
+    job_id = response.json()["job_id"]
+    seen: list[float] = []
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        job = running.api.get(f"/api/v1/jobs/{job_id}").json()
+        seen.append(job["progress"])
+        if job["status"] in ("SUCCEEDED", "FAILED"):
+            break
+        time.sleep(0.1)
+    assert job["status"] == "SUCCEEDED", job
+    assert job["kind"] == "render" and job["progress"] == 1.0 and seen == sorted(seen)
+    assert job["outputs"]["output_uri"].startswith(f"s3://outputs/tracked/match-7/{clip_id}/glow-")
+    assert job["counts"]["width"] == 848 and job["counts"]["output_frames"] == 169
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status", "message"),
+    [
+        ("/api/v1/clips/{clip}/renders", {"box": [800, 400, 900, 470]}, 422, "outside the 848x478 frame"),
+        ("/api/v1/clips/{clip}/renders", {"box": [10, 10, 20]}, 422, "box"),
+        ("/api/v1/clips/{clip}/renders", {"box": [1, 1, 9, 9], "preset": "8k"}, 422, "preset"),
+        ("/api/v1/clips/no-such-clip/renders", {"box": [1, 1, 9, 9]}, 404, "no-such-clip"),
+    ],
+)
+def test_bad_render_requests_are_refused_with_a_clear_message(
+    running: RunningStack,
+    processed: dict[str, Any],
+    path: str,
+    body: dict[str, Any],
+    status: int,
+    message: str,
+) -> None:
+    before = len(running.api.get("/api/v1/jobs").json())
+    response = running.api.post(path.format(clip=processed["outputs"]["clip_id"]), json=body)
+    assert response.status_code == status, response.text
+    assert message in response.text
+    assert len(running.api.get("/api/v1/jobs").json()) == before  # no job for a refused request
+
+
+def test_a_box_on_nobody_fails_the_render_with_the_reason(
+    running: RunningStack, processed: dict[str, Any]
+) -> None:
+    clip_id = processed["outputs"]["clip_id"]
+    response = running.api.post(f"/api/v1/clips/{clip_id}/renders", json={"box": [1, 1, 11, 21]})
+    assert response.status_code == 202, response.text  # inside the frame: accepted, then followed
+    job = running.job(job_id=response.json()["job_id"], timeout=120)
+    assert job["status"] == "FAILED" and "no tracked player under the chosen box" in job["reason"], job
+    assert "output_uri" not in job["outputs"]
+    listed = running.s3.list_objects_v2(Bucket="outputs", Prefix=f"previews/match-7/{clip_id}/")
+    assert not any(job["job_id"] in item["Key"] for item in listed.get("Contents", []))
+
+
+def test_concat_command_joins_renders_into_the_final_video(
+    running: RunningStack, processed: dict[str, Any], tmp_path: Path
+) -> None:
+    from tests.media import assert_browser_ready, probe
+
+    clip_id = processed["outputs"]["clip_id"]
+    detections = orjson.loads(read_object(running, processed["outputs"]["detections_uri"]))["detections"]
+    box = [detections[2][name] for name in ("x1", "y1", "x2", "y2")]
+    jobs = [
+        running.api.post(f"/api/v1/clips/{clip_id}/renders", json={"box": box, "indicator": kind}).json()[
+            "job_id"
+        ]
+        for kind in ("circle", "glow")
+    ]
+    for job_id in jobs:
+        assert running.job(job_id=job_id, timeout=300)["status"] == "SUCCEEDED"
+    result = pitchlens(
+        running, "concat", *jobs, "--game", "Gladbach v Wolfsburg", "--player", "No 7",
+        "--out-dir", str(tmp_path), "--json",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["output_uri"] == "s3://outputs/final/Gladbach-v-Wolfsburg_No-7_tracked.mp4"
+    assert summary["stream_copied"] and summary["clips"] == 2
+    joined = probe(Path(summary["local_path"]))
+    assert_browser_ready(joined)
+    assert joined.frames == 2 * 203

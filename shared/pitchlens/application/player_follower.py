@@ -178,8 +178,11 @@ class PlayerFollower:
                 if best >= self._settings.min_selection_iou:
                     return time, track_id
         raise PlayerNotTracked(
-            f"no track overlaps the chosen box by IoU >= {self._settings.min_selection_iou} "
-            f"within {window} frames of frame {tracks[position].frame_index}"
+            f"no tracked player under the chosen box: no track overlaps it by IoU >= "
+            f"{self._settings.min_selection_iou} within {window} frames of frame "
+            f"{tracks[position].frame_index}. Small, distant players found on the detection frame "
+            f"(sliced inference) may not be tracked over the clip (whole-frame inference): choose another "
+            f"player, or process the clip again with PITCHLENS_TRACKING_TILES=2"
         )
 
     def _describe(
