@@ -203,29 +203,45 @@ def pitchlens(
     return subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
 
 
-def test_render_command_follows_a_detected_player_into_a_browser_ready_preview(
+def test_players_and_render_commands_follow_a_numbered_player_into_a_browser_ready_preview(
     running: RunningStack, processed: dict[str, Any], tmp_path: Path
 ) -> None:
     from tests.media import assert_browser_ready, probe
 
     clip_id = processed["outputs"]["clip_id"]
-    box = ",".join(f"{value:.1f}" for value in tracked_boxes(running, processed)[0])
+    listed = pitchlens(running, "players", "--clip-id", clip_id, "--out-dir", str(tmp_path), "--json")
+    assert listed.returncode == 0, listed.stderr
+    found = json.loads(listed.stdout)
+    assert len(found["players"]) >= 5 and [p["number"] for p in found["players"]] == list(
+        range(1, len(found["players"]) + 1)
+    )
+    assert [p["box"][0] for p in found["players"]] == sorted(p["box"][0] for p in found["players"])
+    assert all(
+        0 <= p["box"][0] < p["box"][2] <= 848 and 0 <= p["box"][1] < p["box"][3] <= 478
+        for p in found["players"]
+    )
+    assert Path(found["picture"]).read_bytes()[:3] == b"\xff\xd8\xff"  # numbered boxes on the frame
+
     result = pitchlens(
-        running, "render", "--clip-id", clip_id, "--bbox", box, "--frame", "1", "--indicator", "dot",
+        running, "render", "--clip-id", clip_id, "--player", "1", "--indicator", "dot",
         "--out-dir", str(tmp_path), "--json",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     assert summary["status"] == "SUCCEEDED" and summary["frames"] == 169
+    assert summary["box"] == found["players"][0]["box"]
     assert summary["output_uri"].startswith(f"s3://outputs/previews/match-7/{clip_id}/dot-")
     assert 0 < summary["marked_frames"] <= 169 and summary["marked_frames"] + summary["lost_frames"] == 169
     local = Path(summary["local_path"])
     assert local.is_relative_to(tmp_path) and local.read_bytes() == read_object(
         running, summary["output_uri"]
     )
-    found = probe(local)
-    assert_browser_ready(found)
-    assert (found.width, found.height, float(found.rate)) == (1278, 720, 30.0)
+    found_video = probe(local)
+    assert_browser_ready(found_video)
+    assert (found_video.width, found_video.height, float(found_video.rate)) == (1278, 720, 30.0)
+
+    missing = pitchlens(running, "render", "--clip-id", clip_id, "--player", "99")
+    assert missing.returncode != 0 and "no player 99" in missing.stderr
 
 
 def test_render_through_the_api_reports_progress_and_writes_the_final_under_tracked(

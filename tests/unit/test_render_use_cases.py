@@ -15,7 +15,7 @@ from pitchlens.domain.highlights import HighlightError
 from pitchlens.domain.jobs import JobStage, JobStatus
 from pitchlens.domain.messages import Delivery, RenderRequested
 from pitchlens.domain.rendering import ClipNotReady, Indicator, InvalidSelection
-from pitchlens.domain.vision import Clip, ClipStatus, FrameTracks, VideoInfo
+from pitchlens.domain.vision import BoundingBox, Clip, ClipStatus, FrameTracks, VideoInfo
 from tests.fakes.adapters import FakeClock, FakeDatabase, FakeObjectStorage, FakePublisher, FakeUnitOfWork
 from tests.fakes.highlights import FakeVideoEditor
 from tests.fakes.vision import (
@@ -253,3 +253,25 @@ def test_rendered_clips_are_joined_into_the_final_video(studio: Studio) -> None:
     assert joined.splitlines() == [f"dot on {list(range(FRAMES))}", f"circle on {list(range(FRAMES))}"]
     with pytest.raises(HighlightError, match="no clips"):
         concatenator.execute("g", "p", [])
+
+
+def test_followable_players_are_the_tracked_boxes_numbered_left_to_right(studio: Studio) -> None:
+    from pitchlens.application.followable_players import FollowablePlayerLister
+
+    studio.trajectories.published[TRAJECTORIES] = [
+        FrameTracks(1, [7, 3, 9], [[40, 0, 50, 10], [-4, 2, 6, 12], [70, 0, 80, 10]], [0.8, 0.9, 0.7]),
+        FrameTracks(2, [7, 3], [[41, 0, 51, 10], [-3, 2, 7, 12]], [0.8, 0.9]),
+    ]
+    lister = FollowablePlayerLister(lambda: FakeUnitOfWork(studio.database), studio.trajectories)
+    found = lister.execute("c1")
+    assert found.frame_index == 1 and (found.width, found.height) == (64, 36)  # the frame with most tracks
+    assert [(p.number, p.track_id) for p in found.players] == [(1, 3), (2, 7)]  # the third is off the frame
+    assert found.players[0].box == BoundingBox(0, 2, 6, 12)  # cut to the frame, as a person draws it
+    assert found.numbered(2).track_id == 7
+    with pytest.raises(LookupError, match="no player 3"):
+        found.numbered(3)
+    studio.database.clips["c1"] = replace(
+        studio.database.clips["c1"], status=ClipStatus.DETECTED, trajectories_uri=None
+    )
+    with pytest.raises(ClipNotReady):
+        lister.execute("c1")

@@ -15,6 +15,7 @@ from pitchlens.application.clip_finder import ClipFinder
 from pitchlens.application.clip_renderer import ClipRenderer
 from pitchlens.application.clip_tracker import ClipTracker
 from pitchlens.application.event_finder import EventFinder
+from pitchlens.application.followable_players import FollowablePlayerLister
 from pitchlens.application.ingestion_requester import IngestionRequester
 from pitchlens.application.job_finder import JobFinder
 from pitchlens.application.match_finder import MatchFinder
@@ -248,6 +249,10 @@ class Container:
             self.indicator_renderer,
             self.clock,
         )
+
+    @functools.cached_property
+    def followable_players(self) -> FollowablePlayerLister:
+        return FollowablePlayerLister(self.unit_of_work, self.trajectories)
 
     @functools.cached_property
     def tracked_clip_concatenator(self) -> TrackedClipConcatenator:

@@ -615,17 +615,62 @@ def _parse_box(text: str) -> list[float]:
     return box
 
 
-def _numbered_detection(clip: Mapping[str, Any], number: int) -> list[float]:
-    """Box number `number` of the clip's detections.json (the numbers on `process`'s preview)."""
+def _save_players_preview(clip: Mapping[str, Any], players: Mapping[str, Any], folder: Path) -> Path | None:
+    """The clip's detection frame with the followable players' numbered boxes, as a local JPEG."""
+    import cv2
+    import numpy as np
+
     from pitchlens.infrastructure import bootstrap
     from pitchlens.infrastructure.storage.s3 import split_uri
 
-    if not clip.get("detections_uri"):
-        raise _fail(f"clip {clip['clip_id']} has no detections yet")
-    boxes = orjson.loads(bootstrap.container().storage.get(*split_uri(clip["detections_uri"])))["detections"]
-    if not 0 <= number < len(boxes):
-        raise _fail(f"--detection must be 0..{len(boxes) - 1} on clip {clip['clip_id']}, got {number}")
-    return [boxes[number][name] for name in ("x1", "y1", "x2", "y2")]
+    if not clip.get("frame_uri"):
+        return None
+    data = bootstrap.container().storage.get(*split_uri(clip["frame_uri"]))
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if image is None:
+        return None
+    for player in players["players"]:
+        x1, y1, x2, y2 = (round(value) for value in player["box"])
+        cv2.rectangle(image, (x1, y1), (x2, y2), (0, 214, 255), 2)
+        label = str(player["number"])
+        cv2.putText(image, label, (x1, max(14, y1 - 5)), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (0, 0, 0), 3)
+        cv2.putText(image, label, (x1, max(14, y1 - 5)), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (0, 214, 255), 1)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "players.jpg"
+    cv2.imwrite(str(path), image)
+    return path.resolve()
+
+
+@app.command()
+def players(
+    clip_id: Annotated[str, typer.Option("--clip-id", help="A processed clip (see `pitchlens process`)")],
+    out_dir: Annotated[
+        Path, typer.Option("--out-dir", help="Where the numbered picture goes (<out-dir>/<clip>/players.jpg)")
+    ] = Path("outputs"),
+    data_dir: DataDir = None,
+    as_json: AsJson = False,
+) -> None:
+    """List the players that can be followed in a processed clip, numbered left to right, and save the
+    detection frame with their numbered boxes; render one with `pitchlens render --player N`."""
+    _, client = _stack_and_client(data_dir)
+    try:
+        clip = client.request("GET", f"/api/v1/clips/{clip_id}")
+        found = client.request("GET", f"/api/v1/clips/{clip_id}/players")
+    except RuntimeError as error:
+        raise _fail(str(error)) from error
+    picture = _save_players_preview(clip, found, out_dir / clip_id)
+    if as_json:
+        out.print_json(json.dumps({**found, "picture": str(picture) if picture else None}))
+        return
+    table = Table("player", "box x1,y1,x2,y2", "confidence", "track")
+    for player in found["players"]:
+        box = ",".join(f"{value:.0f}" for value in player["box"])
+        table.add_row(str(player["number"]), box, f"{player['confidence']:.2f}", str(player["track_id"]))
+    out.print(table)
+    out.print(
+        f"{len(found['players'])} players on frame {found['frame_index']}; picture: {picture}", soft_wrap=True
+    )
+    out.print(f"render one: pitchlens render --clip-id {clip_id} --player N", soft_wrap=True)
 
 
 def _download(uri: str, folder: Path) -> Path:
@@ -645,9 +690,9 @@ def render(
     bbox: Annotated[
         str | None, typer.Option("--bbox", help="The player to follow: X1,Y1,X2,Y2 on the detection frame")
     ] = None,
-    detection: Annotated[
+    player: Annotated[
         int | None,
-        typer.Option("--detection", help="Or: the numbered box of the detection preview to follow"),
+        typer.Option("--player", help="Or: the player numbered N by `pitchlens players`"),
     ] = None,
     frame: Annotated[
         int | None, typer.Option("--frame", help="Frame the box is on (default: the detection frame)")
@@ -664,13 +709,21 @@ def render(
 ) -> None:
     """Follow one player through a processed clip and render them with an indicator (through the
     render queue), showing progress; prints the video's URI."""
-    if (bbox is None) == (detection is None):
-        raise _fail("give the player to follow with --bbox X1,Y1,X2,Y2 or --detection N (not both)")
+    if (bbox is None) == (player is None):
+        raise _fail(
+            "give the player to follow with --bbox X1,Y1,X2,Y2 or --player N (see `pitchlens players`)"
+        )
     info, client = _stack_and_client(data_dir)
     started = time.perf_counter()
     try:
-        clip = client.request("GET", f"/api/v1/clips/{clip_id}")
-        box = _parse_box(bbox) if bbox is not None else _numbered_detection(clip, int(detection or 0))
+        if bbox is not None:
+            box = _parse_box(bbox)
+        else:
+            found = client.request("GET", f"/api/v1/clips/{clip_id}/players")
+            chosen = [p for p in found["players"] if p["number"] == player]
+            if not chosen:
+                raise _fail(f"no player {player} in clip {clip_id}: there are 1..{len(found['players'])}")
+            box, frame = chosen[0]["box"], found["frame_index"]
         body = {"box": box, "frame_index": frame, "preset": preset, "indicator": indicator}
         accepted = client.request("POST", f"/api/v1/clips/{clip_id}/renders", json=body)
     except RuntimeError as error:
@@ -722,9 +775,9 @@ def render(
         out.print_json(json.dumps(summary))
     elif job["status"] == "SUCCEEDED":
         out.print(f"[bold green]SUCCEEDED[/] {preset} render of clip {clip_id} in {elapsed:.1f} s")
-        out.print(f"  output_uri   {output_uri}")
+        out.print(f"  output_uri   {output_uri}", soft_wrap=True)
         if local:
-            out.print(f"  local copy   {local}")
+            out.print(f"  local copy   {local}", soft_wrap=True)
         out.print(f"  player marked on {summary['marked_frames']} of {summary['frames']} frames")
     else:
         out.print(f"[bold red]{job['status']}[/] {job.get('reason')}")
@@ -778,8 +831,8 @@ def concat(
         out.print_json(json.dumps(summary))
         return
     how = "stream copy" if final.stream_copied else "re-encoded to one format"
-    out.print(f"[bold green]{final.uri}[/] from {final.clips} clip(s) ({how})")
-    out.print(f"  local copy   {local}")
+    out.print(f"[bold green]{final.uri}[/] from {final.clips} clip(s) ({how})", soft_wrap=True)
+    out.print(f"  local copy   {local}", soft_wrap=True)
 
 
 @app.command()

@@ -19,6 +19,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
 
 import pitchlens
+from pitchlens.application.followable_players import FollowablePlayers
 from pitchlens.domain import errors
 from pitchlens.domain.jobs import Job
 from pitchlens.domain.messages import ObjectCreated
@@ -123,6 +124,39 @@ class RenderRequest(BaseModel):
     )
     preset: Literal["preview", "final"] = Field(default="preview", description=", ".join(PRESETS))
     indicator: Indicator = Field(default=Indicator.CIRCLE)
+
+
+class PlayerView(BaseModel):
+    number: int = Field(description="1-based, left to right: what a person picks")
+    track_id: int
+    box: list[float] = Field(description="x1, y1, x2, y2 in pixels of the clip's frames")
+    confidence: float
+
+
+class PlayersView(BaseModel):
+    clip_id: str
+    frame_index: int = Field(description="The frame the boxes are on: pass it with a box to render")
+    width: int
+    height: int
+    players: list[PlayerView]
+
+    @classmethod
+    def of(cls, found: FollowablePlayers) -> PlayersView:
+        return cls(
+            clip_id=found.clip_id,
+            frame_index=found.frame_index,
+            width=found.width,
+            height=found.height,
+            players=[
+                PlayerView(
+                    number=p.number,
+                    track_id=p.track_id,
+                    box=[p.box.x1, p.box.y1, p.box.x2, p.box.y2],
+                    confidence=p.confidence,
+                )
+                for p in found.players
+            ],
+        )
 
 
 class MatchView(BaseModel):
@@ -375,6 +409,17 @@ def create_app(container_factory: Callable[[], Container] = container) -> FastAP
     @app.get(f"{api}/clips/{{clip_id}}", response_model=ClipView, tags=["video"], dependencies=guarded)
     def clip(clip_id: str, app_container: Wired) -> ClipView:
         return ClipView.of(app_container.clip_finder.execute(clip_id)[0])
+
+    @app.get(
+        f"{api}/clips/{{clip_id}}/players",
+        response_model=PlayersView,
+        tags=["video"],
+        dependencies=guarded,
+        responses={404: {"description": "Unknown clip"}, 409: {"description": "Clip not processed yet"}},
+    )
+    def players(clip_id: str, app_container: Wired) -> PlayersView:
+        """The players that can be followed: tracked boxes on (or next to) the detection frame."""
+        return PlayersView.of(app_container.followable_players.execute(clip_id))
 
     @app.post(
         f"{api}/clips/{{clip_id}}/renders",
