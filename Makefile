@@ -11,7 +11,7 @@ export PITCHLENS_MODEL ?= $(SHARED)/models/yolo11n_int8_openvino_model
 CLIP ?= $(SHARED)/data/video/dfl_08fd33_4_848x478.mp4
 PYTEST_ARGS ?=
 
-.PHONY: install test test-unit test-integration test-e2e lint format bench run run-ingest up down clean
+.PHONY: install test test-unit test-integration test-e2e lint format bench run run-ingest indicators up down clean
 
 install: $(STAMP) ## Create .venv with the package, the embedded stack and the dev tools
 
@@ -48,6 +48,10 @@ bench: install ## Side-by-side speed table (see README "Benchmarks")
 
 run: install ## The main job on the embedded default: process a match video
 	$(BIN)/pitchlens process $(CLIP) --match-id dfl-08fd33
+
+indicators: install ## PNGs of one broadcast frame with each indicator (dot, circle, glow) in outputs/indicators/
+	$(BIN)/pitchlens indicators $(SHARED)/data/video/laliga_rma_sev_broadcast_720p.mp4 \
+		--frame 100 --bbox 618,284,640,327 --out-dir outputs/indicators
 
 run-ingest: install ## Ingest a StatsBomb match from the shared open-data files
 	$(BIN)/pitchlens ingest statsbomb 3788741 --open-data $(SHARED)/data/statsbomb

@@ -99,6 +99,9 @@ def check_selection(
     return BoundingBox(x1, y1, x2, y2)
 
 
+_SIDES = ("x1", "y1", "x2", "y2")
+
+
 def smooth_followed(frames: Sequence[TrackingFrame], radius: int = 3) -> list[TrackingFrame]:
     """Boxes averaged over a centred window of up to 2 * `radius` + 1 frames, within each run of
     consecutive seen frames (never across a lost frame, never mixing in a lost frame's box), so the
@@ -111,14 +114,11 @@ def smooth_followed(frames: Sequence[TrackingFrame], radius: int = 3) -> list[Tr
     run: list[TrackingFrame] = []
 
     def flush() -> None:
+        boxes = [frame.box for frame in run if frame.box is not None]
         for position, frame in enumerate(run):
             reach = min(radius, position, len(run) - 1 - position)
-            window = [item.box for item in run[position - reach : position + reach + 1]]
-            count = len(window)
-            x1, y1, x2, y2 = (
-                sum(getattr(box, side) for box in window if box is not None) / count
-                for side in ("x1", "y1", "x2", "y2")
-            )
+            window = boxes[position - reach : position + reach + 1]
+            x1, y1, x2, y2 = (sum(getattr(box, side) for box in window) / len(window) for side in _SIDES)
             smoothed.append(replace(frame, box=BoundingBox(x1, y1, x2, y2)))
         run.clear()
 
