@@ -15,6 +15,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +44,7 @@ COMPOSE_NO_GPU = REPO / "infra" / "compose.no-gpu.yml"
 PYPROJECT = REPO / "pyproject.toml"
 
 # Queue-driven functions deployed as Lambda functions by template.yaml (the CPU worker's in compose).
-LAMBDA_QUEUE_FUNCTIONS = ("ingest", "persist")
+LAMBDA_QUEUE_FUNCTIONS = ("ingest", "persist", "render")
 # Queue-driven functions of the GPU worker: ECS service in template.yaml, gpu-worker in compose.
 GPU_WORKER_FUNCTIONS = ("detect", "track")
 # Services that run the pitchlens package and are configured through Settings.
@@ -406,7 +407,9 @@ def test_template_buckets_env_and_outputs(template: dict[str, Any], defaults: Se
     assert "ApiUrl" in outputs
     bucket_outputs = {f"{b}BucketName" for b in ("Videos", "RawData", "Artifacts", "TrackingData", "Outputs")}
     assert bucket_outputs <= set(outputs)
-    assert {"IngestQueueUrl", "PersistQueueUrl", "DetectQueueUrl", "TrackQueueUrl"} <= set(outputs)
+    assert {"IngestQueueUrl", "PersistQueueUrl", "DetectQueueUrl", "TrackQueueUrl", "RenderQueueUrl"} <= set(
+        outputs
+    )
 
 
 def test_template_api_function(template: dict[str, Any]) -> None:
@@ -428,6 +431,72 @@ def test_template_persist_reads_artifacts_and_writes_tracking_data(template: dic
     writable = {p["S3CrudPolicy"]["BucketName"]["Ref"] for p in policies if "S3CrudPolicy" in p}
     assert "ArtifactsBucket" in readable
     assert "TrackingDataBucket" in writable
+
+
+def test_template_render_function(template: dict[str, Any], defaults: Settings) -> None:
+    """render: one long job per invocation (download a video, write an MP4 to /tmp), the
+    video libraries in its image but no model stack, read videos + trajectories, write outputs;
+    the API sends it RenderRequested."""
+    _, resource = _function_resource(template, "render")
+    props = resource["Properties"]
+    assert _function_timeout(template, resource) == 900, "render gets the Lambda maximum"
+    memory = props["MemorySize"]
+    if isinstance(memory, dict):
+        memory = template["Parameters"][memory["Ref"]]["Default"]
+    assert 3008 <= int(memory) <= 10240
+    assert int(props["EphemeralStorage"]["Size"]) >= 4096
+    [event] = [e for e in props["Events"].values() if e["Type"] == "SQS"]
+    assert event["Properties"]["BatchSize"] == 1, "one render per invocation"
+    assert resource["Metadata"]["DockerBuildArgs"]["EXTRAS"] == "video"
+
+    policies = props["Policies"]
+    readable = {
+        p[kind]["BucketName"]["Ref"]
+        for p in policies
+        for kind in ("S3ReadPolicy", "S3CrudPolicy")
+        if isinstance(p, dict) and kind in p
+    }
+    writable = {p["S3CrudPolicy"]["BucketName"]["Ref"] for p in policies if "S3CrudPolicy" in p}
+    assert {"VideosBucket", "TrackingDataBucket"} <= readable
+    assert writable == {"OutputsBucket"}
+
+    queue = _queue_resource(template, defaults.queue_name("render"))
+    _, api = _function_resource(template, "api")
+    sendable = {
+        _getatt(p["SQSSendMessagePolicy"]["QueueName"])[0]
+        for p in api["Properties"]["Policies"]
+        if "SQSSendMessagePolicy" in p
+    }
+    assert queue in sendable, "the API sends RenderRequested"
+    assert queue in _references(
+        [p for p in api["Properties"]["Policies"] if "Statement" in p and "GetQueueUrl" in json.dumps(p)]
+    )
+
+
+def test_render_path_needs_no_model_stack() -> None:
+    """The render handler and the adapters it wires import with torch, ultralytics, openvino and
+    lap blocked: its images carry only the vision extra's video libraries."""
+    script = (
+        "import importlib.abc, sys\n"
+        "BLOCKED = {'torch', 'torchvision', 'ultralytics', 'openvino', 'lap'}\n"
+        "class Blocker(importlib.abc.MetaPathFinder):\n"
+        "    def find_spec(self, name, path, target=None):\n"
+        "        if name.split('.')[0] in BLOCKED:\n"
+        "            raise ImportError(f'blocked: {name}')\n"
+        "sys.meta_path.insert(0, Blocker())\n"
+        "import functions.render.handler\n"
+        "from pitchlens.infrastructure.bootstrap import container\n"
+        "from pitchlens.infrastructure.video_editing import find_ffmpeg\n"
+        "from pitchlens.infrastructure.vision.appearance import ColorHistogramAppearance\n"
+        "c = container()\n"
+        "c.indicator_renderer, c.video_reader, c.trajectories\n"
+        "find_ffmpeg()\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PITCHLENS_")}
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
 
 
 def _gpu_container(template: dict[str, Any]) -> dict[str, Any]:
@@ -776,6 +845,17 @@ def test_dockerfiles() -> None:
     ignored = {line.strip() for line in (REPO / ".dockerignore").read_text().splitlines()}
     assert {".git", ".venv"} <= ignored
     assert not ignored & {"shared", "functions", "pyproject.toml", "README.md"}
+
+    # render's video libraries: pyproject.toml's `video` extra (not the vision extra's model stack),
+    # in the worker image (the cpu-worker runs render) and in render's Lambda image (EXTRAS=video).
+    extras = tomllib.loads(PYPROJECT.read_text())["project"]["optional-dependencies"]
+    video = {re.split(r"[<>=!~ ;\[]", r)[0] for r in extras["video"]}
+    assert video == {"av", "imageio-ffmpeg", "opencv-python-headless"}
+    assert "pitchlens[video]" in extras["vision"], "the vision extra builds on the video extra"
+    assert '".[video]"' in worker and '"pitchlens[video]"' in worker
+    assert re.search(r'^ARG EXTRAS=""$', function, re.MULTILINE)
+    assert '".${EXTRAS:+[${EXTRAS}]}"' in function and '"pitchlens${EXTRAS:+[${EXTRAS}]}"' in function
+    assert ".[vision]" not in worker and ".[vision]" not in function
 
 
 # -------------------------------------------------------------------------------------- monitoring

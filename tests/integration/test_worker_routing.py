@@ -1,11 +1,11 @@
 """Worker routing: a vision message is never taken by a CPU-only worker.
 
-Workers subscribe to queues, not to message types: `pitchlens worker --functions ingest,persist`
-polls only the ingest and persist queues, so a message on the detect or track queue waits for a
-GPU worker. Checked against a real SQS server (moto's, in this process) with probe handlers that
-record what they receive, and then in the deploy files: docker-compose.yml's cpu-worker and
-gpu-worker, and template.yaml's Lambda event sources and ECS GPU service, split the queues the
-same way.
+Workers subscribe to queues, not to message types: `pitchlens worker --functions
+ingest,persist,render` polls only the ingest, persist and render queues, so a message on the detect
+or track queue waits for a GPU worker. Checked against a real SQS server (moto's, in this process)
+with probe handlers that record what they receive, and then in the deploy files:
+docker-compose.yml's cpu-worker and gpu-worker, and template.yaml's Lambda event sources and ECS GPU
+service, split the queues the same way.
 """
 
 from __future__ import annotations
@@ -39,7 +39,8 @@ REPO = Path(__file__).resolve().parents[2]
 COMPOSE = REPO / "docker-compose.yml"
 TEMPLATE = REPO / "template.yaml"
 
-CPU_FUNCTIONS = ("ingest", "persist")
+CPU_FUNCTIONS = ("ingest", "persist", "render")
+"""Render decodes, draws and encodes video (PyAV, OpenCV, ffmpeg) but runs no model: a CPU function."""
 GPU_FUNCTIONS = ("detect", "track")
 """The functions that need the vision stack (YOLO, tracking): GPU workers only."""
 
@@ -235,6 +236,7 @@ def test_message_routes_put_vision_messages_on_gpu_queues(settings: Settings) ->
     assert MESSAGE_ROUTES["PlayersDetected"] in GPU_FUNCTIONS
     assert MESSAGE_ROUTES["MatchIngested"] in CPU_FUNCTIONS
     assert MESSAGE_ROUTES["VideoProcessed"] in CPU_FUNCTIONS, "persisting trajectories needs no GPU"
+    assert MESSAGE_ROUTES["RenderRequested"] in CPU_FUNCTIONS, "rendering needs no GPU"
     assert settings.notification_routes[settings.bucket_videos] in GPU_FUNCTIONS
 
 
