@@ -7,7 +7,7 @@ import dataclasses
 import hashlib
 from collections.abc import Collection, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, BinaryIO
 
 from pitchlens.domain.errors import JobNotFound, MatchNotFound, ObjectNotFound, ServiceUnavailable
 from pitchlens.domain.jobs import Job
@@ -32,6 +32,7 @@ from pitchlens.domain.ports import (
     TrackingRef,
     UnitOfWork,
 )
+from pitchlens.domain.sessions import HighlightSession, SessionClip, SessionNotFound, SessionRepository
 from tests.fakes.vision import FakeClipRepository
 
 
@@ -59,6 +60,11 @@ class FakeObjectStorage(ObjectStorage):
         self._check()
         self.objects[(bucket, key)] = (data, dict(metadata or {}))
         return self.head(bucket, key)
+
+    def put_file(
+        self, bucket: str, key: str, file: BinaryIO, *, metadata: Mapping[str, str] | None = None
+    ) -> StoredObject:
+        return self.put(bucket, key, file.read(), metadata=metadata)
 
     def get(self, bucket: str, key: str) -> bytes:
         self._check()
@@ -102,6 +108,8 @@ class FakeDatabase:
         self.jobs: dict[str, Job] = {}
         self.processed: set[tuple[str, str]] = set()
         self.clips: dict[str, Any] = {}
+        self.sessions: dict[str, HighlightSession] = {}
+        self.session_clips: dict[tuple[str, str], SessionClip] = {}
         self.down = False
 
 
@@ -181,6 +189,29 @@ class FakeProcessedMessages(ProcessedMessages):
         self.state.processed.add((consumer, key))
 
 
+class FakeSessionRepository(SessionRepository):
+    def __init__(self, state: FakeDatabase) -> None:
+        self.state = state
+
+    def add(self, session: HighlightSession) -> None:
+        self.state.sessions[session.session_id] = session
+
+    def get(self, session_id: str) -> HighlightSession:
+        if session_id not in self.state.sessions:
+            raise SessionNotFound(f"no session {session_id!r}")
+        return self.state.sessions[session_id]
+
+    def update(self, session: HighlightSession) -> None:
+        self.get(session.session_id)
+        self.state.sessions[session.session_id] = session
+
+    def clips(self, session_id: str) -> list[SessionClip]:
+        return [clip for (sid, _), clip in self.state.session_clips.items() if sid == session_id]
+
+    def save_clip(self, clip: SessionClip) -> None:
+        self.state.session_clips[(clip.session_id, clip.clip_id)] = clip
+
+
 class FakeUnitOfWork(UnitOfWork):
     """Works on a copy of the database state; commit() swaps it in (all or nothing)."""
 
@@ -195,10 +226,13 @@ class FakeUnitOfWork(UnitOfWork):
         self._working.jobs = dict(self._database.jobs)
         self._working.processed = set(self._database.processed)
         self._working.clips = dict(self._database.clips)
+        self._working.sessions = dict(self._database.sessions)
+        self._working.session_clips = dict(self._database.session_clips)
         self.matches = FakeMatchRepository(self._working)
         self.jobs = FakeJobRepository(self._working)
         self.inbox = FakeProcessedMessages(self._working)
         self.clips = FakeClipRepository(self._working.clips)
+        self.sessions = FakeSessionRepository(self._working)
         return self
 
     def commit(self) -> None:
@@ -208,6 +242,8 @@ class FakeUnitOfWork(UnitOfWork):
         self._database.jobs = self._working.jobs
         self._database.processed = self._working.processed
         self._database.clips = self._working.clips
+        self._database.sessions = self._working.sessions
+        self._database.session_clips = self._working.session_clips
 
     def rollback(self) -> None:
         pass

@@ -3,7 +3,7 @@ from __future__ import annotations
 import dataclasses
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from pitchlens.application.job_keeper import JobKeeper
@@ -16,13 +16,17 @@ from pitchlens.domain.messages import Delivery, RenderRequested
 from pitchlens.domain.ports import Clock, UnitOfWork
 from pitchlens.domain.rendering import (
     ClipNotReady,
+    Indicator,
     IndicatorRenderer,
+    ProgressCallback,
+    RenderedVideo,
+    RenderPreset,
     check_selection,
     indicator_named,
     preset_named,
     smooth_followed,
 )
-from pitchlens.domain.vision import TrajectoryStore, VideoReader, VideoStore, every_frame
+from pitchlens.domain.vision import Clip, TrajectoryStore, VideoReader, VideoStore, every_frame
 
 CONSUMER = "render"
 PROGRESS_INTERVAL_S = 1.0
@@ -59,12 +63,8 @@ class ClipRenderer:
     ) -> None:
         self._uow = unit_of_work
         self._videos = videos
-        self._reader = reader
-        self._trajectories = trajectories
-        self._appearance = appearance
-        self._renderer = renderer
         self._clock = clock
-        self._follower = follower or PlayerFollower()
+        self._follow_render = FollowRender(videos, reader, trajectories, appearance, renderer, follower)
         self._jobs = JobKeeper(unit_of_work, clock)
 
     def execute(self, message: RenderRequested, delivery: Delivery) -> Result:
@@ -89,36 +89,27 @@ class ClipRenderer:
         with self._uow() as uow:
             clip = uow.clips.get(message.clip_id)
             job = uow.jobs.get(message.job_id)
-        if clip.trajectories_uri is None:
-            raise ClipNotReady(f"clip {clip.clip_id} has no trajectories ({clip.status.value})")
         job = self._advance(job.running(JobStage.FOLLOWING, self._clock.now()))
-        tracks = self._trajectories.tracks(clip.trajectories_uri)
-        with (
-            self._videos.local_copy(clip.video_uri) as path,
-            tempfile.TemporaryDirectory(prefix="pitchlens-render-") as scratch,
-        ):
-            info = self._reader.probe(path)
-            selection = check_selection(
-                message.box, message.frame_index, info.width, info.height, info.frames
-            )
-            followed = self._follower.execute(
-                every_frame(tracks, info.frames), self._appearance(path), selection, message.frame_index
-            )
-            lost = sum(1 for frame in followed if frame.lost or frame.box is None)
-            job = self._advance(
+
+        def followed(frames: int, lost: int) -> None:
+            self._advance(
                 dataclasses.replace(
                     job.running(JobStage.RENDERING, self._clock.now()),
-                    counts={"frames": info.frames, "frames_done": 0, "lost_frames": lost},
+                    counts={"frames": frames, "frames_done": 0, "lost_frames": lost},
                 )
             )
-            progress = _Throttled(lambda done, total: self._report(message.job_id, done, total))
-            rendered = self._renderer.render(
-                path,
-                str(Path(scratch) / "render.mp4"),
-                smooth_followed(followed),
+
+        progress = Throttled(lambda done, total: self._report(message.job_id, done, total))
+        with tempfile.TemporaryDirectory(prefix="pitchlens-render-") as scratch:
+            rendered = self._follow_render.render(
+                clip,
+                message.box,
+                message.frame_index,
                 indicator,
                 preset,
-                progress,
+                str(Path(scratch) / "render.mp4"),
+                on_followed=followed,
+                on_progress=progress,
             )
             self._advance(job.running(JobStage.PUBLISHING, self._clock.now()), keep_counts=True)
             uri = self._videos.publish_output(rendered.path, output_key(message))
@@ -161,7 +152,57 @@ class ClipRenderer:
                 uow.commit()
 
 
-class _Throttled:
+class FollowRender:
+    """The render pipeline without bookkeeping: a processed clip's trajectories and video -> the player
+    under `box` followed (PlayerFollower), smoothed, drawn and encoded into a local file."""
+
+    def __init__(
+        self,
+        videos: VideoStore,
+        reader: VideoReader,
+        trajectories: TrajectoryStore,
+        appearance: Callable[[str], AppearanceEncoder],
+        renderer: IndicatorRenderer,
+        follower: PlayerFollower | None = None,
+    ) -> None:
+        self._videos = videos
+        self._reader = reader
+        self._trajectories = trajectories
+        self._appearance = appearance
+        self._renderer = renderer
+        self._follower = follower or PlayerFollower()
+
+    def render(
+        self,
+        clip: Clip,
+        box: Sequence[float],
+        frame_index: int,
+        indicator: Indicator,
+        preset: RenderPreset,
+        target: str,
+        on_followed: Callable[[int, int], None] | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> RenderedVideo:
+        """`on_followed(frames, lost frames)` once the player is followed, before rendering.
+        ClipNotReady without trajectories; InvalidSelection, PlayerNotTracked, InvalidTrackingData,
+        InvalidVideo for bad input."""
+        if clip.trajectories_uri is None:
+            raise ClipNotReady(f"clip {clip.clip_id} has no trajectories ({clip.status.value})")
+        tracks = self._trajectories.tracks(clip.trajectories_uri)
+        with self._videos.local_copy(clip.video_uri) as path:
+            info = self._reader.probe(path)
+            selection = check_selection(box, frame_index, info.width, info.height, info.frames)
+            followed = self._follower.execute(
+                every_frame(tracks, info.frames), self._appearance(path), selection, frame_index
+            )
+            if on_followed is not None:
+                on_followed(info.frames, sum(1 for frame in followed if frame.lost or frame.box is None))
+            return self._renderer.render(
+                path, target, smooth_followed(followed), indicator, preset, on_progress
+            )
+
+
+class Throttled:
     """Passes progress on at most every PROGRESS_INTERVAL_S, and always the last frame."""
 
     def __init__(self, report: Callable[[int, int], None]) -> None:

@@ -13,9 +13,11 @@ from pitchlens.domain.vision import VideoStore
 FINAL_FOLDER = "final"
 
 
-def final_key(game: str, player: str) -> str:
-    """`final/{game}_{player}_tracked.mp4` (names reduced to safe file-name characters)."""
-    return f"{FINAL_FOLDER}/{safe_name(game, 'game')}_{safe_name(player, 'player')}_tracked.mp4"
+def final_key(game: str, player: str, folder: str | None = None) -> str:
+    """`final/{game}_{player}_tracked.mp4` (names reduced to safe file-name characters), or
+    `final/{folder}/...` to keep one session's reel apart from another's of the same names."""
+    name = f"{safe_name(game, 'game')}_{safe_name(player, 'player')}_tracked.mp4"
+    return f"{FINAL_FOLDER}/{folder}/{name}" if folder else f"{FINAL_FOLDER}/{name}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -58,6 +58,11 @@ class ClipNotFound(PermanentError):
     """No clip has this id."""
 
 
+class StateConflict(PermanentError):
+    """The request is well formed but what it names is not in a state that allows it (yet): a clip
+    still processing, a preview not finished, a finalize with nothing approved."""
+
+
 class Unauthorized(PitchLensError):
     """A caller did not present the token this endpoint requires."""
 

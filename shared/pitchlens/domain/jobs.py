@@ -24,6 +24,7 @@ class JobStage(StrEnum):
     DETECTING = "detecting"
     TRACKING = "tracking"
     PERSISTING = "persisting"
+    CUTTING = "cutting"
     FOLLOWING = "following"
     RENDERING = "rendering"
     PUBLISHING = "publishing"
@@ -36,6 +37,7 @@ STAGE_PROGRESS = {
     JobStage.DETECTING: 0.05,
     JobStage.TRACKING: 0.1,
     JobStage.PERSISTING: 0.6,
+    JobStage.CUTTING: 0.1,
     JobStage.FOLLOWING: 0.05,
     JobStage.RENDERING: 0.15,
     JobStage.PUBLISHING: 0.95,

@@ -98,6 +98,32 @@ class RenderRequested(Message):
 
 
 @dataclass(frozen=True, slots=True)
+class HighlightsRequested(Message):
+    """Cut a session's highlight clips out of a game video (`game_video_uri`) with a CSV of
+    intervals (`intervals_uri`), and upload each clip as one of the session's videos."""
+
+    TYPE: ClassVar[str] = "HighlightsRequested"
+    VERSION: ClassVar[int] = 1
+
+    job_id: str
+    session_id: str
+    game_video_uri: str
+    intervals_uri: str
+    padding_s: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class FinalizeRequested(Message):
+    """Render every approved clip of a session at source quality and join them into one video."""
+
+    TYPE: ClassVar[str] = "FinalizeRequested"
+    VERSION: ClassVar[int] = 1
+
+    job_id: str
+    session_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class Envelope:
     """What goes on the wire: the message plus its routing and tracing metadata."""
 

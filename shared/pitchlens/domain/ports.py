@@ -7,10 +7,12 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
+from typing import BinaryIO
 
 from pitchlens.domain.jobs import Job
 from pitchlens.domain.messages import Message
 from pitchlens.domain.model import Event, Match
+from pitchlens.domain.sessions import SessionRepository
 from pitchlens.domain.vision import ClipRepository
 
 
@@ -71,6 +73,12 @@ class ObjectStorage(ABC):
     def put(
         self, bucket: str, key: str, data: bytes, *, metadata: Mapping[str, str] | None = None
     ) -> StoredObject: ...
+
+    @abstractmethod
+    def put_file(
+        self, bucket: str, key: str, file: BinaryIO, *, metadata: Mapping[str, str] | None = None
+    ) -> StoredObject:
+        """Uploads a (large) file object from its current position, streaming it."""
 
     @abstractmethod
     def get(self, bucket: str, key: str) -> bytes:
@@ -200,6 +208,7 @@ class UnitOfWork(ABC):
     jobs: JobRepository
     inbox: ProcessedMessages
     clips: ClipRepository
+    sessions: SessionRepository
 
     def __enter__(self) -> UnitOfWork:
         return self

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
-from pitchlens.domain.errors import PermanentError
+from pitchlens.domain.errors import PermanentError, StateConflict
 from pitchlens.domain.vision import BoundingBox, TrackingFrame
 
 
@@ -29,7 +29,7 @@ class InvalidSelection(PermanentError, ValueError):
     clip does not have. The message says which."""
 
 
-class ClipNotReady(PermanentError):
+class ClipNotReady(StateConflict):
     """The clip has no trajectories yet (still processing, or failed): it cannot be rendered."""
 
 

@@ -12,21 +12,24 @@ from typing import Any
 
 from pitchlens.application.clip_detector import ClipDetector
 from pitchlens.application.clip_finder import ClipFinder
-from pitchlens.application.clip_renderer import ClipRenderer
+from pitchlens.application.clip_renderer import ClipRenderer, FollowRender
 from pitchlens.application.clip_tracker import ClipTracker
 from pitchlens.application.event_finder import EventFinder
 from pitchlens.application.followable_players import FollowablePlayerLister
+from pitchlens.application.highlight_cut_worker import HighlightCutWorker
+from pitchlens.application.highlight_sessions import HighlightSessions
 from pitchlens.application.ingestion_requester import IngestionRequester
 from pitchlens.application.job_finder import JobFinder
 from pitchlens.application.match_finder import MatchFinder
 from pitchlens.application.match_ingester import MatchIngester
 from pitchlens.application.match_persister import MatchPersister
 from pitchlens.application.render_requester import RenderRequester
+from pitchlens.application.session_finalizer import SessionFinalizer
 from pitchlens.application.tracked_clip_concatenator import TrackedClipConcatenator
 from pitchlens.application.trajectory_persister import TrajectoryPersister
 from pitchlens.application.upload_ingester import UploadIngester
 from pitchlens.domain.appearance import AppearanceEncoder
-from pitchlens.domain.highlights import VideoEditor
+from pitchlens.domain.highlights import IntervalReader, VideoEditor
 from pitchlens.domain.ports import MatchParser, MatchSource, UnitOfWork
 from pitchlens.domain.rendering import IndicatorRenderer
 from pitchlens.domain.vision import (
@@ -248,6 +251,45 @@ class Container:
             self.appearance,
             self.indicator_renderer,
             self.clock,
+        )
+
+    @functools.cached_property
+    def interval_reader(self) -> IntervalReader:
+        from pitchlens.infrastructure.intervals_csv import CsvIntervalReader
+
+        return CsvIntervalReader()
+
+    @functools.cached_property
+    def highlight_sessions(self) -> HighlightSessions:
+        return HighlightSessions(
+            self.unit_of_work,
+            self.storage,
+            self.publisher,
+            self.render_requester,
+            self.followable_players,
+            self.interval_reader,
+            self.clock,
+            videos_bucket=self.settings.bucket_videos,
+            artifacts_bucket=self.settings.bucket_artifacts,
+        )
+
+    @functools.cached_property
+    def session_finalizer(self) -> SessionFinalizer:
+        follow_render = FollowRender(
+            self.videos, self.video_reader, self.trajectories, self.appearance, self.indicator_renderer
+        )
+        return SessionFinalizer(self.unit_of_work, follow_render, self.videos, self.video_editor, self.clock)
+
+    @functools.cached_property
+    def highlight_cut_worker(self) -> HighlightCutWorker:
+        return HighlightCutWorker(
+            self.unit_of_work,
+            self.storage,
+            self.videos,
+            self.interval_reader,
+            self.video_editor,
+            self.clock,
+            videos_bucket=self.settings.bucket_videos,
         )
 
     @functools.cached_property

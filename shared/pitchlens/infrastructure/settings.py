@@ -76,6 +76,8 @@ class Settings(BaseSettings):
 
     # Security.
     api_token: str | None = None
+    max_upload_mb: int = 2048
+    """Largest video accepted by `POST /cv/sessions` (413 above)."""
     notification_token: str = "pitchlens-local-notification-token"
 
     # Embedded stack ports (0 = pick a free port).

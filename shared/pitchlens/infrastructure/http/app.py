@@ -9,39 +9,50 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import quote_plus
 
 import orjson
 from fastapi import Depends, FastAPI, Header, Query, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
 
 import pitchlens
 from pitchlens.application.followable_players import FollowablePlayers
 from pitchlens.domain import errors
+from pitchlens.domain.highlights import HighlightError
 from pitchlens.domain.jobs import Job
 from pitchlens.domain.messages import ObjectCreated
 from pitchlens.domain.model import Event
 from pitchlens.domain.ports import EventQuery, MatchSummary
-from pitchlens.domain.rendering import PRESETS, ClipNotReady, Indicator, InvalidSelection
+from pitchlens.domain.rendering import PRESETS, Indicator, InvalidSelection
+from pitchlens.domain.sessions import SessionNotFound, UnsupportedUpload, UploadTooLarge
 from pitchlens.domain.vision import Clip
 from pitchlens.infrastructure import metrics
 from pitchlens.infrastructure.bootstrap import Container, container
+from pitchlens.infrastructure.http import cv
+from pitchlens.infrastructure.http.dependencies import Wired
 from pitchlens.infrastructure.logging import get_logger, log_context
 from pitchlens.infrastructure.messaging import notifications
 
 log = get_logger("pitchlens.api")
+STATIC_DIR = Path(__file__).with_name("static")
 
 ERROR_STATUS: dict[type[Exception], int] = {
     errors.Unauthorized: 401,
     errors.JobNotFound: 404,
     errors.MatchNotFound: 404,
     errors.ClipNotFound: 404,
+    SessionNotFound: 404,
+    errors.StateConflict: 409,
+    UploadTooLarge: 413,
+    UnsupportedUpload: 415,
+    HighlightError: 422,
     errors.InvalidTrackingData: 422,
     InvalidSelection: 422,
-    ClipNotReady: 409,
     errors.PlayerNotTracked: 422,
     errors.ObjectNotFound: 404,
     errors.UnsupportedSource: 422,
@@ -272,14 +283,6 @@ class Queued(BaseModel):
 
 
 # --- App -------------------------------------------------------------------------------------
-def get_container(request: Request) -> Container:
-    factory: Callable[[], Container] = request.app.state.container_factory
-    return factory()
-
-
-Wired = Annotated[Container, Depends(get_container)]
-
-
 def create_app(container_factory: Callable[[], Container] = container) -> FastAPI:
     """Builds the app; connects to nothing until the first request needs it."""
     app = FastAPI(
@@ -328,6 +331,18 @@ def create_app(container_factory: Callable[[], Container] = container) -> FastAP
             status_code=status,
             headers={"WWW-Authenticate": "Bearer"} if status == 401 else None,
         )
+
+    app.include_router(cv.create_router())
+    if STATIC_DIR.is_dir():
+        app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    @app.get("/", include_in_schema=False)
+    def web_page() -> FileResponse:
+        """The interactive workflow's page (see shared/pitchlens/infrastructure/http/static/)."""
+        page = STATIC_DIR / "index.html"
+        if not page.is_file():
+            raise errors.ObjectNotFound("the web page is not installed")
+        return FileResponse(page, media_type="text/html")
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, str]:

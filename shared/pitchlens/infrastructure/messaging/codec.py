@@ -17,6 +17,8 @@ import msgspec
 from pitchlens.domain.errors import InvalidMessage
 from pitchlens.domain.messages import (
     Envelope,
+    FinalizeRequested,
+    HighlightsRequested,
     IngestionRequested,
     MatchIngested,
     Message,
@@ -27,7 +29,15 @@ from pitchlens.domain.messages import (
 
 MESSAGE_TYPES: dict[str, type[Message]] = {
     cls.TYPE: cls
-    for cls in (IngestionRequested, MatchIngested, PlayersDetected, VideoProcessed, RenderRequested)
+    for cls in (
+        IngestionRequested,
+        MatchIngested,
+        PlayersDetected,
+        VideoProcessed,
+        RenderRequested,
+        HighlightsRequested,
+        FinalizeRequested,
+    )
 }
 
 MESSAGE_ROUTES: dict[str, str] = {
@@ -36,6 +46,8 @@ MESSAGE_ROUTES: dict[str, str] = {
     "PlayersDetected": "track",
     "VideoProcessed": "persist",
     "RenderRequested": "render",
+    "HighlightsRequested": "render",
+    "FinalizeRequested": "render",
 }
 """Message type -> the function whose queue consumes it."""
 

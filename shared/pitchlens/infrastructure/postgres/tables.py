@@ -155,3 +155,36 @@ clips = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Index(None, "match_id"),
 )
+
+
+# Highlight sessions (migration 0003): one reel of one player; its clips are the clips whose
+# match_id is the session id. session_clips holds what a person decided about each clip.
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("session_id", IDENTIFIER, primary_key=True),
+    Column("game", Text, nullable=False),
+    Column("player", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("source", Text, nullable=False),
+    Column("video_names", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+    Column("cut_job_id", IDENTIFIER, nullable=True),
+    Column("final_job_id", IDENTIFIER, nullable=True),
+    Column("final_uri", Text, nullable=True),
+    Column("reason", Text, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+session_clips = Table(
+    "session_clips",
+    metadata,
+    Column("session_id", IDENTIFIER, primary_key=True),
+    Column("clip_id", IDENTIFIER, primary_key=True),
+    Column("box", JSONB, nullable=True),
+    Column("frame_index", Integer, nullable=True),
+    Column("indicator", Text, nullable=True),
+    Column("preview_job_id", IDENTIFIER, nullable=True),
+    Column("approved", Boolean, nullable=False, server_default=text("false")),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)

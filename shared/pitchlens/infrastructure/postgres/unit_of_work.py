@@ -20,6 +20,7 @@ from pitchlens.infrastructure.postgres.repositories import (
     PostgresMatchRepository,
     PostgresProcessedMessages,
 )
+from pitchlens.infrastructure.postgres.session_repository import PostgresSessionRepository
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +34,7 @@ class PostgresUnitOfWork(UnitOfWork):
     jobs: PostgresJobRepository
     inbox: PostgresProcessedMessages
     clips: PostgresClipRepository
+    sessions: PostgresSessionRepository
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -53,6 +55,7 @@ class PostgresUnitOfWork(UnitOfWork):
         self.jobs = PostgresJobRepository(connection)
         self.inbox = PostgresProcessedMessages(connection)
         self.clips = PostgresClipRepository(connection)
+        self.sessions = PostgresSessionRepository(connection)
         return self
 
     def __exit__(

@@ -4,14 +4,31 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from pathlib import PurePosixPath
+from typing import Any, BinaryIO
 
+from boto3.exceptions import S3UploadFailedError
 from botocore.exceptions import BotoCoreError, ClientError
 
 from pitchlens.domain.errors import ObjectNotFound, ServiceUnavailable
 from pitchlens.domain.ports import ObjectStorage, StoredObject
 
 _MISSING = {"NoSuchKey", "404", "NotFound", "NoSuchBucket"}
+CONTENT_TYPES = {
+    ".mp4": "video/mp4",
+    ".m4v": "video/mp4",
+    ".mov": "video/quicktime",
+    ".mkv": "video/x-matroska",
+    ".webm": "video/webm",
+    ".jpg": "image/jpeg",
+    ".png": "image/png",
+    ".json": "application/json",
+    ".csv": "text/csv",
+}
+
+
+def content_type(key: str) -> str:
+    return CONTENT_TYPES.get(PurePosixPath(key).suffix.lower(), "application/octet-stream")
 
 
 def split_uri(uri: str) -> tuple[str, str]:
@@ -49,6 +66,18 @@ class S3ObjectStorage(ObjectStorage):
                 Bucket=bucket, Key=key, Body=data, Metadata=dict(metadata or {})
             )
         return StoredObject(bucket, key, len(data), response.get("ETag", "").strip('"'), dict(metadata or {}))
+
+    def put_file(
+        self, bucket: str, key: str, file: BinaryIO, *, metadata: Mapping[str, str] | None = None
+    ) -> StoredObject:
+        """`upload_fileobj`: multipart above 8 MB, the object visible only once complete."""
+        extra = {"Metadata": dict(metadata or {}), "ContentType": content_type(key)}
+        with _translated(bucket, key):
+            try:
+                self._client.upload_fileobj(file, bucket, key, ExtraArgs=extra)
+            except S3UploadFailedError as error:
+                raise ServiceUnavailable(f"could not upload s3://{bucket}/{key}: {error}") from error
+        return self.head(bucket, key)
 
     def get(self, bucket: str, key: str) -> bytes:
         with _translated(bucket, key):

@@ -17,14 +17,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from pitchlens.domain.errors import ObjectNotFound, ServiceUnavailable
 from pitchlens.domain.vision import DetectionArtifacts, FrameDetections, VideoStore
-from pitchlens.infrastructure.storage.s3 import split_uri
+from pitchlens.infrastructure.storage.s3 import content_type, split_uri
 
 JPEG_QUALITY = 92
-CONTENT_TYPES = {".mp4": "video/mp4", ".jpg": "image/jpeg", ".png": "image/png", ".json": "application/json"}
-
-
-def content_type(key: str) -> str:
-    return CONTENT_TYPES.get(PurePosixPath(key).suffix.lower(), "application/octet-stream")
 
 
 def detections_document(detections: FrameDetections) -> list[dict[str, float | int | str]]:

@@ -1,0 +1,435 @@
+"""The interactive workflow's routes (`/cv/...`, see docs/interactive-api.md): sessions of clips,
+picking a player, previews, approval, finalizing and downloads. State lives in PostgreSQL through
+`HighlightSessions`; long work goes through the render queue. Downloads stream from the outputs
+bucket with HTTP range support and reach nothing else."""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import re
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Annotated, Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+from fastapi import APIRouter, Depends, File, Form, Header, Query, Request, UploadFile
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, Field
+
+from pitchlens.application.highlight_sessions import SessionClipState
+from pitchlens.domain import errors
+from pitchlens.domain.jobs import Job
+from pitchlens.domain.rendering import Indicator
+from pitchlens.domain.sessions import (
+    VIDEO_SUFFIXES,
+    HighlightSession,
+    SessionClip,
+    UnsupportedUpload,
+    UploadTooLarge,
+)
+from pitchlens.infrastructure.http.dependencies import Wired
+
+FILE_PREFIXES = ("previews/", "tracked/", "final/", "clips/")
+"""What `/cv/files/...` may serve from the outputs bucket."""
+_SAFE_KEY = re.compile(r"^[A-Za-z0-9._\-/]+$")
+_CHUNK = 1 << 20
+_MAX_CSV_BYTES = 1 << 20
+_VIDEO_MAGIC = (b"ftyp", b"moov", b"mdat", b"wide", b"free", b"skip")
+_MATROSKA = b"\x1a\x45\xdf\xa3"
+
+
+def cv_token(
+    app_container: Wired,
+    authorization: Annotated[str | None, Header()] = None,
+    token: Annotated[str | None, Query(description="API token, for links that cannot send headers")] = None,
+) -> None:
+    expected = app_container.settings.api_token
+    if not expected:
+        return
+    presented = token or (
+        authorization[7:] if authorization and authorization.startswith("Bearer ") else None
+    )
+    if presented is None or not hmac.compare_digest(presented.encode(), expected.encode()):
+        raise errors.Unauthorized("missing or wrong API token (Authorization: Bearer <token>)")
+
+
+# --- Schemas ---------------------------------------------------------------------------------
+class SessionView(BaseModel):
+    session_id: str
+    game: str
+    player: str
+    status: str
+    reason: str | None
+    source: str
+    expected_clips: int | None
+    final_url: str | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, session: HighlightSession) -> SessionView:
+        cutting = session.source == "cut" and not session.video_names
+        return cls(
+            session_id=session.session_id,
+            game=session.game,
+            player=session.player,
+            status=session.status.value,
+            reason=session.reason,
+            source=session.source,
+            expected_clips=None if cutting else len(session.video_names),
+            final_url=file_url(session.final_uri),
+            created_at=session.created_at,
+            updated_at=session.updated_at,
+        )
+
+
+class SelectionView(BaseModel):
+    box: list[float]
+    frame_index: int
+    indicator: str
+
+
+class TaskStatus(BaseModel):
+    task_id: str
+    status: str
+    progress: float
+    reason: str | None
+
+
+class PreviewStatus(TaskStatus):
+    preview_url: str | None
+
+    @classmethod
+    def of(cls, job: Job) -> PreviewStatus:
+        return cls(
+            task_id=job.job_id,
+            status=job.status.value,
+            progress=round(job.progress, 4),
+            reason=job.reason,
+            preview_url=file_url(job.outputs.get("output_uri")),
+        )
+
+
+class FinalizeStatus(TaskStatus):
+    done: int
+    total: int
+    final_url: str | None
+
+    @classmethod
+    def of(cls, job: Job) -> FinalizeStatus:
+        return cls(
+            task_id=job.job_id,
+            status=job.status.value,
+            progress=round(job.progress, 4),
+            reason=job.reason,
+            done=job.counts.get("clips_done", 0),
+            total=job.counts.get("clips", 0),
+            final_url=file_url(job.outputs.get("final_uri")),
+        )
+
+
+class SessionClipView(BaseModel):
+    clip_id: str | None
+    name: str
+    status: str
+    progress: float
+    reason: str | None
+    width: int | None
+    height: int | None
+    fps: float | None
+    duration_s: float | None
+    selection: SelectionView | None
+    preview: PreviewStatus | None
+    approved: bool
+
+    @classmethod
+    def of(cls, state: SessionClipState) -> SessionClipView:
+        clip, info = state.clip, state.clip.info if state.clip else None
+        decision = state.decision
+        selection = decision.selection if decision else None
+        job = state.process_job
+        return cls(
+            clip_id=clip.clip_id if clip else None,
+            name=state.name,
+            status=clip.status.value if clip else "PENDING",
+            progress=round(job.progress, 4) if job else 0.0,
+            reason=(clip.reason if clip else None)
+            or (job.reason if job and job.status.value == "FAILED" else None),
+            width=info.width if info else None,
+            height=info.height if info else None,
+            fps=info.fps if info else None,
+            duration_s=info.duration_s if info else None,
+            selection=SelectionView(
+                box=list(selection.box), frame_index=selection.frame_index, indicator=selection.indicator
+            )
+            if selection
+            else None,
+            preview=PreviewStatus.of(state.preview_job) if state.preview_job else None,
+            approved=bool(decision and decision.approved),
+        )
+
+
+class SessionClipsView(BaseModel):
+    session_id: str
+    status: str
+    clips: list[SessionClipView]
+
+
+class DetectRequest(BaseModel):
+    session_id: str = Field(min_length=1, max_length=64)
+    clip_id: str = Field(min_length=1, max_length=128)
+
+
+class PlayerBox(BaseModel):
+    number: int
+    track_id: int
+    box: list[float]
+    confidence: float
+
+
+class DetectView(BaseModel):
+    session_id: str
+    clip_id: str
+    frame_index: int
+    width: int
+    height: int
+    image: str = Field(description="The detection frame as a data: URL (JPEG)")
+    players: list[PlayerBox]
+
+
+class PreviewRequest(BaseModel):
+    session_id: str = Field(min_length=1, max_length=64)
+    clip_id: str = Field(min_length=1, max_length=128)
+    box: list[float] = Field(min_length=4, max_length=4, description="x1, y1, x2, y2 in frame pixels")
+    frame_index: int | None = Field(default=None, ge=0, le=10_000_000)
+    indicator: Indicator = Indicator.CIRCLE
+
+
+class FinalizeRequest(BaseModel):
+    session_id: str = Field(min_length=1, max_length=64)
+
+
+class TaskAccepted(BaseModel):
+    task_id: str
+    status_url: str
+
+
+class ConfigView(BaseModel):
+    token_required: bool
+    max_upload_mb: int
+    indicators: list[str]
+
+
+def file_url(uri: str | None) -> str | None:
+    """`s3://outputs/<key>` -> `/cv/files/<key>` (what the page links to)."""
+    if not uri:
+        return None
+    _, _, key = uri.removeprefix("s3://").partition("/")
+    return f"/cv/files/{key}"
+
+
+# --- Uploads -------------------------------------------------------------------------------
+def _checked_video(upload: UploadFile, limit_mb: int) -> tuple[str, Any]:
+    """(file name, file object at 0); UnsupportedUpload unless it looks like a video, UploadTooLarge
+    above the limit."""
+    name = upload.filename or "video.mp4"
+    if not any(name.lower().endswith(suffix) for suffix in VIDEO_SUFFIXES):
+        raise UnsupportedUpload(f"{name}: not a video file (expected {', '.join(sorted(VIDEO_SUFFIXES))})")
+    file = upload.file
+    file.seek(0, 2)
+    size = file.tell()
+    file.seek(0)
+    if size > limit_mb * 1024 * 1024:
+        raise UploadTooLarge(f"{name}: {size / 1048576:.0f} MB is over the {limit_mb} MB upload limit")
+    head = file.read(12)
+    file.seek(0)
+    if len(head) < 12 or not (head[4:8] in _VIDEO_MAGIC or head.startswith(_MATROSKA)):
+        raise UnsupportedUpload(
+            f"{name}: not a video (an empty file or not MP4/QuickTime/Matroska/WebM data)"
+        )
+    return name, file
+
+
+def _read_csv(upload: UploadFile) -> str:
+    data = upload.file.read(_MAX_CSV_BYTES + 1)
+    if len(data) > _MAX_CSV_BYTES:
+        raise UploadTooLarge(f"{upload.filename}: an intervals table is at most 1 MB")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise UnsupportedUpload(f"{upload.filename}: the intervals table is not UTF-8 text") from None
+
+
+# --- Routes --------------------------------------------------------------------------------
+def create_router() -> APIRouter:
+    router = APIRouter(prefix="/cv", tags=["interactive"])
+    guarded = [Depends(cv_token)]
+
+    @router.get("/config", response_model=ConfigView)
+    def config(app_container: Wired) -> ConfigView:
+        """Open: what the page needs before it can call anything else."""
+        settings = app_container.settings
+        return ConfigView(
+            token_required=bool(settings.api_token),
+            max_upload_mb=settings.max_upload_mb,
+            indicators=[i.value for i in Indicator],
+        )
+
+    @router.post("/sessions", status_code=201, response_model=SessionView, dependencies=guarded)
+    def create_session(
+        request: Request,
+        app_container: Wired,
+        game: Annotated[str, Form(min_length=1, max_length=100)],
+        player: Annotated[str, Form(min_length=1, max_length=100)],
+        videos: Annotated[list[UploadFile] | None, File(description="Clips to follow a player in")] = None,
+        game_video: Annotated[UploadFile | None, File(description="Or: a whole game video ...")] = None,
+        intervals: Annotated[
+            UploadFile | None, File(description="... and a CSV of start,end intervals")
+        ] = None,
+        padding: Annotated[float, Form(ge=0, le=60)] = 0.0,
+    ) -> SessionView:
+        """A session from uploaded clips, or from a game video and an intervals CSV (cut by a worker)."""
+        sessions = app_container.highlight_sessions
+        limit = app_container.settings.max_upload_mb
+        correlation_id = request.state.correlation_id
+        if videos and (game_video is not None or intervals is not None):
+            raise errors.InvalidMessage("send either videos, or a game_video with intervals, not both")
+        if videos:
+            files = [_checked_video(upload, limit) for upload in videos]
+            return SessionView.of(sessions.create_from_videos(game, player, files, correlation_id))
+        if game_video is None or intervals is None:
+            raise errors.InvalidMessage("send one or more videos, or a game_video and an intervals CSV")
+        session = sessions.create_from_cut(
+            game, player, _checked_video(game_video, limit), _read_csv(intervals), padding, correlation_id
+        )
+        return SessionView.of(session)
+
+    @router.get("/session/{session_id}", response_model=SessionView, dependencies=guarded)
+    def session(session_id: str, app_container: Wired) -> SessionView:
+        return SessionView.of(app_container.highlight_sessions.get(session_id))
+
+    @router.get("/session/{session_id}/clips", response_model=SessionClipsView, dependencies=guarded)
+    def session_clips(session_id: str, app_container: Wired) -> SessionClipsView:
+        found, states = app_container.highlight_sessions.clips(session_id)
+        return SessionClipsView(
+            session_id=session_id, status=found.status.value, clips=[SessionClipView.of(s) for s in states]
+        )
+
+    @router.post("/detect", response_model=DetectView, dependencies=guarded)
+    def detect(body: DetectRequest, app_container: Wired) -> DetectView:
+        """The clip's detection frame and the players that can be followed on it."""
+        view = app_container.highlight_sessions.detection(body.session_id, body.clip_id)
+        found = view.players
+        return DetectView(
+            session_id=body.session_id,
+            clip_id=body.clip_id,
+            frame_index=found.frame_index,
+            width=found.width,
+            height=found.height,
+            image="data:image/jpeg;base64," + base64.b64encode(view.frame_jpeg).decode(),
+            players=[
+                PlayerBox(
+                    number=p.number,
+                    track_id=p.track_id,
+                    box=[p.box.x1, p.box.y1, p.box.x2, p.box.y2],
+                    confidence=p.confidence,
+                )
+                for p in found.players
+            ],
+        )
+
+    @router.post("/preview", status_code=202, response_model=TaskAccepted, dependencies=guarded)
+    def preview(body: PreviewRequest, request: Request, app_container: Wired) -> TaskAccepted:
+        job = app_container.highlight_sessions.preview(
+            body.session_id,
+            body.clip_id,
+            body.box,
+            body.frame_index,
+            body.indicator.value,
+            request.state.correlation_id,
+        )
+        return TaskAccepted(
+            task_id=job.job_id, status_url=f"/cv/preview/{body.session_id}/{body.clip_id}/status"
+        )
+
+    @router.get("/preview/{session_id}/{clip_id}/status", response_model=PreviewStatus, dependencies=guarded)
+    def preview_status(session_id: str, clip_id: str, app_container: Wired) -> PreviewStatus:
+        return PreviewStatus.of(app_container.highlight_sessions.preview_job(session_id, clip_id))
+
+    @router.post(
+        "/preview/{session_id}/{clip_id}/approve", response_model=SessionClipView, dependencies=guarded
+    )
+    def approve(session_id: str, clip_id: str, app_container: Wired) -> SessionClipView:
+        sessions = app_container.highlight_sessions
+        approved: SessionClip = sessions.approve(session_id, clip_id)
+        _, states = sessions.clips(session_id)
+        [state] = [s for s in states if s.clip is not None and s.clip.clip_id == approved.clip_id]
+        return SessionClipView.of(state)
+
+    @router.post("/finalize-all", status_code=202, response_model=TaskAccepted, dependencies=guarded)
+    def finalize_all(body: FinalizeRequest, request: Request, app_container: Wired) -> TaskAccepted:
+        job = app_container.highlight_sessions.finalize(body.session_id, request.state.correlation_id)
+        return TaskAccepted(task_id=job.job_id, status_url=f"/cv/finalize/{body.session_id}/status")
+
+    @router.get("/finalize/{session_id}/status", response_model=FinalizeStatus, dependencies=guarded)
+    def finalize_status(session_id: str, app_container: Wired) -> FinalizeStatus:
+        return FinalizeStatus.of(app_container.highlight_sessions.finalize_job(session_id))
+
+    @router.get(
+        "/files/{key:path}",
+        dependencies=guarded,
+        response_class=StreamingResponse,
+        responses={200: {"content": {"video/mp4": {}}}, 206: {"description": "Partial content"}},
+    )
+    def download(
+        key: str, app_container: Wired, range_header: Annotated[str | None, Header(alias="range")] = None
+    ) -> StreamingResponse:
+        """A rendered video from the outputs bucket (previews, tracked clips, finals, cuts), streamed;
+        `Range: bytes=a-b` answers 206 so players can seek."""
+        if not key.startswith(FILE_PREFIXES) or ".." in key.split("/") or not _SAFE_KEY.match(key):
+            raise errors.ObjectNotFound(f"no file {key!r}")
+        return _stream(app_container.s3, app_container.settings.bucket_outputs, key, range_header)
+
+    return router
+
+
+def _stream(client: Any, bucket: str, key: str, range_header: str | None) -> StreamingResponse:
+    arguments: dict[str, Any] = {"Bucket": bucket, "Key": key}
+    if (
+        range_header
+        and re.fullmatch(r"bytes=\d*-\d*", range_header.strip())
+        and range_header.strip() != "bytes=-"
+    ):
+        arguments["Range"] = range_header.strip()
+    try:
+        response = client.get_object(**arguments)
+    except ClientError as error:
+        code = str(error.response.get("Error", {}).get("Code", ""))
+        if code in {"NoSuchKey", "404", "NotFound", "NoSuchBucket"}:
+            raise errors.ObjectNotFound(f"no file {key!r}") from error
+        if code == "InvalidRange":
+            raise errors.InvalidMessage(f"range {range_header!r} is outside the file") from error
+        raise errors.ServiceUnavailable(f"object storage refused {key}: {code}") from error
+    except BotoCoreError as error:
+        raise errors.ServiceUnavailable(f"object storage unreachable: {error}") from error
+    body = response["Body"]
+
+    def chunks() -> Iterator[bytes]:
+        try:
+            yield from body.iter_chunks(_CHUNK)
+        finally:
+            body.close()
+
+    headers = {
+        "Accept-Ranges": "bytes",
+        "Content-Length": str(response["ContentLength"]),
+        "Cache-Control": "private, max-age=3600",
+    }
+    status = 200
+    if "ContentRange" in response:
+        headers["Content-Range"] = response["ContentRange"]
+        status = 206
+    return StreamingResponse(
+        chunks(), status_code=status, media_type=response.get("ContentType") or "video/mp4", headers=headers
+    )

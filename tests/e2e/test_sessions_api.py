@@ -1,0 +1,286 @@
+"""The interactive workflow's API (`/cv/...`) on the embedded stack with the real model: sessions from
+uploads and from a game video + intervals, picking a player, preview, approve, finalize, ranged
+downloads; bad input and two sessions at once."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import service_dir
+from tests.e2e.conftest import RunningStack, start_stack
+
+pytestmark = pytest.mark.e2e
+
+DFL = "dfl_08fd33_4_848x478.mp4"
+LALIGA = "laliga_rma_sev_broadcast_720p.mp4"
+MAX_UPLOAD_MB = 2  # the 1.1 MB DFL clip fits, the 3.0 MB broadcast clip does not
+
+
+@pytest.fixture(scope="module")
+def running(shared_data: Path) -> Iterator[RunningStack]:
+    model = shared_data.parent / "models" / "yolo11n_int8_openvino_model"
+    if not model.is_dir():
+        pytest.skip(f"the shared YOLO model is not at {model}")
+    os.environ.setdefault("YOLO_OFFLINE", "1")
+    with service_dir("sessions") as folder:
+        yield from start_stack(
+            folder, None, PITCHLENS_MODEL=str(model), PITCHLENS_MAX_UPLOAD_MB=str(MAX_UPLOAD_MB)
+        )
+
+
+@pytest.fixture(scope="module")
+def api(running: RunningStack) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=running.info.api_url, timeout=60) as client:
+        yield client
+
+
+def create_session(
+    api: httpx.Client, video: Path, game: str = "Gladbach v Wolfsburg", player: str = "No 7"
+) -> dict[str, Any]:
+    with video.open("rb") as file:
+        response = api.post(
+            "/cv/sessions",
+            data={"game": game, "player": player},
+            files=[("videos", (video.name, file, "video/mp4"))],
+        )
+    assert response.status_code == 201, response.text
+    session: dict[str, Any] = response.json()
+    return session
+
+
+def wait_for(check: Any, timeout: float = 300, every: float = 0.5) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(every)
+    raise AssertionError(f"not done within {timeout} s: {check()}")
+
+
+def processed_clips(api: httpx.Client, session_id: str, count: int = 1) -> list[dict[str, Any]]:
+    def check() -> list[dict[str, Any]] | None:
+        clips = api.get(f"/cv/session/{session_id}/clips").json()["clips"]
+        assert not any(c["status"] == "FAILED" for c in clips), clips
+        done = [c for c in clips if c["status"] == "PERSISTED"]
+        return done if len(done) == count and len(clips) == count else None
+
+    found: list[dict[str, Any]] = wait_for(check)
+    return found
+
+
+def finished(api: httpx.Client, status_url: str, timeout: float = 300) -> dict[str, Any]:
+    seen: list[float] = []
+
+    def check() -> dict[str, Any] | None:
+        status: dict[str, Any] = api.get(status_url).json()
+        seen.append(status["progress"])
+        return status if status["status"] in ("SUCCEEDED", "FAILED") else None
+
+    status: dict[str, Any] = wait_for(check, timeout, every=0.2)
+    assert seen == sorted(seen), f"progress went backwards: {seen}"
+    return status
+
+
+def test_a_session_goes_from_upload_to_a_final_video(
+    api: httpx.Client, shared_data: Path, tmp_path: Path
+) -> None:
+    from tests.media import assert_browser_ready, probe
+
+    session = create_session(api, shared_data / "video" / DFL)
+    sid = session["session_id"]
+    assert session["status"] == "READY" and session["expected_clips"] == 1 and session["source"] == "upload"
+    [clip] = processed_clips(api, sid)
+    assert clip["name"] == DFL and clip["width"] == 848 and clip["progress"] == 1.0
+
+    detected = api.post("/cv/detect", json={"session_id": sid, "clip_id": clip["clip_id"]})
+    assert detected.status_code == 200, detected.text
+    frame = detected.json()
+    assert frame["image"].startswith("data:image/jpeg;base64,") and (frame["width"], frame["height"]) == (
+        848,
+        478,
+    )
+    assert len(frame["players"]) >= 5
+    player = max(frame["players"], key=lambda p: p["box"][3] - p["box"][1])
+
+    nothing = api.post("/cv/finalize-all", json={"session_id": sid})
+    assert nothing.status_code == 409 and "no approved clip" in nothing.json()["message"]
+    early = api.post(f"/cv/preview/{sid}/{clip['clip_id']}/approve")
+    assert early.status_code == 409, early.text
+
+    started = api.post(
+        "/cv/preview",
+        json={"session_id": sid, "clip_id": clip["clip_id"], "box": player["box"], "indicator": "glow"},
+    )
+    assert started.status_code == 202, started.text
+    preview = finished(api, started.json()["status_url"])
+    assert preview["status"] == "SUCCEEDED", preview
+    assert preview["preview_url"].startswith(f"/cv/files/previews/{sid}/{clip['clip_id']}/glow-")
+
+    whole = api.get(preview["preview_url"])
+    assert whole.status_code == 200 and whole.headers["content-type"] == "video/mp4"
+    assert whole.headers["accept-ranges"] == "bytes" and int(whole.headers["content-length"]) == len(
+        whole.content
+    )
+    part = api.get(preview["preview_url"], headers={"Range": "bytes=100-199"})
+    assert part.status_code == 206 and part.content == whole.content[100:200]
+    assert part.headers["content-range"] == f"bytes 100-199/{len(whole.content)}"
+
+    approved = api.post(f"/cv/preview/{sid}/{clip['clip_id']}/approve")
+    assert approved.status_code == 200 and approved.json()["approved"] is True
+    assert approved.json()["selection"]["indicator"] == "glow"
+
+    final = api.post("/cv/finalize-all", json={"session_id": sid})
+    assert final.status_code == 202, final.text
+    status = finished(api, final.json()["status_url"])
+    assert status["status"] == "SUCCEEDED" and (status["done"], status["total"]) == (1, 1), status
+    assert status["final_url"] == f"/cv/files/final/{sid}/Gladbach-v-Wolfsburg_No-7_tracked.mp4"
+    path = tmp_path / "final.mp4"
+    path.write_bytes(api.get(status["final_url"]).content)
+    found = probe(path)
+    assert_browser_ready(found)
+    assert (found.width, found.height, found.frames) == (848, 478, 169)  # the final keeps the source's
+    assert api.get(f"/cv/session/{sid}").json()["status"] == "DONE"
+
+
+def test_two_sessions_at_once_do_not_interfere(api: httpx.Client, shared_data: Path) -> None:
+    sessions: list[dict[str, Any]] = []
+
+    def create(player: str) -> None:
+        sessions.append(create_session(api, shared_data / "video" / DFL, game="Same game", player=player))
+
+    threads = [threading.Thread(target=create, args=(name,)) for name in ("A", "B")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    first, second = sorted(sessions, key=lambda s: s["player"])
+    assert first["session_id"] != second["session_id"]
+    [clip_a] = processed_clips(api, first["session_id"])
+    [clip_b] = processed_clips(api, second["session_id"])
+    assert clip_a["clip_id"] != clip_b["clip_id"]
+    other = api.post("/cv/detect", json={"session_id": first["session_id"], "clip_id": clip_b["clip_id"]})
+    assert other.status_code == 404 and "not in session" in other.json()["message"]
+
+    tasks = []
+    for session, clip, indicator in ((first, clip_a, "dot"), (second, clip_b, "circle")):
+        players = api.post(
+            "/cv/detect", json={"session_id": session["session_id"], "clip_id": clip["clip_id"]}
+        )
+        box = players.json()["players"][0]["box"]
+        body = {
+            "session_id": session["session_id"],
+            "clip_id": clip["clip_id"],
+            "box": box,
+            "indicator": indicator,
+        }
+        tasks.append(api.post("/cv/preview", json=body).json()["status_url"])
+    results = [finished(api, url) for url in tasks]
+    assert [r["status"] for r in results] == ["SUCCEEDED", "SUCCEEDED"]
+    assert (
+        f"/previews/{first['session_id']}/" in results[0]["preview_url"]
+        and "/dot-" in results[0]["preview_url"]
+    )
+    assert (
+        f"/previews/{second['session_id']}/" in results[1]["preview_url"]
+        and "/circle-" in results[1]["preview_url"]
+    )
+    listed = api.get(f"/cv/session/{second['session_id']}/clips").json()["clips"]
+    assert [c["clip_id"] for c in listed] == [clip_b["clip_id"]] and listed[0]["selection"][
+        "indicator"
+    ] == "circle"
+
+
+def test_a_session_cut_from_a_game_video_gets_its_clips(
+    api: httpx.Client, shared_data: Path, running: RunningStack
+) -> None:
+    dfl = shared_data / "video" / DFL
+    table = "start,end,label\n0:00.5,0:02,first\n1.5,3,overlaps the first\n4,5.5,second\n"
+    with dfl.open("rb") as file:
+        response = api.post(
+            "/cv/sessions",
+            data={"game": "Cup final", "player": "No 9", "padding": "0"},
+            files=[
+                ("game_video", (dfl.name, file, "video/mp4")),
+                ("intervals", ("cuts.csv", table.encode(), "text/csv")),
+            ],
+        )
+    assert response.status_code == 201, response.text
+    session = response.json()
+    assert session["status"] == "CUTTING" and session["expected_clips"] is None and session["source"] == "cut"
+    ready = wait_for(lambda: api.get(f"/cv/session/{session['session_id']}").json()["status"] == "READY", 120)
+    assert ready
+    clips = processed_clips(api, session["session_id"], count=2)  # 0.5-3 s merged, 4-5.5 s
+    assert [c["name"] for c in clips] == ["Cup-final_No-9_001.mp4", "Cup-final_No-9_002.mp4"]
+    assert clips[0]["duration_s"] == pytest.approx(2.5, abs=0.1) and clips[1]["duration_s"] == pytest.approx(
+        1.5, abs=0.1
+    )
+    listed = running.s3.list_objects_v2(Bucket="outputs", Prefix=f"clips/{session['session_id']}/")
+    assert [o["Key"].rsplit("/", 1)[-1] for o in listed.get("Contents", [])] == ["Cup-final_No-9.mp4"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "kwargs", "status", "message"),
+    [
+        ("get", "/cv/session/s-nope", {}, 404, "no session"),
+        ("get", "/cv/session/s-nope/clips", {}, 404, "no session"),
+        ("post", "/cv/detect", {"json": {"session_id": "s-nope", "clip_id": "c"}}, 404, "no session"),
+        ("post", "/cv/finalize-all", {"json": {"session_id": "s-nope"}}, 404, "no session"),
+        ("get", "/cv/finalize/s-nope/status", {}, 404, "no session"),
+        ("get", "/cv/files/../artifacts/x.jpg", {}, 404, ""),
+        ("get", "/cv/files/previews/../../etc/passwd", {}, 404, ""),
+        ("get", "/cv/files/staging/tracks/x.parquet", {}, 404, "no file"),
+        ("get", "/cv/files/previews/none.mp4", {}, 404, "no file"),
+        ("post", "/cv/preview", {"json": {"session_id": "s", "clip_id": "c", "box": [1, 2, 3]}}, 422, "box"),
+        ("post", "/cv/sessions", {"data": {"game": "g", "player": "p"}}, 422, "videos"),
+    ],
+)
+def test_bad_requests_get_a_clear_error(
+    api: httpx.Client, method: str, path: str, kwargs: dict[str, Any], status: int, message: str
+) -> None:
+    response = getattr(api, method)(path, **kwargs)
+    assert response.status_code == status, response.text
+    assert message in response.text
+
+
+def test_uploads_must_be_videos_within_the_limit(
+    api: httpx.Client, shared_data: Path, tmp_path: Path
+) -> None:
+    fake = api.post(
+        "/cv/sessions",
+        data={"game": "g", "player": "p"},
+        files=[("videos", ("notes.mp4", b"just text, no video", "video/mp4"))],
+    )
+    assert fake.status_code == 415 and "not a video" in fake.json()["message"]
+    named = api.post(
+        "/cv/sessions",
+        data={"game": "g", "player": "p"},
+        files=[("videos", ("notes.txt", b"text", "text/plain"))],
+    )
+    assert named.status_code == 415
+    with (shared_data / "video" / LALIGA).open("rb") as file:
+        large = api.post(
+            "/cv/sessions", data={"game": "g", "player": "p"}, files=[("videos", (LALIGA, file, "video/mp4"))]
+        )
+    assert large.status_code == 413 and f"{MAX_UPLOAD_MB} MB upload limit" in large.json()["message"]
+    bad_table = api.post(
+        "/cv/sessions",
+        data={"game": "g", "player": "p"},
+        files=[
+            ("game_video", (DFL, (shared_data / "video" / DFL).read_bytes(), "video/mp4")),
+            ("intervals", ("cuts.csv", b"start,end\n0:05,0:02\n", "text/csv")),
+        ],
+    )
+    assert (
+        bad_table.status_code == 422
+        and "row 1" in bad_table.json()["message"]
+        and "reversed" in bad_table.json()["message"]
+    )
