@@ -457,8 +457,9 @@ def test_template_render_function(template: dict[str, Any], defaults: Settings) 
         if isinstance(p, dict) and kind in p
     }
     writable = {p["S3CrudPolicy"]["BucketName"]["Ref"] for p in policies if "S3CrudPolicy" in p}
-    assert {"VideosBucket", "TrackingDataBucket"} <= readable
-    assert writable == {"OutputsBucket"}
+    assert {"VideosBucket", "TrackingDataBucket", "ArtifactsBucket"} <= readable
+    # Renders go to outputs; clips cut for a session (HighlightsRequested) to videos.
+    assert writable == {"OutputsBucket", "VideosBucket"}
 
     queue = _queue_resource(template, defaults.queue_name("render"))
     _, api = _function_resource(template, "api")
