@@ -284,3 +284,36 @@ def test_uploads_must_be_videos_within_the_limit(
         and "row 1" in bad_table.json()["message"]
         and "reversed" in bad_table.json()["message"]
     )
+
+
+# --- Generated input: no 5xx from any route --------------------------------------------------
+FUZZ_EXAMPLES = 15
+"""Generated requests per operation (valid and invalid inputs); ~30 operations."""
+
+
+def test_generated_requests_never_get_a_server_error(running: RunningStack) -> None:
+    """schemathesis generates requests for every operation of the OpenAPI schema (hypothesis, from
+    the schema's own types and bounds); the API answers each with a 2xx/4xx, never a 5xx."""
+    schemathesis = pytest.importorskip("schemathesis", reason="needs schemathesis (the dev extra)")
+    from hypothesis import HealthCheck, given, settings
+    from schemathesis.checks import not_a_server_error
+
+    schema = schemathesis.openapi.from_url(f"{running.info.api_url}/openapi.json")
+    failures: dict[str, str] = {}
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert len(operations) >= 20
+
+    for operation in operations:
+
+        @given(case=operation.as_strategy())
+        @settings(
+            max_examples=FUZZ_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None
+        )
+        def call(case: Any) -> None:
+            case.call_and_validate(checks=[not_a_server_error])
+
+        try:
+            call()
+        except Exception as error:
+            failures[operation.label] = str(error)[:2000]
+    assert not failures, "\n\n".join(f"{label}:\n{error}" for label, error in failures.items())

@@ -38,6 +38,10 @@ class InvalidMessage(PermanentError):
     """A queue message is not a PitchLens envelope or its payload has the wrong shape."""
 
 
+class InvalidInput(PermanentError):
+    """A value cannot be used as given (text with NUL characters, a number out of range)."""
+
+
 class InvalidVideo(PermanentError):
     """A video is empty, not a video, truncated, or has no decodable video stream."""
 

@@ -58,6 +58,7 @@ ERROR_STATUS: dict[type[Exception], int] = {
     errors.UnsupportedSource: 422,
     errors.InvalidMatchData: 422,
     errors.InvalidMessage: 422,
+    errors.InvalidInput: 422,
     errors.ServiceUnavailable: 503,
 }
 

@@ -11,7 +11,7 @@ import sqlalchemy
 from sqlalchemy import Engine, make_url
 from sqlalchemy import exc as sa_exc
 
-from pitchlens.domain.errors import ServiceUnavailable
+from pitchlens.domain.errors import InvalidInput, ServiceUnavailable
 
 DRIVER_SCHEME = "postgresql+psycopg"
 
@@ -73,7 +73,8 @@ def unavailable_error(error: BaseException) -> ServiceUnavailable:
 
 @contextmanager
 def connection_errors_as_unavailable() -> Iterator[None]:
-    """Re-raises connection failures (from SQLAlchemy or straight from psycopg) as ServiceUnavailable."""
+    """Re-raises connection failures (from SQLAlchemy or straight from psycopg) as ServiceUnavailable,
+    and values PostgreSQL refuses (text with NUL characters, out-of-range numbers) as InvalidInput."""
     try:
         yield
     except ServiceUnavailable:
@@ -81,4 +82,7 @@ def connection_errors_as_unavailable() -> Iterator[None]:
     except Exception as error:
         if is_connection_error(error):
             raise unavailable_error(error) from error
+        if isinstance(error, sa_exc.DataError | psycopg.DataError):
+            detail = str(getattr(error, "orig", None) or error).splitlines()[0]
+            raise InvalidInput(f"a value cannot be used: {detail}") from error
         raise

@@ -4,12 +4,17 @@
 const TOKEN_KEY = "pitchlens.apiToken";
 const POLL_MS = 1000;
 const RETRY_MS = 2500;
-const BUSY_CLIP = new Set(["PENDING", "DETECTED", "TRACKED"]);
-const BUSY_TASK = new Set(["PENDING", "RUNNING"]);
+// Anything but a final state counts as in flight (so an unknown new state keeps the page polling).
+const FINAL_CLIP = new Set(["PERSISTED", "FAILED"]);
+const FINAL_TASK = new Set(["SUCCEEDED", "FAILED"]);
+const FINAL_SESSION = new Set(["READY", "DONE", "FAILED"]);
+const BUSY_CLIP = { has: (status) => !FINAL_CLIP.has(status) };
+const BUSY_TASK = { has: (status) => !!status && !FINAL_TASK.has(status) };
 const INDICATORS = new Set(["dot", "circle", "glow"]);
 
 const CLIP_STATUS = {
   PENDING: { label: "Queued", tone: "busy" },
+  UPLOADED: { label: "Detecting", tone: "busy" },
   DETECTED: { label: "Tracking", tone: "busy" },
   TRACKED: { label: "Saving", tone: "busy" },
   PERSISTED: { label: "Ready", tone: "ok" },
@@ -223,7 +228,7 @@ async function poll() {
 
 function anythingInFlight() {
   const session = state.session;
-  if (session && (session.status === "CUTTING" || session.status === "FINALIZING")) return true;
+  if (session && !FINAL_SESSION.has(session.status)) return true;
   if (state.clips.some((c) => BUSY_CLIP.has(c.status) || (c.preview && BUSY_TASK.has(c.preview.status)))) return true;
   if (state.preview && BUSY_TASK.has(state.preview.status)) return true;
   if (state.finalize && BUSY_TASK.has(state.finalize.status)) return true;
@@ -644,7 +649,8 @@ function renderFinalize() {
   }
 
   const link = $("download-link");
-  const url = fin && fin.status === "SUCCEEDED" && fin.final_url;
+  // The finalize task's link; before it is known (page just loaded), the session's own final_url.
+  const url = fin ? fin.status === "SUCCEEDED" && fin.final_url : state.session && state.session.final_url;
   link.hidden = !url;
   if (url) {
     const href = fileUrl(url);
@@ -769,11 +775,13 @@ function drawIndicator(ctx, box, px) {
     ctx.ellipse(cx, y2, Math.max(w * 0.75, px(10)), Math.max(w * 0.25, px(4)), 0, 0, Math.PI * 2);
     ctx.stroke();
   } else if (state.indicator === "dot") {
+    // A marker above the head, clear of the number tag.
     const r = Math.max(px(5), w * 0.18);
+    const tip = Math.max(r * 2, y1 - px(22));
     ctx.beginPath();
-    ctx.moveTo(cx, y1 - px(18) + r * 2);
-    ctx.lineTo(cx - r, y1 - px(18));
-    ctx.lineTo(cx + r, y1 - px(18));
+    ctx.moveTo(cx, tip);
+    ctx.lineTo(cx - r, tip - r * 1.6);
+    ctx.lineTo(cx + r, tip - r * 1.6);
     ctx.closePath();
     ctx.fill();
   } else if (state.indicator === "glow") {
