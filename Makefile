@@ -11,7 +11,7 @@ export PITCHLENS_MODEL ?= $(SHARED)/models/yolo11n_int8_openvino_model
 CLIP ?= $(SHARED)/data/video/dfl_08fd33_4_848x478.mp4
 PYTEST_ARGS ?=
 
-.PHONY: install test test-unit test-integration test-e2e lint format bench run run-ingest indicators up down clean
+.PHONY: install browser test test-unit test-integration test-e2e lint format bench run run-ingest indicators up down clean
 
 install: $(STAMP) ## Create .venv with the package, the embedded stack and the dev tools
 
@@ -31,8 +31,19 @@ format: install
 	$(BIN)/ruff format shared functions tests
 	$(BIN)/ruff check --fix shared functions tests
 
-test: install lint ## Everything CI runs: lint, then unit, integration and e2e tests
+test: install browser lint ## Everything CI runs: lint, then unit, integration and e2e tests
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# The web page's end-to-end test drives Debian's Chromium through Playwright (never
+# `playwright install`, which downloads a browser). Installed with apt when run as root;
+# without it that one test is skipped with a message saying so.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; \
+	  else \
+	    echo "note: no chromium; install it (apt-get install chromium) to run the web page test"; \
+	  fi; }
 
 test-unit: install
 	$(BIN)/pytest -m unit $(PYTEST_ARGS)
