@@ -130,6 +130,11 @@ def test_a_session_goes_from_upload_to_a_final_video(
     assert whole.headers["accept-ranges"] == "bytes" and int(whole.headers["content-length"]) == len(
         whole.content
     )
+    assert whole.headers["content-disposition"].startswith('inline; filename="glow-')
+    saved = api.get(preview["preview_url"], params={"download": "1"}, headers={"Range": "bytes=0-9"})
+    assert (
+        saved.headers["content-disposition"].startswith("attachment;") and saved.content == whole.content[:10]
+    )
     part = api.get(preview["preview_url"], headers={"Range": "bytes=100-199"})
     assert part.status_code == 206 and part.content == whole.content[100:200]
     assert part.headers["content-range"] == f"bytes 100-199/{len(whole.content)}"

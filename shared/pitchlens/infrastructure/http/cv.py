@@ -383,13 +383,21 @@ def create_router() -> APIRouter:
         responses={200: {"content": {"video/mp4": {}}}, 206: {"description": "Partial content"}},
     )
     def download(
-        key: str, app_container: Wired, range_header: Annotated[str | None, Header(alias="range")] = None
+        key: str,
+        app_container: Wired,
+        range_header: Annotated[str | None, Header(alias="range")] = None,
+        download: Annotated[
+            bool, Query(description="Save as a file (attachment) instead of playing")
+        ] = False,
     ) -> StreamingResponse:
         """A rendered video from the outputs bucket (previews, tracked clips, finals, cuts), streamed;
         `Range: bytes=a-b` answers 206 so players can seek."""
         if not key.startswith(FILE_PREFIXES) or ".." in key.split("/") or not _SAFE_KEY.match(key):
             raise errors.ObjectNotFound(f"no file {key!r}")
-        return _stream(app_container.s3, app_container.settings.bucket_outputs, key, range_header)
+        response = _stream(app_container.s3, app_container.settings.bucket_outputs, key, range_header)
+        disposition = "attachment" if download else "inline"
+        response.headers["Content-Disposition"] = f'{disposition}; filename="{key.rsplit("/", 1)[-1]}"'
+        return response
 
     return router
 

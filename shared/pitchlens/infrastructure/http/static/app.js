@@ -209,7 +209,7 @@ async function poll() {
     if (bannerTransient) clearError(); // the connection is back
   } catch (error) {
     failed = error;
-    if (sessionId === state.sessionId) showError(error, "Refreshing the session");
+    if (sessionId === state.sessionId) showError(error, state.session ? "Refreshing the session" : "Loading the session");
   } finally {
     polling = false;
   }
@@ -221,6 +221,7 @@ async function poll() {
   if (!state.sessionId || sessionId !== state.sessionId) return;
   if (failed) {
     if (failed.transient) kick(RETRY_MS); // network / 5xx: keep trying
+    else if (failed.status === 404 && !state.session) leaveUnknownSession();
     return;
   }
   if (anythingInFlight()) kick(POLL_MS);
@@ -308,23 +309,34 @@ function showCreate() {
   $("game-input").focus();
 }
 
-async function loadSession(id) {
+async function loadSession(id, known = null) {
   resetSession();
   state.sessionId = id;
+  state.session = known;
   showView("session");
-  $("session-title").textContent = "Loading session…";
-  $("session-status").textContent = "";
-  $("session-status").className = "badge";
+  if (!known) {
+    $("session-title").textContent = "Loading session…";
+    $("session-status").hidden = true;
+  }
   render();
   await poll();
 }
 
-function goToSession(id) {
+/** After creating a session: its URL (so a reload resumes it), drawn at once from the answer. */
+function goToSession(session) {
   const url = new URL(window.location.href);
   url.search = "";
-  url.searchParams.set("session", id);
-  window.history.pushState({ session: id }, "", url);
-  loadSession(id);
+  url.searchParams.set("session", session.session_id);
+  window.history.pushState({ session: session.session_id }, "", url);
+  loadSession(session.session_id, session);
+}
+
+/** The session in the URL does not exist: back to the form (the banner says why). */
+function leaveUnknownSession() {
+  const url = new URL(window.location.href);
+  url.search = "";
+  window.history.replaceState({}, "", url);
+  showCreate();
 }
 
 function goToCreate() {
@@ -366,6 +378,8 @@ function renderSession() {
   document.title = `${session.game} · ${session.player} — PitchLens`;
   const status = SESSION_STATUS[session.status] || { label: session.status, tone: "" };
   setBadge($("session-status"), status.label, status.tone);
+  $("session-status").hidden = false;
+  $("session-status").dataset.status = session.status;
 
   const note = $("session-note");
   note.classList.remove("is-failed");
@@ -440,6 +454,7 @@ function renderClips() {
     const name = document.createElement("span");
     name.className = "clip-name";
     name.textContent = clip.name || clip.clip_id || "clip";
+    name.title = name.textContent;
     const badge = document.createElement("span");
     badge.dataset.testid = "clip-status";
     setBadge(badge, status.label, status.tone);
@@ -1101,7 +1116,7 @@ function createSession(event) {
       $("upload-progress").hidden = true;
       $("create-form").reset();
       onModeChange();
-      goToSession(session.session_id);
+      goToSession(session);
     } else {
       setProgress(bar, 1, { failed: true });
       label.textContent = "Upload refused";

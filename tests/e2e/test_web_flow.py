@@ -1,0 +1,463 @@
+"""The web page at `/` in a real browser (Debian's Chromium through Playwright) against the embedded
+stack with the real model: upload a clip, wait for it to be processed, pick a player on the detection
+frame, watch the preview, approve, finalize and download an H.264 MP4. Server errors must reach the
+person. Screenshots of every step go to test-artifacts/web/ (git-ignored).
+
+Needs the `playwright` package and /usr/bin/chromium (`apt-get install chromium`); never
+`playwright install`, which downloads a browser of its own."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+from collections.abc import Iterator
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import REPO_ROOT, service_dir
+from tests.e2e.conftest import RunningStack, start_stack
+
+pytestmark = pytest.mark.e2e
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+CLIP = "dfl_08fd33_4_848x478.mp4"
+ARTIFACTS = REPO_ROOT / "test-artifacts" / "web"
+PROCESSING_TIMEOUT_MS = 300_000
+"""Detect -> track -> persist of the shared clip: ~30-60 s on 2 cores, more on a busy runner."""
+
+try:
+    from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
+except ImportError:
+    pytest.skip(
+        "the playwright package is not installed: pip install playwright (the tests drive Debian's "
+        "Chromium at /usr/bin/chromium; do not run `playwright install`)",
+        allow_module_level=True,
+    )
+if not CHROMIUM.is_file():
+    pytest.skip(f"Chromium not found at {CHROMIUM}: apt-get install -y chromium", allow_module_level=True)
+
+
+# --- Fixtures -------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def model_dir(shared_data: Path) -> Path:
+    folder = shared_data.parent / "models" / "yolo11n_int8_openvino_model"
+    if not folder.is_dir():
+        pytest.skip(f"the shared YOLO model is not at {folder}")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def running(model_dir: Path) -> Iterator[RunningStack]:
+    os.environ.setdefault("YOLO_OFFLINE", "1")
+    with service_dir("web") as folder:
+        yield from start_stack(folder, None, PITCHLENS_MODEL=str(model_dir))
+
+
+@pytest.fixture(scope="module")
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    for old in ARTIFACTS.glob("*.png"):
+        old.unlink()
+    return ARTIFACTS
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    """A fresh browser context (empty localStorage) per test; uncaught page errors fail the test."""
+    context = browser.new_context(viewport={"width": 1400, "height": 900}, accept_downloads=True)
+    opened = context.new_page()
+    errors: list[str] = []
+    opened.on("pageerror", lambda error: errors.append(str(error)))
+    opened.set_default_timeout(15_000)
+    try:
+        yield opened
+        assert not errors, f"JavaScript errors on the page: {errors}"
+    finally:
+        context.close()
+
+
+class Shots:
+    """Numbered screenshots of a test's steps: test-artifacts/web/<prefix>NN-<step>.png."""
+
+    def __init__(self, page: Page, folder: Path, prefix: str = "", start: int = 0) -> None:
+        self.page, self.folder, self.prefix, self.count = page, folder, prefix, start
+
+    def __call__(self, step: str, full_page: bool = False) -> Path:
+        self.count += 1
+        path = self.folder / f"{self.prefix}{self.count:02d}-{step}.png"
+        self.page.screenshot(path=str(path), full_page=full_page, animations="disabled")
+        return path
+
+
+# --- Helpers --------------------------------------------------------------------------------
+def point_only_in(box: list[float], others: list[list[float]]) -> tuple[float, float]:
+    """A point inside `box` and in none of `others` (boxes may overlap), the centre when it is free."""
+    x1, y1, x2, y2 = box
+    candidates = [((x1 + x2) / 2, (y1 + y2) / 2)] + [
+        (x1 + (x2 - x1) * (i + 0.5) / 8, y1 + (y2 - y1) * (j + 0.5) / 8) for j in range(8) for i in range(8)
+    ]
+    for x, y in candidates:
+        if not any(o[0] <= x <= o[2] and o[1] <= y <= o[3] for o in others):
+            return x, y
+    raise AssertionError(f"every point of {box} is inside another player's box")
+
+
+def click_frame_point(page: Page, x: float, y: float) -> None:
+    """Clicks where frame pixel (x, y) shows on the canvas, whatever size the canvas has now."""
+    canvas = page.get_by_test_id("frame-canvas")
+    width = float(canvas.get_attribute("data-frame-width") or 0)
+    height = float(canvas.get_attribute("data-frame-height") or 0)
+    shown = canvas.bounding_box()
+    assert shown and width and height
+    page.mouse.click(shown["x"] + x * shown["width"] / width, shown["y"] + y * shown["height"] / height)
+
+
+def canvas_aspect(page: Page) -> tuple[float, float]:
+    shown = page.get_by_test_id("frame-canvas").bounding_box()
+    assert shown
+    return shown["width"], shown["width"] / shown["height"]
+
+
+def tiny_video(path: Path) -> Path:
+    """A 3-frame 64x64 H.264 MP4: a real video, processed in no time."""
+    import av
+    import numpy as np
+
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=Fraction(25))
+        stream.width, stream.height, stream.pix_fmt = 64, 64, "yuv420p"
+        for i in range(3):
+            frame = av.VideoFrame.from_ndarray(np.full((64, 64, 3), 40 * i, dtype=np.uint8), format="rgb24")
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+    return path
+
+
+def banner_shows(page: Page, status: int, message: str) -> None:
+    banner = page.get_by_test_id("error-banner")
+    expect(banner).to_be_visible()
+    expect(page.get_by_test_id("error-message")).to_have_text(message)
+    expect(page.get_by_test_id("error-title")).to_contain_text(str(status))
+
+
+# --- The whole flow -------------------------------------------------------------------------
+def test_an_analyst_builds_a_highlight_reel_in_the_browser(
+    running: RunningStack, page: Page, shared_data: Path, artifacts: Path, tmp_path: Path
+) -> None:
+    from tests.media import assert_browser_ready, probe
+
+    shot = Shots(page, artifacts)
+    base = running.info.api_url
+    page.goto(f"{base}/")
+    expect(page.get_by_test_id("create-view")).to_be_visible()
+    shot("new-session")
+
+    # 1. Create the session: game, player, one clip uploaded with progress.
+    page.get_by_label("Game", exact=True).fill("Gladbach v Wolfsburg")
+    page.get_by_label("Player", exact=True).fill("No 7")
+    page.get_by_test_id("videos-input").set_input_files(shared_data / "video" / CLIP)
+    expect(page.get_by_test_id("file-summary")).to_contain_text(CLIP)
+    shot("form-filled")
+    page.evaluate(
+        """() => {
+            window.uploadLabels = [];
+            const label = document.getElementById('upload-label');
+            new MutationObserver(() => window.uploadLabels.push(label.textContent))
+                .observe(label, {childList: true, characterData: true, subtree: true});
+        }"""
+    )
+    page.get_by_test_id("create-button").click()
+    expect(page.get_by_test_id("session-view")).to_be_visible(timeout=60_000)
+    labels: list[str] = page.evaluate("window.uploadLabels")
+    assert any(re.search(r"Uploading \d+% · .* of ", text) for text in labels), labels  # XHR progress
+    expect(page).to_have_url(re.compile(r"\?session=s-[\w-]+$"))
+    session_id = page.url.rsplit("session=", 1)[1]
+    expect(page.locator("#session-title")).to_have_text("Gladbach v Wolfsburg · No 7")
+    clip_item = page.get_by_test_id("clip-item").first
+    expect(clip_item).to_contain_text(CLIP)
+    shot("session-created")
+
+    # 2. The clip is processed (the page polls); a reload resumes the session from the URL.
+    expect(clip_item).to_have_attribute("data-status", "PERSISTED", timeout=PROCESSING_TIMEOUT_MS)
+    page.reload()
+    expect(page.locator("#session-title")).to_have_text("Gladbach v Wolfsburg · No 7")
+    expect(clip_item).to_have_attribute("data-status", "PERSISTED")
+    expect(clip_item.get_by_test_id("clip-status")).to_have_text("Ready")
+    shot("clip-processed")
+
+    # 3. Open it: the detection frame with numbered boxes on a canvas that keeps the frame's shape.
+    clip_item.click()
+    chips = page.get_by_test_id("player-chip")
+    expect(chips.first).to_be_visible(timeout=60_000)
+    expect(clip_item).to_have_attribute("aria-current", "true")
+    clip_id = clip_item.get_attribute("data-clip-id")
+    players = [
+        (int(c.get_attribute("data-number") or 0), json.loads(c.get_attribute("data-box") or "[]"))
+        for c in chips.all()
+    ]
+    assert [n for n, _ in players] == list(range(1, len(players) + 1)) and len(players) >= 3, players
+    canvas = page.get_by_test_id("frame-canvas")
+    frame_size = (canvas.get_attribute("data-frame-width"), canvas.get_attribute("data-frame-height"))
+    assert frame_size == ("848", "478")
+    wide_width, aspect = canvas_aspect(page)
+    assert aspect == pytest.approx(848 / 478, rel=0.01)
+    shot("detection-frame")
+
+    # ... which rescales with the window (stacked layout on a narrow one); clicks map back to frame
+    # pixels at any size: click inside the first player's box.
+    page.set_viewport_size({"width": 820, "height": 900})
+    expect(canvas).not_to_have_css("width", f"{int(wide_width)}px")
+    narrow_width, aspect = canvas_aspect(page)
+    assert narrow_width < wide_width and aspect == pytest.approx(848 / 478, rel=0.02)
+    number, box = players[0]
+    x, y = point_only_in(box, [b for n, b in players if n != number])
+    canvas.scroll_into_view_if_needed()
+    click_frame_point(page, x, y)
+    expect(page.get_by_test_id("selection-label")).to_have_attribute("data-selected", str(number))
+    expect(chips.first).to_have_attribute("aria-pressed", "true")
+    expect(chips.nth(1)).to_have_attribute("aria-pressed", "false")
+    shot("player-selected-narrow", full_page=True)
+    page.set_viewport_size({"width": 1400, "height": 900})
+    page.wait_for_function(
+        "w => Math.abs(document.getElementById('frame-canvas').getBoundingClientRect().width - w) < 2",
+        arg=wide_width,
+    )
+
+    # 4. Indicator, preview: progress, then a playable <video>.
+    page.get_by_test_id("indicator-dot").check()
+    shot("player-and-indicator")
+    with page.expect_request(lambda r: r.url.endswith("/cv/preview") and r.method == "POST") as sent:
+        page.get_by_test_id("preview-button").click()
+    request = sent.value.post_data_json
+    assert isinstance(request, dict), request
+    assert request["session_id"] == session_id and request["clip_id"] == clip_id
+    assert request["box"] == box and request["indicator"] == "dot" and isinstance(request["frame_index"], int)
+    expect(page.get_by_test_id("preview-progress")).to_be_visible()
+    shot("preview-rendering")
+    video = page.get_by_test_id("preview-video")
+    expect(video).to_be_visible(timeout=PROCESSING_TIMEOUT_MS)
+    page.wait_for_function(
+        "() => { const v = document.querySelector('[data-testid=preview-video]');"
+        " return v.readyState >= 2 && v.duration > 0; }",
+        timeout=60_000,
+    )
+    assert page.evaluate("document.querySelector('[data-testid=preview-video]').duration") == pytest.approx(
+        6.77, abs=0.3
+    )
+    played = page.evaluate(
+        """async () => {
+            const v = document.querySelector('[data-testid=preview-video]');
+            v.muted = true;
+            await v.play();
+            await new Promise((done) => setTimeout(done, 700));
+            v.pause();
+            return v.currentTime;
+        }"""
+    )
+    assert played > 0.2, f"the preview did not play in Chromium (currentTime {played})"
+    expect(page.get_by_test_id("preview-status")).to_have_attribute("data-status", "SUCCEEDED")
+    shot("preview-ready")
+
+    # 5. Approve, finalize (progress), download the final video through the link.
+    page.get_by_test_id("approve-button").click()
+    expect(page.get_by_test_id("approved-note")).to_be_visible()
+    expect(page.get_by_test_id("approved-count")).to_have_text("1 of 1 approved")
+    expect(clip_item.get_by_test_id("clip-preview-tag")).to_have_text("Approved")
+    shot("approved")
+    page.get_by_test_id("finalize-button").click()
+    expect(page.get_by_test_id("finalize-progress")).to_be_visible()
+    expect(page.get_by_test_id("finalize-label")).to_contain_text("/ 1 clips")
+    shot("finalizing")
+    link = page.get_by_test_id("download-link")
+    expect(link).to_be_visible(timeout=PROCESSING_TIMEOUT_MS)
+    expect(page.get_by_test_id("session-status")).to_have_text("Final video ready")
+    expect(page.get_by_test_id("error-banner")).to_be_hidden()
+    shot("final-ready")
+
+    with page.expect_download() as download:
+        link.click()
+    saved = tmp_path / "final.mp4"
+    download.value.save_as(saved)
+    assert download.value.suggested_filename.endswith("_tracked.mp4")
+    found = probe(saved)
+    assert_browser_ready(found)
+    assert found.codec == "h264" and (found.width, found.height) == (848, 478) and found.frames == 169
+
+
+# --- Errors reach the person ----------------------------------------------------------------
+def test_finalize_with_nothing_approved_shows_the_servers_409_message(
+    running: RunningStack, page: Page, artifacts: Path, tmp_path: Path
+) -> None:
+    video = tiny_video(tmp_path / "tiny.mp4")
+    created = running.api.post(
+        "/cv/sessions",
+        data={"game": "Errors FC v Tests", "player": "No 9"},
+        files={"videos": ("tiny.mp4", video.read_bytes(), "video/mp4")},
+    )
+    assert created.status_code == 201, created.text
+    session_id = created.json()["session_id"]
+    refused = running.api.post("/cv/finalize-all", json={"session_id": session_id})
+    assert refused.status_code == 409, refused.text
+
+    shot = Shots(page, artifacts, prefix="error-")
+    page.goto(f"{running.info.api_url}/?session={session_id}")
+    expect(page.locator("#session-title")).to_have_text("Errors FC v Tests · No 9")
+    expect(page.get_by_test_id("approved-count")).to_have_text("0 of 1 approved")
+    page.get_by_test_id("finalize-button").click()
+    banner_shows(page, 409, refused.json()["message"])
+    expect(page.get_by_test_id("download-link")).to_be_hidden()
+    shot("finalize-nothing-approved")
+    page.get_by_test_id("error-dismiss").click()
+    expect(page.get_by_test_id("error-banner")).to_be_hidden()
+
+
+def test_an_unknown_session_and_a_file_that_is_not_a_video_show_the_servers_messages(
+    running: RunningStack, page: Page, artifacts: Path, tmp_path: Path
+) -> None:
+    shot = Shots(page, artifacts, prefix="error-", start=1)
+    missing = running.api.get("/cv/session/s-does-not-exist")
+    assert missing.status_code == 404
+    page.goto(f"{running.info.api_url}/?session=s-does-not-exist")
+    banner_shows(page, 404, missing.json()["message"])
+    expect(page.get_by_test_id("create-view")).to_be_visible()  # back to the form
+    expect(page).not_to_have_url(re.compile("session="))
+    shot("unknown-session")
+
+    notes = tmp_path / "notes.mp4"
+    notes.write_text("this is not a video\n" * 10)
+    refused = running.api.post(
+        "/cv/sessions",
+        data={"game": "A v B", "player": "No 1"},
+        files={"videos": ("notes.mp4", notes.read_bytes(), "video/mp4")},
+    )
+    assert refused.status_code == 415, refused.text
+    page.get_by_label("Game", exact=True).fill("A v B")
+    page.get_by_label("Player", exact=True).fill("No 1")
+    page.get_by_test_id("videos-input").set_input_files(notes)
+    page.get_by_test_id("create-button").click()
+    banner_shows(page, 415, refused.json()["message"])
+    expect(page.get_by_test_id("create-view")).to_be_visible()  # still on the form, nothing lost
+    expect(page.get_by_label("Game", exact=True)).to_have_value("A v B")
+    shot("not-a-video")
+
+
+def test_a_network_failure_is_shown(running: RunningStack, page: Page) -> None:
+    page.goto(f"{running.info.api_url}/")
+    expect(page.get_by_test_id("create-view")).to_be_visible()
+    page.route("**/cv/session/**", lambda route: route.abort("connectionrefused"))
+    page.goto(f"{running.info.api_url}/?session=s-unreachable")
+    expect(page.get_by_test_id("error-banner")).to_be_visible()
+    expect(page.get_by_test_id("error-title")).to_contain_text("network error")
+    expect(page.get_by_test_id("error-message")).to_contain_text("Could not reach the server")
+
+
+# --- The API token --------------------------------------------------------------------------
+FRAME_SVG = (
+    "<svg xmlns='http://www.w3.org/2000/svg' width='848' height='478'>"
+    "<rect width='848' height='478' fill='#2d6a3e'/></svg>"
+)
+
+
+def test_the_token_is_asked_once_kept_and_sent_with_every_request(running: RunningStack, page: Page) -> None:
+    """The stack runs without a token; the /cv answers here are stand-ins that demand one, so the
+    test sees exactly what the page sends."""
+    seen: list[tuple[str, str | None]] = []
+    session = {
+        "session_id": "s-token", "game": "Token v Test", "player": "No 4", "status": "READY",
+        "reason": None, "source": "upload", "expected_clips": 1,
+        "created_at": "2026-11-21T00:00:00Z", "updated_at": "2026-11-21T00:00:00Z",
+    }  # fmt: skip
+    preview = {
+        "task_id": "t-1", "status": "SUCCEEDED", "progress": 1.0, "reason": None,
+        "preview_url": "/cv/files/previews/s-token/c-1/dot.mp4",
+    }  # fmt: skip
+    clip = {
+        "clip_id": "c-1", "name": "clip.mp4", "status": "PERSISTED", "progress": 1.0, "reason": None,
+        "width": 848, "height": 478, "fps": 25.0, "duration_s": 6.76,
+        "selection": {"box": [100, 100, 140, 200], "frame_index": 1, "indicator": "glow"},
+        "preview": preview, "approved": False,
+    }  # fmt: skip
+    detection = {
+        "session_id": "s-token", "clip_id": "c-1", "frame_index": 1, "width": 848, "height": 478,
+        "image": "data:image/svg+xml;base64," + base64.b64encode(FRAME_SVG.encode()).decode(),
+        "players": [
+            {"number": 1, "track_id": 3, "box": [100, 100, 140, 200], "confidence": 0.9},
+            {"number": 2, "track_id": 5, "box": [400, 150, 440, 260], "confidence": 0.8},
+        ],
+    }  # fmt: skip
+    answers: dict[str, Any] = {
+        "/cv/session/s-token": session,
+        "/cv/session/s-token/clips": {"session_id": "s-token", "clips": [clip]},
+        "/cv/detect": detection,
+    }
+
+    def answer(route: Route) -> None:
+        url = route.request.url
+        path = re.sub(r"^https?://[^/]+", "", url).split("?")[0]
+        seen.append((url, route.request.headers.get("authorization")))
+        if path == "/cv/config":
+            route.fulfill(json={"token_required": True, "max_upload_mb": 2048, "indicators": ["dot"]})
+        elif path.startswith("/cv/files/"):
+            route.fulfill(status=404, json={"error": "ObjectNotFound", "message": "stand-in"})
+        elif route.request.headers.get("authorization") != "Bearer s3cret":
+            route.fulfill(status=401, json={"error": "Unauthorized", "message": "missing or wrong API token"})
+        else:
+            route.fulfill(json=answers[path])
+
+    page.route(re.compile(r".*/cv/.*"), answer)
+    page.goto(f"{running.info.api_url}/?session=s-token")
+    dialog = page.get_by_test_id("token-dialog")
+    expect(dialog).to_be_visible()
+    page.get_by_test_id("token-input").fill("s3cret")
+    page.get_by_test_id("token-save").click()
+    expect(dialog).to_be_hidden()
+    expect(page.locator("#session-title")).to_have_text("Token v Test · No 4")
+    assert page.evaluate("localStorage.getItem('pitchlens.apiToken')") == "s3cret"
+
+    # The open clip resumes its earlier selection and preview; the video URL carries ?token=.
+    page.get_by_test_id("clip-item").first.click()
+    expect(page.get_by_test_id("player-chip").first).to_have_attribute("aria-pressed", "true")
+    expect(page.get_by_test_id("indicator-glow")).to_be_checked()
+    src = page.get_by_test_id("preview-video").get_attribute("src") or ""
+    assert src.endswith("/cv/files/previews/s-token/c-1/dot.mp4?token=s3cret"), src
+
+    # Keyboard: arrows move between the players on the canvas, Enter picks one; Retry starts over.
+    page.get_by_test_id("frame-canvas").focus()
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("Enter")
+    expect(page.get_by_test_id("player-chip").nth(1)).to_have_attribute("aria-pressed", "true")
+    expect(page.get_by_test_id("selection-label")).to_have_text("Player 2 selected")
+    page.get_by_test_id("retry-button").click()
+    expect(page.get_by_test_id("preview-panel")).to_be_hidden()
+    expect(page.get_by_test_id("selection-label")).to_have_attribute("data-selected", "")
+    expect(page.get_by_test_id("preview-button")).to_be_disabled()
+
+    # Reloading does not ask again; every guarded request carried the token.
+    page.reload()
+    expect(page.locator("#session-title")).to_have_text("Token v Test · No 4")
+    expect(dialog).to_be_hidden()
+    guarded = [(url, auth) for url, auth in seen if "/cv/config" not in url and "/cv/files/" not in url]
+    after_saving = guarded[next(i for i, (_, auth) in enumerate(guarded) if auth) :]
+    assert after_saving and all(auth == "Bearer s3cret" for _, auth in after_saving), after_saving
