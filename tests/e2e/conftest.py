@@ -111,6 +111,22 @@ def start_stack(data_dir: Path, statsbomb_dir: Path | None, **overrides: str) ->
 
 
 @pytest.fixture(scope="module")
+def model_dir(shared_data: Path) -> Path:
+    """The shared offline YOLO11n OpenVINO export the vision functions run."""
+    folder = shared_data.parent / "models" / "yolo11n_int8_openvino_model"
+    if not folder.is_dir():
+        pytest.skip(f"the shared YOLO model is not at {folder}")
+    return folder
+
+
+def start_vision_stack(name: str, model: Path, **overrides: str) -> Iterator[RunningStack]:
+    """A stack whose detect and track functions run `model` (offline), under a fresh service dir."""
+    os.environ.setdefault("YOLO_OFFLINE", "1")
+    with service_dir(name) as folder:
+        yield from start_stack(folder, None, PITCHLENS_MODEL=str(model), **overrides)
+
+
+@pytest.fixture(scope="module")
 def running(statsbomb_dir: Path) -> Iterator[RunningStack]:
     with service_dir("stack") as folder:
         yield from start_stack(folder, statsbomb_dir)

@@ -4,7 +4,6 @@ downloads; bad input and two sessions at once."""
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Iterator
@@ -14,8 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import service_dir
-from tests.e2e.conftest import RunningStack, start_stack
+from tests.e2e.conftest import RunningStack, start_vision_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -25,15 +23,8 @@ MAX_UPLOAD_MB = 2  # the 1.1 MB DFL clip fits, the 3.0 MB broadcast clip does no
 
 
 @pytest.fixture(scope="module")
-def running(shared_data: Path) -> Iterator[RunningStack]:
-    model = shared_data.parent / "models" / "yolo11n_int8_openvino_model"
-    if not model.is_dir():
-        pytest.skip(f"the shared YOLO model is not at {model}")
-    os.environ.setdefault("YOLO_OFFLINE", "1")
-    with service_dir("sessions") as folder:
-        yield from start_stack(
-            folder, None, PITCHLENS_MODEL=str(model), PITCHLENS_MAX_UPLOAD_MB=str(MAX_UPLOAD_MB)
-        )
+def running(model_dir: Path) -> Iterator[RunningStack]:
+    yield from start_vision_stack("sessions", model_dir, PITCHLENS_MAX_UPLOAD_MB=str(MAX_UPLOAD_MB))
 
 
 @pytest.fixture(scope="module")
@@ -243,7 +234,7 @@ def test_a_session_cut_from_a_game_video_gets_its_clips(
         ("get", "/cv/files/../artifacts/x.jpg", {}, 404, ""),
         ("get", "/cv/files/previews/../../etc/passwd", {}, 404, ""),
         ("get", "/cv/files/staging/tracks/x.parquet", {}, 404, "no file"),
-        ("get", "/cv/files/previews/none.mp4", {}, 404, "no file"),
+        ("get", "/cv/files/previews/none.mp4", {}, 404, "does not exist"),
         ("post", "/cv/preview", {"json": {"session_id": "s", "clip_id": "c", "box": [1, 2, 3]}}, 422, "box"),
         ("post", "/cv/sessions", {"data": {"game": "g", "player": "p"}}, 422, "videos"),
     ],

@@ -16,8 +16,7 @@ import orjson
 import pyarrow.parquet as pq
 import pytest
 
-from tests.conftest import service_dir
-from tests.e2e.conftest import RunningStack, start_stack
+from tests.e2e.conftest import RunningStack, start_vision_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -25,18 +24,8 @@ CLIP = "dfl_08fd33_4_848x478.mp4"
 
 
 @pytest.fixture(scope="module")
-def model_dir(shared_data: Path) -> Path:
-    folder = shared_data.parent / "models" / "yolo11n_int8_openvino_model"
-    if not folder.is_dir():
-        pytest.skip(f"the shared YOLO model is not at {folder}")
-    return folder
-
-
-@pytest.fixture(scope="module")
 def running(model_dir: Path) -> Iterator[RunningStack]:
-    os.environ.setdefault("YOLO_OFFLINE", "1")
-    with service_dir("video") as folder:
-        yield from start_stack(folder, None, PITCHLENS_MODEL=str(model_dir))
+    yield from start_vision_stack("video", model_dir)
 
 
 def read_object(running: RunningStack, uri: str) -> bytes:

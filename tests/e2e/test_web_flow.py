@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import re
 from collections.abc import Iterator
 from fractions import Fraction
@@ -19,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import REPO_ROOT, service_dir
-from tests.e2e.conftest import RunningStack, start_stack
+from tests.conftest import REPO_ROOT
+from tests.e2e.conftest import RunningStack, start_vision_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -51,18 +50,8 @@ if not CHROMIUM.is_file():
 
 # --- Fixtures -------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def model_dir(shared_data: Path) -> Path:
-    folder = shared_data.parent / "models" / "yolo11n_int8_openvino_model"
-    if not folder.is_dir():
-        pytest.skip(f"the shared YOLO model is not at {folder}")
-    return folder
-
-
-@pytest.fixture(scope="module")
 def running(model_dir: Path) -> Iterator[RunningStack]:
-    os.environ.setdefault("YOLO_OFFLINE", "1")
-    with service_dir("web") as folder:
-        yield from start_stack(folder, None, PITCHLENS_MODEL=str(model_dir))
+    yield from start_vision_stack("web", model_dir)
 
 
 @pytest.fixture(scope="module")

@@ -124,17 +124,7 @@ class ClipTracker:
         return Result.of(delivery, Outcome.DONE, message.job_id, "video", counts=counts)
 
     def _report(self, job_id: str, done: int, total: int) -> None:
-        with self._uow() as uow:
-            job = uow.jobs.get(job_id)
-            if not job.status.terminal:
-                uow.jobs.update(
-                    dataclasses.replace(
-                        job,
-                        counts={**job.counts, "frames": total, "frames_done": done},
-                        updated_at=self._clock.now(),
-                    )
-                )
-                uow.commit()
+        self._jobs.count(job_id, frames=total, frames_done=done)
 
 
 def track_frames(

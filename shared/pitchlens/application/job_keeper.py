@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 from pitchlens.domain.errors import JobNotFound, PitchLensError
@@ -27,6 +28,16 @@ class JobKeeper:
         with self._uow() as uow:
             uow.jobs.update(job)
             uow.commit()
+
+    def count(self, job_id: str, **counts: int) -> None:
+        """Merges `counts` (progress such as `frames_done`) into a job that is still running."""
+        with self._uow() as uow:
+            job = uow.jobs.get(job_id)
+            if not job.status.terminal:
+                uow.jobs.update(
+                    dataclasses.replace(job, counts={**job.counts, **counts}, updated_at=self._clock.now())
+                )
+                uow.commit()
 
     def fail(self, job_id: str, reason: str) -> Job | None:
         """Marks the job FAILED; returns None if even that is impossible (database down)."""

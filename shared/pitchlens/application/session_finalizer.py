@@ -135,15 +135,8 @@ class SessionFinalizer:
         return lambda done, _total: self._report(job_id, offset + done)
 
     def _report(self, job_id: str, frames_done: int, clips_done: int | None = None) -> None:
-        with self._uow() as uow:
-            job = uow.jobs.get(job_id)
-            if job.status.terminal:
-                return
-            counts = {**job.counts, "frames_done": frames_done}
-            if clips_done is not None:
-                counts["clips_done"] = clips_done
-            uow.jobs.update(dataclasses.replace(job, counts=counts, updated_at=self._clock.now()))
-            uow.commit()
+        extra = {} if clips_done is None else {"clips_done": clips_done}
+        self._jobs.count(job_id, frames_done=frames_done, **extra)
 
     def _give_up(self, message: FinalizeRequested, reason: str, inbox_key: str | None) -> None:
         """The job FAILED and the session back to READY (its approvals kept) with the reason."""

@@ -507,26 +507,39 @@ def detect(
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
 
-def _save_detections_preview(frame_uri: str, detections_uri: str, folder: Path) -> Path:
-    """The detection frame with its numbered boxes, as a local JPEG anyone can open."""
+def _save_numbered_frame(frame_uri: str, boxes: list[tuple[str, list[float]]], path: Path) -> Path:
+    """The frame at `frame_uri` with each (label, [x1, y1, x2, y2]) box drawn, as a local JPEG anyone
+    can open. ValueError when the object is not an image."""
     import cv2
     import numpy as np
 
     from pitchlens.infrastructure import bootstrap
     from pitchlens.infrastructure.storage.s3 import split_uri
 
-    storage = bootstrap.container().storage
-    image = cv2.imdecode(np.frombuffer(storage.get(*split_uri(frame_uri)), np.uint8), cv2.IMREAD_COLOR)
+    data = bootstrap.container().storage.get(*split_uri(frame_uri))
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     if image is None:
         raise ValueError(f"{frame_uri} is not a readable image")
-    for number, box in enumerate(orjson.loads(storage.get(*split_uri(detections_uri)))["detections"]):
-        top_left, bottom_right = (int(box["x1"]), int(box["y1"])), (int(box["x2"]), int(box["y2"]))
-        cv2.rectangle(image, top_left, bottom_right, (0, 255, 255), 2)
-        cv2.putText(image, str(number), (top_left[0], max(12, top_left[1] - 4)), 0, 0.5, (0, 255, 255), 1)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "detections.jpg"
+    for label, box in boxes:
+        x1, y1, x2, y2 = (round(value) for value in box)
+        cv2.rectangle(image, (x1, y1), (x2, y2), (0, 214, 255), 2)
+        cv2.putText(image, label, (x1, max(14, y1 - 5)), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (0, 0, 0), 3)
+        cv2.putText(image, label, (x1, max(14, y1 - 5)), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (0, 214, 255), 1)
+    path.parent.mkdir(parents=True, exist_ok=True)
     cv2.imwrite(str(path), image)
     return path.resolve()
+
+
+def _save_detections_preview(frame_uri: str, detections_uri: str, folder: Path) -> Path:
+    """The detection frame with its boxes numbered as in detections.json."""
+    from pitchlens.infrastructure import bootstrap
+    from pitchlens.infrastructure.storage.s3 import split_uri
+
+    found = orjson.loads(bootstrap.container().storage.get(*split_uri(detections_uri)))["detections"]
+    boxes = [
+        (str(number), [box[side] for side in ("x1", "y1", "x2", "y2")]) for number, box in enumerate(found)
+    ]
+    return _save_numbered_frame(frame_uri, boxes, folder / "detections.jpg")
 
 
 @app.command()
@@ -616,29 +629,14 @@ def _parse_box(text: str) -> list[float]:
 
 
 def _save_players_preview(clip: Mapping[str, Any], players: Mapping[str, Any], folder: Path) -> Path | None:
-    """The clip's detection frame with the followable players' numbered boxes, as a local JPEG."""
-    import cv2
-    import numpy as np
-
-    from pitchlens.infrastructure import bootstrap
-    from pitchlens.infrastructure.storage.s3 import split_uri
-
+    """The clip's detection frame with the followable players' numbered boxes."""
     if not clip.get("frame_uri"):
         return None
-    data = bootstrap.container().storage.get(*split_uri(clip["frame_uri"]))
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-    if image is None:
+    boxes = [(str(player["number"]), player["box"]) for player in players["players"]]
+    try:
+        return _save_numbered_frame(clip["frame_uri"], boxes, folder / "players.jpg")
+    except ValueError:
         return None
-    for player in players["players"]:
-        x1, y1, x2, y2 = (round(value) for value in player["box"])
-        cv2.rectangle(image, (x1, y1), (x2, y2), (0, 214, 255), 2)
-        label = str(player["number"])
-        cv2.putText(image, label, (x1, max(14, y1 - 5)), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (0, 0, 0), 3)
-        cv2.putText(image, label, (x1, max(14, y1 - 5)), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (0, 214, 255), 1)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "players.jpg"
-    cv2.imwrite(str(path), image)
-    return path.resolve()
 
 
 @app.command()

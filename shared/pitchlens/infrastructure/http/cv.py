@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated, Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 from fastapi import APIRouter, Depends, File, Form, Header, Query, Request, UploadFile
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
@@ -29,6 +29,7 @@ from pitchlens.domain.sessions import (
     UploadTooLarge,
 )
 from pitchlens.infrastructure.http.dependencies import Wired
+from pitchlens.infrastructure.storage.s3 import storage_errors
 
 FILE_PREFIXES = ("previews/", "tracked/", "final/", "clips/")
 """What `/cv/files/...` may serve from the outputs bucket."""
@@ -410,17 +411,13 @@ def _stream(client: Any, bucket: str, key: str, range_header: str | None) -> Str
         and range_header.strip() != "bytes=-"
     ):
         arguments["Range"] = range_header.strip()
-    try:
-        response = client.get_object(**arguments)
-    except ClientError as error:
-        code = str(error.response.get("Error", {}).get("Code", ""))
-        if code in {"NoSuchKey", "404", "NotFound", "NoSuchBucket"}:
-            raise errors.ObjectNotFound(f"no file {key!r}") from error
-        if code == "InvalidRange":
-            raise errors.InvalidMessage(f"range {range_header!r} is outside the file") from error
-        raise errors.ServiceUnavailable(f"object storage refused {key}: {code}") from error
-    except BotoCoreError as error:
-        raise errors.ServiceUnavailable(f"object storage unreachable: {error}") from error
+    with storage_errors(bucket, key):
+        try:
+            response = client.get_object(**arguments)
+        except ClientError as error:
+            if str(error.response.get("Error", {}).get("Code", "")) == "InvalidRange":
+                raise errors.InvalidInput(f"range {range_header!r} is outside the file") from error
+            raise
     body = response["Body"]
 
     def chunks() -> Iterator[bytes]:

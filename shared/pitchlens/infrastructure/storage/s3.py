@@ -40,7 +40,8 @@ def split_uri(uri: str) -> tuple[str, str]:
 
 
 @contextmanager
-def _translated(bucket: str, key: str) -> Iterator[None]:
+def storage_errors(bucket: str, key: str) -> Iterator[None]:
+    """S3 client errors as ObjectNotFound (a missing key or bucket) or ServiceUnavailable."""
     try:
         yield
     except ClientError as error:
@@ -61,7 +62,7 @@ class S3ObjectStorage(ObjectStorage):
     def put(
         self, bucket: str, key: str, data: bytes, *, metadata: Mapping[str, str] | None = None
     ) -> StoredObject:
-        with _translated(bucket, key):
+        with storage_errors(bucket, key):
             response = self._client.put_object(
                 Bucket=bucket, Key=key, Body=data, Metadata=dict(metadata or {})
             )
@@ -72,7 +73,7 @@ class S3ObjectStorage(ObjectStorage):
     ) -> StoredObject:
         """`upload_fileobj`: multipart above 8 MB, the object visible only once complete."""
         extra = {"Metadata": dict(metadata or {}), "ContentType": content_type(key)}
-        with _translated(bucket, key):
+        with storage_errors(bucket, key):
             try:
                 self._client.upload_fileobj(file, bucket, key, ExtraArgs=extra)
             except S3UploadFailedError as error:
@@ -80,12 +81,12 @@ class S3ObjectStorage(ObjectStorage):
         return self.head(bucket, key)
 
     def get(self, bucket: str, key: str) -> bytes:
-        with _translated(bucket, key):
+        with storage_errors(bucket, key):
             body: bytes = self._client.get_object(Bucket=bucket, Key=key)["Body"].read()
         return body
 
     def head(self, bucket: str, key: str) -> StoredObject:
-        with _translated(bucket, key):
+        with storage_errors(bucket, key):
             response = self._client.head_object(Bucket=bucket, Key=key)
         return StoredObject(
             bucket,
@@ -97,7 +98,7 @@ class S3ObjectStorage(ObjectStorage):
 
     def list(self, bucket: str, prefix: str) -> list[StoredObject]:
         objects = []
-        with _translated(bucket, prefix):
+        with storage_errors(bucket, prefix):
             for page in self._client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
                 for item in page.get("Contents", []):
                     objects.append(StoredObject(bucket, item["Key"], item["Size"], item["ETag"].strip('"')))
@@ -105,7 +106,7 @@ class S3ObjectStorage(ObjectStorage):
 
     def copy(self, source_uri: str, bucket: str, key: str) -> StoredObject:
         source_bucket, source_key = split_uri(source_uri)
-        with _translated(source_bucket, source_key):
+        with storage_errors(source_bucket, source_key):
             self._client.copy_object(
                 Bucket=bucket, Key=key, CopySource={"Bucket": source_bucket, "Key": source_key}
             )
