@@ -189,7 +189,12 @@ def api(
 
 @app.command()
 def worker(
-    functions: Annotated[str, typer.Option(help="Comma-separated functions to poll, e.g. ingest,persist")],
+    functions: Annotated[
+        str,
+        typer.Option(
+            help="Comma-separated functions to poll: ingest,persist,render (CPU) or detect,track (GPU)"
+        ),
+    ],
     metrics_port: Annotated[int, typer.Option(help="Port for /metrics (0 = none)")] = 9100,
 ) -> None:
     """Poll the given functions' queues and run their handlers (compose, ECS workers)."""
