@@ -6,8 +6,12 @@
 3. the persist step alone (COPY), events/s, vs `to_sql` of the same rows (target >= 50,000/s);
 4. upload-to-handler latency of the embedded runtime over 50 uploads (target p95 <= 1 s).
 
+`--only` picks sections: ingestion (the above), vision, trajectories, rendering (see each module
+under tests/benchmarks/; PITCHLENS_BENCH_4K_FINAL=0 skips rendering's longest part, the 4K final).
+
 Each figure is the median of several repetitions; the machine is small and shared, so read the
-ratios, not the absolute times. Results go to stdout and `bench-results/ingestion.md`.
+ratios, not the absolute times. Results go to stdout and `bench-results/benchmarks.md` (only the
+sections run).
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[2]
 MATCH = "9880"
 REPEATS = 5
+SECTIONS = ("ingestion", "vision", "trajectories", "rendering")
 
 PROBE_HANDLER = textwrap.dedent(
     '''
@@ -64,10 +69,13 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=REPO / "bench-results" / "benchmarks.md")
     parser.add_argument(
         "--only",
-        default="ingestion,vision,trajectories",
-        help="comma-separated: ingestion, vision, trajectories",
+        default=",".join(SECTIONS),
+        help=f"comma-separated: {', '.join(SECTIONS)}",
     )
     args = parser.parse_args()
+    unknown = set(args.only.split(",")) - set(SECTIONS)
+    if unknown:
+        parser.error(f"unknown section(s) {', '.join(sorted(unknown))} (expected {', '.join(SECTIONS)})")
     statsbomb_dir = args.shared / "data" / "statsbomb"
     if not statsbomb_dir.is_dir():
         print(f"shared data not found at {statsbomb_dir}", file=sys.stderr)
@@ -85,6 +93,10 @@ def main() -> int:
         from tests.benchmarks import trajectories
 
         sections.append(render("Trajectory persistence", trajectories.main_rows()))
+    if "rendering" in chosen:
+        from tests.benchmarks import rendering
+
+        sections.append(render("Rendering", rendering.run(args.shared)))
     table = "\n\n".join(sections)
     print(table)
     args.out.parent.mkdir(parents=True, exist_ok=True)
