@@ -259,3 +259,31 @@ def test_indicator_samples_are_written_as_pngs(pitch_video: Path, tmp_path: Path
     dot = cv2.imread(str(paths[0]))[:, :, ::-1].astype(int)
     cx, cy, _ = dot_geometry(BoundingBox(130, 150, 160, 230))
     assert near(patch(dot, cx, cy), ACCENT_RGB)
+
+
+def test_sound_that_starts_before_the_first_frame_is_trimmed_to_stay_in_sync(
+    renderer: FfmpegIndicatorRenderer, tmp_path: Path
+) -> None:
+    """A recording (MPEG-TS keeps absolute times) whose video starts 0.8 s after its sound: the render's
+    sound must start with its first frame, so the first 0.8 s of sound are left out."""
+    ffmpeg = find_ffmpeg()
+    base, late = tmp_path / "base.ts", tmp_path / "late.ts"
+    quiet = [ffmpeg, "-nostdin", "-loglevel", "error", "-y"]
+    subprocess.run(
+        [*quiet, "-f", "lavfi", "-i", "testsrc2=s=320x240:r=25:d=4", "-f", "lavfi", "-i", "sine=duration=5",
+         "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", "-f", "mpegts", str(base)],
+        check=True,
+    )  # fmt: skip
+    subprocess.run(
+        [*quiet, "-itsoffset", "0.8", "-i", str(base), "-i", str(base), "-map", "0:v", "-map", "1:a",
+         "-c", "copy", "-f", "mpegts", str(late)],
+        check=True,
+    )  # fmt: skip
+    frames = PyAVVideoReader().probe(str(late)).frames
+    target = tmp_path / "synced.mp4"
+    lost = [TrackingFrame(i, None, 0.0, lost=True) for i in range(frames)]
+    renderer.render(str(late), str(target), lost, Indicator.DOT, PRESETS["final"])
+    found = probe(target)
+    assert found.audio_start_s == pytest.approx(0, abs=0.05)
+    assert found.audio_end_s is not None and found.audio_end_s == pytest.approx(5 - 0.8, abs=0.08)
+    assert found.video_s == pytest.approx(4.0, abs=0.05)

@@ -68,6 +68,9 @@ class _Source:
     fps: Fraction
     frames: int
     audio_codec: str | None
+    audio_lead_s: float = 0.0
+    """How long the sound runs before the first video frame (a recording whose video starts late):
+    that much sound is skipped so the output's sound starts with its first frame, in sync."""
 
 
 class FfmpegIndicatorRenderer(IndicatorRenderer):
@@ -143,6 +146,7 @@ class FfmpegIndicatorRenderer(IndicatorRenderer):
             fps=media.format.rate,
             frames=info.frames,
             audio_codec=media.format.audio.codec if media.format.audio else None,
+            audio_lead_s=_audio_lead_s(source) if media.format.audio else 0.0,
         )
 
     def _pipe(
@@ -234,10 +238,24 @@ def _encoder_command(
     if info.audio_codec is None:
         streams, audio = ["-map", "0:v:0"], []
     else:
-        streams = ["-i", source, "-map", "0:v:0", "-map", "1:a:0"]
+        # ffmpeg starts each input at its earliest stream: skip the sound before the first frame.
+        lead = ["-ss", f"{info.audio_lead_s:.6f}"] if info.audio_lead_s > _EPSILON_S else []
+        streams = [*lead, "-i", source, "-map", "0:v:0", "-map", "1:a:0"]
         audio = ["-c:a", "copy"] if info.audio_codec in COPYABLE_AUDIO else aac_arguments()
     head = [ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-y"]
     return [*head, *raw, *streams, *video, *audio, *MP4_ARGUMENTS, str(target)]
+
+
+def _audio_lead_s(source: str) -> float:
+    """Seconds between the file's start (its earliest stream) and its first video frame."""
+    try:
+        with av.open(source) as container:
+            video = container.streams.video[0]
+            if video.start_time is None or video.time_base is None or container.start_time is None:
+                return 0.0
+            return max(0.0, float(video.start_time * video.time_base) - container.start_time / av.time_base)
+    except av.error.FFmpegError as error:
+        raise InvalidVideo(f"{Path(source).name}: not a readable video: {error}") from error
 
 
 def _slots_until(written: int, slot: float, until_s: float) -> int:
