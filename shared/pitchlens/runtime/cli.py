@@ -468,6 +468,11 @@ def process(
                 f"  {summary['frames']} frames at {fps} fps, {summary['detections']} people on frame "
                 f"{frame}, {summary['tracks']} tracks, {summary['processing_fps']} frames/s end to end"
             )
+            out.print(
+                f"  next: pitchlens players --clip-id {clip_id}, then pitchlens render --clip-id {clip_id} "
+                f"--player N; or open {info.api_url}/ for the web page",
+                soft_wrap=True,
+            )
     if job["status"] != "SUCCEEDED":
         raise typer.Exit(1)
 
