@@ -94,6 +94,17 @@ def run_lifecycle(data_dir: Path, statsbomb_dir: Path, metrica_dir: Path) -> Non
         unknown = cli("ingest", "statsbomb", "424242", "--open-data", str(statsbomb_dir), data_dir=data_dir)
         assert unknown.returncode == 1 and "424242" in unknown.stderr
 
+        # A highlight session (its one "video" is damaged: detection fails it, with the reason).
+        damaged = b"\x00\x00\x00\x18ftypisom" + b"\x00" * 64
+        created = httpx.post(
+            f"{info['api_url']}/cv/sessions",
+            data={"game": "Lifecycle Cup", "player": "No 4"},
+            files=[("videos", ("damaged.mp4", damaged, "video/mp4"))],
+            timeout=30,
+        )
+        assert created.status_code == 201, created.text
+        session_id = created.json()["session_id"]
+
         dead = cli("dlq", "list", "--json", data_dir=data_dir)
         assert dead.returncode == 0 and all(q["messages"] == 0 for q in json.loads(dead.stdout))
     finally:
@@ -117,6 +128,9 @@ def run_lifecycle(data_dir: Path, statsbomb_dir: Path, metrica_dir: Path) -> Non
         info = json.loads(cli("status", "--json", data_dir=data_dir).stdout)
         match = httpx.get(f"{info['api_url']}/api/v1/matches/3788741", timeout=10)
         assert match.status_code == 200 and match.json()["event_count"] == 3803
+        session = httpx.get(f"{info['api_url']}/cv/session/{session_id}/clips", timeout=10)
+        assert session.status_code == 200, session.text  # sessions live in PostgreSQL: a restart keeps them
+        assert [c["name"] for c in session.json()["clips"]] == ["damaged.mp4"]
         import boto3
 
         s3 = boto3.client(
