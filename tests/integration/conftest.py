@@ -17,7 +17,16 @@ from tests.conftest import service_dir
 # --------------------------------------------------------------------------------------------
 
 POSTGRES_TEST_DATABASE = "pitchlens_test"
-POSTGRES_TABLES = ("events", "match_players", "matches", "jobs", "processed_messages", "clips")
+POSTGRES_TABLES = (
+    "events",
+    "match_players",
+    "matches",
+    "jobs",
+    "processed_messages",
+    "clips",
+    "sessions",
+    "session_clips",
+)
 
 
 @pytest.fixture(scope="session")

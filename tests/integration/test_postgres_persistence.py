@@ -132,11 +132,20 @@ def test_migrations_are_idempotent_and_create_every_table(scratch_database: str)
     assert current_revision(scratch_database) is None
     migrate(scratch_database)
     migrate(scratch_database)
-    assert current_revision(scratch_database) == head_revision() == "0002"
+    assert current_revision(scratch_database) == head_revision() == "0003"
     engine = create_engine(scratch_database)
     try:
         tables = set(inspect(engine).get_table_names())
-        assert {"matches", "match_players", "events", "jobs", "processed_messages", "clips"} <= tables
+        assert {
+            "matches",
+            "match_players",
+            "events",
+            "jobs",
+            "processed_messages",
+            "clips",
+            "sessions",
+            "session_clips",
+        } <= tables
         index_names = {index["name"] for index in inspect(engine).get_indexes("events")}
         assert "ix_events_match_id_type" in index_names
     finally:

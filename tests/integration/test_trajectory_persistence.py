@@ -465,7 +465,8 @@ def test_migration_0002_applies_on_top_of_0001_and_reverts(embedded_postgres: Em
             command.upgrade(alembic_config(connection), "0001")
         assert current_revision(url) == "0001"
         assert "clips" not in inspect(engine).get_table_names()
-        migrate(url)
+        with engine.begin() as connection:
+            command.upgrade(alembic_config(connection), "0002")
         assert current_revision(url) == "0002"
         inspector = inspect(engine)
         assert "clips" in inspector.get_table_names()
@@ -479,6 +480,27 @@ def test_migration_0002_applies_on_top_of_0001_and_reverts(embedded_postgres: Em
         assert current_revision(url) == "0001"
         assert "clips" not in inspect(engine).get_table_names()
         assert "matches" in inspect(engine).get_table_names()
+    finally:
+        engine.dispose()
+        embedded_postgres.drop_database(name)
+
+
+def test_migration_0003_adds_sessions_and_reverts(embedded_postgres: EmbeddedPostgres) -> None:
+    name = f"scratch_{uuid.uuid4().hex[:12]}"
+    url = embedded_postgres.create_database(name)
+    engine = create_engine(url)
+    try:
+        migrate(url)
+        assert current_revision(url) == "0003"
+        inspector = inspect(engine)
+        assert {"sessions", "session_clips"} <= set(inspector.get_table_names())
+        keys = inspector.get_pk_constraint("session_clips")["constrained_columns"]
+        assert keys == ["session_id", "clip_id"]
+        with engine.begin() as connection:
+            command.downgrade(alembic_config(connection), "0002")
+        assert current_revision(url) == "0002"
+        assert not {"sessions", "session_clips"} & set(inspect(engine).get_table_names())
+        assert "clips" in inspect(engine).get_table_names()
     finally:
         engine.dispose()
         embedded_postgres.drop_database(name)

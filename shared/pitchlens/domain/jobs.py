@@ -67,6 +67,10 @@ class Job:
 
     @property
     def progress(self) -> float:
+        """0..1, rounded to 6 places (so stage boundaries compare equal however they are reached)."""
+        return round(self._progress(), 6)
+
+    def _progress(self) -> float:
         base = STAGE_PROGRESS[self.stage]
         if self.stage is JobStage.PERSISTING and "frames_done" in self.counts:  # a video job
             return STAGE_PROGRESS[JobStage.TRACKING] + FRAME_SPANS[JobStage.TRACKING]
