@@ -180,9 +180,9 @@ class PlayerFollower:
         raise PlayerNotTracked(
             f"no tracked player under the chosen box: no track overlaps it by IoU >= "
             f"{self._settings.min_selection_iou} within {window} frames of frame "
-            f"{tracks[position].frame_index}. Small, distant players found on the detection frame "
-            f"(sliced inference) may not be tracked over the clip (whole-frame inference): choose another "
-            f"player, or process the clip again with PITCHLENS_TRACKING_TILES=2"
+            f"{tracks[position].frame_index}. Players too small or too hidden to detect over the clip "
+            f"are not tracked: choose one of the tracked players (GET /api/v1/clips/<id>/players), or "
+            f"process the clip again with more PITCHLENS_TRACKING_TILES"
         )
 
     def _describe(

@@ -139,7 +139,7 @@ class Container:
 
     @functools.cached_property
     def tracking_model(self) -> DetectionModel:
-        """For every frame of a clip: `tracking_tiles` views per frame (whole frame by default)."""
+        """For every frame of a clip: `tracking_tiles` sliced views per frame (2 tiles + the whole frame)."""
         from pitchlens.infrastructure.vision.detection import (
             CountedDetectionModel,
             DeferredDetectionModel,

@@ -462,11 +462,12 @@ def process(
         )
         for name in ("frame_uri", "detections_uri", "trajectories_uri", "detections_preview", "reason"):
             if summary[name]:
-                out.print(f"  {name:17} {summary[name]}")
+                out.print(f"  {name:17} {summary[name]}", soft_wrap=True)
         if ok:
             out.print(
                 f"  {summary['frames']} frames at {fps} fps, {summary['detections']} people on frame "
-                f"{frame}, {summary['tracks']} tracks, {summary['processing_fps']} frames/s end to end"
+                f"{frame}, {summary['tracks']} tracks, {summary['processing_fps']} frames/s end to end",
+                soft_wrap=True,
             )
             out.print(
                 f"  next: pitchlens players --clip-id {clip_id}, then pitchlens render --clip-id {clip_id} "
