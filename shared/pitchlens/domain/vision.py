@@ -8,12 +8,12 @@ which satisfy the `Sequence` types), never a Python object per box.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from pitchlens.domain.errors import InvalidTrackingData
 
@@ -232,19 +232,34 @@ class TrajectoryStore(ABC):
         ObjectNotFound when absent; InvalidTrackingData for a file that is not trajectories."""
 
 
+class _Indexed(Protocol):
+    @property
+    def frame_index(self) -> int: ...
+
+
+IndexedT = TypeVar("IndexedT", bound=_Indexed)
+
+
+def by_frame_index(items: Iterable[IndexedT], frames: int, where: str = "the clip") -> dict[int, IndexedT]:
+    """Per-frame items (tracks, followed boxes) by frame index. Raises InvalidTrackingData when one names
+    a frame outside 0..`frames`-1 of `where`, or a frame twice."""
+    found: dict[int, IndexedT] = {}
+    for item in items:
+        if not 0 <= item.frame_index < frames:
+            raise InvalidTrackingData(
+                f"the tracking data names frame {item.frame_index}, but {where} has frames 0..{frames - 1}"
+            )
+        if item.frame_index in found:
+            raise InvalidTrackingData(f"the tracking data has frame {item.frame_index} twice")
+        found[item.frame_index] = item
+    return found
+
+
 def every_frame(tracks: Sequence[FrameTracks], frames: int) -> list[FrameTracks]:
     """`tracks` with an empty FrameTracks for each frame of 0..`frames`-1 that has none (stored
     trajectories keep only frames with people in them). Raises InvalidTrackingData when a frame is
     outside the clip or appears twice."""
-    by_index: dict[int, FrameTracks] = {}
-    for frame in tracks:
-        if not 0 <= frame.frame_index < frames:
-            raise InvalidTrackingData(
-                f"the tracking data has frame {frame.frame_index}, but the clip has frames 0..{frames - 1}"
-            )
-        if frame.frame_index in by_index:
-            raise InvalidTrackingData(f"the tracking data has frame {frame.frame_index} twice")
-        by_index[frame.frame_index] = frame
+    by_index = by_frame_index(tracks, frames)
     return [by_index.get(index) or FrameTracks(index, [], [], []) for index in range(frames)]
 
 

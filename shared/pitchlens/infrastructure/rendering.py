@@ -31,7 +31,7 @@ import av.error
 import cv2
 import numpy as np
 
-from pitchlens.domain.errors import InvalidTrackingData, InvalidVideo
+from pitchlens.domain.errors import InvalidVideo
 from pitchlens.domain.highlights import VideoEditFailed
 from pitchlens.domain.rendering import (
     Indicator,
@@ -41,7 +41,7 @@ from pitchlens.domain.rendering import (
     RenderedVideo,
     RenderPreset,
 )
-from pitchlens.domain.vision import BoundingBox, TrackingFrame, VideoReader
+from pitchlens.domain.vision import BoundingBox, TrackingFrame, VideoReader, by_frame_index
 from pitchlens.infrastructure.video_editing import (
     COPYABLE_AUDIO,
     MP4_ARGUMENTS,
@@ -270,19 +270,13 @@ def _scaled(box: BoundingBox, scale: tuple[float, float]) -> BoundingBox:
 
 
 def _boxes_by_frame(followed: Sequence[TrackingFrame], frames: int, name: str) -> dict[int, BoundingBox]:
-    boxes: dict[int, BoundingBox] = {}
-    seen: set[int] = set()
-    for item in followed:
-        if not 0 <= item.frame_index < frames:
-            raise InvalidTrackingData(
-                f"the tracking data names frame {item.frame_index}, but {name} has frames 0..{frames - 1}"
-            )
-        if item.frame_index in seen:
-            raise InvalidTrackingData(f"the tracking data has frame {item.frame_index} twice")
-        seen.add(item.frame_index)
-        if not item.lost and item.box is not None:
-            boxes[item.frame_index] = item.box
-    return boxes
+    """The boxes to mark, by frame: the followed frames that are not lost (InvalidTrackingData when
+    one names a frame the video does not have, or a frame twice)."""
+    return {
+        index: item.box
+        for index, item in by_frame_index(followed, frames, name).items()
+        if not item.lost and item.box is not None
+    }
 
 
 def indicator_samples(
