@@ -7,10 +7,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from pitchlens.application.job_keeper import JobKeeper
-from pitchlens.application.outcomes import Outcome, Result
+from pitchlens.application.outcomes import Outcome, Result, consume_once
 from pitchlens.application.player_follower import PlayerFollower
 from pitchlens.domain.appearance import AppearanceEncoder
-from pitchlens.domain.errors import PermanentError
 from pitchlens.domain.jobs import Job, JobStage
 from pitchlens.domain.messages import Delivery, RenderRequested
 from pitchlens.domain.ports import Clock, UnitOfWork
@@ -68,21 +67,26 @@ class ClipRenderer:
         self._jobs = JobKeeper(unit_of_work, clock)
 
     def execute(self, message: RenderRequested, delivery: Delivery) -> Result:
+        return consume_once(
+            self._uow,
+            CONSUMER,
+            delivery,
+            message.job_id,
+            "render",
+            lambda: self._render(message, delivery),
+            lambda reason, key: self._fail(message.job_id, reason, key),
+        )
+
+    def _fail(self, job_id: str, reason: str, inbox_key: str | None) -> None:
+        """The job FAILED with the reason; with `inbox_key` (bad input) in the same transaction as the
+        key's record, else (the last attempt) as far as the database allows."""
+        if inbox_key is None:
+            self._jobs.fail(job_id, reason)
+            return
         with self._uow() as uow:
-            if uow.inbox.seen(CONSUMER, delivery.idempotency_key):
-                return Result.of(delivery, Outcome.DUPLICATE, message.job_id, "render")
-        try:
-            return self._render(message, delivery)
-        except PermanentError as error:
-            with self._uow() as uow:
-                uow.jobs.update(uow.jobs.get(message.job_id).failed(str(error), self._clock.now()))
-                uow.inbox.record(CONSUMER, delivery.idempotency_key)
-                uow.commit()
-            return Result.of(delivery, Outcome.FAILED, message.job_id, "render", str(error))
-        except Exception as error:  # a dependency down, or a bug: retried, then dead-lettered
-            if delivery.last_attempt:
-                self._jobs.fail(message.job_id, f"gave up after {delivery.attempt} attempts: {error}")
-            raise
+            uow.jobs.update(uow.jobs.get(job_id).failed(reason, self._clock.now()))
+            uow.inbox.record(CONSUMER, inbox_key)
+            uow.commit()
 
     def _render(self, message: RenderRequested, delivery: Delivery) -> Result:
         preset, indicator = preset_named(message.preset), indicator_named(message.indicator)

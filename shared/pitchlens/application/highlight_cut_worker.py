@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pitchlens.application.highlight_cutter import HighlightCutter
 from pitchlens.application.job_keeper import JobKeeper
-from pitchlens.application.outcomes import Outcome, Result
+from pitchlens.application.outcomes import Outcome, Result, consume_once
 from pitchlens.domain.errors import PermanentError
 from pitchlens.domain.highlights import IntervalReader, VideoEditor
 from pitchlens.domain.jobs import JobStage
@@ -46,18 +46,15 @@ class HighlightCutWorker:
         self._jobs = JobKeeper(unit_of_work, clock)
 
     def execute(self, message: HighlightsRequested, delivery: Delivery) -> Result:
-        with self._uow() as uow:
-            if uow.inbox.seen(CONSUMER, delivery.idempotency_key):
-                return Result.of(delivery, Outcome.DUPLICATE, message.job_id, "cut")
-        try:
-            return self._cut(message, delivery)
-        except PermanentError as error:
-            self._fail(message, str(error), delivery.idempotency_key)
-            return Result.of(delivery, Outcome.FAILED, message.job_id, "cut", str(error))
-        except Exception as error:  # a dependency down, or a bug: retried, then dead-lettered
-            if delivery.last_attempt:
-                self._fail(message, f"gave up after {delivery.attempt} attempts: {error}", None)
-            raise
+        return consume_once(
+            self._uow,
+            CONSUMER,
+            delivery,
+            message.job_id,
+            "cut",
+            lambda: self._cut(message, delivery),
+            lambda reason, key: self._fail(message, reason, key),
+        )
 
     def _cut(self, message: HighlightsRequested, delivery: Delivery) -> Result:
         with self._uow() as uow:

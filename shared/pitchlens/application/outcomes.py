@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from pitchlens.domain.errors import PermanentError
 from pitchlens.domain.messages import Delivery
+from pitchlens.domain.ports import UnitOfWork
 
 
 class Outcome(StrEnum):
@@ -36,3 +39,31 @@ class Result:
     ) -> Result:
         """A result traced with the delivery's correlation id."""
         return cls(outcome, job_id, source, detail, counts or {}, delivery.correlation_id)
+
+
+def consume_once(
+    unit_of_work: Callable[[], UnitOfWork],
+    consumer: str,
+    delivery: Delivery,
+    job_id: str,
+    source: str,
+    work: Callable[[], Result],
+    fail: Callable[[str, str | None], None],
+) -> Result:
+    """The skeleton of a queue consumer with a job: a delivery whose idempotency key `consumer` has
+    already committed is a DUPLICATE; bad input (PermanentError) calls `fail(reason, key)`, which
+    records the key with the failure, and answers FAILED; anything else (a dependency down, a bug)
+    propagates so the queue retries it, after `fail(reason, None)` on the last attempt (then the
+    message is dead-lettered)."""
+    with unit_of_work() as uow:
+        if uow.inbox.seen(consumer, delivery.idempotency_key):
+            return Result.of(delivery, Outcome.DUPLICATE, job_id, source)
+    try:
+        return work()
+    except PermanentError as error:
+        fail(str(error), delivery.idempotency_key)
+        return Result.of(delivery, Outcome.FAILED, job_id, source, str(error))
+    except Exception as error:
+        if delivery.last_attempt:
+            fail(f"gave up after {delivery.attempt} attempts: {error}", None)
+        raise

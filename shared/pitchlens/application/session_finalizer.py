@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pitchlens.application.clip_renderer import FollowRender, Throttled
 from pitchlens.application.job_keeper import JobKeeper
-from pitchlens.application.outcomes import Outcome, Result
+from pitchlens.application.outcomes import Outcome, Result, consume_once
 from pitchlens.application.tracked_clip_concatenator import final_key
 from pitchlens.domain.errors import PermanentError
 from pitchlens.domain.highlights import VideoEditor
@@ -46,18 +46,15 @@ class SessionFinalizer:
         self._jobs = JobKeeper(unit_of_work, clock)
 
     def execute(self, message: FinalizeRequested, delivery: Delivery) -> Result:
-        with self._uow() as uow:
-            if uow.inbox.seen(CONSUMER, delivery.idempotency_key):
-                return Result.of(delivery, Outcome.DUPLICATE, message.job_id, "finalize")
-        try:
-            return self._finalize(message, delivery)
-        except PermanentError as error:
-            self._give_up(message, str(error), delivery.idempotency_key)
-            return Result.of(delivery, Outcome.FAILED, message.job_id, "finalize", str(error))
-        except Exception as error:  # a dependency down, or a bug: retried, then dead-lettered
-            if delivery.last_attempt:
-                self._give_up(message, f"gave up after {delivery.attempt} attempts: {error}", None)
-            raise
+        return consume_once(
+            self._uow,
+            CONSUMER,
+            delivery,
+            message.job_id,
+            "finalize",
+            lambda: self._finalize(message, delivery),
+            lambda reason, key: self._give_up(message, reason, key),
+        )
 
     def _finalize(self, message: FinalizeRequested, delivery: Delivery) -> Result:
         with self._uow() as uow:
