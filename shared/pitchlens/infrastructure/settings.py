@@ -70,8 +70,9 @@ class Settings(BaseSettings):
     whole frame only. Measured on detection_gt: 2 -> recall 0.86 / precision 0.78."""
     tracking_tiles: int = 2
     """The same for every frame of a clip during tracking (each tile costs a full inference). 2 by
-    default: whole-frame inference alone tracks 8 of the 21 people on the wide DFL shot's first frame,
-    tiles track 21 (a player can only be followed if tracked), at about half the frames per second."""
+    default: on the wide DFL shot's first frames whole-frame inference alone tracks 6-8 people (sliced
+    detection finds 21), tiles track 19-23 (a player can only be followed if tracked), at about half
+    the frames per second."""
     detection_batch: int = 8
     tracker: str = "botsort"
     """botsort or bytetrack."""
