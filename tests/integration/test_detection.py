@@ -20,6 +20,7 @@ from pitchlens.infrastructure.vision.detection import (
     DEFAULT_TILES,
     PERSON_CLASS_ID,
     YoloDetectionModel,
+    box_iou,
 )
 from pitchlens.infrastructure.vision.detection_evaluation import evaluate_detection
 
@@ -237,3 +238,47 @@ def test_a_pt_model_runs_through_ultralytics(tmp_path: Path, clip_frames: dict[s
     assert [r.frame_index for r in results] == [3, 4]
     for found in results:
         assert np.asarray(found.boxes).reshape(-1, 4).shape[0] == len(found) == len(found.class_ids)
+
+
+@pytest.mark.parametrize("clip", CLIPS)
+def test_a_rectangular_input_finds_what_the_square_one_finds(
+    model_path: Path, clip_frames: dict[str, np.ndarray], clip: str
+) -> None:
+    """The 16:9 frame letterboxed into 640 x 416 (the static export reshaped) instead of 640 x 640:
+    the same people, the same boxes, for 35 % less network input."""
+    frame = clip_frames[clip]
+    rectangular = YoloDetectionModel(str(model_path), device="cpu", tiles=1)
+    square = YoloDetectionModel(str(model_path), device="cpu", tiles=1, rectangular=False)
+
+    [found] = rectangular.detect([frame])
+    [reference] = square.detect([frame])
+
+    assert rectangular.input_shapes == [(416, 640)]
+    assert square.input_shapes == [(640, 640)]
+    assert abs(len(found) - len(reference)) <= 1, (len(found), len(reference))
+    confident = np.asarray(reference.confidences) >= 0.4
+    overlaps = box_iou(np.asarray(reference.boxes)[confident], np.asarray(found.boxes)).max(axis=1)
+    assert confident.sum() >= 5
+    assert (overlaps >= 0.85).all(), overlaps
+
+
+def test_a_static_model_that_is_not_a_yolo_graph_keeps_its_own_input(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import openvino as ov
+    from openvino import opset13 as ops
+
+    image = ops.parameter([1, 3, 128, 128], np.float32, name="images")
+    weights = ops.constant(np.zeros((84, 3, 1, 1), np.float32))
+    features = ops.convolution(image, weights, [1, 1], [0, 0], [0, 0], [1, 1])
+    output = ops.reshape(features, ops.constant(np.array([1, 84, 128 * 128], np.int64)), special_zero=False)
+    path = tmp_path / "not_yolo.xml"
+    ov.save_model(ov.Model([output], [image], "not_yolo"), path)
+    detector = YoloDetectionModel(str(path), device="cpu", tiles=1)
+
+    with caplog.at_level(logging.WARNING, logger="pitchlens.infrastructure.vision.detection"):
+        [found] = detector.detect([np.zeros((72, 256, 3), np.uint8)])  # would be 128 x 96
+
+    assert len(found) == 0
+    assert detector.input_shapes == [(128, 128)]
+    assert "keeps its 128x128 input" in caplog.text and "not a YOLO detect head" in caplog.text

@@ -18,6 +18,7 @@ also no wrong-player frame. Asserted: >= 0.95 overall, >= 0.85 per player, no wr
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import time
@@ -74,6 +75,7 @@ def clip_tracks(shared_data: Path) -> Iterator[TracksOf]:
     if not model.is_dir():
         pytest.skip(f"the shared YOLO model is not at {model}")
     os.environ.setdefault("YOLO_OFFLINE", "1")
+    from pitchlens.application.clip_tracker import track_frames
     from pitchlens.infrastructure.vision.detection import YoloDetectionModel
     from pitchlens.infrastructure.vision.tracking import create_tracker
     from pitchlens.infrastructure.vision.video import PyAVVideoReader
@@ -89,25 +91,12 @@ def clip_tracks(shared_data: Path) -> Iterator[TracksOf]:
         detector = models.setdefault(tiles, YoloDetectionModel(str(model), device="cpu", tiles=tiles))
         path = str(shared_data / "video" / clip)
         tracker = create_tracker("botsort", reader.probe(path).fps)
-        found: list[FrameTracks] = []
-        batch: list[tuple[int, Any]] = []
         began = time.perf_counter()
-
-        def flush() -> None:
-            detections = detector.detect([image for _, image in batch], first_index=batch[0][0])
-            found.extend(tracker.update(d, image) for d, (_, image) in zip(detections, batch, strict=True))
-            batch.clear()
-
-        for index, image in reader.frames(path):
-            if index < first:
-                continue
-            batch.append((index, image))
-            if len(batch) == BATCH or index == last:
-                flush()
-            if index == last:
-                break
-        if batch:
-            flush()
+        in_range = itertools.takewhile(
+            lambda frame: frame[0] <= last,
+            itertools.dropwhile(lambda frame: frame[0] < first, reader.frames(path)),
+        )
+        found = track_frames(in_range, detector, tracker, BATCH)
         print(f"\n{clip} frames {first}-{last}: detected and tracked in {time.perf_counter() - began:.1f} s")
         cache[(clip, first, last)] = found
         return found

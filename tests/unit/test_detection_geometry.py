@@ -25,6 +25,7 @@ from pitchlens.infrastructure.vision.detection import (
     tile_grid,
 )
 from pitchlens.infrastructure.vision.detection_evaluation import count_true_positives
+from pitchlens.infrastructure.vision.input_shapes import anchor_points, input_shape, rewrite_target
 
 pytestmark = pytest.mark.unit
 
@@ -388,3 +389,63 @@ def test_count_true_positives(
     result = count_true_positives(boxes(*found), np.array(confidences), boxes(*truth))
 
     assert result == hits
+
+
+# --- rectangular network inputs -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("width", "height", "expected"),
+    [
+        (1280, 720, (416, 640)),  # 16:9 broadcast: 640 x 360 of picture, >= 32 px of padding
+        (848, 478, (416, 640)),
+        (3840, 2160, (416, 640)),
+        (720, 1280, (640, 416)),  # portrait
+        (640, 640, (640, 640)),
+        (711, 720, (640, 640)),  # a near-square tile: never above the model's size
+        (640, 352, (384, 640)),  # a picture exactly a stride multiple still gets its stride of padding
+        (2000, 40, (64, 640)),
+        (100, 50, (352, 640)),  # small views are scaled up, as the square letterbox does
+    ],
+)
+def test_input_shape_holds_the_view_at_the_square_letterbox_scale(
+    width: int, height: int, expected: tuple[int, int]
+) -> None:
+    shape = input_shape(width, height, 640)
+
+    assert shape == expected
+    box = Letterbox.fit(width, height, shape[1], shape[0])
+    square = Letterbox.fit(width, height, 640, 640)
+    assert box.scale == pytest.approx(square.scale, rel=0.02)
+    assert (box.width, box.height) == (square.width, square.height)
+    assert shape[0] % 32 == 0 and shape[1] % 32 == 0
+    assert shape[0] == 640 or shape[0] - box.height >= 32  # a stride of padding, unless capped
+
+
+def test_input_shape_refuses_an_empty_view() -> None:
+    with pytest.raises(ValueError, match="size"):
+        input_shape(0, 720, 640)
+
+
+def test_anchor_points_are_the_cell_centres_level_by_level() -> None:
+    points, strides = anchor_points(64, 96)
+
+    # 8 x 12 cells at stride 8, 4 x 6 at 16, 2 x 3 at 32.
+    assert points.shape == (2, 96 + 24 + 6) and strides.shape == (126,)
+    assert points[:, 0].tolist() == [0.5, 0.5]
+    assert points[:, 1].tolist() == [1.5, 0.5]  # row-major: x moves first
+    assert points[:, 12].tolist() == [0.5, 1.5]
+    assert points[:, 95].tolist() == [11.5, 7.5]
+    assert points[:, 96].tolist() == [0.5, 0.5] and strides[96] == 16
+    assert strides[:96].tolist() == [8] * 96 and strides[-6:].tolist() == [32] * 6
+
+
+def test_reshape_targets_follow_the_new_grid_and_leave_batch_and_channels_alone() -> None:
+    old, new = [(80, 80), (40, 40), (20, 20)], [(48, 80), (24, 40), (12, 20)]
+    anchors = (8400, 5040)
+
+    assert rewrite_target([1, 2, 128, 400], old, new, anchors) == [1, 2, 128, 240]
+    assert rewrite_target([1, 128, 20, 20], old, new, anchors) == [1, 128, 12, 20]
+    assert rewrite_target([1, 4, 16, 8400], old, new, anchors) == [1, 4, 16, 5040]
+    assert rewrite_target([1, 144, -1], old, new, anchors) == [1, 144, -1]
+    assert rewrite_target([400, 400, 7], old, new, anchors) == [400, 400, 7]

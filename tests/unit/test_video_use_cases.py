@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
 from pitchlens.application.clip_detector import ClipDetector, clip_id_for
-from pitchlens.application.clip_tracker import ClipTracker
+from pitchlens.application.clip_tracker import ClipTracker, track_frames
 from pitchlens.application.outcomes import Outcome
 from pitchlens.application.trajectory_persister import TrajectoryPersister
 from pitchlens.domain.errors import ServiceUnavailable
 from pitchlens.domain.jobs import JobStatus
 from pitchlens.domain.messages import Delivery, ObjectCreated, PlayersDetected, VideoProcessed
-from pitchlens.domain.vision import ClipStatus
+from pitchlens.domain.vision import ClipStatus, FrameDetections, FrameTracks
 from tests.fakes.adapters import FakeClock, FakeDatabase, FakeObjectStorage, FakePublisher, FakeUnitOfWork
 from tests.fakes.vision import (
     FakeDetectionModel,
@@ -160,3 +163,66 @@ def test_tracking_reports_progress_frame_by_frame(pipeline: Pipeline) -> None:
     pipeline.tracker._report = spy  # type: ignore[method-assign]
     pipeline.tracker.execute(detected, Delivery(correlation_id, key))  # type: ignore[arg-type]
     assert seen and seen == sorted(seen) and 0.1 < seen[0] < seen[-1] <= 0.9
+
+
+class _Frames:
+    """Frames 0..n-1 whose "image" is the index, counting how many were pulled."""
+
+    def __init__(self, count: int) -> None:
+        self.count, self.pulled = count, 0
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        for index in range(self.count):
+            self.pulled += 1
+            yield index, index
+
+
+def test_track_frames_tracks_every_frame_in_order_and_reports_progress() -> None:
+    seen: list[int] = []
+
+    class RecordingTracker(FakeTracker):
+        def update(self, detections: FrameDetections, image: Any) -> FrameTracks:
+            assert image == detections.frame_index  # each frame's own detections
+            seen.append(image)
+            return super().update(detections, image)
+
+    progress: list[int] = []
+    tracks = track_frames(_Frames(125), FakeDetectionModel(), RecordingTracker(), 8, progress.append)
+
+    assert [t.frame_index for t in tracks] == seen == list(range(125))
+    # Frames done, once per PROGRESS_EVERY (50) frames, at the end of the batch that crossed it.
+    assert progress == [56, 104]
+
+
+def test_track_frames_detects_the_next_batch_while_tracking_this_one() -> None:
+    """Batch 2's detection waits until batch 1 is being tracked: run one after the other, this
+    would time out instead."""
+    tracking_started = threading.Event()
+
+    class WaitingModel(FakeDetectionModel):
+        def detect(self, images: Sequence[Any], first_index: int = 0) -> list[FrameDetections]:
+            if first_index == 4:
+                assert tracking_started.wait(timeout=10), "batch 2 was not detected during tracking"
+            return super().detect(images, first_index)
+
+    class SlowTracker(FakeTracker):
+        def update(self, detections: FrameDetections, image: Any) -> FrameTracks:
+            tracking_started.set()
+            return super().update(detections, image)
+
+    tracks = track_frames(_Frames(8), WaitingModel(), SlowTracker(), 4)
+
+    assert [t.frame_index for t in tracks] == list(range(8))
+
+
+def test_track_frames_stops_at_a_detection_error_with_the_error() -> None:
+    class BrokenModel(FakeDetectionModel):
+        def detect(self, images: Sequence[Any], first_index: int = 0) -> list[FrameDetections]:
+            if first_index >= 8:
+                raise RuntimeError("inference failed on frame 8")
+            return super().detect(images, first_index)
+
+    frames = _Frames(100)
+    with pytest.raises(RuntimeError, match="frame 8"):
+        track_frames(frames, BrokenModel(), FakeTracker(), 4)
+    assert frames.pulled <= 16  # stopped reading the clip: at most one batch past the failure

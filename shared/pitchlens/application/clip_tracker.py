@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from itertools import islice
 from typing import Any
 
 from pitchlens.application.job_keeper import JobKeeper
@@ -12,6 +14,7 @@ from pitchlens.domain.ports import Clock, MessagePublisher, UnitOfWork
 from pitchlens.domain.vision import (
     ClipStatus,
     DetectionModel,
+    FrameDetections,
     FrameTracks,
     MultiObjectTracker,
     TrajectoryStore,
@@ -140,23 +143,34 @@ def track_frames(
 ) -> list[FrameTracks]:
     """Detection in batches, then tracking frame by frame, over a clip's (index, image) frames;
     `on_progress(frames_done)` about every PROGRESS_EVERY frames. The tracking loop of the track
-    function, also what the benchmark measures."""
-    tracks: list[FrameTracks] = []
-    batch: list[tuple[int, Any]] = []
+    function, also what the benchmark measures.
 
-    def flush() -> None:
-        detections = model.detect([image for _, image in batch], first_index=batch[0][0])
+    Detection of the next batch runs on a worker thread while this one tracks the last batch, so
+    the tracker's own work (camera-motion compensation, matching) overlaps inference instead of
+    leaving cores idle; at most two batches of frames are held."""
+    tracks: list[FrameTracks] = []
+
+    def track(batch: list[tuple[int, Any]], detections: list[FrameDetections]) -> None:
         tracks.extend(
             tracker.update(found, image) for found, (_, image) in zip(detections, batch, strict=True)
         )
-        batch.clear()
+        if on_progress is not None and len(tracks) % PROGRESS_EVERY < len(batch):
+            on_progress(len(tracks))
 
-    for index, image in frames:
-        batch.append((index, image))
-        if len(batch) == batch_size:
-            flush()
-            if on_progress is not None and len(tracks) % PROGRESS_EVERY < batch_size:
-                on_progress(len(tracks))
-    if batch:
-        flush()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="detect") as detector:
+        pending: tuple[list[tuple[int, Any]], Future[list[FrameDetections]]] | None = None
+        for batch in _batches(frames, batch_size):
+            detecting = detector.submit(model.detect, [image for _, image in batch], batch[0][0])
+            if pending is not None:
+                track(pending[0], pending[1].result())
+            pending = (batch, detecting)
+        if pending is not None:
+            track(pending[0], pending[1].result())
     return tracks
+
+
+def _batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    """Consecutive lists of `size` items (the last one shorter), pulled lazily."""
+    iterator = iter(items)
+    while batch := list(islice(iterator, size)):
+        yield batch

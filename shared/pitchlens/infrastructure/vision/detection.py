@@ -8,10 +8,11 @@ when a box from another view covers them, and the rest are merged with NMS.
 
 Runtimes:
 - OpenVINO export folders, `.xml` and `.onnx` files run on the `openvino` runtime directly: our own
-  letterbox (uint8 BGR in, the model's preprocessing folded into the compiled graph), throughput
-  mode with asynchronous infer requests so every core works, batches where the model's batch
-  dimension is dynamic, and our own decoding of the YOLO output (1 x (4 + classes) x anchors, or
-  end-to-end N x 6).
+  letterbox into the smallest input that holds each view (640 x 416 for a 16:9 frame rather than
+  the export's 640 x 640: `input_shapes`), uint8 BGR in with the model's preprocessing folded into
+  the compiled graph, throughput mode with asynchronous infer requests so every core works, batches
+  where the model's batch dimension is dynamic, and our own decoding of the YOLO output
+  (1 x (4 + classes) x anchors, or end-to-end N x 6).
 - Anything else (`yolo11n.pt`, a `.pt` path, ...) runs through ultralytics with the torchvision
   stand-in from `torchvision_compat`, in batches of `batch` views, on CUDA when there is a GPU.
 
@@ -23,6 +24,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +35,7 @@ import numpy as np
 
 from pitchlens.domain.errors import ModelUnavailable
 from pitchlens.domain.vision import DetectionModel, FrameDetections
+from pitchlens.infrastructure.vision.input_shapes import UnsupportedReshape, input_shape, reshape_yolo
 
 if TYPE_CHECKING:
     from pitchlens.infrastructure.settings import Settings
@@ -58,6 +61,8 @@ CUT_COVER = 0.6
 """A cut box is dropped when this fraction of it lies inside a larger box from another view."""
 PAD_VALUE = 114
 """Letterbox grey, as ultralytics pads."""
+MAX_INPUT_SHAPES = 4
+"""Compiled input shapes an OpenVINO model keeps (a clip needs one per distinct view size)."""
 
 Boxes = np.ndarray
 """float32 (n, 4) array of x1, y1, x2, y2."""
@@ -259,6 +264,11 @@ class _Runtime(Protocol):
     input_size: int
     """The longer side of the network input, in pixels."""
 
+    @property
+    def input_shapes(self) -> list[tuple[int, int]]:
+        """The (height, width) network inputs compiled so far, where the runtime chooses them."""
+        ...
+
     def predict(self, views: Sequence[np.ndarray]) -> list[tuple[Boxes, np.ndarray]]: ...
 
 
@@ -268,29 +278,58 @@ def _batches(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
 
 
 class _OpenVinoRuntime:
-    """An OpenVINO IR or ONNX model compiled in throughput mode, fed through async infer requests."""
+    """An OpenVINO IR or ONNX model compiled in throughput mode, fed through async infer requests.
 
-    def __init__(self, path: Path, device: str, confidence: float, batch: int) -> None:
+    With `rectangular` (the default) each view is letterboxed into the smallest input that holds it
+    at the model's scale (640 x 384 for a 16:9 frame instead of 640 x 640; `input_shapes`), one
+    compiled model per input shape, compiled on first use, the last MAX_INPUT_SHAPES kept; a model
+    that cannot be reshaped keeps its own input size."""
+
+    def __init__(
+        self, path: Path, device: str, confidence: float, batch: int, rectangular: bool = True
+    ) -> None:
         import openvino as ov
-        from openvino.preprocess import ColorFormat, PrePostProcessor
 
-        core = ov.Core()
-        model = core.read_model(str(path))
+        self._core = ov.Core()
+        model = self._core.read_model(str(path))
         if len(model.inputs) != 1:
             raise ValueError(f"{path}: expected one image input, found {len(model.inputs)}")
         shape = model.input(0).get_partial_shape()
         if shape.rank.is_dynamic or shape.rank.get_length() != 4:
             shape = ov.PartialShape([-1, 3, -1, -1])
-        self._height = _static_or(shape[2], DEFAULT_INPUT_SIZE)
-        self._width = _static_or(shape[3], DEFAULT_INPUT_SIZE)
-        self.input_size = max(self._width, self._height)
+            model.reshape({model.input(0).get_any_name(): shape})
+        self._native = (_static_or(shape[2], DEFAULT_INPUT_SIZE), _static_or(shape[3], DEFAULT_INPUT_SIZE))
+        self.input_size = max(self._native)
         # Exports with a fixed batch (like ultralytics' OpenVINO INT8 export) cannot be reshaped:
         # their attention layers bake the batch into Reshape constants. Those are fed one view per
         # request, several requests in flight; a dynamic batch dimension gets `batch` views at once.
         self._batch = batch if shape[0].is_dynamic else shape[0].get_length()
         if self._batch != 1 and not shape[0].is_dynamic:
             raise ValueError(f"{path}: a static batch of {self._batch} is not supported; export with batch 1")
-        model.reshape({model.input(0).get_any_name(): [self._batch, 3, self._height, self._width]})
+        self._path = path
+        self._model = model
+        self._device = device
+        self._confidence = confidence
+        self._rectangular = rectangular
+        self._queues: OrderedDict[tuple[int, int], Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def _queue_for(self, shape: tuple[int, int]) -> tuple[tuple[int, int], Any]:
+        """The infer-request queue of the model compiled for `shape` (height, width), with the
+        shape it takes: the model's own when it cannot be reshaped."""
+        import openvino as ov
+        from openvino.preprocess import ColorFormat, PrePostProcessor
+
+        if shape in self._queues:
+            self._queues.move_to_end(shape)
+            return shape, self._queues[shape]
+        model = self._model.clone()
+        try:
+            reshape_yolo(model, *shape, batch=self._batch)
+        except UnsupportedReshape as error:
+            _log.warning("%s keeps its %dx%d input: %s", self._path, self._native[1], self._native[0], error)
+            self._rectangular = False
+            return self._queue_for(self._native)
         steps = PrePostProcessor(model)
         steps.input().tensor().set_element_type(ov.Type.u8).set_layout(ov.Layout("NHWC")).set_color_format(
             ColorFormat.BGR
@@ -299,49 +338,69 @@ class _OpenVinoRuntime:
         steps.input().preprocess().convert_element_type(ov.Type.f32).convert_color(ColorFormat.RGB).scale(
             255.0
         )
-        compiled = core.compile_model(steps.build(), device, {"PERFORMANCE_HINT": "THROUGHPUT"})
+        compiled = self._core.compile_model(steps.build(), self._device, {"PERFORMANCE_HINT": "THROUGHPUT"})
         requests = int(compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
-        self._queue = ov.AsyncInferQueue(compiled, max(2, requests))
-        self._confidence = confidence
-        self._lock = threading.Lock()
+        queue = ov.AsyncInferQueue(compiled, max(2, requests))
+        if len(self._queues) >= MAX_INPUT_SHAPES:
+            self._queues.popitem(last=False)
+        self._queues[shape] = queue
         _log.info(
             "openvino model %s on %s: input %dx%d, batch %d, %d infer requests",
-            path,
-            device,
-            self._width,
-            self._height,
+            self._path,
+            self._device,
+            shape[1],
+            shape[0],
             self._batch,
-            len(self._queue),
+            len(queue),
         )
+        return shape, queue
+
+    @property
+    def input_shapes(self) -> list[tuple[int, int]]:
+        return list(self._queues)
+
+    def _shape_for(self, view: np.ndarray) -> tuple[int, int]:
+        if not self._rectangular:
+            return self._native
+        return input_shape(view.shape[1], view.shape[0], self.input_size)
 
     def predict(self, views: Sequence[np.ndarray]) -> list[tuple[Boxes, np.ndarray]]:
         results: list[tuple[Boxes, np.ndarray]] = [_EMPTY] * len(views)
         errors: list[Exception] = []
 
-        def done(request: Any, job: tuple[int, list[Letterbox], list[tuple[int, int]]]) -> None:
+        def done(request: Any, job: tuple[list[int], list[Letterbox], list[tuple[int, int]]]) -> None:
             # Runs on an OpenVINO thread, where an exception would be lost: keep it for the caller.
             try:
-                first, placements, sizes = job
+                indexes, placements, sizes = job
                 output = request.get_output_tensor(0).data
-                for offset, (placement, (width, height)) in enumerate(zip(placements, sizes, strict=True)):
+                for offset, (index, placement, (width, height)) in enumerate(
+                    zip(indexes, placements, sizes, strict=True)
+                ):
                     boxes, scores = decode_person_boxes(output[offset], self._confidence)
                     kept = nms(boxes, scores, VIEW_NMS_IOU)
-                    results[first + offset] = (placement.to_source(boxes[kept], width, height), scores[kept])
+                    results[index] = (placement.to_source(boxes[kept], width, height), scores[kept])
             except Exception as error:
                 errors.append(error)
 
         with self._lock:
-            self._queue.set_callback(done)
-            for first in range(0, len(views), self._batch):
-                chunk = views[first : first + self._batch]
-                inputs, placements = zip(
-                    *(letterbox(view, self._width, self._height) for view in chunk), strict=True
-                )
-                sizes = [(view.shape[1], view.shape[0]) for view in chunk]
-                batch = np.full((self._batch, self._height, self._width, 3), PAD_VALUE, np.uint8)
-                batch[: len(inputs)] = inputs  # the compiled batch is fixed; a short last chunk is padded
-                self._queue.start_async({0: batch}, (first, list(placements), sizes))
-            self._queue.wait_all()
+            by_shape: dict[tuple[int, int], list[int]] = {}
+            for index, view in enumerate(views):
+                by_shape.setdefault(self._shape_for(view), []).append(index)
+            used = []
+            for shape, indexes in by_shape.items():
+                (height, width), queue = self._queue_for(shape)
+                queue.set_callback(done)
+                used.append(queue)
+                for chunk in _batches(indexes, self._batch):
+                    inputs, placements = zip(
+                        *(letterbox(views[index], width, height) for index in chunk), strict=True
+                    )
+                    sizes = [(views[index].shape[1], views[index].shape[0]) for index in chunk]
+                    batch = np.full((self._batch, height, width, 3), PAD_VALUE, np.uint8)
+                    batch[: len(inputs)] = inputs  # the compiled batch is fixed; a short last chunk is padded
+                    queue.start_async({0: batch}, (list(chunk), list(placements), sizes))
+            for queue in used:
+                queue.wait_all()
         if errors:
             raise errors[0]
         return results
@@ -371,6 +430,10 @@ class _UltralyticsRuntime:
         # FP16 on CUDA (ultralytics' `quantize=16`, formerly `half=True`); CPU computes in FP32.
         self._precision: dict[str, Any] = {"quantize": 16} if device.startswith("cuda") else {}
         _log.info("ultralytics model %s on %s, batch %d", model, device, batch)
+
+    @property
+    def input_shapes(self) -> list[tuple[int, int]]:
+        return []  # ultralytics letterboxes each batch minimally itself
 
     def predict(self, views: Sequence[np.ndarray]) -> list[tuple[Boxes, np.ndarray]]:
         results: list[tuple[Boxes, np.ndarray]] = []
@@ -452,7 +515,9 @@ def _torch_device(device: str) -> str:
 
 class YoloDetectionModel(DetectionModel):
     """People (COCO class 0) in BGR frames of any size, boxes in the frame's own pixels, with
-    sliced inference over the whole frame plus `tiles` overlapping tiles along its longer side."""
+    sliced inference over the whole frame plus `tiles` overlapping tiles along its longer side.
+    `rectangular=False` letterboxes every view into the model's own (square) input, as ultralytics
+    does for static exports; OpenVINO models only (ultralytics' own runtime pads minimally)."""
 
     def __init__(
         self,
@@ -463,6 +528,7 @@ class YoloDetectionModel(DetectionModel):
         batch: int = DEFAULT_BATCH,
         *,
         overlap: float = DEFAULT_OVERLAP,
+        rectangular: bool = True,
     ) -> None:
         if not 0 < confidence < 1:
             raise ValueError(f"confidence must be in (0, 1), got {confidence}")
@@ -482,11 +548,16 @@ class YoloDetectionModel(DetectionModel):
             path = _openvino_model_file(model)
             self.device = _openvino_device(device)
             self.runtime_name = "openvino"
-            self._runtime = _OpenVinoRuntime(path, self.device, confidence, batch)
+            self._runtime = _OpenVinoRuntime(path, self.device, confidence, batch, rectangular)
         else:
             self.device = _torch_device(device)
             self.runtime_name = "ultralytics"
             self._runtime = _UltralyticsRuntime(model, self.device, confidence, batch)
+
+    @property
+    def input_shapes(self) -> list[tuple[int, int]]:
+        """(height, width) of the network inputs compiled so far (OpenVINO models; else empty)."""
+        return self._runtime.input_shapes
 
     @classmethod
     def from_settings(cls, settings: Settings) -> YoloDetectionModel:
