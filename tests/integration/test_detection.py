@@ -282,3 +282,19 @@ def test_a_static_model_that_is_not_a_yolo_graph_keeps_its_own_input(
     assert len(found) == 0
     assert detector.input_shapes == [(128, 128)]
     assert "keeps its 128x128 input" in caplog.text and "not a YOLO detect head" in caplog.text
+
+
+def test_a_model_with_dynamic_spatial_axes_is_reshaped_directly() -> None:
+    import openvino as ov
+    from openvino import opset13 as ops
+
+    from pitchlens.infrastructure.vision.input_shapes import reshape_yolo
+
+    image = ops.parameter([-1, 3, -1, -1], np.float32, name="images")
+    weights = ops.constant(np.zeros((84, 3, 1, 1), np.float32))
+    model = ov.Model([ops.convolution(image, weights, [1, 1], [0, 0], [0, 0], [1, 1])], [image], "dynamic")
+
+    reshape_yolo(model, 416, 640, batch=4)
+
+    assert model.input(0).get_partial_shape() == ov.PartialShape([4, 3, 416, 640])
+    assert model.output(0).get_partial_shape() == ov.PartialShape([4, 84, 416, 640])

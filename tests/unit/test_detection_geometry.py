@@ -25,7 +25,13 @@ from pitchlens.infrastructure.vision.detection import (
     tile_grid,
 )
 from pitchlens.infrastructure.vision.detection_evaluation import count_true_positives
-from pitchlens.infrastructure.vision.input_shapes import anchor_points, input_shape, rewrite_target
+from pitchlens.infrastructure.vision.input_shapes import (
+    UnsupportedReshape,
+    anchor_points,
+    input_shape,
+    reshape_yolo,
+    rewrite_target,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -449,3 +455,8 @@ def test_reshape_targets_follow_the_new_grid_and_leave_batch_and_channels_alone(
     assert rewrite_target([1, 4, 16, 8400], old, new, anchors) == [1, 4, 16, 5040]
     assert rewrite_target([1, 144, -1], old, new, anchors) == [1, 144, -1]
     assert rewrite_target([400, 400, 7], old, new, anchors) == [400, 400, 7]
+
+
+def test_an_input_off_the_stride_is_refused_before_the_model_is_touched() -> None:
+    with pytest.raises(UnsupportedReshape, match="multiple of the stride 32"):
+        reshape_yolo(object(), 400, 640)

@@ -92,10 +92,10 @@ def reshape_yolo(model: Any, height: int, width: int, batch: int = 1) -> Any:
     taking `batch` x 3 x `height` x `width` inputs. Dynamic spatial axes: a plain reshape. Static ones: the
     baked constants rewritten as the module docstring says; `UnsupportedReshape` when the graph is
     not a recognised YOLOv8 / YOLO11 detect graph or does not validate afterwards."""
-    import openvino as ov
-
     if height % STRIDES[-1] or width % STRIDES[-1]:
         raise UnsupportedReshape(f"{width}x{height} is not a multiple of the stride {STRIDES[-1]}")
+    import openvino as ov
+
     shape = model.input(0).get_partial_shape()
     name = model.input(0).get_any_name()
     if shape[2].is_dynamic and shape[3].is_dynamic:
