@@ -138,19 +138,12 @@ class RenderRequest(BaseModel):
     indicator: Indicator = Field(default=Indicator.CIRCLE)
 
 
-class PlayerView(BaseModel):
-    number: int = Field(description="1-based, left to right: what a person picks")
-    track_id: int
-    box: list[float] = Field(description="x1, y1, x2, y2 in pixels of the clip's frames")
-    confidence: float
-
-
 class PlayersView(BaseModel):
     clip_id: str
     frame_index: int = Field(description="The frame the boxes are on: pass it with a box to render")
     width: int
     height: int
-    players: list[PlayerView]
+    players: list[cv.PlayerView]
 
     @classmethod
     def of(cls, found: FollowablePlayers) -> PlayersView:
@@ -159,15 +152,7 @@ class PlayersView(BaseModel):
             frame_index=found.frame_index,
             width=found.width,
             height=found.height,
-            players=[
-                PlayerView(
-                    number=p.number,
-                    track_id=p.track_id,
-                    box=[p.box.x1, p.box.y1, p.box.x2, p.box.y2],
-                    confidence=p.confidence,
-                )
-                for p in found.players
-            ],
+            players=[cv.PlayerView.of(player) for player in found.players],
         )
 
 

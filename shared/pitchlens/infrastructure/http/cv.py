@@ -17,6 +17,7 @@ from fastapi import APIRouter, Depends, File, Form, Header, Query, Request, Uplo
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
+from pitchlens.application.followable_players import FollowablePlayer
 from pitchlens.application.highlight_sessions import SessionClipState
 from pitchlens.domain import errors
 from pitchlens.domain.jobs import Job
@@ -97,19 +98,23 @@ class TaskStatus(BaseModel):
     progress: float
     reason: str | None
 
+    @staticmethod
+    def fields_of(job: Job) -> dict[str, Any]:
+        """The fields every task status takes from its job."""
+        return {
+            "task_id": job.job_id,
+            "status": job.status.value,
+            "progress": round(job.progress, 4),
+            "reason": job.reason,
+        }
+
 
 class PreviewStatus(TaskStatus):
     preview_url: str | None
 
     @classmethod
     def of(cls, job: Job) -> PreviewStatus:
-        return cls(
-            task_id=job.job_id,
-            status=job.status.value,
-            progress=round(job.progress, 4),
-            reason=job.reason,
-            preview_url=file_url(job.outputs.get("output_uri")),
-        )
+        return cls(**cls.fields_of(job), preview_url=file_url(job.outputs.get("output_uri")))
 
 
 class FinalizeStatus(TaskStatus):
@@ -120,10 +125,7 @@ class FinalizeStatus(TaskStatus):
     @classmethod
     def of(cls, job: Job) -> FinalizeStatus:
         return cls(
-            task_id=job.job_id,
-            status=job.status.value,
-            progress=round(job.progress, 4),
-            reason=job.reason,
+            **cls.fields_of(job),
             done=job.counts.get("clips_done", 0),
             total=job.counts.get("clips", 0),
             final_url=file_url(job.outputs.get("final_uri")),
@@ -182,11 +184,23 @@ class DetectRequest(BaseModel):
     clip_id: str = Field(min_length=1, max_length=128)
 
 
-class PlayerBox(BaseModel):
-    number: int
+class PlayerView(BaseModel):
+    """A player that can be followed, on a clip's detection frame."""
+
+    number: int = Field(description="1-based, left to right: what a person picks")
     track_id: int
-    box: list[float]
+    box: list[float] = Field(description="x1, y1, x2, y2 in pixels of the clip's frames")
     confidence: float
+
+    @classmethod
+    def of(cls, player: FollowablePlayer) -> PlayerView:
+        box = player.box
+        return cls(
+            number=player.number,
+            track_id=player.track_id,
+            box=[box.x1, box.y1, box.x2, box.y2],
+            confidence=player.confidence,
+        )
 
 
 class DetectView(BaseModel):
@@ -196,7 +210,7 @@ class DetectView(BaseModel):
     width: int
     height: int
     image: str = Field(description="The detection frame as a data: URL (JPEG)")
-    players: list[PlayerBox]
+    players: list[PlayerView]
 
 
 class PreviewRequest(BaseModel):
@@ -329,15 +343,7 @@ def create_router() -> APIRouter:
             width=found.width,
             height=found.height,
             image="data:image/jpeg;base64," + base64.b64encode(view.frame_jpeg).decode(),
-            players=[
-                PlayerBox(
-                    number=p.number,
-                    track_id=p.track_id,
-                    box=[p.box.x1, p.box.y1, p.box.x2, p.box.y2],
-                    confidence=p.confidence,
-                )
-                for p in found.players
-            ],
+            players=[PlayerView.of(player) for player in found.players],
         )
 
     @router.post("/preview", status_code=202, response_model=TaskAccepted, dependencies=guarded)
