@@ -281,7 +281,7 @@ class _OpenVinoRuntime:
     """An OpenVINO IR or ONNX model compiled in throughput mode, fed through async infer requests.
 
     With `rectangular` (the default) each view is letterboxed into the smallest input that holds it
-    at the model's scale (640 x 384 for a 16:9 frame instead of 640 x 640; `input_shapes`), one
+    at the model's scale (640 x 416 for a 16:9 frame instead of 640 x 640; `input_shapes`), one
     compiled model per input shape, compiled on first use, the last MAX_INPUT_SHAPES kept; a model
     that cannot be reshaped keeps its own input size."""
 
