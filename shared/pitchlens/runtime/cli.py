@@ -411,7 +411,8 @@ def process(
             for done in STAGES[1:reached]:
                 progress.update(bars[done], completed=1.0)
             counts = job.get("counts", {})
-            if stage == "tracking" and counts.get("frames"):
+            # Also after tracking: the final count arrives with the next stage, not as progress.
+            if counts.get("frames") and "frames_done" in counts:
                 progress.update(
                     bars["tracking"],
                     completed=counts.get("frames_done", 0) / counts["frames"],
