@@ -15,12 +15,12 @@ pytest.importorskip("openvino", reason="needs the `vision` extra (openvino)")
 
 import cv2
 
+from pitchlens.infrastructure.vision.boxes import box_iou
 from pitchlens.infrastructure.vision.detection import (
     DEFAULT_CONFIDENCE,
     DEFAULT_TILES,
     PERSON_CLASS_ID,
     YoloDetectionModel,
-    box_iou,
 )
 from pitchlens.infrastructure.vision.detection_evaluation import evaluate_detection
 

@@ -11,16 +11,13 @@ import pytest
 
 pytest.importorskip("cv2", reason="needs the `vision` extra (opencv-python-headless)")
 
+from pitchlens.infrastructure.vision.boxes import cut_by_view_border, merge_views, nms
 from pitchlens.infrastructure.vision.detection import (
     PAD_VALUE,
     Letterbox,
-    box_iou,
-    cut_by_view_border,
     decode_person_boxes,
     frame_views,
     letterbox,
-    merge_views,
-    nms,
     tile_counts,
     tile_grid,
 )
@@ -193,23 +190,8 @@ def test_frame_views_start_with_the_whole_frame() -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# IoU and NMS
+# NMS (IoU itself: test_geometry.py)
 # --------------------------------------------------------------------------------------------
-
-IOU_CASES = [
-    ((0, 0, 10, 10), (0, 0, 10, 10), 1.0, "identical"),
-    ((0, 0, 10, 10), (10, 0, 20, 10), 0.0, "touching edges"),
-    ((0, 0, 10, 10), (5, 0, 15, 10), 50 / 150, "half overlap"),
-    ((0, 0, 10, 10), (2, 2, 8, 8), 36 / 100, "one inside the other"),
-    ((0, 0, 10, 10), (20, 20, 30, 30), 0.0, "apart"),
-    ((0, 0, 0, 10), (0, 0, 0, 10), 0.0, "degenerate boxes"),
-]
-
-
-@pytest.mark.parametrize(("a", "b", "expected"), [c[:3] for c in IOU_CASES], ids=[c[3] for c in IOU_CASES])
-def test_box_iou(a: tuple[float, ...], b: tuple[float, ...], expected: float) -> None:
-    assert box_iou(boxes(a), boxes(b))[0, 0] == pytest.approx(expected)
-
 
 NMS_CASES = [
     # (boxes, scores, iou threshold, kept indexes, what)

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from pitchlens.application.job_keeper import JobKeeper
 from pitchlens.application.outcomes import Outcome, Result, consume_once
-from pitchlens.application.player_follower import PlayerFollower
 from pitchlens.domain.appearance import AppearanceEncoder
+from pitchlens.domain.following import PlayerFollower
 from pitchlens.domain.jobs import Job, JobStage
 from pitchlens.domain.messages import Delivery, RenderRequested
 from pitchlens.domain.ports import Clock, UnitOfWork

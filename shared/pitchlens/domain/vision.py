@@ -16,6 +16,7 @@ from enum import StrEnum
 from typing import Any, Protocol, TypeVar
 
 from pitchlens.domain.errors import InvalidTrackingData
+from pitchlens.domain.geometry import Box, iou
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,13 +56,12 @@ class BoundingBox:
         """Bottom centre: where the player touches the pitch."""
         return ((self.x1 + self.x2) / 2, self.y2)
 
+    @property
+    def corners(self) -> Box:
+        return (self.x1, self.y1, self.x2, self.y2)
+
     def iou(self, other: BoundingBox) -> float:
-        width = min(self.x2, other.x2) - max(self.x1, other.x1)
-        height = min(self.y2, other.y2) - max(self.y1, other.y1)
-        if width <= 0 or height <= 0:
-            return 0.0
-        overlap = width * height
-        return overlap / (self.area + other.area - overlap)
+        return iou(self.corners, other.corners)
 
     def inside(self, width: int, height: int) -> bool:
         return self.x1 >= 0 and self.y1 >= 0 and self.x2 <= width and self.y2 <= height

@@ -19,7 +19,8 @@ import cv2
 import numpy as np
 
 from pitchlens.domain.vision import DetectionModel, FrameDetections
-from pitchlens.infrastructure.vision.detection import PERSON_CLASS_ID, box_iou
+from pitchlens.infrastructure.vision.boxes import box_iou
+from pitchlens.infrastructure.vision.detection import PERSON_CLASS_ID
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 FOOTBALL_PERSON_CLASSES = (1, 2, 3)

@@ -6,9 +6,9 @@ from collections.abc import Sequence
 
 import pytest
 
-from pitchlens.application.player_follower import FollowSettings, PlayerFollower, iou
 from pitchlens.domain.appearance import Appearance, AppearanceEncoder, Sighting
 from pitchlens.domain.errors import PermanentError, PlayerNotTracked
+from pitchlens.domain.following import FollowSettings, PlayerFollower
 from pitchlens.domain.vision import BoundingBox, FrameTracks, TrackingFrame
 
 pytestmark = pytest.mark.unit
@@ -239,6 +239,53 @@ def test_a_duplicate_track_that_takes_over_is_followed() -> None:
     assert ids(frames, range(61, 100)) == {2}
 
 
+def test_a_player_the_tracker_alternates_with_a_wider_box_is_followed_to_his_own_track() -> None:
+    # From frame 40 the detector alternates between a box on red alone (track 2, odd frames) and a
+    # wider one holding red and a neighbour (track 1, even frames); then track 1 dies. Track 2 began
+    # long before that, but it was on red all along: it takes over.
+    scene = Scene(100).walk(1, "red", range(40), (100, 300))
+    scene.walk(1, "red", range(40, 61, 2), (100 + 2 * 40 + 10, 300), width=2.2 * WIDTH)
+    scene.walk(2, "red", range(41, 61, 2), (100 + 2 * 41, 300))
+    scene.walk(2, "red", range(61, 100), (100 + 2 * 61, 300))
+
+    frames = follow(scene, 10, 1)
+
+    assert ids(frames, range(40)) == {1}
+    assert ids(frames, range(61, 100)) == {2}
+    assert not any(f.lost for f in frames)
+
+
+def test_a_track_near_the_player_that_is_somebody_else_does_not_take_over() -> None:
+    # Track 2 ran beside red (never on him) for 20 frames before red's track ended: a neighbour.
+    scene = (
+        Scene(100)
+        .walk(1, "red", range(61), (100, 300))
+        .walk(2, "red", range(40, 100), (100 + 2 * 40 + 1.5 * WIDTH, 300))
+    )
+
+    frames = follow(scene, 10, 1)
+
+    assert ids(frames, range(61)) == {1}
+    assert all(f.lost for f in frames[61:])
+
+
+def test_a_lookalike_that_turns_up_later_does_not_veto_a_clear_continuation() -> None:
+    # Red is lost at 50 and picked up at 53 by track 2, right where he was heading. A teammate
+    # (track 3) appears at 75 near where red was predicted to be by then, while track 2 still has
+    # him: track 2 already tells where red is, so track 3 is no rival.
+    scene = (
+        Scene(100)
+        .walk(1, "red", range(51), (100, 300))
+        .walk(2, "red", range(53, 100), (100 + 2 * 53, 300))
+        .walk(3, "red", range(75, 90), (100 + 2 * 75 + 18, 300), velocity=(0.0, 0.0))
+    )
+
+    frames = follow(scene, 10, 1)
+
+    assert ids(frames, range(51)) == {1}
+    assert ids(frames, range(53, 100)) == {2}
+
+
 def test_a_track_that_starts_just_after_the_chosen_frame_is_selected() -> None:
     scene = Scene(40).walk(1, "red", range(2, 40), (100, 300))
     chosen = BoundingBox(100 - WIDTH / 2, 300 - HEIGHT, 100 + WIDTH / 2, 300)
@@ -272,20 +319,3 @@ def test_appearance_is_asked_once_per_clip() -> None:
     PlayerFollower().execute(scene.tracks(), appearance, scene.box(10, 1), 10)
 
     assert appearance.calls == 1
-
-
-@pytest.mark.parametrize(
-    ("first", "second", "expected"),
-    [
-        ((0, 0, 10, 10), (0, 0, 10, 10), 1.0),
-        ((0, 0, 10, 10), (5, 0, 15, 10), 50 / 150),
-        ((0, 0, 10, 10), (10, 0, 20, 10), 0.0),
-        ((0, 0, 10, 10), (2, 2, 4, 4), 4 / 100),
-        ((0, 0, 10, 10), (20, 20, 30, 30), 0.0),
-    ],
-)
-def test_iou(
-    first: tuple[float, float, float, float], second: tuple[float, float, float, float], expected: float
-) -> None:
-    assert iou(first, second) == pytest.approx(expected)
-    assert iou(second, first) == pytest.approx(expected)

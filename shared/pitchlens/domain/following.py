@@ -11,7 +11,8 @@ or ambiguous continuation is never taken: those frames are marked lost instead, 
 another player is worse than showing none. The clip is followed forwards and backwards from the
 chosen frame.
 
-Plain Python over the per-frame columns: a clip has ~1,000 frames of ~25 boxes.
+Plain Python over the per-frame columns (a clip has ~1,000 frames of ~25 boxes): a pure algorithm
+of the domain, used by the render use cases.
 """
 
 from __future__ import annotations
@@ -23,9 +24,8 @@ from dataclasses import dataclass, field
 
 from pitchlens.domain.appearance import Appearance, AppearanceEncoder, Sighting
 from pitchlens.domain.errors import PlayerNotTracked
+from pitchlens.domain.geometry import Box, as_box, cover, foot, iou
 from pitchlens.domain.vision import BoundingBox, FrameTracks, TrackingFrame
-
-Box = tuple[float, float, float, float]
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,8 +46,14 @@ class FollowSettings:
     re-identification is checked like a stitch (trackers re-find the wrong player in crowds)."""
     max_overlap: int = 3
     """A continuation may start this many frames before the followed piece ends..."""
-    duplicate_iou: float = 0.5
-    """...or earlier, when it was a duplicate: its boxes overlapped the followed ones this much."""
+    shadow_cover: float = 0.8
+    """...or earlier, when it was on the player all along: wherever it was seen, its box and the
+    followed one (at most `shadow_frames` apart) cover each other this much on average
+    (intersection over the smaller box: a second track on him, or the tracker alternating
+    between his box and a wider one that holds him and a neighbour)..."""
+    shadow_frames: int = 1
+    shadow_height_ratio: float = 1.25
+    """...and the two boxes are about as tall (the same depth in the picture)."""
     gate_base: float = 0.6
     """Motion gate radius one frame after the end, around the predicted foot point..."""
     gate_growth: float = 0.06
@@ -65,7 +71,10 @@ class FollowSettings:
     split_similarity: float = 0.4
     """A track is cut where two looks in a row are this unlike its first ones (and alike)."""
     ambiguity_margin: float = 0.15
-    """Two acceptable continuations closer than this in score: neither is taken."""
+    """Two acceptable continuations closer than this in score: neither is taken..."""
+    rival_window: int = 5
+    """...unless the weaker one first shows up more than this many frames after the best one,
+    while the best one is still being seen."""
     appearance_stride: int = 5
     """Every this-many-th sighting of a track is described (plus each track's first and last)."""
     edge_samples: int = 6
@@ -172,7 +181,7 @@ class PlayerFollower:
             time = position + offset
             if not 0 <= time < len(tracks):
                 continue
-            overlaps = [(iou(chosen, _box(box)), track_id) for track_id, box in _rows(tracks[time])]
+            overlaps = [(iou(chosen, as_box(box)), track_id) for track_id, box in _rows(tracks[time])]
             if overlaps:
                 best, track_id = max(overlaps)
                 if best >= self._settings.min_selection_iou:
@@ -318,7 +327,7 @@ class PlayerFollower:
         if height <= 0:
             return None
         velocity = self._velocity(followed, height)
-        end_foot = _foot(end.box)
+        end_foot = foot(end.box)
         seen = {sighting.time: sighting.box for sighting in followed}
         scored: list[tuple[float, _Piece, int]] = []  # (score, piece, position after the end)
         for piece in pieces.values():
@@ -326,7 +335,7 @@ class PlayerFollower:
                 continue
             if piece.times[0] > end.time + settings.max_gap:
                 continue
-            if piece.times[0] < end.time - settings.max_overlap and not self._duplicate(piece, seen):
+            if piece.times[0] < end.time - settings.max_overlap and not self._shadow(piece, seen):
                 continue
             position = piece.position_after(end.time)
             if position is None:
@@ -339,9 +348,8 @@ class PlayerFollower:
             if not 1 / settings.max_height_ratio <= ratio <= settings.max_height_ratio:
                 continue
             predicted = (end_foot[0] + velocity[0] * gap, end_foot[1] + velocity[1] * gap)
-            foot = _foot(box)
             scale = (height + box[3] - box[1]) / 2
-            distance = math.dist(predicted, foot) / scale
+            distance = math.dist(predicted, foot(box)) / scale
             gate = self._gate(gap)
             if distance > gate:
                 continue
@@ -363,7 +371,9 @@ class PlayerFollower:
             return None
         best, piece, position = max(scored, key=lambda item: item[0])
         # Candidates compete unless one can be the other's continuation (the same player seen
-        # again after a short break, which the next stitch will pick up).
+        # again after a short break, which the next stitch will pick up), or unless the weaker one
+        # only turns up later, while the best one is still seen (which already says where the
+        # player is then: the late one is somebody else, not a second reading of the hand-over).
         compatible = [(piece, position)]
         rivals = []
         for score, other, other_position in scored:
@@ -371,7 +381,7 @@ class PlayerFollower:
                 continue
             if self._chainable(piece, position, other, other_position):
                 compatible.append((other, other_position))
-            else:
+            elif not _seen_through(piece, position, other.times[other_position], settings.rival_window):
                 rivals.append(score)
         if rivals and best - max(rivals) < settings.ambiguity_margin:
             return None
@@ -389,19 +399,28 @@ class PlayerFollower:
             return False
         end, start = first.boxes[-1], second.boxes[second_position]
         scale = (end[3] - end[1] + start[3] - start[1]) / 2
-        return math.dist(_foot(end), _foot(start)) / scale <= self._gate(gap)
+        return math.dist(foot(end), foot(start)) / scale <= self._gate(gap)
 
     def _gate(self, gap: int) -> float:
         """Motion gate radius (player heights) after `gap` frames unseen."""
         return min(self._settings.max_gate, self._settings.gate_base + self._settings.gate_growth * gap)
 
-    def _duplicate(self, piece: _Piece, seen: dict[int, Box]) -> bool:
-        """Whether a piece that began well before the followed one ended was a second track on
-        the same player all along (its boxes on the followed ones wherever both exist)."""
-        overlaps = [
-            iou(box, seen[time]) for time, box in zip(piece.times, piece.boxes, strict=True) if time in seen
-        ]
-        return len(overlaps) >= 3 and sum(overlaps) / len(overlaps) >= self._settings.duplicate_iou
+    def _shadow(self, piece: _Piece, seen: dict[int, Box]) -> bool:
+        """Whether a piece that began well before the followed one ended was on the same player
+        all along: each of its boxes covers, or is covered by, the followed box nearest in time."""
+        settings = self._settings
+        covers = []
+        for time, box in zip(piece.times, piece.boxes, strict=True):
+            near = [seen[t] for t in _around(time, settings.shadow_frames) if t in seen]
+            if not near:
+                continue
+            other = near[0]
+            heights = sorted((box[3] - box[1], other[3] - other[1]))
+            if heights[0] <= 0 or heights[1] / heights[0] > settings.shadow_height_ratio:
+                covers.append(0.0)
+                continue
+            covers.append(cover(box, other))
+        return len(covers) >= 3 and sum(covers) / len(covers) >= settings.shadow_cover
 
     def _velocity(self, followed: list[_Sighting], height: float) -> tuple[float, float]:
         """Foot-point velocity (pixels per frame) over the end of the followed history."""
@@ -412,7 +431,7 @@ class PlayerFollower:
             return (0.0, 0.0)
         start = window[0]
         elapsed = end.time - start.time
-        (x0, y0), (x1, y1) = _foot(start.box), _foot(end.box)
+        (x0, y0), (x1, y1) = foot(start.box), foot(end.box)
         vx, vy = (x1 - x0) / elapsed, (y1 - y0) / elapsed
         speed = math.hypot(vx, vy)
         limit = self._settings.max_speed * height
@@ -458,26 +477,13 @@ class PlayerFollower:
 
 
 # -------------------------------------------------------------------------------------------
-# Plain geometry and bookkeeping over the columns
+# Bookkeeping over the columns
 # -------------------------------------------------------------------------------------------
 
 
-def iou(first: Box, second: Box) -> float:
-    width = min(first[2], second[2]) - max(first[0], second[0])
-    height = min(first[3], second[3]) - max(first[1], second[1])
-    if width <= 0 or height <= 0:
-        return 0.0
-    overlap = width * height
-    union = (first[2] - first[0]) * (first[3] - first[1]) + (second[2] - second[0]) * (second[3] - second[1])
-    return overlap / (union - overlap) if union > overlap else 0.0
-
-
-def _box(values: Sequence[float]) -> Box:
-    return (float(values[0]), float(values[1]), float(values[2]), float(values[3]))
-
-
-def _foot(box: Box) -> tuple[float, float]:
-    return ((box[0] + box[2]) / 2, box[3])
+def _around(time: int, frames: int) -> list[int]:
+    """`time`, then the times up to `frames` either side, nearest first."""
+    return sorted(range(time - frames, time + frames + 1), key=lambda t: (abs(t - time), t))
 
 
 def _bounding(box: Sequence[float]) -> BoundingBox | None:
@@ -492,7 +498,7 @@ def _rows(frame: FrameTracks) -> Iterable[tuple[int, Sequence[float]]]:
 def _clutter(frame: FrameTracks, track_id: int, box: Box) -> float:
     """The largest overlap of `box` with another box of its frame."""
     return max(
-        (iou(box, _box(other)) for other_id, other in _rows(frame) if other_id != track_id), default=0.0
+        (iou(box, as_box(other)) for other_id, other in _rows(frame) if other_id != track_id), default=0.0
     )
 
 
@@ -503,9 +509,15 @@ def _whole_tracks(tracks: Sequence[FrameTracks]) -> dict[int, _Piece]:
         for (track_id, box), confidence in zip(_rows(frame), frame.confidences, strict=True):
             track = whole.setdefault(track_id, _Piece(track_id, track_id))
             track.times.append(time)
-            track.boxes.append(_box(box))
+            track.boxes.append(as_box(box))
             track.confidences.append(float(confidence))
     return whole
+
+
+def _seen_through(piece: _Piece, position: int, time: int, window: int) -> bool:
+    """Whether `piece`, from `position` on, is seen from more than `window` frames before `time`
+    until `time` (pieces have no inner gaps longer than `max_inner_gap`)."""
+    return piece.times[position] < time - window and piece.times[-1] >= time
 
 
 def _nearest_piece(pieces: dict[int, _Piece], track_id: int, time: int) -> tuple[_Piece, int]:
