@@ -7,11 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from pitchlens.infrastructure.bootstrap import container
-from pitchlens.infrastructure.lambda_sqs import Routes, handle_sqs_batch
+from pitchlens.infrastructure.lambda_sqs import handle_sqs_batch
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    app = container()
-    routes = Routes(on_object=app.clip_detector.execute, max_attempts=app.settings.max_receive_count)
-    return handle_sqs_batch(event, context, function="detect", routes=routes)
+    return handle_sqs_batch(event, context, function="detect")

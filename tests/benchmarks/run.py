@@ -189,7 +189,7 @@ def run_all(tmp: Path, statsbomb_dir: Path) -> list[tuple[str, str, str, str, st
 
     os.environ["PITCHLENS_BENCH_ARRIVALS"] = str(arrivals)
     os.environ["PITCHLENS_FUNCTIONS_DIR"] = str(probe_dir)
-    from pitchlens.runtime.functions import load_handler
+    from pitchlens.runtime.worker.functions import load_handler
 
     load_handler.cache_clear()
     latencies = []

@@ -16,7 +16,7 @@ import pytest
 
 from pitchlens.infrastructure import aws_clients, bootstrap
 from pitchlens.infrastructure.settings import Settings
-from pitchlens.runtime.stack import EmbeddedStack, StackInfo
+from pitchlens.runtime.embedded.stack import EmbeddedStack, StackInfo
 from tests.conftest import service_dir
 
 TERMINAL = {"SUCCEEDED", "FAILED"}

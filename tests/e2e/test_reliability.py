@@ -12,7 +12,7 @@ import psycopg
 import pytest
 
 from pitchlens.infrastructure import aws_clients
-from pitchlens.runtime.dead_letters import DeadLetterOffice
+from pitchlens.infrastructure.messaging.dead_letters import DeadLetterOffice
 from tests.conftest import service_dir
 from tests.e2e.conftest import RunningStack, start_stack
 from tests.e2e.test_ingestion_flow import statsbomb_files

@@ -9,7 +9,13 @@ from collections.abc import Collection, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, BinaryIO
 
-from pitchlens.domain.errors import JobNotFound, MatchNotFound, ObjectNotFound, ServiceUnavailable
+from pitchlens.domain.errors import (
+    InvalidMatchData,
+    JobNotFound,
+    MatchNotFound,
+    ObjectNotFound,
+    ServiceUnavailable,
+)
 from pitchlens.domain.jobs import Job
 from pitchlens.domain.messages import Message
 from pitchlens.domain.model import Match
@@ -164,7 +170,7 @@ class FakeJobRepository(JobRepository):
 
     def get(self, job_id: str) -> Job:
         if job_id not in self.state.jobs:
-            raise JobNotFound(job_id)
+            raise JobNotFound(f"no job {job_id!r}")
         return self.state.jobs[job_id]
 
     def update(self, job: Job) -> None:
@@ -261,7 +267,8 @@ class FakeStaging(MatchStaging):
         return StagedMatch(uri)
 
     def load(self, uri: str) -> Match:
-        self.storage.get("artifacts", uri.split("/", 3)[3])
+        if self.storage.get("artifacts", uri.split("/", 3)[3]) != b"staged":
+            raise InvalidMatchData(f"{uri} is not a staged match")
         return self.staged[uri]
 
     def publish_tracking(self, staged_uri: str, source: str, match_id: str) -> str:

@@ -44,3 +44,16 @@ class FakeVideoEditor(VideoEditor):
         output.write_text("\n".join(clip.read_text() for clip in clips))
         self.joins.append((tuple(clips), output))
         return Concatenation(output, stream_copied=True)
+
+
+class GameVideoEditor(FakeVideoEditor):
+    """Every source is a readable 10 s game video, unless `unreadable` says otherwise."""
+
+    def __init__(self) -> None:
+        super().__init__({})
+        self.unreadable = False
+
+    def duration(self, source: Path) -> float:
+        if self.unreadable:
+            raise InvalidVideo(f"{source.name}: not a readable video")
+        return 10.0

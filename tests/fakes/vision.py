@@ -46,7 +46,7 @@ class FakeClipRepository(ClipRepository):
 
     def get(self, clip_id: str) -> Clip:
         if clip_id not in self.clips:
-            raise ClipNotFound(clip_id)
+            raise ClipNotFound(f"no clip {clip_id!r}")
         return self.clips[clip_id]
 
     def update(self, clip: Clip) -> None:
@@ -89,12 +89,13 @@ class FakeVideoStore(VideoStore):
 
 
 class FakeVideoReader(VideoReader):
-    """A "path" is the frame count as text; anything else is not a video."""
+    """A "path" is the frame count as text, or a file holding it; anything else is not a video."""
 
     def probe(self, path: str) -> VideoInfo:
-        if not path.strip().isdigit():
-            raise InvalidVideo(f"{path!r} is not a video")
-        frames = int(path)
+        text = Path(path).read_text(errors="replace") if Path(path).is_file() else path
+        if not text.strip().isdigit():
+            raise InvalidVideo(f"{Path(path).name if Path(path).is_file() else path!r} is not a video")
+        frames = int(text)
         return VideoInfo(64, 36, 25.0, frames, frames / 25.0, "h264")
 
     def frame(self, path: str, index: int) -> Any:
@@ -138,6 +139,8 @@ class FakeTrajectoryStore(TrajectoryStore):
     def publish(self, staged_uri: str, match_id: str, clip_id: str) -> TrajectoryRef:
         if self.down:
             raise ServiceUnavailable("object storage unavailable after 3 attempts")
+        if staged_uri not in self.staged:
+            raise ObjectNotFound(f"{staged_uri} does not exist")
         uri = f"s3://tracking-data/tracking/{match_id}/{clip_id}/trajectories.parquet"
         self.published[uri] = self.staged[staged_uri]
         return TrajectoryRef(uri, sum(len(t) for t in self.staged[staged_uri]), 1)

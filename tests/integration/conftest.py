@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
-from pitchlens.infrastructure.postgres.embedded import EmbeddedPostgres
 from pitchlens.infrastructure.postgres.migrate import migrate
+from pitchlens.runtime.embedded.postgres import EmbeddedPostgres
 from tests.conftest import service_dir
 
 # --------------------------------------------------------------------------------------------

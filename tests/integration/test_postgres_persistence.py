@@ -23,11 +23,11 @@ from pitchlens.domain.errors import InvalidMatchData, JobNotFound, MatchNotFound
 from pitchlens.domain.jobs import Job, JobStage, JobStatus
 from pitchlens.domain.model import Coordinates, Event, EventType, Match, Player, Team, TrackingData
 from pitchlens.domain.ports import EventQuery, TrackingRef
-from pitchlens.infrastructure.postgres.embedded import EmbeddedPostgres
 from pitchlens.infrastructure.postgres.engine import create_engine, driver_url
 from pitchlens.infrastructure.postgres.migrate import alembic_config, current_revision, head_revision, migrate
 from pitchlens.infrastructure.postgres.tables import metadata
 from pitchlens.infrastructure.postgres.unit_of_work import PostgresUnitOfWorkFactory
+from pitchlens.runtime.embedded.postgres import EmbeddedPostgres
 from tests.conftest import service_dir
 
 pytestmark = pytest.mark.integration

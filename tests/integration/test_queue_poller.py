@@ -15,7 +15,7 @@ from moto.server import ThreadedMotoServer
 from pitchlens.infrastructure import aws_clients
 from pitchlens.infrastructure.provisioning import AwsResourceProvisioner
 from pitchlens.infrastructure.settings import Settings
-from pitchlens.runtime.poller import QueuePoller
+from pitchlens.runtime.worker.poller import QueuePoller
 
 pytestmark = pytest.mark.integration
 

@@ -27,7 +27,6 @@ from sqlalchemy import Connection, inspect, text
 from pitchlens.domain.errors import ClipNotFound, ObjectNotFound, ServiceUnavailable
 from pitchlens.domain.vision import Clip, ClipStatus, FrameTracks, VideoInfo
 from pitchlens.infrastructure.postgres.clip_repository import PostgresClipRepository
-from pitchlens.infrastructure.postgres.embedded import EmbeddedPostgres
 from pitchlens.infrastructure.postgres.engine import create_engine
 from pitchlens.infrastructure.postgres.migrate import alembic_config, current_revision, migrate
 from pitchlens.infrastructure.storage.trajectories import (
@@ -36,6 +35,7 @@ from pitchlens.infrastructure.storage.trajectories import (
     S3TrajectoryStore,
     trajectory_table,
 )
+from pitchlens.runtime.embedded.postgres import EmbeddedPostgres
 
 pytestmark = pytest.mark.integration
 

@@ -27,11 +27,12 @@ from moto.server import ThreadedMotoServer
 
 from pitchlens.domain.messages import MatchIngested, PlayersDetected
 from pitchlens.infrastructure import aws_clients
-from pitchlens.infrastructure.messaging.codec import MESSAGE_ROUTES, encode
+from pitchlens.infrastructure.bootstrap import Container
+from pitchlens.infrastructure.messaging.codec import encode
 from pitchlens.infrastructure.provisioning import AwsResourceProvisioner
 from pitchlens.infrastructure.settings import FUNCTIONS, Settings
-from pitchlens.runtime.function_runtime import FunctionRuntime
-from pitchlens.runtime.functions import load_handler
+from pitchlens.runtime.worker.functions import load_handler
+from pitchlens.runtime.worker.runtime import FunctionRuntime
 
 pytestmark = pytest.mark.integration
 
@@ -43,6 +44,9 @@ CPU_FUNCTIONS = ("ingest", "persist", "render")
 """Render decodes, draws and encodes video (PyAV, OpenCV, ffmpeg) but runs no model: a CPU function."""
 GPU_FUNCTIONS = ("detect", "track")
 """The functions that need the vision stack (YOLO, tracking): GPU workers only."""
+
+MESSAGE_ROUTES = {kind.TYPE: consumer.function for kind, consumer in Container(Settings()).consumers.items()}
+"""Message type -> the function whose queue receives it (the composition root's consumers table)."""
 
 PROBE_HANDLER = """
 import json
@@ -237,7 +241,11 @@ def test_message_routes_put_vision_messages_on_gpu_queues(settings: Settings) ->
     assert MESSAGE_ROUTES["MatchIngested"] in CPU_FUNCTIONS
     assert MESSAGE_ROUTES["VideoProcessed"] in CPU_FUNCTIONS, "persisting trajectories needs no GPU"
     assert MESSAGE_ROUTES["RenderRequested"] in CPU_FUNCTIONS, "rendering needs no GPU"
+    assert MESSAGE_ROUTES["VideoUploaded"] == MESSAGE_ROUTES["DetectionRequested"] in GPU_FUNCTIONS
     assert settings.notification_routes[settings.bucket_videos] in GPU_FUNCTIONS
+    uploads = Container(settings).upload_types
+    for bucket, function in settings.notification_routes.items():  # notifications reach their consumer
+        assert MESSAGE_ROUTES[uploads[bucket].TYPE] == function
 
 
 def test_cpu_worker_never_takes_a_vision_message(sqs: Any, settings: Settings, probes: Probes) -> None:

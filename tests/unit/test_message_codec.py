@@ -6,8 +6,22 @@ import orjson
 import pytest
 
 from pitchlens.domain.errors import InvalidMessage
-from pitchlens.domain.messages import IngestionRequested, MatchIngested, Message
+from pitchlens.domain.messages import (
+    DetectionRequested,
+    FinalizeRequested,
+    HighlightsRequested,
+    IngestionRequested,
+    MatchIngested,
+    Message,
+    PlayersDetected,
+    RawDataUploaded,
+    RenderRequested,
+    VideoProcessed,
+    VideoUploaded,
+)
+from pitchlens.infrastructure.bootstrap import Container
 from pitchlens.infrastructure.messaging import codec
+from pitchlens.infrastructure.settings import Settings
 
 pytestmark = pytest.mark.unit
 
@@ -23,6 +37,41 @@ MESSAGES: list[Message] = [
         tracking_uri=None,
         counts={"events": 3803, "players": 46},
     ),
+    RawDataUploaded(bucket="raw-data", key="statsbomb/1/events.json", size=12, etag="e1", sequencer="01"),
+    VideoUploaded(bucket="videos", key="m1/a b.mp4", size=1024, etag="e2"),
+    DetectionRequested(
+        job_id="j3", clip_id="c1", match_id="m1", video_uri="s3://videos/m1/a.mp4", frame_index=5
+    ),
+    PlayersDetected(
+        job_id="j3",
+        clip_id="c1",
+        match_id="m1",
+        video_uri="s3://videos/m1/a.mp4",
+        frame_index=5,
+        frame_uri="s3://artifacts/m1/c1/frame_5.jpg",
+        detections_uri="s3://artifacts/m1/c1/detections.json",
+        detections=21,
+    ),
+    VideoProcessed(
+        job_id="j3",
+        clip_id="c1",
+        match_id="m1",
+        tracks_uri="s3://artifacts/t.parquet",
+        frames=9,
+        tracks=2,
+        fps=25.0,
+    ),
+    RenderRequested(
+        job_id="j4", clip_id="c1", match_id="m1", frame_index=0, box=(1.0, 2.0, 3.5, 4.0), preset="final"
+    ),
+    HighlightsRequested(
+        job_id="j5",
+        session_id="s1",
+        game_video_uri="s3://a/g.mp4",
+        intervals_uri="s3://a/i.csv",
+        padding_s=1.5,
+    ),
+    FinalizeRequested(job_id="j6", session_id="s1"),
 ]
 
 
@@ -36,8 +85,9 @@ def test_every_message_type_round_trips(message: Message) -> None:
     assert envelope.message_id and envelope.occurred_at.tzinfo is not None
 
 
-def test_every_message_type_has_a_consumer() -> None:
-    assert set(codec.MESSAGE_TYPES) == set(codec.MESSAGE_ROUTES)
+def test_every_message_type_round_trips_and_has_one_consumer() -> None:
+    consumers = Container(Settings()).consumers
+    assert set(codec.MESSAGE_TYPES.values()) == set(consumers) == {type(m) for m in MESSAGES}
 
 
 def test_messages_stay_small() -> None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 import pytest
 
 from pitchlens.application.clip_renderer import ClipRenderer
+from pitchlens.application.message_pipeline import Consumer, MessagePipeline
 from pitchlens.application.outcomes import Outcome
 from pitchlens.application.render_requester import RenderRequester
 from pitchlens.application.tracked_clip_concatenator import TrackedClipConcatenator, final_key
@@ -60,7 +61,11 @@ class Studio:
         return message
 
     def deliver(self, message: RenderRequested, attempt: int = 1) -> Outcome:
-        return self.clip_renderer.execute(message, Delivery("corr-r", message.job_id, attempt)).outcome
+        """Through the render function's message pipeline, as the queue delivers it."""
+        consumers = {RenderRequested: Consumer("render", "render", lambda: self.clip_renderer)}
+        pipeline = MessagePipeline("render", consumers, lambda: FakeUnitOfWork(self.database), FakeClock())
+        [result] = pipeline.handle(message, Delivery("corr-r", message.job_id, attempt, 3))
+        return result.outcome
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import orjson
 import pytest
 
 from pitchlens.infrastructure.settings import Settings
-from pitchlens.runtime.replay import ReplayError, plan
+from pitchlens.runtime.worker.replay import ReplayError, plan
 
 pytestmark = pytest.mark.unit
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
@@ -12,6 +11,7 @@ from pitchlens.application.clip_renderer import FollowRender
 from pitchlens.application.followable_players import FollowablePlayerLister
 from pitchlens.application.highlight_cut_worker import HighlightCutWorker
 from pitchlens.application.highlight_sessions import HighlightSessions
+from pitchlens.application.message_pipeline import Consumer, MessagePipeline
 from pitchlens.application.render_requester import RenderRequester
 from pitchlens.application.session_finalizer import SessionFinalizer
 from pitchlens.domain.errors import ClipNotFound, InvalidVideo, ServiceUnavailable, StateConflict
@@ -22,7 +22,7 @@ from pitchlens.domain.sessions import NothingApproved, SessionNotFound, SessionS
 from pitchlens.domain.vision import Clip, ClipStatus, FrameTracks, VideoInfo
 from pitchlens.infrastructure.intervals_csv import CsvIntervalReader
 from tests.fakes.adapters import FakeClock, FakeDatabase, FakeObjectStorage, FakePublisher, FakeUnitOfWork
-from tests.fakes.highlights import FakeVideoEditor
+from tests.fakes.highlights import GameVideoEditor
 from tests.fakes.vision import (
     FakeIndicatorRenderer,
     FakeTrajectoryStore,
@@ -34,19 +34,6 @@ from tests.fakes.vision import (
 pytestmark = pytest.mark.unit
 
 FRAMES = 30
-
-
-class GameVideoEditor(FakeVideoEditor):
-    """Every source is a readable 10 s game video, unless `unreadable` says otherwise."""
-
-    def __init__(self) -> None:
-        super().__init__({})
-        self.unreadable = False
-
-    def duration(self, source: Path) -> float:
-        if self.unreadable:
-            raise InvalidVideo(f"{source.name}: not a readable video")
-        return 10.0
 
 
 @dataclass
@@ -82,13 +69,15 @@ class Desk:
 
     def run_renders(self) -> None:
         """Delivers the queued messages to the render function, as its queue would."""
+        consumers = {
+            FinalizeRequested: Consumer("render", "finalize", lambda: self.finalizer),
+            HighlightsRequested: Consumer("render", "cut", lambda: self.cutter),
+        }
+        pipeline = MessagePipeline("render", consumers, lambda: FakeUnitOfWork(self.database), self.clock)
         while self.publisher.sent:
             message, correlation_id, key = self.publisher.sent.pop(0)
-            delivery = Delivery(correlation_id, key)
-            if isinstance(message, FinalizeRequested):
-                self.finalizer.execute(message, delivery)
-            elif isinstance(message, HighlightsRequested):
-                self.cutter.execute(message, delivery)
+            if isinstance(message, FinalizeRequested | HighlightsRequested):
+                pipeline.handle(message, Delivery(correlation_id, key))
             elif isinstance(message, RenderRequested):
                 job = self.database.jobs[message.job_id]
                 self.database.jobs[job.job_id] = job.succeeded(

@@ -1,104 +1,57 @@
-"""The video use cases (detect -> track -> persist trajectories) against fakes."""
+"""The video use cases (register -> detect -> track -> persist trajectories) in their message
+pipelines, against fakes."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
-from pitchlens.application.clip_detector import ClipDetector, clip_id_for
-from pitchlens.application.clip_tracker import ClipTracker, track_frames
-from pitchlens.application.outcomes import Outcome
-from pitchlens.application.trajectory_persister import TrajectoryPersister
+from pitchlens.application.clip_registerer import clip_id_for
+from pitchlens.application.clip_tracker import track_frames
+from pitchlens.application.outcomes import Outcome, Result
 from pitchlens.domain.errors import ServiceUnavailable
-from pitchlens.domain.jobs import JobStatus
-from pitchlens.domain.messages import Delivery, ObjectCreated, PlayersDetected, VideoProcessed
+from pitchlens.domain.jobs import Job, JobKind, JobStatus
+from pitchlens.domain.messages import PlayersDetected, VideoProcessed, VideoUploaded
 from pitchlens.domain.vision import ClipStatus, FrameDetections, FrameTracks
-from tests.fakes.adapters import FakeClock, FakeDatabase, FakeObjectStorage, FakePublisher, FakeUnitOfWork
-from tests.fakes.vision import (
-    FakeDetectionModel,
-    FakeTracker,
-    FakeTrajectoryStore,
-    FakeVideoReader,
-    FakeVideoStore,
-)
+from tests.fakes.system import FakeSystem
+from tests.fakes.vision import FakeDetectionModel, FakeTracker
 
 pytestmark = pytest.mark.unit
 
 
-@dataclass
-class Pipeline:
-    database: FakeDatabase
-    storage: FakeObjectStorage
-    publisher: FakePublisher
-    trajectories: FakeTrajectoryStore
-    detector: ClipDetector
-    tracker: ClipTracker
-    persister: TrajectoryPersister
+class Pipeline(FakeSystem):
+    def upload(self, key: str, data: bytes, **metadata: str) -> VideoUploaded:
+        stored = self.storage.put("videos", key, data, metadata={"correlation-id": "corr-v", **metadata})
+        return VideoUploaded("videos", key, stored.size, stored.etag)
 
-    def upload(self, key: str, data: bytes) -> ObjectCreated:
-        stored = self.storage.put("videos", key, data, metadata={"correlation-id": "corr-v"})
-        return ObjectCreated("videos", key, stored.size, stored.etag)
+    def run(self, created: VideoUploaded) -> None:
+        """Delivers the upload, then every message the pipeline emits, as the queues would."""
+        self.deliver(created)
+        self.drain()
 
-    def run(self, created: ObjectCreated) -> None:
-        """Delivers every message the pipeline emits, as the queues would."""
-        self.detector.execute(created, Delivery("n", "n-1"))
-        while self.publisher.sent:
-            message, correlation_id, key = self.publisher.sent.pop(0)
-            if isinstance(message, PlayersDetected):
-                self.tracker.execute(message, Delivery(correlation_id, key))
-            elif isinstance(message, VideoProcessed):
-                self.persister.execute(message, Delivery(correlation_id, key))
 
-    def only_job(self) -> object:
-        [job] = self.database.jobs.values()
-        return job
+def outcomes(results: list[Result]) -> list[Outcome]:
+    return [result.outcome for result in results]
 
 
 @pytest.fixture
 def pipeline() -> Pipeline:
-    database, storage, publisher, clock = FakeDatabase(), FakeObjectStorage(), FakePublisher(), FakeClock()
-    uow = lambda: FakeUnitOfWork(database)  # noqa: E731
-    videos, reader, model, trajectories = (
-        FakeVideoStore(storage),
-        FakeVideoReader(),
-        FakeDetectionModel(),
-        FakeTrajectoryStore(),
-    )
-    return Pipeline(
-        database,
-        storage,
-        publisher,
-        trajectories,
-        ClipDetector(uow, storage, videos, reader, model, publisher, clock),
-        ClipTracker(
-            uow,
-            videos,
-            reader,
-            model,
-            lambda fps: FakeTracker(),
-            trajectories,
-            publisher,
-            clock,
-            batch_size=4,
-        ),
-        TrajectoryPersister(uow, trajectories, clock),
-    )
+    return Pipeline()
 
 
 def test_an_uploaded_video_is_detected_tracked_and_persisted(pipeline: Pipeline) -> None:
     pipeline.run(pipeline.upload("m1/first half.mp4", b"10"))
-    job = pipeline.only_job()
-    assert job.status is JobStatus.SUCCEEDED and job.correlation_id == "corr-v"  # type: ignore[attr-defined]
-    assert job.counts == {"detections": 2, "frames": 10, "frames_done": 10, "tracks": 2, "rows": 20}  # type: ignore[attr-defined]
-    assert job.progress == 1.0  # type: ignore[attr-defined]
+    job = pipeline.job()
+    assert job.status is JobStatus.SUCCEEDED and job.correlation_id == "corr-v"
+    assert job.counts == {"detections": 2, "frames": 10, "frames_done": 10, "tracks": 2, "rows": 20}
+    assert job.progress == 1.0
     [clip] = pipeline.database.clips.values()
     assert clip.status is ClipStatus.PERSISTED and clip.match_id == "m1"
     assert clip.clip_id.startswith("first-half-")
-    assert job.outputs == {  # type: ignore[attr-defined]
+    assert job.outputs == {
         "clip_id": clip.clip_id,
         "frame_uri": f"s3://artifacts/m1/{clip.clip_id}/frame_0.jpg",
         "detections_uri": f"s3://artifacts/m1/{clip.clip_id}/detections.json",
@@ -107,61 +60,77 @@ def test_an_uploaded_video_is_detected_tracked_and_persisted(pipeline: Pipeline)
 
 
 @pytest.mark.parametrize("key", ["m1/notes.txt", "m1/data.json", "loose.mp4", "a/b/c.mp4"])
-def test_non_video_keys_are_skipped(pipeline: Pipeline, key: str) -> None:
-    assert (
-        pipeline.detector.execute(pipeline.upload(key, b"5"), Delivery("c", "n")).outcome is Outcome.SKIPPED
-    )
+def test_non_video_keys_are_skipped_with_the_reason(pipeline: Pipeline, key: str) -> None:
+    [result] = pipeline.deliver(pipeline.upload(key, b"5"))
+    assert result.outcome is Outcome.SKIPPED and key in (result.detail or "")
     assert not pipeline.database.jobs and not pipeline.publisher.sent
+
+
+def test_a_skipped_upload_fails_the_job_its_uploader_named(pipeline: Pipeline) -> None:
+    now = pipeline.clock.now()
+    pipeline.database.jobs["j-1"] = Job("j-1", JobKind.PROCESS, "video", "m1", "corr-v", now, now)
+    [result] = pipeline.deliver(pipeline.upload("m1/notes.txt", b"5", **{"job-id": "j-1"}))
+    assert result.outcome is Outcome.SKIPPED
+    failed = pipeline.job("j-1")
+    assert failed.status is JobStatus.FAILED and "not a video file name" in (failed.reason or "")
 
 
 def test_an_unreadable_video_fails_the_job_and_the_clip_with_the_reason(pipeline: Pipeline) -> None:
     created = pipeline.upload("m1/broken.mp4", b"this is text")
-    result = pipeline.detector.execute(created, Delivery("c", "n"))
-    assert result.outcome is Outcome.FAILED
-    job = pipeline.only_job()
-    assert job.status is JobStatus.FAILED and "not a video" in job.reason  # type: ignore[attr-defined]
+    assert outcomes(pipeline.deliver(created)) == [Outcome.DONE, Outcome.FAILED]
+    job = pipeline.job()
+    assert job.status is JobStatus.FAILED and "not a video" in (job.reason or "")
     [clip] = pipeline.database.clips.values()
     assert clip.status is ClipStatus.FAILED and "not a video" in (clip.reason or "")
-    assert pipeline.detector.execute(created, Delivery("c", "n")).outcome is Outcome.DUPLICATE
+    assert outcomes(pipeline.deliver(created)) == [Outcome.DONE, Outcome.DUPLICATE]
 
 
 def test_the_same_upload_notification_twice_is_one_job(pipeline: Pipeline) -> None:
     created = pipeline.upload("m1/a.mp4", b"3")
-    outcomes = [pipeline.detector.execute(created, Delivery("c", f"n-{i}")).outcome for i in range(2)]
-    assert outcomes == [Outcome.DONE, Outcome.DUPLICATE] and len(pipeline.publisher.sent) == 1
+    handled = [outcomes(pipeline.deliver(created, f"n-{i}")) for i in range(2)]
+    assert handled == [[Outcome.DONE, Outcome.DONE], [Outcome.DONE, Outcome.DUPLICATE]]
+    assert len(pipeline.publisher.sent) == 1 and len(pipeline.database.jobs) == 1
 
 
 def test_two_clips_of_one_match_get_different_ids() -> None:
     assert clip_id_for("m1/a.mp4", "e1") != clip_id_for("m1/a.mp4", "e2") != clip_id_for("m1/b.mp4", "e1")
 
 
-def test_storage_down_fails_the_job_and_keeps_the_message_for_retry(pipeline: Pipeline) -> None:
-    pipeline.detector.execute(pipeline.upload("m1/a.mp4", b"4"), Delivery("c", "n"))
-    detected, correlation_id, key = pipeline.publisher.sent.pop()
-    pipeline.tracker.execute(detected, Delivery(correlation_id, key))  # type: ignore[arg-type]
-    processed, correlation_id, key = pipeline.publisher.sent.pop()
+def test_storage_down_keeps_the_message_for_retry_and_fails_the_job_on_the_last_one(
+    pipeline: Pipeline,
+) -> None:
+    pipeline.deliver(pipeline.upload("m1/a.mp4", b"4"))
+    pipeline.drain(until=VideoProcessed)
+    [(processed, _, key)] = pipeline.publisher.sent
     pipeline.trajectories.down = True
+    for attempt in (1, 2):
+        with pytest.raises(ServiceUnavailable):
+            pipeline.deliver(processed, key, attempt)
+        assert pipeline.job().status is JobStatus.RUNNING
     with pytest.raises(ServiceUnavailable):
-        pipeline.persister.execute(processed, Delivery(correlation_id, key))  # type: ignore[arg-type]
-    job = pipeline.only_job()
-    assert job.status is JobStatus.FAILED and "unavailable" in job.reason  # type: ignore[attr-defined]
-    pipeline.trajectories.down = False  # the message comes back from the queue
-    assert pipeline.persister.execute(processed, Delivery(correlation_id, key)).outcome is Outcome.DONE  # type: ignore[arg-type]
-    assert pipeline.only_job().status is JobStatus.SUCCEEDED  # type: ignore[attr-defined]
+        pipeline.deliver(processed, key, 3)
+    job = pipeline.job()
+    assert job.status is JobStatus.FAILED and "gave up after 3 attempts" in (job.reason or "")
+    assert pipeline.database.clips[job.outputs["clip_id"]].status is ClipStatus.FAILED
+    pipeline.trajectories.down = False  # the dead letter is re-driven
+    assert outcomes(pipeline.deliver(processed, key)) == [Outcome.DONE]
+    assert pipeline.job().status is JobStatus.SUCCEEDED
 
 
 def test_tracking_reports_progress_frame_by_frame(pipeline: Pipeline) -> None:
-    pipeline.detector.execute(pipeline.upload("m1/long.mp4", b"120"), Delivery("c", "n"))
-    detected, correlation_id, key = pipeline.publisher.sent.pop()
+    pipeline.deliver(pipeline.upload("m1/long.mp4", b"120"))
+    [(detected, _, key)] = pipeline.publisher.sent
+    assert isinstance(detected, PlayersDetected)
     seen: list[float] = []
-    original = pipeline.tracker._report
+    tracker = pipeline.clip_tracker
+    original = tracker._report
 
     def spy(job_id: str, done: int, total: int) -> None:
         original(job_id, done, total)
-        seen.append(pipeline.only_job().progress)  # type: ignore[attr-defined]
+        seen.append(pipeline.job().progress)
 
-    pipeline.tracker._report = spy  # type: ignore[method-assign]
-    pipeline.tracker.execute(detected, Delivery(correlation_id, key))  # type: ignore[arg-type]
+    tracker._report = spy  # type: ignore[method-assign]
+    pipeline.deliver(detected, key)
     assert seen and seen == sorted(seen) and 0.1 < seen[0] < seen[-1] <= 0.9
 
 

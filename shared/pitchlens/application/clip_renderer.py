@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from pitchlens.application.job_keeper import JobKeeper
-from pitchlens.application.outcomes import Outcome, Result, consume_once
+from pitchlens.application.outcomes import Outcome, Result
 from pitchlens.domain.appearance import AppearanceEncoder
 from pitchlens.domain.following import PlayerFollower
 from pitchlens.domain.jobs import Job, JobStage
@@ -27,7 +27,6 @@ from pitchlens.domain.rendering import (
 )
 from pitchlens.domain.vision import Clip, TrajectoryStore, VideoReader, VideoStore, every_frame
 
-CONSUMER = "render"
 PROGRESS_INTERVAL_S = 1.0
 """Least time between two progress updates of the job (one small transaction each)."""
 OUTPUT_FOLDERS = {"preview": "previews", "final": "tracked"}
@@ -67,28 +66,6 @@ class ClipRenderer:
         self._jobs = JobKeeper(unit_of_work, clock)
 
     def execute(self, message: RenderRequested, delivery: Delivery) -> Result:
-        return consume_once(
-            self._uow,
-            CONSUMER,
-            delivery,
-            message.job_id,
-            "render",
-            lambda: self._render(message, delivery),
-            lambda reason, key: self._fail(message.job_id, reason, key),
-        )
-
-    def _fail(self, job_id: str, reason: str, inbox_key: str | None) -> None:
-        """The job FAILED with the reason; with `inbox_key` (bad input) in the same transaction as the
-        key's record, else (the last attempt) as far as the database allows."""
-        if inbox_key is None:
-            self._jobs.fail(job_id, reason)
-            return
-        with self._uow() as uow:
-            uow.jobs.update(uow.jobs.get(job_id).failed(reason, self._clock.now()))
-            uow.inbox.record(CONSUMER, inbox_key)
-            uow.commit()
-
-    def _render(self, message: RenderRequested, delivery: Delivery) -> Result:
         preset, indicator = preset_named(message.preset), indicator_named(message.indicator)
         with self._uow() as uow:
             clip = uow.clips.get(message.clip_id)
@@ -129,7 +106,7 @@ class ClipRenderer:
         with self._uow() as uow:
             job = uow.jobs.get(message.job_id)
             uow.jobs.update(job.succeeded(counts, self._clock.now(), outputs={"output_uri": uri}))
-            uow.inbox.record(CONSUMER, delivery.idempotency_key)
+            uow.inbox.record(delivery.consumer, delivery.idempotency_key)
             uow.commit()
         return Result.of(delivery, Outcome.DONE, message.job_id, "render", counts=counts)
 

@@ -7,7 +7,7 @@ from itertools import islice
 from typing import Any
 
 from pitchlens.application.job_keeper import JobKeeper
-from pitchlens.application.outcomes import Outcome, Result, consume_once
+from pitchlens.application.outcomes import Outcome, Result
 from pitchlens.domain.jobs import JobStage
 from pitchlens.domain.messages import Delivery, PlayersDetected, VideoProcessed
 from pitchlens.domain.ports import Clock, MessagePublisher, UnitOfWork
@@ -22,7 +22,6 @@ from pitchlens.domain.vision import (
     VideoStore,
 )
 
-CONSUMER = "track"
 PROGRESS_EVERY = 50  # frames between progress updates of the job
 
 
@@ -55,33 +54,6 @@ class ClipTracker:
         self._jobs = JobKeeper(unit_of_work, clock)
 
     def execute(self, message: PlayersDetected, delivery: Delivery) -> Result:
-        return consume_once(
-            self._uow,
-            CONSUMER,
-            delivery,
-            message.job_id,
-            "video",
-            lambda: self._track(message, delivery),
-            lambda reason, key: self._fail(message, reason, key),
-        )
-
-    def _fail(self, message: PlayersDetected, reason: str, inbox_key: str | None) -> None:
-        """Bad input (`inbox_key` given): the clip and the job FAILED with the reason, with the key's
-        record. The last attempt: the job FAILED, as far as the database allows."""
-        if inbox_key is None:
-            self._jobs.fail(message.job_id, reason)
-            return
-        now = self._clock.now()
-        with self._uow() as uow:
-            clip = uow.clips.get(message.clip_id)
-            uow.clips.update(
-                dataclasses.replace(clip, status=ClipStatus.FAILED, reason=reason, updated_at=now)
-            )
-            uow.jobs.update(uow.jobs.get(message.job_id).failed(reason, now))
-            uow.inbox.record(CONSUMER, inbox_key)
-            uow.commit()
-
-    def _track(self, message: PlayersDetected, delivery: Delivery) -> Result:
         with self._videos.local_copy(message.video_uri) as path:
             info = self._reader.probe(path)
             tracks = track_frames(
@@ -126,7 +98,7 @@ class ClipTracker:
                         job.running(JobStage.PERSISTING, now), counts={**job.counts, **counts}
                     )
                 )
-            uow.inbox.record(CONSUMER, delivery.idempotency_key)
+            uow.inbox.record(delivery.consumer, delivery.idempotency_key)
             uow.commit()
         return Result.of(delivery, Outcome.DONE, message.job_id, "video", counts=counts)
 

@@ -7,16 +7,13 @@ from pathlib import Path
 
 from pitchlens.application.highlight_cutter import HighlightCutter
 from pitchlens.application.job_keeper import JobKeeper
-from pitchlens.application.outcomes import Outcome, Result, consume_once
-from pitchlens.domain.errors import PermanentError
+from pitchlens.application.outcomes import Outcome, Result
 from pitchlens.domain.highlights import IntervalReader, VideoEditor
 from pitchlens.domain.jobs import JobStage
 from pitchlens.domain.messages import Delivery, HighlightsRequested
 from pitchlens.domain.ports import Clock, ObjectStorage, UnitOfWork
 from pitchlens.domain.sessions import SessionStatus
 from pitchlens.domain.vision import VideoStore
-
-CONSUMER = "cut"
 
 
 class HighlightCutWorker:
@@ -46,17 +43,6 @@ class HighlightCutWorker:
         self._jobs = JobKeeper(unit_of_work, clock)
 
     def execute(self, message: HighlightsRequested, delivery: Delivery) -> Result:
-        return consume_once(
-            self._uow,
-            CONSUMER,
-            delivery,
-            message.job_id,
-            "cut",
-            lambda: self._cut(message, delivery),
-            lambda reason, key: self._fail(message, reason, key),
-        )
-
-    def _cut(self, message: HighlightsRequested, delivery: Delivery) -> Result:
         with self._uow() as uow:
             session = uow.sessions.get(message.session_id)
             job = uow.jobs.get(message.job_id)
@@ -89,19 +75,6 @@ class HighlightCutWorker:
             job = uow.jobs.get(message.job_id)
             counts = {"clips": len(names), "intervals": len(cut.intervals)}
             uow.jobs.update(job.succeeded(counts, now, outputs={"clips_uri": joined}))
-            uow.inbox.record(CONSUMER, delivery.idempotency_key)
+            uow.inbox.record(delivery.consumer, delivery.idempotency_key)
             uow.commit()
         return Result.of(delivery, Outcome.DONE, message.job_id, "cut", counts={"clips": len(names)})
-
-    def _fail(self, message: HighlightsRequested, reason: str, inbox_key: str | None) -> None:
-        try:
-            now = self._clock.now()
-            with self._uow() as uow:
-                uow.jobs.update(uow.jobs.get(message.job_id).failed(reason, now))
-                session = uow.sessions.get(message.session_id)
-                uow.sessions.update(session.with_status(SessionStatus.FAILED, now, reason))
-                if inbox_key is not None:
-                    uow.inbox.record(CONSUMER, inbox_key)
-                uow.commit()
-        except PermanentError:
-            self._jobs.fail(message.job_id, reason)

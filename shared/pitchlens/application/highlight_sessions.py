@@ -10,7 +10,7 @@ from pitchlens.application.followable_players import FollowablePlayerLister, Fol
 from pitchlens.application.render_requester import RenderRequester
 from pitchlens.domain.errors import ClipNotFound, ServiceUnavailable, StateConflict
 from pitchlens.domain.highlights import HighlightError, IntervalReader
-from pitchlens.domain.jobs import Job, JobStatus
+from pitchlens.domain.jobs import Job, JobKind, JobStatus
 from pitchlens.domain.messages import FinalizeRequested, HighlightsRequested
 from pitchlens.domain.ports import Clock, MessagePublisher, ObjectStorage, UnitOfWork
 from pitchlens.domain.rendering import indicator_named
@@ -25,8 +25,6 @@ from pitchlens.domain.sessions import (
 from pitchlens.domain.vision import Clip, ClipStatus
 
 MAX_NAME = 100
-CUT_JOB = "cut"
-FINALIZE_JOB = "finalize"
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +114,7 @@ class HighlightSessions:
         name = session_file_name(game_video[0])
         session = self._new_session(game, player, "cut", SessionStatus.CUTTING)
         now = self._clock.now()
-        job = Job(str(uuid.uuid4()), CUT_JOB, "intervals", session.session_id, correlation_id, now, now)
+        job = Job(str(uuid.uuid4()), JobKind.CUT, "intervals", session.session_id, correlation_id, now, now)
         session = dataclasses.replace(session, cut_job_id=job.job_id)
         prefix = f"sessions/{session.session_id}"
         video = self._storage.put_file(self._artifacts, f"{prefix}/{name}", game_video[1])
@@ -159,7 +157,9 @@ class HighlightSessions:
             decisions = {decision.clip_id: decision for decision in uow.sessions.clips(session_id)}
         by_id = {job.job_id: job for job in jobs}
         processing = {
-            job.outputs["clip_id"]: job for job in jobs if job.kind == "process" and "clip_id" in job.outputs
+            job.outputs["clip_id"]: job
+            for job in jobs
+            if job.kind is JobKind.PROCESS and "clip_id" in job.outputs
         }
         names = list(session.video_names) + sorted(set(clips) - set(session.video_names))
         states = []
@@ -256,7 +256,7 @@ class HighlightSessions:
                 raise StateConflict(f"session {session_id} is already being finalized")
             job = Job(
                 str(uuid.uuid4()),
-                FINALIZE_JOB,
+                JobKind.FINALIZE,
                 "final",
                 session_id,
                 correlation_id,

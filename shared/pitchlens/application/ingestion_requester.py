@@ -5,7 +5,7 @@ from collections.abc import Callable, Mapping
 
 from pitchlens.application.job_keeper import JobKeeper
 from pitchlens.domain.errors import ServiceUnavailable, UnsupportedSource
-from pitchlens.domain.jobs import Job
+from pitchlens.domain.jobs import Job, JobKind
 from pitchlens.domain.messages import IngestionRequested
 from pitchlens.domain.ports import Clock, MatchParser, MessagePublisher, UnitOfWork
 
@@ -34,7 +34,7 @@ class IngestionRequester:
         now = self._clock.now()
         job = Job(
             job_id=str(uuid.uuid4()),
-            kind="ingest",
+            kind=JobKind.INGEST,
             source=source,
             match_id=match_id,
             correlation_id=correlation_id,

@@ -1,13 +1,16 @@
-"""Job bookkeeping shared by the ingestion use cases (not a use case itself)."""
+"""Job bookkeeping shared by the use cases (not a use case itself)."""
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
 
-from pitchlens.domain.errors import JobNotFound, PitchLensError
-from pitchlens.domain.jobs import Job
+from pitchlens.domain.errors import ClipNotFound, JobNotFound, PermanentError, PitchLensError
+from pitchlens.domain.jobs import Job, JobKind, JobStatus
+from pitchlens.domain.messages import Delivery
 from pitchlens.domain.ports import Clock, UnitOfWork
+from pitchlens.domain.sessions import SessionStatus
+from pitchlens.domain.vision import ClipStatus
 
 
 class JobKeeper:
@@ -17,6 +20,10 @@ class JobKeeper:
         self._uow = unit_of_work
         self._clock = clock
 
+    def get(self, job_id: str) -> Job:
+        with self._uow() as uow:
+            return uow.jobs.get(job_id)
+
     def get_or_create(self, job: Job) -> Job:
         with self._uow() as uow:
             uow.jobs.add(job)
@@ -24,10 +31,11 @@ class JobKeeper:
             uow.commit()
         return stored
 
-    def save(self, job: Job) -> None:
+    def save(self, job: Job) -> Job:
         with self._uow() as uow:
             uow.jobs.update(job)
             uow.commit()
+        return job
 
     def count(self, job_id: str, **counts: int) -> None:
         """Merges `counts` (progress such as `frames_done`) into a job that is still running."""
@@ -39,13 +47,50 @@ class JobKeeper:
                 )
                 uow.commit()
 
-    def fail(self, job_id: str, reason: str) -> Job | None:
-        """Marks the job FAILED; returns None if even that is impossible (database down)."""
+    def fail(self, job_id: str | None, reason: str, delivery: Delivery | None = None) -> Job | None:
+        """Marks the job FAILED with the reason, and what it works on with it (`fail_in`), in one
+        transaction that also records `delivery`'s key in its inbox when given (bad input: the
+        message is consumed). Returns the job, or None when there is none or even this is
+        impossible (the database is down: the message goes back to the queue and a later
+        attempt, or the dead-letter queue's redrive, tries again)."""
         try:
             with self._uow() as uow:
-                job = uow.jobs.get(job_id).failed(reason, self._clock.now())
-                uow.jobs.update(job)
+                job = self.fail_in(uow, job_id, reason) if job_id else None
+                if delivery is not None:
+                    uow.inbox.record(delivery.consumer, delivery.idempotency_key)
                 uow.commit()
             return job
-        except (JobNotFound, PitchLensError):
+        except PitchLensError:
             return None
+
+    def fail_in(self, uow: UnitOfWork, job_id: str, reason: str) -> Job | None:
+        """In `uow`: the job FAILED with `reason`, and what it works on with it: a
+        video's clip FAILED, a cut's session FAILED, a finalize's session back to READY (its
+        approvals kept, so the person can try again). A job that already SUCCEEDED is left alone;
+        None when no job has that id."""
+        now = self._clock.now()
+        try:
+            job = uow.jobs.get(job_id)
+        except JobNotFound:
+            return None
+        if job.status is JobStatus.SUCCEEDED:
+            return job
+        job = job.failed(reason, now)
+        uow.jobs.update(job)
+        try:
+            if job.kind is JobKind.PROCESS and "clip_id" in job.outputs:
+                clip = uow.clips.get(job.outputs["clip_id"])
+                uow.clips.update(
+                    dataclasses.replace(clip, status=ClipStatus.FAILED, reason=reason, updated_at=now)
+                )
+            elif job.kind is JobKind.CUT:
+                session = uow.sessions.get(job.match_id)
+                uow.sessions.update(session.with_status(SessionStatus.FAILED, now, reason))
+            elif job.kind is JobKind.FINALIZE:
+                session = uow.sessions.get(job.match_id)
+                uow.sessions.update(
+                    session.with_status(SessionStatus.READY, now, f"finalize failed: {reason}")
+                )
+        except (ClipNotFound, PermanentError):
+            pass  # what the job worked on is gone: the job alone says why
+        return job

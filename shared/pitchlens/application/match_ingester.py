@@ -4,18 +4,16 @@ from collections.abc import Callable, Mapping
 
 from pitchlens.application.job_keeper import JobKeeper
 from pitchlens.application.outcomes import Outcome, Result
-from pitchlens.domain.errors import PermanentError, UnsupportedSource
-from pitchlens.domain.jobs import Job, JobStage, JobStatus
+from pitchlens.domain.errors import UnsupportedSource
+from pitchlens.domain.jobs import Job, JobKind, JobStage, JobStatus
 from pitchlens.domain.messages import Delivery, IngestionRequested, MatchIngested
 from pitchlens.domain.ports import Clock, MatchParser, MatchSource, MatchStaging, MessagePublisher, UnitOfWork
-
-CONSUMER = "ingest"
 
 
 class MatchIngester:
     """Fetches a match's provider files, normalises them into a `Match`, stages it and emits
-    `MatchIngested`. Bad input fails the job with a reason (the message is consumed); a
-    dependency failure propagates so the message is retried, and fails the job on the last try."""
+    `MatchIngested` (the job moves to persisting). Runs in the message pipeline, which fails the
+    job on bad input and on the last attempt."""
 
     def __init__(
         self,
@@ -35,14 +33,11 @@ class MatchIngester:
         self._jobs = JobKeeper(unit_of_work, clock)
 
     def execute(self, request: IngestionRequested, delivery: Delivery) -> Result:
-        with self._uow() as uow:
-            if uow.inbox.seen(CONSUMER, delivery.idempotency_key):
-                return Result.of(delivery, Outcome.DUPLICATE, request.job_id, request.source)
         now = self._clock.now()
         job = self._jobs.get_or_create(
             Job(
                 job_id=request.job_id,
-                kind="ingest",
+                kind=JobKind.INGEST,
                 source=request.source,
                 match_id=request.match_id,
                 correlation_id=delivery.correlation_id,
@@ -54,20 +49,8 @@ class MatchIngester:
             return Result.of(delivery, Outcome.DUPLICATE, job.job_id, request.source, "job already SUCCEEDED")
         # A FAILED job is run again: it failed for good on a dependency (its message was
         # dead-lettered and is now re-driven); bad input is never retried (recorded in the inbox).
-        self._jobs.save(job.running(JobStage.INGESTING, now))
-        try:
-            return self._ingest(request, delivery, job)
-        except PermanentError as error:
-            failed = job.failed(str(error), self._clock.now())
-            with self._uow() as uow:
-                uow.jobs.update(failed)
-                uow.inbox.record(CONSUMER, delivery.idempotency_key)
-                uow.commit()
-            return Result.of(delivery, Outcome.FAILED, job.job_id, request.source, str(error))
-        except Exception as error:  # a dependency down, or a bug: retried, then dead-lettered
-            if delivery.last_attempt:
-                self._jobs.fail(job.job_id, f"gave up after {delivery.attempt} attempts: {error}")
-            raise
+        job = self._jobs.save(job.running(JobStage.INGESTING, now))
+        return self._ingest(request, delivery, job)
 
     def _ingest(self, request: IngestionRequested, delivery: Delivery, job: Job) -> Result:
         parser = self._parsers.get(request.source)
@@ -95,6 +78,6 @@ class MatchIngester:
             current = uow.jobs.get(job.job_id)
             if not current.status.terminal:  # persist may already have finished
                 uow.jobs.update(current.running(JobStage.PERSISTING, self._clock.now()))
-            uow.inbox.record(CONSUMER, delivery.idempotency_key)
+            uow.inbox.record(delivery.consumer, delivery.idempotency_key)
             uow.commit()
         return Result.of(delivery, Outcome.DONE, job.job_id, request.source, counts=counts)

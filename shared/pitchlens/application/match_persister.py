@@ -2,14 +2,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from pitchlens.application.job_keeper import JobKeeper
 from pitchlens.application.outcomes import Outcome, Result
-from pitchlens.domain.errors import JobNotFound, PermanentError
-from pitchlens.domain.jobs import Job
+from pitchlens.domain.errors import JobNotFound
+from pitchlens.domain.jobs import Job, JobKind
 from pitchlens.domain.messages import Delivery, MatchIngested
 from pitchlens.domain.ports import Clock, MatchStaging, TrackingRef, UnitOfWork
-
-CONSUMER = "persist"
 
 
 class MatchPersister:
@@ -20,23 +17,8 @@ class MatchPersister:
         self._uow = unit_of_work
         self._staging = staging
         self._clock = clock
-        self._jobs = JobKeeper(unit_of_work, clock)
 
     def execute(self, message: MatchIngested, delivery: Delivery) -> Result:
-        try:
-            return self._persist(message, delivery)
-        except PermanentError as error:
-            self._jobs.fail(message.job_id, str(error))
-            return Result.of(delivery, Outcome.FAILED, message.job_id, message.source, str(error))
-        except Exception as error:  # a dependency down, or a bug: retried, then dead-lettered
-            if delivery.last_attempt:
-                self._jobs.fail(message.job_id, f"gave up after {delivery.attempt} attempts: {error}")
-            raise
-
-    def _persist(self, message: MatchIngested, delivery: Delivery) -> Result:
-        with self._uow() as uow:
-            if uow.inbox.seen(CONSUMER, delivery.idempotency_key):
-                return Result.of(delivery, Outcome.DUPLICATE, message.job_id, message.source)
         match = self._staging.load(message.match_uri)
         tracking = (
             TrackingRef(
@@ -48,7 +30,7 @@ class MatchPersister:
         )
         now = self._clock.now()
         with self._uow() as uow:
-            if uow.inbox.seen(CONSUMER, delivery.idempotency_key):
+            if uow.inbox.seen(delivery.consumer, delivery.idempotency_key):  # a concurrent copy won
                 return Result.of(delivery, Outcome.DUPLICATE, message.job_id, message.source)
             stored = uow.matches.save(match, ingested_at=message.ingested_at, tracking=tracking)
             note = None if stored else "skipped: a newer ingestion of this match is already stored"
@@ -57,7 +39,7 @@ class MatchPersister:
             except JobNotFound:  # e.g. a replayed message from another environment
                 job = Job(
                     message.job_id,
-                    "ingest",
+                    JobKind.INGEST,
                     message.source,
                     match.match_id,
                     delivery.correlation_id,
@@ -67,7 +49,7 @@ class MatchPersister:
                 uow.jobs.add(job)
             counts = message.counts or match.counts()
             uow.jobs.update(job.succeeded(counts, now, note))
-            uow.inbox.record(CONSUMER, delivery.idempotency_key)
+            uow.inbox.record(delivery.consumer, delivery.idempotency_key)
             uow.commit()
         return Result.of(
             delivery,

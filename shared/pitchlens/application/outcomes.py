@@ -1,14 +1,12 @@
-"""What a queue-driven use case reports back to its handler (for logs, metrics and replay)."""
+"""What a queue-driven use case reports back to the message pipeline (for logs, metrics and replay)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from pitchlens.domain.errors import PermanentError
-from pitchlens.domain.messages import Delivery
-from pitchlens.domain.ports import UnitOfWork
+from pitchlens.domain.jobs import Job, JobKind, JobStatus
+from pitchlens.domain.messages import Delivery, Message
 
 
 class Outcome(StrEnum):
@@ -16,6 +14,16 @@ class Outcome(StrEnum):
     FAILED = "failed"  # bad input: the job is FAILED with a reason; retrying cannot help
     DUPLICATE = "duplicate"  # the idempotency key was already processed
     SKIPPED = "skipped"  # nothing to do (e.g. a companion file uploaded before the main one)
+    ERROR = "error"  # a dependency failed (or a bug): the message goes back to the queue
+
+
+@dataclass(frozen=True, slots=True)
+class FollowUp:
+    """A message a use case hands on to be consumed at once, in the same invocation (an upload
+    becomes the command it asks for)."""
+
+    message: Message
+    delivery: Delivery
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,44 +34,41 @@ class Result:
     detail: str | None = None
     counts: dict[str, int] = field(default_factory=dict)
     correlation_id: str | None = None
+    then: FollowUp | None = None
+    """A message to consume next (SKIPPED/DONE results of upload use cases)."""
+    job_kind: JobKind | None = None
+    job_status: JobStatus | None = None
+    """The job's kind and status after the message was handled (filled in by the pipeline)."""
 
     @classmethod
     def of(
         cls,
         delivery: Delivery,
         outcome: Outcome,
-        job_id: str,
-        source: str,
+        job_id: str | None,
+        source: str | None,
         detail: str | None = None,
         counts: dict[str, int] | None = None,
     ) -> Result:
         """A result traced with the delivery's correlation id."""
         return cls(outcome, job_id, source, detail, counts or {}, delivery.correlation_id)
 
+    def with_job(self, job: Job | None) -> Result:
+        """This result with the job's kind and current status."""
+        if job is None:
+            return self
+        return Result(
+            self.outcome,
+            self.job_id or job.job_id,
+            self.source or job.source,
+            self.detail,
+            self.counts,
+            self.correlation_id,
+            self.then,
+            job.kind,
+            job.status,
+        )
 
-def consume_once(
-    unit_of_work: Callable[[], UnitOfWork],
-    consumer: str,
-    delivery: Delivery,
-    job_id: str,
-    source: str,
-    work: Callable[[], Result],
-    fail: Callable[[str, str | None], None],
-) -> Result:
-    """The skeleton of a queue consumer with a job: a delivery whose idempotency key `consumer` has
-    already committed is a DUPLICATE; bad input (PermanentError) calls `fail(reason, key)`, which
-    records the key with the failure, and answers FAILED; anything else (a dependency down, a bug)
-    propagates so the queue retries it, after `fail(reason, None)` on the last attempt (then the
-    message is dead-lettered)."""
-    with unit_of_work() as uow:
-        if uow.inbox.seen(consumer, delivery.idempotency_key):
-            return Result.of(delivery, Outcome.DUPLICATE, job_id, source)
-    try:
-        return work()
-    except PermanentError as error:
-        fail(str(error), delivery.idempotency_key)
-        return Result.of(delivery, Outcome.FAILED, job_id, source, str(error))
-    except Exception as error:
-        if delivery.last_attempt:
-            fail(f"gave up after {delivery.attempt} attempts: {error}", None)
-        raise
+    @property
+    def job_finished(self) -> bool:
+        return self.job_status is not None and self.job_status.terminal

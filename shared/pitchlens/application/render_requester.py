@@ -5,13 +5,11 @@ from collections.abc import Callable, Sequence
 
 from pitchlens.application.job_keeper import JobKeeper
 from pitchlens.domain.errors import ServiceUnavailable
-from pitchlens.domain.jobs import Job
+from pitchlens.domain.jobs import Job, JobKind
 from pitchlens.domain.messages import RenderRequested
 from pitchlens.domain.ports import Clock, MessagePublisher, UnitOfWork
 from pitchlens.domain.rendering import ClipNotReady, check_selection, indicator_named, preset_named
 from pitchlens.domain.vision import BoundingBox, Clip, ClipStatus
-
-RENDER_JOB = "render"
 
 
 class RenderRequester:
@@ -45,7 +43,7 @@ class RenderRequester:
         now = self._clock.now()
         job = Job(
             job_id=str(uuid.uuid4()),
-            kind=RENDER_JOB,
+            kind=JobKind.RENDER,
             source=chosen_preset.name,
             match_id=clip.match_id,
             correlation_id=correlation_id,

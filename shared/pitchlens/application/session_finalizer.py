@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pitchlens.application.clip_renderer import FollowRender, Throttled
 from pitchlens.application.job_keeper import JobKeeper
-from pitchlens.application.outcomes import Outcome, Result, consume_once
+from pitchlens.application.outcomes import Outcome, Result
 from pitchlens.application.tracked_clip_concatenator import final_key
 from pitchlens.domain.errors import PermanentError
 from pitchlens.domain.highlights import VideoEditor
@@ -17,8 +17,6 @@ from pitchlens.domain.ports import Clock, UnitOfWork
 from pitchlens.domain.rendering import PRESETS, indicator_named
 from pitchlens.domain.sessions import SessionClip, SessionStatus
 from pitchlens.domain.vision import Clip, VideoStore
-
-CONSUMER = "finalize"
 
 
 class SessionFinalizer:
@@ -46,17 +44,6 @@ class SessionFinalizer:
         self._jobs = JobKeeper(unit_of_work, clock)
 
     def execute(self, message: FinalizeRequested, delivery: Delivery) -> Result:
-        return consume_once(
-            self._uow,
-            CONSUMER,
-            delivery,
-            message.job_id,
-            "finalize",
-            lambda: self._finalize(message, delivery),
-            lambda reason, key: self._give_up(message, reason, key),
-        )
-
-    def _finalize(self, message: FinalizeRequested, delivery: Delivery) -> Result:
         with self._uow() as uow:
             session = uow.sessions.get(message.session_id)
             decisions = {d.clip_id: d for d in uow.sessions.clips(session.session_id) if d.approved}
@@ -115,7 +102,7 @@ class SessionFinalizer:
             uow.sessions.update(
                 dataclasses.replace(current.with_status(SessionStatus.DONE, now), final_uri=uri)
             )
-            uow.inbox.record(CONSUMER, delivery.idempotency_key)
+            uow.inbox.record(delivery.consumer, delivery.idempotency_key)
             uow.commit()
         return Result.of(delivery, Outcome.DONE, message.job_id, "finalize", counts={"clips": len(chosen)})
 
@@ -134,19 +121,3 @@ class SessionFinalizer:
     def _report(self, job_id: str, frames_done: int, clips_done: int | None = None) -> None:
         extra = {} if clips_done is None else {"clips_done": clips_done}
         self._jobs.count(job_id, frames_done=frames_done, **extra)
-
-    def _give_up(self, message: FinalizeRequested, reason: str, inbox_key: str | None) -> None:
-        """The job FAILED and the session back to READY (its approvals kept) with the reason."""
-        try:
-            now = self._clock.now()
-            with self._uow() as uow:
-                uow.jobs.update(uow.jobs.get(message.job_id).failed(reason, now))
-                session = uow.sessions.get(message.session_id)
-                uow.sessions.update(
-                    session.with_status(SessionStatus.READY, now, f"finalize failed: {reason}")
-                )
-                if inbox_key is not None:
-                    uow.inbox.record(CONSUMER, inbox_key)
-                uow.commit()
-        except PermanentError:
-            self._jobs.fail(message.job_id, reason)

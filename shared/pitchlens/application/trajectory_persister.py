@@ -4,19 +4,16 @@ import dataclasses
 from collections.abc import Callable
 
 from pitchlens.application.outcomes import Outcome, Result
-from pitchlens.domain.errors import ServiceUnavailable
 from pitchlens.domain.messages import Delivery, VideoProcessed
 from pitchlens.domain.ports import Clock, UnitOfWork
 from pitchlens.domain.vision import ClipStatus, TrajectoryStore
 
-CONSUMER = "persist"
-
 
 class TrajectoryPersister:
     """Publishes a tracked clip's trajectories as Parquet in the tracking-data bucket and records
-    the path, row count and schema version with the clip and the job, in one transaction. When
-    object storage stays down through the upload's retries the job is FAILED with the reason and
-    the message goes back to the queue (retried, then dead-lettered): nothing is lost."""
+    the path, row count and schema version with the clip and the job, in one transaction. Object
+    storage down (after the upload's own retries) sends the message back to the queue; an unknown
+    clip or a staged file that never appears FAILS the job and the clip (the message pipeline)."""
 
     def __init__(
         self, unit_of_work: Callable[[], UnitOfWork], trajectories: TrajectoryStore, clock: Clock
@@ -27,15 +24,8 @@ class TrajectoryPersister:
 
     def execute(self, message: VideoProcessed, delivery: Delivery) -> Result:
         with self._uow() as uow:
-            if uow.inbox.seen(CONSUMER, delivery.idempotency_key):
-                return Result.of(delivery, Outcome.DUPLICATE, message.job_id, "video")
-        try:
-            stored = self._trajectories.publish(message.tracks_uri, message.match_id, message.clip_id)
-        except ServiceUnavailable as error:
-            with self._uow() as uow:
-                uow.jobs.update(uow.jobs.get(message.job_id).failed(str(error), self._clock.now()))
-                uow.commit()
-            raise
+            uow.clips.get(message.clip_id)  # an unknown clip is bad input, before any upload
+        stored = self._trajectories.publish(message.tracks_uri, message.match_id, message.clip_id)
         now = self._clock.now()
         counts = {"frames": message.frames, "tracks": message.tracks, "rows": stored.rows}
         with self._uow() as uow:
@@ -55,6 +45,6 @@ class TrajectoryPersister:
             uow.jobs.update(
                 job.succeeded({**job.counts, **counts}, now, outputs={"trajectories_uri": stored.uri})
             )
-            uow.inbox.record(CONSUMER, delivery.idempotency_key)
+            uow.inbox.record(delivery.consumer, delivery.idempotency_key)
             uow.commit()
         return Result.of(delivery, Outcome.DONE, message.job_id, "video", counts=counts)

@@ -5,9 +5,8 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from pitchlens.application.match_ingester import MatchIngester
-from pitchlens.application.outcomes import Outcome, Result
-from pitchlens.domain.messages import Delivery, IngestionRequested, ObjectCreated
+from pitchlens.application.outcomes import FollowUp, Outcome, Result
+from pitchlens.domain.messages import Delivery, IngestionRequested, RawDataUploaded
 from pitchlens.domain.ports import MatchParser, ObjectStorage, StoredObject
 
 JOB_NAMESPACE = uuid.UUID("5f1c3a55-2f0e-4a8c-9a53-0b1e7c1d2a10")
@@ -31,18 +30,16 @@ class UploadKey:
 
 class UploadIngester:
     """Turns an object uploaded to `raw-data/<source>/<match_id>/...` into an ingestion of that
-    match folder. The job id and idempotency key derive from the folder's content (and the
-    uploader's correlation id), so redelivered notifications, and the several notifications of
-    one multi-file upload, make one ingestion."""
+    match folder (an `IngestionRequested` follow-up, which MatchIngester consumes at once). The job
+    id and idempotency key derive from the folder's content (and the uploader's correlation id), so
+    redelivered notifications, and the several notifications of one multi-file upload, make one
+    ingestion."""
 
-    def __init__(
-        self, storage: ObjectStorage, parsers: Mapping[str, MatchParser], ingester: MatchIngester
-    ) -> None:
+    def __init__(self, storage: ObjectStorage, parsers: Mapping[str, MatchParser]) -> None:
         self._storage = storage
         self._parsers = parsers
-        self._ingester = ingester
 
-    def execute(self, created: ObjectCreated, delivery: Delivery) -> Result:
+    def execute(self, created: RawDataUploaded, delivery: Delivery) -> Result:
         upload = UploadKey.parse(created.key)
         if upload is None:
             return Result(Outcome.SKIPPED, detail=f"{created.key}: not a <source>/<match_id>/<file> key")
@@ -73,9 +70,17 @@ class UploadIngester:
             match_id=upload.match_id,
             location=f"s3://{created.bucket}/{prefix}",
         )
-        return self._ingester.execute(
+        follow_up = FollowUp(
             request,
             Delivery(correlation_id, f"upload:{fingerprint}", delivery.attempt, delivery.max_attempts),
+        )
+        return Result(
+            Outcome.DONE,
+            request.job_id,
+            upload.source,
+            f"{prefix}: ingestion requested",
+            correlation_id=correlation_id,
+            then=follow_up,
         )
 
     def _missing_batch_files(self, bucket: str, files: list[StoredObject], uploaded: StoredObject) -> int:

@@ -18,6 +18,21 @@ class JobStatus(StrEnum):
         return self in (JobStatus.SUCCEEDED, JobStatus.FAILED)
 
 
+class JobKind(StrEnum):
+    """What a job does; a failed job also fails what it works on (see `JobKeeper.fail`)."""
+
+    INGEST = "ingest"
+    """Provider data of one match -> PostgreSQL."""
+    PROCESS = "process"
+    """One uploaded video -> detections, tracks, trajectories (its clip fails with it)."""
+    RENDER = "render"
+    """One followed player rendered over a processed clip."""
+    CUT = "cut"
+    """A session's highlights cut from a game video (its session fails with it)."""
+    FINALIZE = "finalize"
+    """A session's approved clips rendered and joined (its session goes back to READY)."""
+
+
 class JobStage(StrEnum):
     QUEUED = "queued"
     INGESTING = "ingesting"
@@ -52,9 +67,10 @@ a render job from 0.15 to 0.95 (then publishing)."""
 @dataclass(frozen=True, slots=True)
 class Job:
     job_id: str
-    kind: str
+    kind: JobKind
     source: str
     match_id: str
+    """The match the work is for; for session jobs (cut, finalize), the session id."""
     correlation_id: str
     created_at: datetime
     updated_at: datetime

@@ -48,6 +48,49 @@ class MatchIngested(Message):
 
 
 @dataclass(frozen=True, slots=True)
+class ObjectCreated(Message):
+    """An object-created notification from S3 or MinIO, keys already URL-decoded. Which bucket it
+    came from says what it means: `RawDataUploaded` or `VideoUploaded`."""
+
+    TYPE: ClassVar[str] = "ObjectCreated"
+    VERSION: ClassVar[int] = 1
+
+    bucket: str
+    key: str
+    size: int = 0
+    etag: str = ""
+    sequencer: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RawDataUploaded(ObjectCreated):
+    """A provider file landed under `raw-data/<source>/<match_id>/`."""
+
+    TYPE: ClassVar[str] = "RawDataUploaded"
+
+
+@dataclass(frozen=True, slots=True)
+class VideoUploaded(ObjectCreated):
+    """A video landed under `videos/<match_id>/`."""
+
+    TYPE: ClassVar[str] = "VideoUploaded"
+
+
+@dataclass(frozen=True, slots=True)
+class DetectionRequested(Message):
+    """Detect the people on a registered clip's detection frame (the clip and its job exist)."""
+
+    TYPE: ClassVar[str] = "DetectionRequested"
+    VERSION: ClassVar[int] = 1
+
+    job_id: str
+    clip_id: str
+    match_id: str
+    video_uri: str
+    frame_index: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class PlayersDetected(Message):
     """People were detected on a clip's detection frame; the clip is ready to track."""
 
@@ -137,24 +180,16 @@ class Envelope:
 
 
 @dataclass(frozen=True, slots=True)
-class ObjectCreated:
-    """An object-created notification from S3 or MinIO, keys already URL-decoded."""
-
-    bucket: str
-    key: str
-    size: int = 0
-    etag: str = ""
-    sequencer: str = ""
-
-
-@dataclass(frozen=True, slots=True)
 class Delivery:
-    """How a message reached a handler: used for idempotency and the last-attempt decision."""
+    """How a message reached a handler: used for idempotency and the last-attempt decision.
+    `consumer` names the inbox the message's key is recorded in once its effect commits (the
+    message pipeline sets it)."""
 
     correlation_id: str
     idempotency_key: str
     attempt: int = 1
     max_attempts: int = 3
+    consumer: str = ""
 
     @property
     def last_attempt(self) -> bool:

@@ -16,8 +16,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from pitchlens.domain.errors import PermanentError, StateConflict
-
-VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".m4v", ".mkv", ".webm"})
+from pitchlens.domain.vision import VIDEO_SUFFIXES, is_video_name
 
 
 class SessionNotFound(PermanentError):
@@ -93,8 +92,8 @@ def session_file_name(name: str) -> str:
     """An uploaded file's name made safe as one object-key segment (letters, digits, `._-`), keeping
     its video suffix; raises ValueError when it is not a video file name."""
     base = name.replace("\\", "/").rsplit("/", 1)[-1].strip()
-    stem, dot, suffix = base.rpartition(".")
-    if not dot or f".{suffix.lower()}" not in VIDEO_SUFFIXES:
+    stem, _, suffix = base.rpartition(".")
+    if not is_video_name(base):
         raise ValueError(f"{name!r} is not a video file name (expected {', '.join(sorted(VIDEO_SUFFIXES))})")
     safe = re.sub(r"[^A-Za-z0-9._-]+", "-", stem).strip("-.") or "clip"
     return f"{safe[:80]}.{suffix.lower()}"

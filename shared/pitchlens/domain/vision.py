@@ -18,6 +18,15 @@ from typing import Any, Protocol, TypeVar
 from pitchlens.domain.errors import InvalidTrackingData
 from pitchlens.domain.geometry import Box, iou
 
+VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".m4v", ".mkv", ".avi", ".webm", ".mpg", ".mpeg", ".ts"})
+"""The file names PitchLens takes as videos, everywhere (uploads, the detect function, the CLI)."""
+
+
+def is_video_name(name: str) -> bool:
+    """Whether a file or object name ends in a video suffix (any case)."""
+    stem, dot, suffix = name.rpartition(".")
+    return bool(dot and stem.rsplit("/", 1)[-1] and f".{suffix.lower()}" in VIDEO_SUFFIXES)
+
 
 @dataclass(frozen=True, slots=True)
 class BoundingBox:

@@ -12,6 +12,7 @@ from typing import Any
 
 from pitchlens.application.clip_detector import ClipDetector
 from pitchlens.application.clip_finder import ClipFinder
+from pitchlens.application.clip_registerer import ClipRegisterer
 from pitchlens.application.clip_renderer import ClipRenderer, FollowRender
 from pitchlens.application.clip_tracker import ClipTracker
 from pitchlens.application.event_finder import EventFinder
@@ -23,6 +24,7 @@ from pitchlens.application.job_finder import JobFinder
 from pitchlens.application.match_finder import MatchFinder
 from pitchlens.application.match_ingester import MatchIngester
 from pitchlens.application.match_persister import MatchPersister
+from pitchlens.application.message_pipeline import Consumer, MessagePipeline
 from pitchlens.application.render_requester import RenderRequester
 from pitchlens.application.session_finalizer import SessionFinalizer
 from pitchlens.application.tracked_clip_concatenator import TrackedClipConcatenator
@@ -30,6 +32,20 @@ from pitchlens.application.trajectory_persister import TrajectoryPersister
 from pitchlens.application.upload_ingester import UploadIngester
 from pitchlens.domain.appearance import AppearanceEncoder
 from pitchlens.domain.highlights import IntervalReader, VideoEditor
+from pitchlens.domain.messages import (
+    DetectionRequested,
+    FinalizeRequested,
+    HighlightsRequested,
+    IngestionRequested,
+    MatchIngested,
+    Message,
+    ObjectCreated,
+    PlayersDetected,
+    RawDataUploaded,
+    RenderRequested,
+    VideoProcessed,
+    VideoUploaded,
+)
 from pitchlens.domain.ports import MatchParser, MatchSource, UnitOfWork
 from pitchlens.domain.rendering import IndicatorRenderer
 from pitchlens.domain.vision import (
@@ -74,7 +90,38 @@ class Container:
 
     @functools.cached_property
     def publisher(self) -> SqsMessagePublisher:
-        return SqsMessagePublisher(self.sqs, self.queues)
+        routes = {kind: consumer.function for kind, consumer in self.consumers.items()}
+        return SqsMessagePublisher(self.sqs, self.queues, routes)
+
+    # Messages ------------------------------------------------------------------------------
+    @functools.cached_property
+    def consumers(self) -> dict[type[Message], Consumer]:
+        """The one table of who consumes what: message type -> the function whose queue receives
+        it, the inbox its idempotency keys go in, and the use case (built on first use)."""
+        return {
+            IngestionRequested: Consumer("ingest", "ingest", lambda: self.match_ingester),
+            RawDataUploaded: Consumer("ingest", "ingest", lambda: self.upload_ingester),
+            MatchIngested: Consumer("persist", "persist", lambda: self.match_persister),
+            VideoUploaded: Consumer("detect", "detect", lambda: self.clip_registerer),
+            DetectionRequested: Consumer("detect", "detect", lambda: self.clip_detector),
+            PlayersDetected: Consumer("track", "track", lambda: self.clip_tracker),
+            VideoProcessed: Consumer("persist", "persist", lambda: self.trajectory_persister),
+            RenderRequested: Consumer("render", "render", lambda: self.clip_renderer),
+            FinalizeRequested: Consumer("render", "finalize", lambda: self.session_finalizer),
+            HighlightsRequested: Consumer("render", "cut", lambda: self.highlight_cut_worker),
+        }
+
+    @functools.cached_property
+    def upload_types(self) -> dict[str, type[ObjectCreated]]:
+        """Bucket -> the message an object created in it becomes."""
+        return {self.settings.bucket_raw_data: RawDataUploaded, self.settings.bucket_videos: VideoUploaded}
+
+    @functools.cache  # noqa: B019 - one pipeline per function for the container's lifetime
+    def pipeline(self, function: str) -> MessagePipeline:
+        """The message pipeline of one queue-driven function."""
+        from pitchlens.infrastructure.lambda_sqs import PrometheusOutcomes
+
+        return MessagePipeline(function, self.consumers, self.unit_of_work, self.clock, PrometheusOutcomes())
 
     @functools.cached_property
     def engine(self) -> Any:
@@ -201,17 +248,20 @@ class Container:
 
     @functools.cached_property
     def upload_ingester(self) -> UploadIngester:
-        return UploadIngester(self.storage, self.parsers, self.match_ingester)
+        return UploadIngester(self.storage, self.parsers)
 
     @functools.cached_property
     def match_persister(self) -> MatchPersister:
         return MatchPersister(self.unit_of_work, self.staging, self.clock)
 
     @functools.cached_property
+    def clip_registerer(self) -> ClipRegisterer:
+        return ClipRegisterer(self.unit_of_work, self.storage, self.clock)
+
+    @functools.cached_property
     def clip_detector(self) -> ClipDetector:
         return ClipDetector(
             self.unit_of_work,
-            self.storage,
             self.videos,
             self.video_reader,
             self.detection_model,

@@ -1,24 +1,27 @@
-"""The SQS side of every queue-driven handler, as Lambda's SQS event source calls it.
+"""The SQS side of every queue-driven function, as Lambda's SQS event source calls it.
 
-Each record's body is either a PitchLens envelope or an object-created notification. A record
-that raises is reported in `batchItemFailures` (only that record is retried); the others are
-deleted. Logs carry the function and correlation id; metrics count outcomes and durations.
+Each record's body is a PitchLens envelope or an object-created notification; it is decoded into
+messages and handed to the function's `MessagePipeline` (application layer: inbox, failures,
+retries). A record that raises is reported in `batchItemFailures` (only that record is retried);
+the others are deleted. Logs carry the function and correlation id; metrics count the outcomes
+the pipeline reports and the duration of each record.
 """
 
 from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import orjson
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
+from pitchlens.application.message_pipeline import MessagePipeline
 from pitchlens.application.outcomes import Result
 from pitchlens.domain.errors import InvalidMessage
+from pitchlens.domain.jobs import JobKind
 from pitchlens.domain.messages import Delivery, Message, ObjectCreated
 from pitchlens.infrastructure import metrics
 from pitchlens.infrastructure.logging import get_logger, log_context
@@ -26,23 +29,20 @@ from pitchlens.infrastructure.messaging import codec, notifications
 
 log = get_logger("pitchlens.function")
 
-TERMINAL_JOB_OUTCOMES = {"persist": {"done": "succeeded", "skipped": "succeeded", "failed": "failed"}}
 
+def handle_sqs_batch(
+    event: dict[str, Any], context: Any, *, function: str, force: bool = False
+) -> dict[str, Any]:
+    """Processes a Lambda SQS event for `function`; returns `{"batchItemFailures": [...]}`.
+    `force` bypasses the inbox (a deliberate replay)."""
+    from pitchlens.infrastructure.bootstrap import container
 
-@dataclass(frozen=True, slots=True)
-class Routes:
-    """What a function does with each kind of record."""
-
-    on_message: Callable[[Message, Delivery], Result] | None = None
-    on_object: Callable[[ObjectCreated, Delivery], Result] | None = None
-    max_attempts: int = 3
-
-
-def handle_sqs_batch(event: dict[str, Any], context: Any, *, function: str, routes: Routes) -> dict[str, Any]:
-    """Processes a Lambda SQS event; returns `{"batchItemFailures": [...]}`."""
+    app = container()
+    pipeline = app.pipeline(function)
+    uploads = app.upload_types
 
     def record_handler(record: SQSRecord) -> list[dict[str, Any]]:
-        return _handle_record(record, function, routes)
+        return _handle_record(record, function, pipeline, uploads, app.settings.max_receive_count, force)
 
     processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
     response = process_partial_response(
@@ -51,40 +51,26 @@ def handle_sqs_batch(event: dict[str, Any], context: Any, *, function: str, rout
     return dict(response)
 
 
-def _handle_record(record: SQSRecord, function: str, routes: Routes) -> list[dict[str, Any]]:
+def _handle_record(
+    record: SQSRecord,
+    function: str,
+    pipeline: MessagePipeline,
+    uploads: Mapping[str, type[ObjectCreated]],
+    max_attempts: int,
+    force: bool,
+) -> list[dict[str, Any]]:
     attempt = int(record.attributes.approximate_receive_count or 1)
     queue = record.event_source_arn.rsplit(":", 1)[-1] if record.event_source_arn else function
     correlation_id = _attribute(record, "correlation_id") or str(uuid.uuid4())
     started = time.perf_counter()
-    source: str | None = None
+    results: list[Result] = []
     with log_context(function=function, correlation_id=correlation_id, message_id=record.message_id):
         try:
-            document = _json(record.body)
-            results: list[Result] = []
-            if codec.is_envelope(document):
-                envelope = codec.decode_envelope(document)
-                message = codec.decode_message(envelope)
-                source = getattr(message, "source", None)
-                delivery = Delivery(
-                    envelope.correlation_id, envelope.idempotency_key, attempt, routes.max_attempts
-                )
-                with log_context(correlation_id=envelope.correlation_id, message_type=envelope.type):
-                    if routes.on_message is None:
-                        raise InvalidMessage(f"{function} does not consume {envelope.type} messages")
-                    results.append(routes.on_message(message, delivery))
-            elif notifications.is_notification(document):
-                for created in notifications.parse_object_created(document):
-                    key = f"s3://{created.bucket}/{created.key}@{created.etag or created.sequencer}"
-                    if routes.on_object is None:
-                        raise InvalidMessage(f"{function} does not consume object notifications")
-                    results.append(
-                        routes.on_object(created, Delivery(correlation_id, key, attempt, routes.max_attempts))
-                    )
-            else:
-                raise InvalidMessage("message is neither a PitchLens envelope nor an object notification")
+            for message, delivery in _messages(record.body, correlation_id, attempt, max_attempts, uploads):
+                with log_context(correlation_id=delivery.correlation_id, message_type=message.TYPE):
+                    results.extend(pipeline.handle(message, delivery, force=force))
         except Exception as error:
-            metrics.FUNCTION_INVOCATIONS.labels(function, "error").inc()
-            last = attempt >= routes.max_attempts
+            last = attempt >= max_attempts
             log.error(
                 "message failed" + (" on its last attempt; it goes to the dead-letter queue" if last else ""),
                 attempt=attempt,
@@ -93,24 +79,49 @@ def _handle_record(record: SQSRecord, function: str, routes: Routes) -> list[dic
             )
             if last:
                 metrics.MESSAGES_DEAD_LETTERED.labels(queue).inc()
-                if source is not None and function in ("ingest", "persist"):
-                    metrics.INGESTION_JOBS.labels(source, "failed").inc()
             raise
         finally:
             metrics.FUNCTION_DURATION.labels(function).observe(time.perf_counter() - started)
         for result in results:
-            metrics.FUNCTION_INVOCATIONS.labels(function, result.outcome.value).inc()
-            final = (
-                "failed"
-                if result.outcome.value == "failed"
-                else TERMINAL_JOB_OUTCOMES.get(function, {}).get(result.outcome.value)
-            )
-            if final and result.source and result.source != "video":  # provider data only
-                metrics.INGESTION_JOBS.labels(result.source, final).inc()
             log.info(
                 "message handled", outcome=result.outcome.value, job_id=result.job_id, detail=result.detail
             )
         return [_describe(r) for r in results]
+
+
+def _messages(
+    body: str,
+    correlation_id: str,
+    attempt: int,
+    max_attempts: int,
+    uploads: Mapping[str, type[ObjectCreated]],
+) -> Iterator[tuple[Message, Delivery]]:
+    """The messages in one record's body, each with how it was delivered: an envelope's message,
+    or one upload message per object-created record of a notification (by bucket)."""
+    document = _json(body)
+    if codec.is_envelope(document):
+        envelope = codec.decode_envelope(document)
+        message = codec.decode_message(envelope)
+        yield message, Delivery(envelope.correlation_id, envelope.idempotency_key, attempt, max_attempts)
+    elif notifications.is_notification(document):
+        for created in notifications.parse_object_created(document):
+            kind = uploads.get(created.bucket)
+            if kind is None:
+                raise InvalidMessage(f"no function takes uploads to bucket {created.bucket!r}")
+            key = f"s3://{created.bucket}/{created.key}@{created.etag or created.sequencer}"
+            upload = kind(created.bucket, created.key, created.size, created.etag, created.sequencer)
+            yield upload, Delivery(correlation_id, key, attempt, max_attempts)
+    else:
+        raise InvalidMessage("message is neither a PitchLens envelope nor an object notification")
+
+
+class PrometheusOutcomes:
+    """The pipeline's observer: counts outcomes per function, and ingestion jobs that finished."""
+
+    def handled(self, function: str, message: Message, result: Result) -> None:
+        metrics.FUNCTION_INVOCATIONS.labels(function, result.outcome.value).inc()
+        if result.job_finished and result.job_kind is JobKind.INGEST and result.job_status is not None:
+            metrics.INGESTION_JOBS.labels(result.source or "", result.job_status.value.lower()).inc()
 
 
 def _describe(result: Result) -> dict[str, Any]:
@@ -120,6 +131,7 @@ def _describe(result: Result) -> dict[str, Any]:
         "source": result.source,
         "detail": result.detail,
         "counts": result.counts,
+        "job_status": result.job_status.value if result.job_status else None,
     }
 
 

@@ -23,12 +23,12 @@ from pitchlens.domain import errors
 from pitchlens.domain.jobs import Job
 from pitchlens.domain.rendering import Indicator
 from pitchlens.domain.sessions import (
-    VIDEO_SUFFIXES,
     HighlightSession,
     SessionClip,
     UnsupportedUpload,
     UploadTooLarge,
 )
+from pitchlens.domain.vision import VIDEO_SUFFIXES, is_video_name
 from pitchlens.infrastructure.http.dependencies import Wired
 from pitchlens.infrastructure.storage.s3 import storage_errors
 
@@ -249,7 +249,7 @@ def _checked_video(upload: UploadFile, limit_mb: int) -> tuple[str, Any]:
     """(file name, file object at 0); UnsupportedUpload unless it looks like a video, UploadTooLarge
     above the limit."""
     name = upload.filename or "video.mp4"
-    if not any(name.lower().endswith(suffix) for suffix in VIDEO_SUFFIXES):
+    if not is_video_name(name):
         raise UnsupportedUpload(f"{name}: not a video file (expected {', '.join(sorted(VIDEO_SUFFIXES))})")
     file = upload.file
     file.seek(0, 2)

@@ -16,6 +16,7 @@ import msgspec
 
 from pitchlens.domain.errors import InvalidMessage
 from pitchlens.domain.messages import (
+    DetectionRequested,
     Envelope,
     FinalizeRequested,
     HighlightsRequested,
@@ -23,15 +24,20 @@ from pitchlens.domain.messages import (
     MatchIngested,
     Message,
     PlayersDetected,
+    RawDataUploaded,
     RenderRequested,
     VideoProcessed,
+    VideoUploaded,
 )
 
 MESSAGE_TYPES: dict[str, type[Message]] = {
     cls.TYPE: cls
     for cls in (
         IngestionRequested,
+        RawDataUploaded,
         MatchIngested,
+        VideoUploaded,
+        DetectionRequested,
         PlayersDetected,
         VideoProcessed,
         RenderRequested,
@@ -39,17 +45,8 @@ MESSAGE_TYPES: dict[str, type[Message]] = {
         FinalizeRequested,
     )
 }
-
-MESSAGE_ROUTES: dict[str, str] = {
-    "IngestionRequested": "ingest",
-    "MatchIngested": "persist",
-    "PlayersDetected": "track",
-    "VideoProcessed": "persist",
-    "RenderRequested": "render",
-    "HighlightsRequested": "render",
-    "FinalizeRequested": "render",
-}
-"""Message type -> the function whose queue consumes it."""
+"""Every message type that travels in an envelope (which function consumes each: the composition
+root's `consumers` table)."""
 
 ENVELOPE_FIELDS = ("type", "version", "correlation_id", "idempotency_key", "payload")
 

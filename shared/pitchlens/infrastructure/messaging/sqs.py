@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -37,15 +38,17 @@ class QueueDirectory:
 
 
 class SqsMessagePublisher(MessagePublisher):
-    """Sends envelopes to the queue of the consuming function (see codec.MESSAGE_ROUTES)."""
+    """Sends envelopes to the queue of the function that consumes their type (`routes`: message
+    type -> function, from the composition root's consumers table)."""
 
-    def __init__(self, client: Any, queues: QueueDirectory) -> None:
+    def __init__(self, client: Any, queues: QueueDirectory, routes: Mapping[type[Message], str]) -> None:
         self._client = client
         self._queues = queues
+        self._routes = routes
 
     def publish(self, message: Message, *, correlation_id: str, idempotency_key: str) -> str:
         body = codec.encode(message, correlation_id=correlation_id, idempotency_key=idempotency_key)
-        return self.send_raw(codec.MESSAGE_ROUTES[message.TYPE], body, message.TYPE, correlation_id)
+        return self.send_raw(self._routes[type(message)], body, message.TYPE, correlation_id)
 
     def send_raw(self, function: str, body: str, message_type: str, correlation_id: str) -> str:
         """Enqueues an already-encoded body (envelopes, or notifications from the webhook)."""

@@ -18,7 +18,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.postgresql import insert
 
 from pitchlens.domain.errors import InvalidMatchData, JobNotFound, MatchNotFound
-from pitchlens.domain.jobs import Job, JobStage, JobStatus
+from pitchlens.domain.jobs import Job, JobKind, JobStage, JobStatus
 from pitchlens.domain.model import Coordinates, Event, EventType, Match
 from pitchlens.domain.ports import (
     EventPage,
@@ -303,7 +303,7 @@ class PostgresMatchRepository(MatchRepository):
 def _job(row: Row[Any]) -> Job:
     return Job(
         job_id=row.job_id,
-        kind=row.kind,
+        kind=JobKind(row.kind),
         source=row.source,
         match_id=row.match_id,
         correlation_id=row.correlation_id,

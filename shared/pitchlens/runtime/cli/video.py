@@ -1,11 +1,8 @@
-"""The `pitchlens` command line."""
+"""Commands on match video: process, detect, cut, players, render, concat, indicators."""
 
 from __future__ import annotations
 
 import json
-import os
-import signal
-import threading
 import time
 import uuid
 from collections.abc import Mapping
@@ -14,347 +11,21 @@ from typing import Annotated, Any
 
 import orjson
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from pitchlens.infrastructure.logging import configure_logging
 from pitchlens.infrastructure.settings import Settings
-
-app = typer.Typer(help="PitchLens: football match data and video into analytics.", no_args_is_help=True)
-ingest_app = typer.Typer(help="Ingest a match's event data through the running stack.", no_args_is_help=True)
-dlq_app = typer.Typer(help="Inspect and re-drive dead-letter queues.", no_args_is_help=True)
-app.add_typer(ingest_app, name="ingest")
-app.add_typer(dlq_app, name="dlq")
-
-console = Console(stderr=True)
-out = Console()
-
-DataDir = Annotated[
-    Path | None,
-    typer.Option("--data-dir", help="Where the embedded stack keeps its data [env: PITCHLENS_DATA_DIR]"),
-]
-AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON object")]
-
-
-def _settings(data_dir: Path | None) -> Settings:
-    if data_dir is not None:
-        os.environ["PITCHLENS_DATA_DIR"] = str(data_dir.expanduser().resolve())
-    return Settings()
-
-
-def _wait_for_signal(stopping: threading.Event) -> None:
-    """Blocks until SIGINT/SIGTERM. Waits in short slices: a signal the kernel delivers to another
-    thread only runs its Python handler when the main thread next runs bytecode, which a wait with
-    no timeout would never do."""
-    while not stopping.wait(0.5):
-        pass
-
-
-def _stack_and_client(data_dir: Path | None) -> tuple[Any, Any]:
-    """The running stack (the embedded one is started when none runs) and an API client of it;
-    this process's settings point at it afterwards."""
-    from pitchlens.runtime.stack_client import ApiClient, StackUnavailable, connect
-
-    settings = _settings(data_dir)
-    configure_logging("WARNING", settings.log_format)
-    try:
-        info = connect(
-            settings, start=True, on_start=lambda d: console.print(f"starting the embedded stack in {d} ...")
-        )
-    except StackUnavailable as error:
-        raise _fail(str(error)) from error
-    return info, ApiClient(info.api_url, Settings().api_token)
-
-
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    console.print(f"[bold red]error:[/] {message}")
-    return typer.Exit(code)
-
-
-# --- Stack -------------------------------------------------------------------------------------
-@app.command()
-def up(
-    data_dir: DataDir = None,
-    api_port: Annotated[int | None, typer.Option(help="API port (0 = any free port)")] = None,
-    aws_port: Annotated[int | None, typer.Option(help="S3/SQS port (0 = any free port)")] = None,
-) -> None:
-    """Start the embedded stack (S3, SQS, PostgreSQL, functions, API) and run until stopped."""
-    from pitchlens.runtime.stack import EmbeddedStack
-
-    if api_port is not None:
-        os.environ["PITCHLENS_API_PORT"] = str(api_port)
-    if aws_port is not None:
-        os.environ["PITCHLENS_AWS_PORT"] = str(aws_port)
-    settings = _settings(data_dir)
-    configure_logging(settings.log_level, settings.log_format)
-    stopping = threading.Event()
-
-    def request_stop(signum: int, _: object) -> None:
-        stopping.set()
-
-    signal.signal(signal.SIGTERM, request_stop)
-    signal.signal(signal.SIGINT, request_stop)
-    stack = EmbeddedStack(settings)
-    try:
-        info = stack.start()
-    except Exception as error:
-        stack.stop()
-        raise _fail(f"the stack could not start: {error}") from error
-    table = Table(title="PitchLens stack is up", show_header=False)
-    for name, value in (
-        ("API", info.api_url),
-        ("S3 endpoint", info.s3_endpoint),
-        ("SQS endpoint", info.sqs_endpoint),
-        ("PostgreSQL", info.database_url),
-        ("data dir", info.data_dir),
-        ("functions", ", ".join(info.functions)),
-    ):
-        table.add_row(name, value)
-    console.print(table)
-    console.print("Press Ctrl-C to stop.")
-    try:
-        _wait_for_signal(stopping)
-    finally:
-        console.print("stopping ...")
-        stack.stop()
-
-
-@app.command()
-def down(
-    data_dir: DataDir = None,
-    timeout: Annotated[float, typer.Option(help="Seconds to wait for a clean stop")] = 180,
-) -> None:
-    """Stop the embedded stack running on the data dir."""
-    from pitchlens.runtime.stack import StackInfo
-
-    settings = _settings(data_dir)
-    info = StackInfo.read(settings.data_dir.expanduser().resolve())
-    if info is None:
-        console.print("no stack is running")
-        return
-    try:
-        os.kill(info.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        (settings.data_dir / "stack.json").unlink(missing_ok=True)
-        console.print("no stack is running (removed a stale stack.json)")
-        return
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            os.kill(info.pid, 0)
-        except ProcessLookupError:
-            console.print(f"stopped the stack (pid {info.pid})")
-            return
-        time.sleep(0.2)
-    raise _fail(f"the stack (pid {info.pid}) did not stop within {timeout:.0f} s")
-
-
-@app.command()
-def status(data_dir: DataDir = None, as_json: AsJson = False) -> None:
-    """Show the running stack's endpoints (exit code 1 when none runs)."""
-    from dataclasses import asdict
-
-    from pitchlens.runtime.stack import StackInfo
-
-    settings = _settings(data_dir)
-    info = StackInfo.read(settings.data_dir.expanduser().resolve())
-    running = info is not None and info.alive()
-    document: dict[str, Any] = {"running": running, "data_dir": str(settings.data_dir.expanduser().resolve())}
-    if info is not None and running:
-        document.update(asdict(info))
-    if as_json:
-        out.print_json(json.dumps(document))
-    else:
-        for key, value in document.items():
-            out.print(f"{key:14} {value}")
-    if not running:
-        raise typer.Exit(1)
-
-
-@app.command()
-def api(
-    host: Annotated[str, typer.Option()] = "127.0.0.1",
-    port: Annotated[int, typer.Option()] = 8000,
-) -> None:
-    """Serve the HTTP API only (compose, containers); endpoints come from the settings."""
-    import uvicorn
-
-    from pitchlens.infrastructure.http.app import create_app
-
-    settings = Settings()
-    configure_logging(settings.log_level, settings.log_format)
-    uvicorn.run(create_app(), host=host, port=port, log_config=None, access_log=False)
-
-
-@app.command()
-def worker(
-    functions: Annotated[
-        str,
-        typer.Option(
-            help="Comma-separated functions to poll: ingest,persist,render (CPU) or detect,track (GPU)"
-        ),
-    ],
-    metrics_port: Annotated[int, typer.Option(help="Port for /metrics (0 = none)")] = 9100,
-) -> None:
-    """Poll the given functions' queues and run their handlers (compose, ECS workers)."""
-    from prometheus_client import start_http_server
-
-    from pitchlens.infrastructure import aws_clients
-    from pitchlens.runtime.function_runtime import FunctionRuntime
-
-    settings = Settings()
-    configure_logging(settings.log_level, settings.log_format)
-    if metrics_port:
-        start_http_server(metrics_port)
-    runtime = FunctionRuntime(settings, aws_clients.sqs_client(settings), functions.split(","))
-    stopping = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
-    signal.signal(signal.SIGINT, lambda *_: stopping.set())
-    runtime.start()
-    try:
-        _wait_for_signal(stopping)
-    finally:
-        runtime.stop()
-
-
-@app.command()
-def migrate() -> None:
-    """Apply the database migrations to PITCHLENS_DATABASE_URL."""
-    from pitchlens.infrastructure.postgres.migrate import migrate as run_migrations
-
-    settings = Settings()
-    if not settings.database_url:
-        raise _fail("PITCHLENS_DATABASE_URL is not set")
-    run_migrations(settings.database_url)
-    console.print("migrations applied")
-
-
-# --- Ingest ------------------------------------------------------------------------------------
-@ingest_app.command("statsbomb")
-def ingest_statsbomb(
-    match_id: Annotated[str, typer.Argument(help="StatsBomb match id, e.g. 3788741")],
-    open_data: Annotated[
-        Path | None,
-        typer.Option("--open-data", help="A statsbomb/open-data folder (offline); else the stack fetches it"),
-    ] = None,
-    data_dir: DataDir = None,
-    as_json: AsJson = False,
-    timeout: Annotated[float, typer.Option(help="Seconds to wait for the job")] = 600,
-) -> None:
-    """Ingest a StatsBomb match: upload its open-data files, or ask the stack to fetch it."""
-    from pitchlens.infrastructure.providers.statsbomb import StatsBombOpenDataSource
-
-    files: Mapping[str, bytes] | None = None
-    if open_data is not None:
-        try:
-            files = StatsBombOpenDataSource(open_data).fetch("statsbomb", match_id, None).files
-        except Exception as error:
-            raise _fail(str(error)) from error
-    _ingest("statsbomb", match_id, files, data_dir, as_json, timeout)
-
-
-@ingest_app.command("metrica")
-def ingest_metrica(
-    game_dir: Annotated[
-        Path, typer.Argument(help="Folder with Metrica events (CSV/JSON) and/or tracking files")
-    ],
-    match_id: Annotated[str, typer.Option("--match-id", help="The id to store this match under")],
-    data_dir: DataDir = None,
-    as_json: AsJson = False,
-    timeout: Annotated[float, typer.Option(help="Seconds to wait for the job")] = 600,
-) -> None:
-    """Ingest a Metrica game folder (events CSV or JSON, tracking CSV or EPTS)."""
-    if not game_dir.is_dir():
-        raise _fail(f"{game_dir} is not a folder")
-    files = {
-        path.name: path.read_bytes()
-        for path in sorted(game_dir.iterdir())
-        if path.is_file() and path.suffix.lower() in (".csv", ".json", ".xml", ".txt")
-    }
-    if not files:
-        raise _fail(f"{game_dir} holds no .csv, .json, .xml or .txt files")
-    _ingest("metrica", match_id, files, data_dir, as_json, timeout)
-
-
-def _ingest(
-    source: str,
-    match_id: str,
-    files: Mapping[str, bytes] | None,
-    data_dir: Path | None,
-    as_json: bool,
-    timeout: float,
-) -> None:
-    from pitchlens.infrastructure import bootstrap
-
-    info, client = _stack_and_client(data_dir)
-    correlation_id = str(uuid.uuid4())
-    started = time.perf_counter()
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        TextColumn("{task.percentage:>3.0f}%"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=as_json,
-    ) as progress:
-        try:
-            if files is not None:
-                task = progress.add_task(
-                    f"uploading {len(files)} file(s)", total=sum(len(b) for b in files.values())
-                )
-                storage = bootstrap.container().storage
-                bucket = bootstrap.container().settings.bucket_raw_data
-                # Main files last: the ingestion starts when the whole batch is there.
-                for name in sorted(files, key=lambda n: ("event" in n.lower(), n)):
-                    storage.put(
-                        bucket,
-                        f"{source}/{match_id}/{name}",
-                        files[name],
-                        metadata={"correlation-id": correlation_id, "batch-size": str(len(files))},
-                    )
-                    progress.advance(task, len(files[name]))
-                job_ref: dict[str, Any] = {"correlation_id": correlation_id}
-            else:
-                accepted = client.request(
-                    "POST",
-                    "/api/v1/ingest",
-                    json={"source": source, "match_id": match_id},
-                    headers={"X-Correlation-ID": correlation_id},
-                )
-                job_ref = {"job_id": accepted["job_id"]}
-            task = progress.add_task("queued", total=1.0)
-
-            def show(job: Mapping[str, Any]) -> None:
-                progress.update(
-                    task, completed=job["progress"], description=f"{job['stage']} ({job['status']})"
-                )
-
-            job = client.wait_for_job(**job_ref, timeout_s=timeout, on_update=show)
-        except (RuntimeError, TimeoutError) as error:
-            raise _fail(str(error)) from error
-    elapsed = time.perf_counter() - started
-    if as_json:
-        out.print_json(json.dumps({**job, "elapsed_s": round(elapsed, 3), "api_url": info.api_url}))
-    else:
-        _print_job(job, elapsed, info.api_url)
-    if job["status"] != "SUCCEEDED":
-        raise typer.Exit(1)
-
-
-def _print_job(job: Mapping[str, Any], elapsed: float, api_url: str) -> None:
-    ok = job["status"] == "SUCCEEDED"
-    colour = "green" if ok else "red"
-    out.print(f"[bold {colour}]{job['status']}[/] {job['source']} match {job['match_id']} in {elapsed:.1f} s")
-    out.print(f"  job      {job['job_id']}")
-    if job.get("counts"):
-        out.print("  stored   " + ", ".join(f"{v} {k}" for k, v in job["counts"].items()))
-    if job.get("reason"):
-        out.print(f"  reason   {job['reason']}")
-    if ok:
-        out.print(f"  events   {api_url}/api/v1/matches/{job['match_id']}/events")
-
+from pitchlens.runtime.cli.app import (
+    AsJson,
+    DataDir,
+    app,
+    console,
+    fail,
+    out,
+    settings_for,
+    stack_and_client,
+)
 
 # --- Video -------------------------------------------------------------------------------------
 STAGES = ("uploading", "detecting", "tracking", "persisting")
@@ -378,8 +49,8 @@ def process(
     from pitchlens.infrastructure import bootstrap
 
     if not video.is_file():
-        raise _fail(f"{video} is not a file")
-    info, client = _stack_and_client(data_dir)
+        raise fail(f"{video} is not a file")
+    info, client = stack_and_client(data_dir)
     correlation_id = str(uuid.uuid4())
     started = time.perf_counter()
     with Progress(
@@ -427,7 +98,7 @@ def process(
             clip_id = job.get("outputs", {}).get("clip_id")
             clip = client.request("GET", f"/api/v1/clips/{clip_id}") if clip_id else {}
         except (RuntimeError, TimeoutError) as error:
-            raise _fail(str(error)) from error
+            raise fail(str(error)) from error
     elapsed = time.perf_counter() - started
     outputs, counts = job.get("outputs", {}), job.get("counts", {})
     fps = (clip.get("info") or {}).get("fps")
@@ -495,7 +166,7 @@ def detect(
     settings = Settings()
     configure_logging("WARNING", settings.log_format)
     if not source.is_file():
-        raise _fail(f"{source} is not a file")
+        raise fail(f"{source} is not a file")
     wired = Container(settings)
     try:
         image = cv2.imread(str(source)) if source.suffix.lower() in IMAGE_SUFFIXES else None
@@ -503,7 +174,7 @@ def detect(
             image = wired.video_reader.frame(str(source), frame)
         [found] = wired.detection_model.detect([image], first_index=frame)
     except PitchLensError as error:
-        raise _fail(str(error)) from error
+        raise fail(str(error)) from error
     document = detections_document(found)
     if as_json:
         out.print_json(json.dumps(document))
@@ -581,10 +252,10 @@ def cut(
     from pitchlens.infrastructure.intervals_csv import CsvIntervalReader
     from pitchlens.infrastructure.video_editing import FfmpegVideoEditor
 
-    settings = _settings(data_dir)
+    settings = settings_for(data_dir)
     configure_logging("WARNING", settings.log_format)
     if not intervals.is_file():
-        raise _fail(f"{intervals} is not a file")
+        raise fail(f"{intervals} is not a file")
     cutter = HighlightCutter(
         CsvIntervalReader(), FfmpegVideoEditor(), padding, min_gap, CutMode.COPY if copy else CutMode.ACCURATE
     )
@@ -592,11 +263,11 @@ def cut(
         try:
             result = cutter.execute(str(game_video), intervals.read_text(), game, player, out_dir)
         except PitchLensError as error:
-            raise _fail(str(error)) from error
+            raise fail(str(error)) from error
     uploaded: list[str] = []
     if upload:
         from pitchlens.infrastructure import bootstrap
-        from pitchlens.runtime.stack_client import StackUnavailable, connect
+        from pitchlens.runtime.embedded.client import StackUnavailable, connect
 
         try:
             connect(
@@ -605,7 +276,7 @@ def cut(
                 on_start=lambda d: console.print(f"starting the embedded stack in {d} ..."),
             )
         except StackUnavailable as error:
-            raise _fail(f"clips are cut, but could not be uploaded: {error}") from error
+            raise fail(f"clips are cut, but could not be uploaded: {error}") from error
         container = bootstrap.container()
         for clip in result.clips:
             stored = container.storage.put(
@@ -634,9 +305,9 @@ def _parse_box(text: str) -> list[float]:
     try:
         box = [float(part) for part in text.split(",")]
     except ValueError:
-        raise _fail(f"--bbox takes four numbers X1,Y1,X2,Y2, not {text!r}") from None
+        raise fail(f"--bbox takes four numbers X1,Y1,X2,Y2, not {text!r}") from None
     if len(box) != 4:
-        raise _fail(f"--bbox takes four numbers X1,Y1,X2,Y2, got {len(box)}")
+        raise fail(f"--bbox takes four numbers X1,Y1,X2,Y2, got {len(box)}")
     return box
 
 
@@ -662,12 +333,12 @@ def players(
 ) -> None:
     """List the players that can be followed in a processed clip, numbered left to right, and save the
     detection frame with their numbered boxes; render one with `pitchlens render --player N`."""
-    _, client = _stack_and_client(data_dir)
+    _, client = stack_and_client(data_dir)
     try:
         clip = client.request("GET", f"/api/v1/clips/{clip_id}")
         found = client.request("GET", f"/api/v1/clips/{clip_id}/players")
     except RuntimeError as error:
-        raise _fail(str(error)) from error
+        raise fail(str(error)) from error
     picture = _save_players_preview(clip, found, out_dir / clip_id)
     if as_json:
         out.print_json(json.dumps({**found, "picture": str(picture) if picture else None}))
@@ -720,10 +391,10 @@ def render(
     """Follow one player through a processed clip and render them with an indicator (through the
     render queue), showing progress; prints the video's URI."""
     if (bbox is None) == (player is None):
-        raise _fail(
+        raise fail(
             "give the player to follow with --bbox X1,Y1,X2,Y2 or --player N (see `pitchlens players`)"
         )
-    info, client = _stack_and_client(data_dir)
+    info, client = stack_and_client(data_dir)
     started = time.perf_counter()
     try:
         if bbox is not None:
@@ -732,12 +403,12 @@ def render(
             found = client.request("GET", f"/api/v1/clips/{clip_id}/players")
             chosen = [p for p in found["players"] if p["number"] == player]
             if not chosen:
-                raise _fail(f"no player {player} in clip {clip_id}: there are 1..{len(found['players'])}")
+                raise fail(f"no player {player} in clip {clip_id}: there are 1..{len(found['players'])}")
             box, frame = chosen[0]["box"], found["frame_index"]
         body = {"box": box, "frame_index": frame, "preset": preset, "indicator": indicator}
         accepted = client.request("POST", f"/api/v1/clips/{clip_id}/renders", json=body)
     except RuntimeError as error:
-        raise _fail(str(error)) from error
+        raise fail(str(error)) from error
     with Progress(
         SpinnerColumn(),
         TextColumn("[bold]{task.description:<10}"),
@@ -760,7 +431,7 @@ def render(
         try:
             job = client.wait_for_job(job_id=accepted["job_id"], timeout_s=timeout, on_update=show)
         except (RuntimeError, TimeoutError) as error:
-            raise _fail(str(error)) from error
+            raise fail(str(error)) from error
     elapsed = time.perf_counter() - started
     output_uri = job.get("outputs", {}).get("output_uri")
     local = _download(output_uri, out_dir) if output_uri and download else None
@@ -812,7 +483,7 @@ def concat(
     from pitchlens.domain.errors import PitchLensError
     from pitchlens.infrastructure import bootstrap
 
-    _, client = _stack_and_client(data_dir)
+    _, client = stack_and_client(data_dir)
     uris: list[str] = []
     for video in videos:
         if video.startswith("s3://"):
@@ -821,15 +492,15 @@ def concat(
         try:
             job = client.request("GET", f"/api/v1/jobs/{video}")
         except RuntimeError as error:
-            raise _fail(f"{video} is neither an s3:// URI nor a known render job: {error}") from error
+            raise fail(f"{video} is neither an s3:// URI nor a known render job: {error}") from error
         if not job.get("outputs", {}).get("output_uri"):
-            raise _fail(f"job {video} has no rendered video ({job['status']}: {job.get('reason')})")
+            raise fail(f"job {video} has no rendered video ({job['status']}: {job.get('reason')})")
         uris.append(job["outputs"]["output_uri"])
     with console.status(f"joining {len(uris)} clip(s) ..."):
         try:
             final = bootstrap.container().tracked_clip_concatenator.execute(game, player, uris)
         except PitchLensError as error:
-            raise _fail(str(error)) from error
+            raise fail(str(error)) from error
     local = _download(final.uri, out_dir)
     summary = {
         "output_uri": final.uri,
@@ -863,101 +534,6 @@ def indicators(
     try:
         paths = indicator_samples(PyAVVideoReader(), str(video), frame, box, out_dir)
     except (PitchLensError, ValueError) as error:
-        raise _fail(str(error)) from error
+        raise fail(str(error)) from error
     for path in paths:
         out.print(str(path))
-
-
-# --- Replay and dead letters -----------------------------------------------------------------
-@app.command()
-def replay(
-    file: Annotated[Path, typer.Argument(help="An event file, e.g. events/s3-raw-data-object-created.json")],
-    function: Annotated[
-        str | None, typer.Option("--function", help="Handler to invoke (default: inferred)")
-    ] = None,
-    data_dir: DataDir = None,
-) -> None:
-    """Invoke a function's handler in-process with a stored event, against the configured stack."""
-    from pitchlens.runtime.replay import ReplayError
-    from pitchlens.runtime.replay import replay as run_replay
-    from pitchlens.runtime.stack_client import StackUnavailable, connect
-
-    settings = _settings(data_dir)
-    configure_logging(settings.log_level, settings.log_format)
-    try:
-        document = orjson.loads(file.read_bytes())
-    except (OSError, orjson.JSONDecodeError) as error:
-        raise _fail(f"{file}: {error}") from error
-    try:
-        connect(settings, start=False)
-        name, result = run_replay(document, Settings(), function)
-    except (ReplayError, StackUnavailable, LookupError) as error:
-        raise _fail(str(error)) from error
-    out.print_json(json.dumps({"function": name, "result": result}, default=str))
-
-
-@dlq_app.command("list")
-def dlq_list(
-    queue: Annotated[str | None, typer.Option("--queue", help="Function or queue name")] = None,
-    data_dir: DataDir = None,
-    as_json: AsJson = False,
-) -> None:
-    """Count and preview the messages in the dead-letter queues."""
-    office, _ = _dead_letter_office(data_dir)
-    report = []
-    for dlq, source in office.queues(queue):
-        letters = office.peek(dlq)
-        report.append({"queue": dlq, "source": source, "messages": office.count(dlq), "sample": letters})
-    if as_json:
-        from dataclasses import asdict
-
-        out.print_json(json.dumps([{**r, "sample": [asdict(x) for x in r["sample"]]} for r in report]))
-        return
-    table = Table("dead-letter queue", "messages", "type", "correlation id", "receives", "body")
-    for entry in report:
-        table.add_row(entry["queue"], str(entry["messages"]), "", "", "", "")
-        for letter in entry["sample"]:
-            table.add_row(
-                "", "", letter.type, letter.correlation_id or "", str(letter.receive_count), letter.preview
-            )
-    out.print(table)
-
-
-@dlq_app.command("redrive")
-def dlq_redrive(
-    queue: Annotated[
-        str | None, typer.Option("--queue", help="Function or queue name (default: all)")
-    ] = None,
-    data_dir: DataDir = None,
-) -> None:
-    """Move dead letters back to their source queues to be processed again."""
-    office, _ = _dead_letter_office(data_dir)
-    total = 0
-    for dlq, source in office.queues(queue):
-        moved = office.redrive(dlq, source)
-        total += moved
-        if moved:
-            out.print(f"{dlq} -> {source}: {moved} message(s)")
-    out.print(f"re-drove {total} message(s)")
-
-
-def _dead_letter_office(data_dir: Path | None) -> tuple[Any, Settings]:
-    from pitchlens.infrastructure import aws_clients
-    from pitchlens.runtime.dead_letters import DeadLetterOffice
-    from pitchlens.runtime.stack_client import StackUnavailable, connect
-
-    settings = _settings(data_dir)
-    try:
-        connect(settings, start=False)
-    except StackUnavailable as error:
-        raise _fail(str(error)) from error
-    settings = Settings()
-    return DeadLetterOffice(aws_clients.sqs_client(settings), settings), settings
-
-
-def main() -> None:
-    app()
-
-
-if __name__ == "__main__":
-    main()

@@ -16,7 +16,7 @@ import httpx
 from pitchlens.domain.jobs import JobStatus
 from pitchlens.infrastructure import bootstrap
 from pitchlens.infrastructure.settings import Settings
-from pitchlens.runtime.stack import LOCAL_AWS_CREDENTIALS, StackInfo
+from pitchlens.runtime.embedded.stack import LOCAL_AWS_CREDENTIALS, StackInfo
 
 START_TIMEOUT_S = 120
 

@@ -7,9 +7,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from pitchlens.infrastructure.settings import FUNCTIONS, Settings
-from pitchlens.runtime.functions import load_handler
-from pitchlens.runtime.periodic import PeriodicTask
-from pitchlens.runtime.poller import QueuePoller, sample_queue_depths
+from pitchlens.runtime.worker.functions import load_handler
+from pitchlens.runtime.worker.periodic import PeriodicTask
+from pitchlens.runtime.worker.poller import QueuePoller, sample_queue_depths
 
 
 class FunctionRuntime:

@@ -21,7 +21,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from pitchlens.infrastructure import metrics
 from pitchlens.infrastructure.logging import get_logger, log_context
-from pitchlens.runtime.functions import Handler
+from pitchlens.runtime.worker.functions import Handler
 
 log = get_logger("pitchlens.runtime")
 

@@ -27,9 +27,9 @@ from pitchlens.infrastructure import aws_clients, bootstrap
 from pitchlens.infrastructure.logging import configure_logging, get_logger
 from pitchlens.infrastructure.provisioning import AwsResourceProvisioner
 from pitchlens.infrastructure.settings import Settings
-from pitchlens.runtime.function_runtime import FunctionRuntime
-from pitchlens.runtime.functions import available_functions
-from pitchlens.runtime.periodic import PeriodicTask
+from pitchlens.runtime.worker.functions import available_functions
+from pitchlens.runtime.worker.periodic import PeriodicTask
+from pitchlens.runtime.worker.runtime import FunctionRuntime
 
 log = get_logger("pitchlens.runtime")
 
@@ -116,9 +116,9 @@ class EmbeddedStack:
     def start(self) -> StackInfo:
         from moto.server import ThreadedMotoServer
 
-        from pitchlens.infrastructure.postgres.embedded import EmbeddedPostgres
         from pitchlens.infrastructure.postgres.migrate import migrate
-        from pitchlens.runtime.moto_snapshot import MotoSnapshot
+        from pitchlens.runtime.embedded.moto_snapshot import MotoSnapshot
+        from pitchlens.runtime.embedded.postgres import EmbeddedPostgres
 
         configure_logging(self.settings.log_level, self.settings.log_format)
         existing = StackInfo.read(self.data_dir)

@@ -11,10 +11,11 @@ from typing import Any
 
 import orjson
 
+from pitchlens.infrastructure import bootstrap
 from pitchlens.infrastructure.messaging import codec, notifications
 from pitchlens.infrastructure.settings import Settings
-from pitchlens.runtime.functions import load_handler
-from pitchlens.runtime.poller import LocalLambdaContext
+from pitchlens.runtime.worker.functions import load_handler
+from pitchlens.runtime.worker.poller import LocalLambdaContext
 
 
 class ReplayError(ValueError):
@@ -44,7 +45,10 @@ def plan(document: Any, settings: Settings, function: str | None) -> tuple[str, 
 def _function_for_body(body: str, settings: Settings) -> str:
     document = orjson.loads(body)
     if codec.is_envelope(document):
-        function = codec.MESSAGE_ROUTES.get(document["type"])
+        functions = {
+            kind.TYPE: consumer.function for kind, consumer in bootstrap.Container(settings).consumers.items()
+        }
+        function = functions.get(document["type"])
         if function is None:
             raise ReplayError(f"no function consumes {document['type']}; pass --function")
         return function

@@ -1,0 +1,3 @@
+from pitchlens.runtime.cli import main
+
+main()

@@ -1,0 +1,70 @@
+"""The Typer apps every command area registers on, the consoles, the shared options, and how a
+command reaches the stack and fails."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from pitchlens.infrastructure.logging import configure_logging
+from pitchlens.infrastructure.settings import Settings
+
+app = typer.Typer(
+    help="PitchLens: football match data and video into analytics.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,  # locals can hold database URLs and tokens
+)
+ingest_app = typer.Typer(help="Ingest a match's event data through the running stack.", no_args_is_help=True)
+dlq_app = typer.Typer(help="Inspect and re-drive dead-letter queues.", no_args_is_help=True)
+app.add_typer(ingest_app, name="ingest")
+app.add_typer(dlq_app, name="dlq")
+
+console = Console(stderr=True)
+out = Console()
+
+
+DataDir = Annotated[
+    Path | None,
+    typer.Option("--data-dir", help="Where the embedded stack keeps its data [env: PITCHLENS_DATA_DIR]"),
+]
+AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON object")]
+
+
+def settings_for(data_dir: Path | None) -> Settings:
+    if data_dir is not None:
+        os.environ["PITCHLENS_DATA_DIR"] = str(data_dir.expanduser().resolve())
+    return Settings()
+
+
+def wait_for_signal(stopping: threading.Event) -> None:
+    """Blocks until SIGINT/SIGTERM. Waits in short slices: a signal the kernel delivers to another
+    thread only runs its Python handler when the main thread next runs bytecode, which a wait with
+    no timeout would never do."""
+    while not stopping.wait(0.5):
+        pass
+
+
+def stack_and_client(data_dir: Path | None) -> tuple[Any, Any]:
+    """The running stack (the embedded one is started when none runs) and an API client of it;
+    this process's settings point at it afterwards."""
+    from pitchlens.runtime.embedded.client import ApiClient, StackUnavailable, connect
+
+    settings = settings_for(data_dir)
+    configure_logging("WARNING", settings.log_format)
+    try:
+        info = connect(
+            settings, start=True, on_start=lambda d: console.print(f"starting the embedded stack in {d} ...")
+        )
+    except StackUnavailable as error:
+        raise fail(str(error)) from error
+    return info, ApiClient(info.api_url, Settings().api_token)
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    console.print(f"[bold red]error:[/] {message}")
+    return typer.Exit(code)
