@@ -160,19 +160,17 @@ def _render_requested(system: System, box: tuple[float, ...] = PLAYER_ONE) -> Me
 
 
 def _session_with_clip(system: System) -> tuple[str, str]:
-    session = system.highlight_sessions.create_from_videos(
-        "Derby", "No 10", [("a.mp4", io.BytesIO(b"12"))], "c"
-    )
+    session = system.session_creator.execute("Derby", "No 10", [("a.mp4", io.BytesIO(b"12"))], "c")
     clip_id = system.processed_clip(f"{session.session_id}/a.mp4")
     return session.session_id, clip_id
 
 
 def _finalize_requested(system: System) -> Message:
     session_id, clip_id = _session_with_clip(system)
-    system.highlight_sessions.preview(session_id, clip_id, PLAYER_ONE, 0, "circle", "c")
+    system.preview_requester.execute(session_id, clip_id, PLAYER_ONE, 0, "circle", "c")
     system.drain()
-    system.highlight_sessions.approve(session_id, clip_id)
-    system.highlight_sessions.finalize(session_id, "c")
+    system.preview_approver.execute(session_id, clip_id)
+    system.finalize_requester.execute(session_id, "c")
     return system.until(FinalizeRequested)
 
 
@@ -186,7 +184,7 @@ def _bad_finalize_requested(system: System) -> Message:
 
 def _highlights_requested(system: System) -> Message:
     game = ("game.mp4", io.BytesIO(b"250"))
-    system.highlight_sessions.create_from_cut("Derby", "No 10", game, "start,end\n1,3\n", 0.0, "c")
+    system.highlight_cut_requester.execute("Derby", "No 10", game, "start,end\n1,3\n", 0.0, "c")
     return system.until(HighlightsRequested)
 
 

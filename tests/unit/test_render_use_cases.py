@@ -197,7 +197,7 @@ def test_a_queue_that_is_down_fails_the_job_and_tells_the_caller(studio: Studio)
     with pytest.raises(ServiceUnavailable):
         studio.requester.execute("c1", PLAYER_ONE, "corr")
     [job] = studio.database.jobs.values()
-    assert job.status is JobStatus.FAILED and "could not queue the render" in (job.reason or "")
+    assert job.status is JobStatus.FAILED and "could not queue the work" in (job.reason or "")
 
 
 def test_a_box_on_nobody_fails_the_job_with_the_reason(studio: Studio) -> None:
@@ -261,14 +261,13 @@ def test_rendered_clips_are_joined_into_the_final_video(studio: Studio) -> None:
 
 
 def test_followable_players_are_the_tracked_boxes_numbered_left_to_right(studio: Studio) -> None:
-    from pitchlens.application.followable_players import FollowablePlayerLister
+    from pitchlens.application import views
 
     studio.trajectories.published[TRAJECTORIES] = [
         FrameTracks(1, [7, 3, 9], [[40, 0, 50, 10], [-4, 2, 6, 12], [70, 0, 80, 10]], [0.8, 0.9, 0.7]),
         FrameTracks(2, [7, 3], [[41, 0, 51, 10], [-3, 2, 7, 12]], [0.8, 0.9]),
     ]
-    lister = FollowablePlayerLister(lambda: FakeUnitOfWork(studio.database), studio.trajectories)
-    found = lister.execute("c1")
+    found = views.players(lambda: FakeUnitOfWork(studio.database), studio.trajectories, "c1")
     assert found.frame_index == 1 and (found.width, found.height) == (64, 36)  # the frame with most tracks
     assert [(p.number, p.track_id) for p in found.players] == [(1, 3), (2, 7)]  # the third is off the frame
     assert found.players[0].box == BoundingBox(0, 2, 6, 12)  # cut to the frame, as a person draws it
@@ -279,4 +278,4 @@ def test_followable_players_are_the_tracked_boxes_numbered_left_to_right(studio:
         studio.database.clips["c1"], status=ClipStatus.DETECTED, trajectories_uri=None
     )
     with pytest.raises(ClipNotReady):
-        lister.execute("c1")
+        views.players(lambda: FakeUnitOfWork(studio.database), studio.trajectories, "c1")

@@ -1,54 +1,26 @@
-"""Highlight sessions (HighlightSessions, SessionFinalizer, HighlightCutWorker) against fakes."""
+"""Highlight sessions (their use cases and views, SessionFinalizer, HighlightCutWorker) against fakes."""
 
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
 
 import pytest
 
-from pitchlens.application.clip_renderer import FollowRender
-from pitchlens.application.followable_players import FollowablePlayerLister
-from pitchlens.application.highlight_cut_worker import HighlightCutWorker
-from pitchlens.application.highlight_sessions import HighlightSessions
-from pitchlens.application.message_pipeline import Consumer, MessagePipeline
-from pitchlens.application.render_requester import RenderRequester
-from pitchlens.application.session_finalizer import SessionFinalizer
+from pitchlens.application import views
 from pitchlens.domain.errors import ClipNotFound, InvalidVideo, ServiceUnavailable, StateConflict
 from pitchlens.domain.highlights import HighlightError
 from pitchlens.domain.jobs import JobStatus
-from pitchlens.domain.messages import Delivery, FinalizeRequested, HighlightsRequested, RenderRequested
+from pitchlens.domain.messages import HighlightsRequested, RenderRequested
 from pitchlens.domain.sessions import NothingApproved, SessionNotFound, SessionStatus
 from pitchlens.domain.vision import Clip, ClipStatus, FrameTracks, VideoInfo
-from pitchlens.infrastructure.intervals_csv import CsvIntervalReader
-from tests.fakes.adapters import FakeClock, FakeDatabase, FakeObjectStorage, FakePublisher, FakeUnitOfWork
-from tests.fakes.highlights import GameVideoEditor
-from tests.fakes.vision import (
-    FakeIndicatorRenderer,
-    FakeTrajectoryStore,
-    FakeVideoReader,
-    FakeVideoStore,
-    SameLook,
-)
+from tests.fakes.system import FakeSystem
 
 pytestmark = pytest.mark.unit
 
 FRAMES = 30
 
 
-@dataclass
-class Desk:
-    database: FakeDatabase
-    storage: FakeObjectStorage
-    publisher: FakePublisher
-    trajectories: FakeTrajectoryStore
-    renderer: FakeIndicatorRenderer
-    editor: GameVideoEditor
-    sessions: HighlightSessions
-    finalizer: SessionFinalizer
-    cutter: HighlightCutWorker
-    clock: FakeClock
-
+class Desk(FakeSystem):
     def processed(self, session_id: str, name: str) -> Clip:
         """What the vision pipeline leaves for an uploaded video: a PERSISTED clip with tracks."""
         now = self.clock.now()
@@ -68,119 +40,106 @@ class Desk:
         return clip
 
     def run_renders(self) -> None:
-        """Delivers the queued messages to the render function, as its queue would."""
-        consumers = {
-            FinalizeRequested: Consumer("render", "finalize", lambda: self.finalizer),
-            HighlightsRequested: Consumer("render", "cut", lambda: self.cutter),
-        }
-        pipeline = MessagePipeline("render", consumers, lambda: FakeUnitOfWork(self.database), self.clock)
+        """Delivers the queued messages to the render function, as its queue would; previews are
+        marked done without rendering (their rendering is test_render_use_cases.py's)."""
         while self.publisher.sent:
             message, correlation_id, key = self.publisher.sent.pop(0)
-            if isinstance(message, FinalizeRequested | HighlightsRequested):
-                pipeline.handle(message, Delivery(correlation_id, key))
-            elif isinstance(message, RenderRequested):
+            if isinstance(message, RenderRequested):
                 job = self.database.jobs[message.job_id]
                 self.database.jobs[job.job_id] = job.succeeded(
                     {}, self.clock.now(), outputs={"output_uri": "s3://outputs/previews/x.mp4"}
                 )
+            else:
+                self.deliver(message, key, correlation_id=correlation_id)
 
 
 @pytest.fixture
 def desk() -> Desk:
-    database, storage, publisher, clock = FakeDatabase(), FakeObjectStorage(), FakePublisher(), FakeClock()
-    uow = lambda: FakeUnitOfWork(database)  # noqa: E731
-    trajectories, renderer = FakeTrajectoryStore(), FakeIndicatorRenderer()
-    videos = FakeVideoStore(storage)
-    editor = GameVideoEditor()
-    players = FollowablePlayerLister(uow, trajectories)
-    sessions = HighlightSessions(
-        uow, storage, publisher, RenderRequester(uow, publisher, clock), players, CsvIntervalReader(), clock
-    )
-    follow = FollowRender(videos, FakeVideoReader(), trajectories, lambda path: SameLook(), renderer)
-    files = FakeVideoStore(storage, as_files=True)
-    return Desk(
-        database, storage, publisher, trajectories, renderer, editor, sessions,
-        SessionFinalizer(uow, follow, files, editor, clock),
-        HighlightCutWorker(uow, storage, files, CsvIntervalReader(), editor, clock),
-        clock,
-    )  # fmt: skip
+    return Desk()
 
 
 def upload(desk: Desk, *names: str) -> str:
     files = [(name, io.BytesIO(str(FRAMES).encode())) for name in names]
-    return desk.sessions.create_from_videos("Derby", "No 10", files, "corr").session_id
+    return desk.session_creator.execute("Derby", "No 10", files, "corr").session_id
 
 
 def test_uploads_become_the_session_clips_in_order(desk: Desk) -> None:
     sid = upload(desk, "b second.mp4", "a first.MOV", "b second.mp4")
-    session, states = desk.sessions.clips(sid)
+    session, states = views.session_clips(desk.unit_of_work, sid)
     assert session.video_names == ("b-second.mp4", "a-first.mov", "b-second-2.mp4")
     assert [s.name for s in states] == list(session.video_names) and all(s.clip is None for s in states)
     assert desk.storage.head("videos", f"{sid}/a-first.mov").metadata == {
         "correlation-id": "corr:a-first.mov"
     }
     desk.processed(sid, "a-first.mov")
-    _, states = desk.sessions.clips(sid)
+    _, states = views.session_clips(desk.unit_of_work, sid)
     assert [s.clip.clip_id if s.clip else None for s in states] == [None, "a-first.mov-clip", None]
 
 
 def test_bad_sessions_are_refused(desk: Desk) -> None:
     with pytest.raises(HighlightError, match="at least one video"):
-        desk.sessions.create_from_videos("g", "p", [], "c")
+        desk.session_creator.execute("g", "p", [], "c")
     with pytest.raises(HighlightError, match="game name"):
-        desk.sessions.create_from_videos(" ", "p", [("a.mp4", io.BytesIO(b"1"))], "c")
+        desk.session_creator.execute(" ", "p", [("a.mp4", io.BytesIO(b"1"))], "c")
     with pytest.raises(ValueError, match="not a video file name"):
-        desk.sessions.create_from_videos("g", "p", [("notes.txt", io.BytesIO(b"1"))], "c")
+        desk.session_creator.execute("g", "p", [("notes.txt", io.BytesIO(b"1"))], "c")
     with pytest.raises(HighlightError, match="row 1"):
-        desk.sessions.create_from_cut("g", "p", ("game.mp4", io.BytesIO(b"1")), "start,end\n5,2\n", 0, "c")
+        desk.highlight_cut_requester.execute(
+            "g", "p", ("game.mp4", io.BytesIO(b"1")), "start,end\n5,2\n", 0, "c"
+        )
     assert not desk.database.sessions
 
 
 def test_preview_approve_finalize(desk: Desk) -> None:
     sid = upload(desk, "one.mp4", "two.mp4")
     one, two = desk.processed(sid, "one.mp4"), desk.processed(sid, "two.mp4")
-    found = desk.sessions.detection(sid, one.clip_id)
+    found = views.detection(desk.unit_of_work, desk.storage, desk.trajectories, sid, one.clip_id)
     assert found.frame_jpeg.startswith(b"\xff\xd8\xff") and [p.number for p in found.players.players] == [
         1,
         2,
     ]
     with pytest.raises(NothingApproved):
-        desk.sessions.finalize(sid, "c")
+        desk.finalize_requester.execute(sid, "c")
     with pytest.raises(StateConflict, match="no preview"):
-        desk.sessions.approve(sid, one.clip_id)
+        desk.preview_approver.execute(sid, one.clip_id)
     for clip, indicator in ((two, "dot"), (one, "glow")):
         box = found.players.players[0].box
-        desk.sessions.preview(sid, clip.clip_id, (box.x1, box.y1, box.x2, box.y2), None, indicator, "c")
+        desk.preview_requester.execute(
+            sid, clip.clip_id, (box.x1, box.y1, box.x2, box.y2), None, indicator, "c"
+        )
     with pytest.raises(StateConflict, match="PENDING, not finished"):
-        desk.sessions.approve(sid, one.clip_id)
+        desk.preview_approver.execute(sid, one.clip_id)
     desk.run_renders()
-    desk.sessions.approve(sid, one.clip_id)
-    desk.sessions.approve(sid, two.clip_id)
-    job = desk.sessions.finalize(sid, "c")
+    desk.preview_approver.execute(sid, one.clip_id)
+    desk.preview_approver.execute(sid, two.clip_id)
+    job = desk.finalize_requester.execute(sid, "c")
     with pytest.raises(StateConflict, match="already being finalized"):
-        desk.sessions.finalize(sid, "c")
+        desk.finalize_requester.execute(sid, "c")
     desk.run_renders()
-    job = desk.sessions.finalize_job(sid)
+    job = views.finalize_job(desk.unit_of_work, sid)
     assert job.status is JobStatus.SUCCEEDED and job.progress == 1.0
     assert (job.counts["clips_done"], job.counts["clips"]) == (2, 2)
     final = f"s3://outputs/final/{sid}/Derby_No-10_tracked.mp4"
-    assert job.outputs["final_uri"] == final and desk.sessions.get(sid).status is SessionStatus.DONE
+    assert (
+        job.outputs["final_uri"] == final
+        and views.session(desk.unit_of_work, sid).status is SessionStatus.DONE
+    )
     joined = desk.storage.get("outputs", f"final/{sid}/Derby_No-10_tracked.mp4").decode().splitlines()
     assert joined == [f"glow on {list(range(FRAMES))}", f"dot on {list(range(FRAMES))}"]  # upload order
-    assert [preset.name for _, _, preset in desk.renderer.calls] == ["final", "final"]
+    assert [preset.name for _, _, preset in desk.indicator_renderer.calls] == ["final", "final"]
 
 
 def test_a_finalize_that_fails_returns_the_session_to_ready_with_the_reason(desk: Desk) -> None:
     sid = upload(desk, "one.mp4")
     clip = desk.processed(sid, "one.mp4")
-    desk.sessions.preview(sid, clip.clip_id, (0, 0, 5, 10), 0, "dot", "c")
+    desk.preview_requester.execute(sid, clip.clip_id, (0, 0, 5, 10), 0, "dot", "c")
     desk.run_renders()
-    desk.sessions.approve(sid, clip.clip_id)
-    desk.renderer.fail_with = InvalidVideo("one.mp4: decoding failed (damaged video)")
-    desk.sessions.finalize(sid, "c")
+    desk.preview_approver.execute(sid, clip.clip_id)
+    desk.indicator_renderer.fail_with = InvalidVideo("one.mp4: decoding failed (damaged video)")
+    desk.finalize_requester.execute(sid, "c")
     desk.run_renders()
-    job = desk.sessions.finalize_job(sid)
-    session = desk.sessions.get(sid)
+    job = views.finalize_job(desk.unit_of_work, sid)
+    session = views.session(desk.unit_of_work, sid)
     assert job.status is JobStatus.FAILED and "damaged video" in (job.reason or "")
     assert session.status is SessionStatus.READY and "damaged video" in (session.reason or "")
     assert not desk.storage.list("outputs", "final/")
@@ -190,38 +149,40 @@ def test_a_clip_of_another_session_is_not_found(desk: Desk) -> None:
     first, second = upload(desk, "a.mp4"), upload(desk, "a.mp4")
     clip = desk.processed(first, "a.mp4")
     with pytest.raises(ClipNotFound, match="not in session"):
-        desk.sessions.detection(second, clip.clip_id)
+        views.detection(desk.unit_of_work, desk.storage, desk.trajectories, second, clip.clip_id)
     with pytest.raises(SessionNotFound):
-        desk.sessions.clips("s-missing")
+        views.session_clips(desk.unit_of_work, "s-missing")
 
 
 def test_a_cut_session_gets_its_clips_or_fails_with_the_reason(desk: Desk) -> None:
     table = "start,end\n1,2\n1.5,3\n5,6\n"  # the first two overlap: two clips
-    session = desk.sessions.create_from_cut(
+    session = desk.highlight_cut_requester.execute(
         "Cup", "No 9", ("game.mp4", io.BytesIO(b"video")), table, 0.0, "c"
     )
     assert session.status is SessionStatus.CUTTING
     [(message, _, _)] = desk.publisher.sent
     assert isinstance(message, HighlightsRequested) and message.intervals_uri.endswith("/intervals.csv")
     desk.run_renders()
-    cut = desk.sessions.get(session.session_id)
+    cut = views.session(desk.unit_of_work, session.session_id)
     assert cut.status is SessionStatus.READY and cut.video_names == ("Cup_No-9_001.mp4", "Cup_No-9_002.mp4")
     assert desk.storage.get("videos", f"{session.session_id}/Cup_No-9_001.mp4") == b"1.0-3.0"
     assert desk.storage.list("outputs", f"clips/{session.session_id}/")
 
-    desk.editor.unreadable = True
-    broken = desk.sessions.create_from_cut(
+    desk.video_editor.unreadable = True
+    broken = desk.highlight_cut_requester.execute(
         "Cup", "No 9", ("game.mp4", io.BytesIO(b"x")), "start,end\n1,2\n", 0.0, "c"
     )
     desk.run_renders()
-    failed = desk.sessions.get(broken.session_id)
+    failed = views.session(desk.unit_of_work, broken.session_id)
     assert failed.status is SessionStatus.FAILED and "not a readable video" in (failed.reason or "")
 
 
 def test_a_queue_that_is_down_fails_the_work_and_says_so(desk: Desk) -> None:
     desk.publisher.down = True
     with pytest.raises(ServiceUnavailable):
-        desk.sessions.create_from_cut("g", "p", ("game.mp4", io.BytesIO(b"x")), "start,end\n1,2\n", 0.0, "c")
+        desk.highlight_cut_requester.execute(
+            "g", "p", ("game.mp4", io.BytesIO(b"x")), "start,end\n1,2\n", 0.0, "c"
+        )
     [session] = desk.database.sessions.values()
     assert session.status is SessionStatus.FAILED and "could not queue" in (session.reason or "")
     [job] = desk.database.jobs.values()

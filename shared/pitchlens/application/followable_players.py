@@ -1,11 +1,10 @@
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from pitchlens.domain.ports import UnitOfWork
 from pitchlens.domain.rendering import ClipNotReady
-from pitchlens.domain.vision import BoundingBox, FrameTracks, TrajectoryStore
+from pitchlens.domain.vision import BoundingBox, Clip, FrameTracks, TrajectoryStore
 
 SEARCH_FRAMES = 5
 """Frames either side of the detection frame searched (trackers confirm a track a frame or two
@@ -37,44 +36,30 @@ class FollowablePlayers:
         raise LookupError(f"no player {number} on clip {self.clip_id} (1..{len(self.players)})")
 
 
-class FollowablePlayerLister:
+def followable_players(clip: Clip, trajectories: TrajectoryStore) -> FollowablePlayers:
     """The players a person can choose to follow in a processed clip: the tracked boxes on (or next
-    to) its detection frame. Players found on the detection frame by sliced inference but never
-    tracked over the clip are not offered: they could not be followed. ClipNotFound, ClipNotReady."""
-
-    def __init__(self, unit_of_work: Callable[[], UnitOfWork], trajectories: TrajectoryStore) -> None:
-        self._uow = unit_of_work
-        self._trajectories = trajectories
-
-    def execute(self, clip_id: str) -> FollowablePlayers:
-        with self._uow() as uow:
-            clip = uow.clips.get(clip_id)
-        if clip.trajectories_uri is None or clip.info is None:
-            raise ClipNotReady(
-                f"clip {clip_id} is {clip.status.value}: it has no tracks to choose a player from"
-            )
-        frame = _busiest_frame_near(self._trajectories.tracks(clip.trajectories_uri), clip.detection_frame)
-        width, height = clip.info.width, clip.info.height
-        candidates: list[tuple[int, BoundingBox, float]] = []
-        if frame is not None:
-            for track_id, box, confidence in zip(
-                frame.track_ids, frame.boxes, frame.confidences, strict=True
-            ):
-                inside = _within(box, width, height)  # tracked boxes may reach past the frame's edges
-                if inside is not None:
-                    candidates.append((int(track_id), inside, float(confidence)))
-        candidates.sort(key=lambda candidate: candidate[1].x1)
-        players = tuple(
-            FollowablePlayer(number, track_id, box, confidence)
-            for number, (track_id, box, confidence) in enumerate(candidates, 1)
+    to) its detection frame, numbered left to right. Players found on the detection frame by sliced
+    inference but never tracked over the clip are not offered: they could not be followed.
+    ClipNotReady while the clip has no trajectories."""
+    if clip.trajectories_uri is None or clip.info is None:
+        raise ClipNotReady(
+            f"clip {clip.clip_id} is {clip.status.value}: it has no tracks to choose a player from"
         )
-        return FollowablePlayers(
-            clip_id,
-            clip.detection_frame if frame is None else frame.frame_index,
-            width,
-            height,
-            players,
-        )
+    frame = _busiest_frame_near(trajectories.tracks(clip.trajectories_uri), clip.detection_frame)
+    width, height = clip.info.width, clip.info.height
+    candidates: list[tuple[int, BoundingBox, float]] = []
+    if frame is not None:
+        for track_id, box, confidence in zip(frame.track_ids, frame.boxes, frame.confidences, strict=True):
+            inside = _within(box, width, height)  # tracked boxes may reach past the frame's edges
+            if inside is not None:
+                candidates.append((int(track_id), inside, float(confidence)))
+    candidates.sort(key=lambda candidate: candidate[1].x1)
+    players = tuple(
+        FollowablePlayer(number, track_id, box, confidence)
+        for number, (track_id, box, confidence) in enumerate(candidates, 1)
+    )
+    frame_index = clip.detection_frame if frame is None else frame.frame_index
+    return FollowablePlayers(clip.clip_id, frame_index, width, height, players)
 
 
 def _busiest_frame_near(tracks: list[FrameTracks], frame_index: int) -> FrameTracks | None:

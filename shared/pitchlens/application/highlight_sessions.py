@@ -1,14 +1,19 @@
+"""The interactive workflow's use cases, one action each. Sessions and what was decided about each
+clip are rows (`sessions`, `session_clips`), so any API instance serves any request. Videos go to
+`videos/<session_id>/<name>`, where the vision pipeline picks them up; previews are render jobs;
+cutting and finalizing are jobs of the render function. Reads are in `views`."""
+
 from __future__ import annotations
 
 import dataclasses
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import BinaryIO
 
-from pitchlens.application.followable_players import FollowablePlayerLister, FollowablePlayers
+from pitchlens.application import views
+from pitchlens.application.job_keeper import JobKeeper
 from pitchlens.application.render_requester import RenderRequester
-from pitchlens.domain.errors import ClipNotFound, ServiceUnavailable, StateConflict
+from pitchlens.domain.errors import StateConflict
 from pitchlens.domain.highlights import HighlightError, IntervalReader
 from pitchlens.domain.jobs import Job, JobKind, JobStatus
 from pitchlens.domain.messages import FinalizeRequested, HighlightsRequested
@@ -22,67 +27,45 @@ from pitchlens.domain.sessions import (
     SessionStatus,
     session_file_name,
 )
-from pitchlens.domain.vision import Clip, ClipStatus
+from pitchlens.domain.vision import TrajectoryStore
 
 MAX_NAME = 100
 
 
-@dataclass(frozen=True, slots=True)
-class SessionClipState:
-    """One video of a session, as a person sees it: processing, choice, preview, approval."""
-
-    name: str
-    clip: Clip | None
-    """None while the upload waits for the detect function."""
-    process_job: Job | None
-    decision: SessionClip | None
-    preview_job: Job | None
-
-
-@dataclass(frozen=True, slots=True)
-class DetectionView:
-    clip: Clip
-    frame_jpeg: bytes
-    players: FollowablePlayers
+def new_session(game: str, player: str, source: str, status: SessionStatus, clock: Clock) -> HighlightSession:
+    """A session with a fresh id; HighlightError for a game or player name that is empty or too long."""
+    for what, value in (("game", game), ("player", player)):
+        if not value.strip() or len(value) > MAX_NAME:
+            raise HighlightError(f"the {what} name must be 1 to {MAX_NAME} characters")
+    now = clock.now()
+    return HighlightSession(
+        f"s-{uuid.uuid4().hex[:12]}", game.strip(), player.strip(), status, source, now, now
+    )
 
 
-class HighlightSessions:
-    """The interactive workflow over PostgreSQL: sessions and what was decided about each clip are
-    rows (`sessions`, `session_clips`), so any API instance serves any request. Videos go to
-    `videos/<session_id>/<name>`, where the vision pipeline picks them up; previews are render jobs;
-    finalizing is one job of the render function (FinalizeRequested)."""
+class SessionCreator:
+    """A session from uploaded clips: each video stored under videos/<session_id>/ (the vision
+    pipeline processes it), named safely and uniquely, in the order given. HighlightError for an
+    empty name or no files, ValueError for a file name that is not a video's."""
 
     def __init__(
         self,
         unit_of_work: Callable[[], UnitOfWork],
         storage: ObjectStorage,
-        publisher: MessagePublisher,
-        renders: RenderRequester,
-        players: FollowablePlayerLister,
-        intervals: IntervalReader,
         clock: Clock,
         videos_bucket: str = "videos",
-        artifacts_bucket: str = "artifacts",
     ) -> None:
         self._uow = unit_of_work
         self._storage = storage
-        self._publisher = publisher
-        self._renders = renders
-        self._players = players
-        self._intervals = intervals
         self._clock = clock
         self._videos = videos_bucket
-        self._artifacts = artifacts_bucket
 
-    # --- Creating -----------------------------------------------------------------------------
-    def create_from_videos(
+    def execute(
         self, game: str, player: str, files: Sequence[tuple[str, BinaryIO]], correlation_id: str
     ) -> HighlightSession:
-        """Uploads each video under videos/<session_id>/ (the pipeline processes them). HighlightError
-        for an empty name or no files, ValueError for a file name that is not a video's."""
         if not files:
             raise HighlightError("upload at least one video")
-        session = self._new_session(game, player, "upload", SessionStatus.READY)
+        session = new_session(game, player, "upload", SessionStatus.READY, self._clock)
         names = _unique([session_file_name(name) for name, _ in files])
         session = dataclasses.replace(session, video_names=tuple(names))
         with self._uow() as uow:
@@ -97,7 +80,31 @@ class HighlightSessions:
             )
         return session
 
-    def create_from_cut(
+
+class HighlightCutRequester:
+    """A session from a whole game video and a CSV of intervals: the table is checked at once
+    (HighlightError naming the row), the video and the table are stored, and the cut is queued for
+    the render function (HighlightsRequested). When the queue is down the session FAILS with the
+    reason (ServiceUnavailable propagates)."""
+
+    def __init__(
+        self,
+        unit_of_work: Callable[[], UnitOfWork],
+        storage: ObjectStorage,
+        publisher: MessagePublisher,
+        intervals: IntervalReader,
+        clock: Clock,
+        artifacts_bucket: str = "artifacts",
+    ) -> None:
+        self._uow = unit_of_work
+        self._storage = storage
+        self._publisher = publisher
+        self._intervals = intervals
+        self._clock = clock
+        self._artifacts = artifacts_bucket
+        self._jobs = JobKeeper(unit_of_work, clock)
+
+    def execute(
         self,
         game: str,
         player: str,
@@ -106,13 +113,11 @@ class HighlightSessions:
         padding_s: float,
         correlation_id: str,
     ) -> HighlightSession:
-        """Checks the intervals table at once (HighlightError naming the row), stores the game video and
-        the table, and queues the cut (HighlightsRequested) for the render function."""
         self._intervals.read(intervals_csv)
         if not 0 <= padding_s <= 60:
             raise HighlightError(f"padding must be between 0 and 60 seconds, got {padding_s}")
         name = session_file_name(game_video[0])
-        session = self._new_session(game, player, "cut", SessionStatus.CUTTING)
+        session = new_session(game, player, "cut", SessionStatus.CUTTING, self._clock)
         now = self._clock.now()
         job = Job(str(uuid.uuid4()), JobKind.CUT, "intervals", session.session_id, correlation_id, now, now)
         session = dataclasses.replace(session, cut_job_id=job.job_id)
@@ -130,61 +135,28 @@ class HighlightSessions:
             intervals_uri=f"s3://{table.bucket}/{table.key}",
             padding_s=padding_s,
         )
-        self._queue(request, job, session, correlation_id, SessionStatus.FAILED)
+        self._jobs.queue(job, request, self._publisher, correlation_id)
         return session
 
-    def _new_session(self, game: str, player: str, source: str, status: SessionStatus) -> HighlightSession:
-        for what, value in (("game", game), ("player", player)):
-            if not value.strip() or len(value) > MAX_NAME:
-                raise HighlightError(f"the {what} name must be 1 to {MAX_NAME} characters")
-        now = self._clock.now()
-        return HighlightSession(
-            f"s-{uuid.uuid4().hex[:12]}", game.strip(), player.strip(), status, source, now, now
-        )
 
-    # --- Reading ------------------------------------------------------------------------------
-    def get(self, session_id: str) -> HighlightSession:
-        with self._uow() as uow:
-            return uow.sessions.get(session_id)
+class PreviewRequester:
+    """A preview render of one of the session's processed clips with the chosen player (on the
+    players' frame when no frame is given); it replaces an earlier preview and clears the clip's
+    approval. ClipNotFound, StateConflict (still processing), InvalidSelection."""
 
-    def clips(self, session_id: str) -> tuple[HighlightSession, list[SessionClipState]]:
-        """The session's videos in order, each with its clip (once detected), processing job,
-        decisions and preview job."""
-        with self._uow() as uow:
-            session = uow.sessions.get(session_id)
-            clips = {clip.video_uri.rsplit("/", 1)[-1]: clip for clip in uow.clips.list(session_id)}
-            jobs = uow.jobs.find(match_id=session_id)
-            decisions = {decision.clip_id: decision for decision in uow.sessions.clips(session_id)}
-        by_id = {job.job_id: job for job in jobs}
-        processing = {
-            job.outputs["clip_id"]: job
-            for job in jobs
-            if job.kind is JobKind.PROCESS and "clip_id" in job.outputs
-        }
-        names = list(session.video_names) + sorted(set(clips) - set(session.video_names))
-        states = []
-        for name in names:
-            clip = clips.get(name)
-            decision = decisions.get(clip.clip_id) if clip else None
-            preview = by_id.get(decision.preview_job_id or "") if decision else None
-            states.append(
-                SessionClipState(
-                    name, clip, processing.get(clip.clip_id) if clip else None, decision, preview
-                )
-            )
-        return session, states
+    def __init__(
+        self,
+        unit_of_work: Callable[[], UnitOfWork],
+        trajectories: TrajectoryStore,
+        renders: RenderRequester,
+        clock: Clock,
+    ) -> None:
+        self._uow = unit_of_work
+        self._trajectories = trajectories
+        self._renders = renders
+        self._clock = clock
 
-    def detection(self, session_id: str, clip_id: str) -> DetectionView:
-        """The clip's detection frame (JPEG) and the players that can be followed on it."""
-        clip = self._session_clip(session_id, clip_id)
-        players = self._players.execute(clip_id)
-        if clip.frame_uri is None:
-            raise StateConflict(f"clip {clip_id} has no detection frame yet")
-        bucket, _, key = clip.frame_uri.removeprefix("s3://").partition("/")
-        return DetectionView(clip, self._storage.get(bucket, key), players)
-
-    # --- Deciding -----------------------------------------------------------------------------
-    def preview(
+    def execute(
         self,
         session_id: str,
         clip_id: str,
@@ -193,12 +165,10 @@ class HighlightSessions:
         indicator: str,
         correlation_id: str,
     ) -> Job:
-        """Starts a preview render of the clip with this player; replaces an earlier preview and
-        clears the clip's approval."""
-        clip = self._session_clip(session_id, clip_id)
+        clip = views.session_clip(self._uow, session_id, clip_id)
         chosen = indicator_named(indicator)
         if frame_index is None:
-            frame_index = self._players.execute(clip_id).frame_index
+            frame_index = views.players(self._uow, self._trajectories, clip_id).frame_index
         job = self._renders.execute(
             clip.clip_id,
             box,
@@ -221,16 +191,17 @@ class HighlightSessions:
             uow.commit()
         return job
 
-    def preview_job(self, session_id: str, clip_id: str) -> Job:
-        """The clip's latest preview job; ClipNotFound when it has none."""
-        decision = self._decision(session_id, clip_id)
-        if decision is None or decision.preview_job_id is None:
-            raise ClipNotFound(f"clip {clip_id} of session {session_id} has no preview yet")
-        with self._uow() as uow:
-            return uow.jobs.get(decision.preview_job_id)
 
-    def approve(self, session_id: str, clip_id: str) -> SessionClip:
-        decision = self._decision(session_id, clip_id)
+class PreviewApprover:
+    """Approves a clip's finished preview for the final video. StateConflict when there is no
+    preview yet or it has not succeeded."""
+
+    def __init__(self, unit_of_work: Callable[[], UnitOfWork], clock: Clock) -> None:
+        self._uow = unit_of_work
+        self._clock = clock
+
+    def execute(self, session_id: str, clip_id: str) -> SessionClip:
+        decision = views.decision(self._uow, session_id, clip_id)
         if decision is None or decision.preview_job_id is None:
             raise StateConflict(f"clip {clip_id} has no preview to approve: start one first")
         with self._uow() as uow:
@@ -242,10 +213,21 @@ class HighlightSessions:
             uow.commit()
         return approved
 
-    # --- Finalizing ---------------------------------------------------------------------------
-    def finalize(self, session_id: str, correlation_id: str) -> Job:
-        """Queues the final render of every approved clip and their concatenation; NothingApproved
-        (409) when no clip is approved, StateConflict while a finalize is already running."""
+
+class FinalizeRequester:
+    """Queues the final render of every approved clip and their concatenation (FinalizeRequested).
+    NothingApproved (409) when no clip is approved, StateConflict while a finalize is already
+    running; when the queue is down the session goes back to READY with the reason."""
+
+    def __init__(
+        self, unit_of_work: Callable[[], UnitOfWork], publisher: MessagePublisher, clock: Clock
+    ) -> None:
+        self._uow = unit_of_work
+        self._publisher = publisher
+        self._clock = clock
+        self._jobs = JobKeeper(unit_of_work, clock)
+
+    def execute(self, session_id: str, correlation_id: str) -> Job:
         now = self._clock.now()
         with self._uow() as uow:
             session = uow.sessions.get(session_id)
@@ -270,58 +252,9 @@ class HighlightSessions:
             uow.jobs.add(job)
             uow.sessions.update(session)
             uow.commit()
-        message = FinalizeRequested(job_id=job.job_id, session_id=session_id)
-        self._queue(message, job, session, correlation_id, SessionStatus.READY)
-        return job
-
-    def finalize_job(self, session_id: str) -> Job:
-        with self._uow() as uow:
-            session = uow.sessions.get(session_id)
-            if session.final_job_id is None:
-                raise ClipNotFound(f"session {session_id} has not been finalized yet")
-            return uow.jobs.get(session.final_job_id)
-
-    # --- Helpers ------------------------------------------------------------------------------
-    def _session_clip(self, session_id: str, clip_id: str) -> Clip:
-        with self._uow() as uow:
-            uow.sessions.get(session_id)
-            clip = uow.clips.get(clip_id)
-        if clip.match_id != session_id:
-            raise ClipNotFound(f"clip {clip_id} is not in session {session_id}")
-        if clip.status is not ClipStatus.PERSISTED:
-            raise StateConflict(f"clip {clip_id} is {clip.status.value}: wait until it is processed")
-        return clip
-
-    def _decision(self, session_id: str, clip_id: str) -> SessionClip | None:
-        with self._uow() as uow:
-            uow.sessions.get(session_id)
-            for decision in uow.sessions.clips(session_id):
-                if decision.clip_id == clip_id:
-                    return decision
-        return None
-
-    def _queue(
-        self,
-        message: HighlightsRequested | FinalizeRequested,
-        job: Job,
-        session: HighlightSession,
-        correlation_id: str,
-        status_if_down: SessionStatus,
-    ) -> None:
-        """Publishes `message`; when the queue is down, the job FAILS and the session takes
-        `status_if_down`, both with the reason, and ServiceUnavailable propagates (503)."""
-        try:
-            self._publisher.publish(message, correlation_id=correlation_id, idempotency_key=job.job_id)
-        except ServiceUnavailable as error:
-            reason = f"could not queue the work: {error}"
-            now = self._clock.now()
-            with self._uow() as uow:
-                uow.jobs.update(uow.jobs.get(job.job_id).failed(reason, now))
-                uow.sessions.update(
-                    uow.sessions.get(session.session_id).with_status(status_if_down, now, reason)
-                )
-                uow.commit()
-            raise
+        return self._jobs.queue(
+            job, FinalizeRequested(job_id=job.job_id, session_id=session_id), self._publisher, correlation_id
+        )
 
 
 def _unique(names: list[str]) -> list[str]:

@@ -4,7 +4,7 @@ import uuid
 from collections.abc import Callable, Mapping
 
 from pitchlens.application.job_keeper import JobKeeper
-from pitchlens.domain.errors import ServiceUnavailable, UnsupportedSource
+from pitchlens.domain.errors import UnsupportedSource
 from pitchlens.domain.jobs import Job, JobKind
 from pitchlens.domain.messages import IngestionRequested
 from pitchlens.domain.ports import Clock, MatchParser, MessagePublisher, UnitOfWork
@@ -45,9 +45,4 @@ class IngestionRequester:
             uow.jobs.add(job)
             uow.commit()
         request = IngestionRequested(job_id=job.job_id, source=source, match_id=match_id, location=location)
-        try:
-            self._publisher.publish(request, correlation_id=correlation_id, idempotency_key=job.job_id)
-        except ServiceUnavailable as error:
-            self._jobs.fail(job.job_id, f"could not queue the ingestion: {error}")
-            raise
-        return job
+        return self._jobs.queue(job, request, self._publisher, correlation_id)

@@ -5,10 +5,16 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
-from pitchlens.domain.errors import ClipNotFound, JobNotFound, PermanentError, PitchLensError
+from pitchlens.domain.errors import (
+    ClipNotFound,
+    JobNotFound,
+    PermanentError,
+    PitchLensError,
+    ServiceUnavailable,
+)
 from pitchlens.domain.jobs import Job, JobKind, JobStatus
-from pitchlens.domain.messages import Delivery
-from pitchlens.domain.ports import Clock, UnitOfWork
+from pitchlens.domain.messages import Delivery, Message
+from pitchlens.domain.ports import Clock, MessagePublisher, UnitOfWork
 from pitchlens.domain.sessions import SessionStatus
 from pitchlens.domain.vision import ClipStatus
 
@@ -46,6 +52,17 @@ class JobKeeper:
                     dataclasses.replace(job, counts={**job.counts, **counts}, updated_at=self._clock.now())
                 )
                 uow.commit()
+
+    def queue(self, job: Job, message: Message, publisher: MessagePublisher, correlation_id: str) -> Job:
+        """Queues `message` for a job already stored (PENDING), keyed by the job id. When the queue
+        is down the job FAILS with the reason, and what it works on with it (`fail_in`), and
+        ServiceUnavailable propagates (the caller answers 503)."""
+        try:
+            publisher.publish(message, correlation_id=correlation_id, idempotency_key=job.job_id)
+        except ServiceUnavailable as error:
+            self.fail(job.job_id, f"could not queue the work: {error}")
+            raise
+        return job
 
     def fail(self, job_id: str | None, reason: str, delivery: Delivery | None = None) -> Job | None:
         """Marks the job FAILED with the reason, and what it works on with it (`fail_in`), in one

@@ -4,7 +4,6 @@ import uuid
 from collections.abc import Callable, Sequence
 
 from pitchlens.application.job_keeper import JobKeeper
-from pitchlens.domain.errors import ServiceUnavailable
 from pitchlens.domain.jobs import Job, JobKind
 from pitchlens.domain.messages import RenderRequested
 from pitchlens.domain.ports import Clock, MessagePublisher, UnitOfWork
@@ -67,12 +66,7 @@ class RenderRequester:
             preset=chosen_preset.name,
             indicator=chosen_indicator.value,
         )
-        try:
-            self._publisher.publish(request, correlation_id=correlation_id, idempotency_key=job.job_id)
-        except ServiceUnavailable as error:
-            self._jobs.fail(job.job_id, f"could not queue the render: {error}")
-            raise
-        return job
+        return self._jobs.queue(job, request, self._publisher, correlation_id)
 
 
 def _checked(clip: Clip, box: Sequence[float], frame: int) -> BoundingBox:

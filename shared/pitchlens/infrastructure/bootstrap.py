@@ -11,17 +11,18 @@ import functools
 from typing import Any
 
 from pitchlens.application.clip_detector import ClipDetector
-from pitchlens.application.clip_finder import ClipFinder
 from pitchlens.application.clip_registerer import ClipRegisterer
 from pitchlens.application.clip_renderer import ClipRenderer, FollowRender
 from pitchlens.application.clip_tracker import ClipTracker
-from pitchlens.application.event_finder import EventFinder
-from pitchlens.application.followable_players import FollowablePlayerLister
 from pitchlens.application.highlight_cut_worker import HighlightCutWorker
-from pitchlens.application.highlight_sessions import HighlightSessions
+from pitchlens.application.highlight_sessions import (
+    FinalizeRequester,
+    HighlightCutRequester,
+    PreviewApprover,
+    PreviewRequester,
+    SessionCreator,
+)
 from pitchlens.application.ingestion_requester import IngestionRequester
-from pitchlens.application.job_finder import JobFinder
-from pitchlens.application.match_finder import MatchFinder
 from pitchlens.application.match_ingester import MatchIngester
 from pitchlens.application.match_persister import MatchPersister
 from pitchlens.application.message_pipeline import Consumer, MessagePipeline
@@ -310,18 +311,33 @@ class Container:
         return CsvIntervalReader()
 
     @functools.cached_property
-    def highlight_sessions(self) -> HighlightSessions:
-        return HighlightSessions(
+    def session_creator(self) -> SessionCreator:
+        return SessionCreator(
+            self.unit_of_work, self.storage, self.clock, videos_bucket=self.settings.bucket_videos
+        )
+
+    @functools.cached_property
+    def highlight_cut_requester(self) -> HighlightCutRequester:
+        return HighlightCutRequester(
             self.unit_of_work,
             self.storage,
             self.publisher,
-            self.render_requester,
-            self.followable_players,
             self.interval_reader,
             self.clock,
-            videos_bucket=self.settings.bucket_videos,
             artifacts_bucket=self.settings.bucket_artifacts,
         )
+
+    @functools.cached_property
+    def preview_requester(self) -> PreviewRequester:
+        return PreviewRequester(self.unit_of_work, self.trajectories, self.render_requester, self.clock)
+
+    @functools.cached_property
+    def preview_approver(self) -> PreviewApprover:
+        return PreviewApprover(self.unit_of_work, self.clock)
+
+    @functools.cached_property
+    def finalize_requester(self) -> FinalizeRequester:
+        return FinalizeRequester(self.unit_of_work, self.publisher, self.clock)
 
     @functools.cached_property
     def session_finalizer(self) -> SessionFinalizer:
@@ -343,28 +359,8 @@ class Container:
         )
 
     @functools.cached_property
-    def followable_players(self) -> FollowablePlayerLister:
-        return FollowablePlayerLister(self.unit_of_work, self.trajectories)
-
-    @functools.cached_property
     def tracked_clip_concatenator(self) -> TrackedClipConcatenator:
         return TrackedClipConcatenator(self.videos, self.video_editor)
-
-    @functools.cached_property
-    def clip_finder(self) -> ClipFinder:
-        return ClipFinder(self.unit_of_work)
-
-    @functools.cached_property
-    def job_finder(self) -> JobFinder:
-        return JobFinder(self.unit_of_work)
-
-    @functools.cached_property
-    def match_finder(self) -> MatchFinder:
-        return MatchFinder(self.unit_of_work)
-
-    @functools.cached_property
-    def event_finder(self) -> EventFinder:
-        return EventFinder(self.unit_of_work)
 
 
 @functools.cache

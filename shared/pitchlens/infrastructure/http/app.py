@@ -21,6 +21,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
 
 import pitchlens
+from pitchlens.application import views
 from pitchlens.application.followable_players import FollowablePlayers
 from pitchlens.domain import errors
 from pitchlens.domain.highlights import HighlightError
@@ -357,7 +358,7 @@ def create_app(container_factory: Callable[[], Container] = container) -> FastAP
 
     @app.get(f"{api}/jobs/{{job_id}}", response_model=JobView, tags=["ingest"], dependencies=guarded)
     def job(job_id: str, app_container: Wired) -> JobView:
-        return JobView.of(app_container.job_finder.execute(job_id)[0])
+        return JobView.of(views.job(app_container.unit_of_work, job_id))
 
     @app.get(f"{api}/jobs", response_model=list[JobView], tags=["ingest"], dependencies=guarded)
     def jobs(
@@ -367,7 +368,7 @@ def create_app(container_factory: Callable[[], Container] = container) -> FastAP
     ) -> list[JobView]:
         if correlation_id is None and match_id is None:
             raise errors.InvalidMessage("give correlation_id or match_id")
-        found = app_container.job_finder.execute(correlation_id=correlation_id, match_id=match_id)
+        found = views.jobs(app_container.unit_of_work, correlation_id=correlation_id, match_id=match_id)
         return [JobView.of(j) for j in found]
 
     @app.get(f"{api}/matches", response_model=list[MatchView], tags=["matches"], dependencies=guarded)
@@ -376,11 +377,13 @@ def create_app(container_factory: Callable[[], Container] = container) -> FastAP
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
         offset: Annotated[int, Query(ge=0)] = 0,
     ) -> list[MatchView]:
-        return [MatchView.of(m) for m in app_container.match_finder.execute(limit=limit, offset=offset)]
+        return [
+            MatchView.of(m) for m in views.matches(app_container.unit_of_work, limit=limit, offset=offset)
+        ]
 
     @app.get(f"{api}/matches/{{match_id}}", response_model=MatchView, tags=["matches"], dependencies=guarded)
     def match(match_id: str, app_container: Wired) -> MatchView:
-        return MatchView.of(app_container.match_finder.execute(match_id)[0])
+        return MatchView.of(views.match(app_container.unit_of_work, match_id))
 
     @app.get(
         f"{api}/matches/{{match_id}}/events",
@@ -398,7 +401,7 @@ def create_app(container_factory: Callable[[], Container] = container) -> FastAP
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
         offset: Annotated[int, Query(ge=0)] = 0,
     ) -> EventPageView:
-        page = app_container.event_finder.execute(EventQuery(match_id, type, player, limit, offset))
+        page = views.events(app_container.unit_of_work, EventQuery(match_id, type, player, limit, offset))
         return EventPageView(
             match_id=match_id,
             total=page.total,
@@ -409,7 +412,7 @@ def create_app(container_factory: Callable[[], Container] = container) -> FastAP
 
     @app.get(f"{api}/clips/{{clip_id}}", response_model=ClipView, tags=["video"], dependencies=guarded)
     def clip(clip_id: str, app_container: Wired) -> ClipView:
-        return ClipView.of(app_container.clip_finder.execute(clip_id)[0])
+        return ClipView.of(views.clip(app_container.unit_of_work, clip_id))
 
     @app.get(
         f"{api}/clips/{{clip_id}}/players",
@@ -420,7 +423,7 @@ def create_app(container_factory: Callable[[], Container] = container) -> FastAP
     )
     def players(clip_id: str, app_container: Wired) -> PlayersView:
         """The players that can be followed: tracked boxes on (or next to) the detection frame."""
-        return PlayersView.of(app_container.followable_players.execute(clip_id))
+        return PlayersView.of(views.players(app_container.unit_of_work, app_container.trajectories, clip_id))
 
     @app.post(
         f"{api}/clips/{{clip_id}}/renders",
@@ -455,7 +458,7 @@ def create_app(container_factory: Callable[[], Container] = container) -> FastAP
         dependencies=guarded,
     )
     def match_clips(match_id: str, app_container: Wired) -> list[ClipView]:
-        return [ClipView.of(c) for c in app_container.clip_finder.execute(match_id=match_id)]
+        return [ClipView.of(c) for c in views.match_clips(app_container.unit_of_work, match_id)]
 
     @app.post(f"{api}/notifications/minio", status_code=202, response_model=Queued, tags=["notifications"])
     async def minio_notification(

@@ -17,8 +17,9 @@ from fastapi import APIRouter, Depends, File, Form, Header, Query, Request, Uplo
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
+from pitchlens.application import views
 from pitchlens.application.followable_players import FollowablePlayer
-from pitchlens.application.highlight_sessions import SessionClipState
+from pitchlens.application.views import SessionClipState
 from pitchlens.domain import errors
 from pitchlens.domain.jobs import Job
 from pitchlens.domain.rendering import Indicator
@@ -305,28 +306,27 @@ def create_router() -> APIRouter:
         padding: Annotated[float, Form(ge=0, le=60)] = 0.0,
     ) -> SessionView:
         """A session from uploaded clips, or from a game video and an intervals CSV (cut by a worker)."""
-        sessions = app_container.highlight_sessions
         limit = app_container.settings.max_upload_mb
         correlation_id = request.state.correlation_id
         if videos and (game_video is not None or intervals is not None):
             raise errors.InvalidMessage("send either videos, or a game_video with intervals, not both")
         if videos:
             files = [_checked_video(upload, limit) for upload in videos]
-            return SessionView.of(sessions.create_from_videos(game, player, files, correlation_id))
+            return SessionView.of(app_container.session_creator.execute(game, player, files, correlation_id))
         if game_video is None or intervals is None:
             raise errors.InvalidMessage("send one or more videos, or a game_video and an intervals CSV")
-        session = sessions.create_from_cut(
+        session = app_container.highlight_cut_requester.execute(
             game, player, _checked_video(game_video, limit), _read_csv(intervals), padding, correlation_id
         )
         return SessionView.of(session)
 
     @router.get("/session/{session_id}", response_model=SessionView, dependencies=guarded)
     def session(session_id: str, app_container: Wired) -> SessionView:
-        return SessionView.of(app_container.highlight_sessions.get(session_id))
+        return SessionView.of(views.session(app_container.unit_of_work, session_id))
 
     @router.get("/session/{session_id}/clips", response_model=SessionClipsView, dependencies=guarded)
     def session_clips(session_id: str, app_container: Wired) -> SessionClipsView:
-        found, states = app_container.highlight_sessions.clips(session_id)
+        found, states = views.session_clips(app_container.unit_of_work, session_id)
         return SessionClipsView(
             session_id=session_id, status=found.status.value, clips=[SessionClipView.of(s) for s in states]
         )
@@ -334,7 +334,13 @@ def create_router() -> APIRouter:
     @router.post("/detect", response_model=DetectView, dependencies=guarded)
     def detect(body: DetectRequest, app_container: Wired) -> DetectView:
         """The clip's detection frame and the players that can be followed on it."""
-        view = app_container.highlight_sessions.detection(body.session_id, body.clip_id)
+        view = views.detection(
+            app_container.unit_of_work,
+            app_container.storage,
+            app_container.trajectories,
+            body.session_id,
+            body.clip_id,
+        )
         found = view.players
         return DetectView(
             session_id=body.session_id,
@@ -348,7 +354,7 @@ def create_router() -> APIRouter:
 
     @router.post("/preview", status_code=202, response_model=TaskAccepted, dependencies=guarded)
     def preview(body: PreviewRequest, request: Request, app_container: Wired) -> TaskAccepted:
-        job = app_container.highlight_sessions.preview(
+        job = app_container.preview_requester.execute(
             body.session_id,
             body.clip_id,
             body.box,
@@ -362,26 +368,25 @@ def create_router() -> APIRouter:
 
     @router.get("/preview/{session_id}/{clip_id}/status", response_model=PreviewStatus, dependencies=guarded)
     def preview_status(session_id: str, clip_id: str, app_container: Wired) -> PreviewStatus:
-        return PreviewStatus.of(app_container.highlight_sessions.preview_job(session_id, clip_id))
+        return PreviewStatus.of(views.preview_job(app_container.unit_of_work, session_id, clip_id))
 
     @router.post(
         "/preview/{session_id}/{clip_id}/approve", response_model=SessionClipView, dependencies=guarded
     )
     def approve(session_id: str, clip_id: str, app_container: Wired) -> SessionClipView:
-        sessions = app_container.highlight_sessions
-        approved: SessionClip = sessions.approve(session_id, clip_id)
-        _, states = sessions.clips(session_id)
+        approved: SessionClip = app_container.preview_approver.execute(session_id, clip_id)
+        _, states = views.session_clips(app_container.unit_of_work, session_id)
         [state] = [s for s in states if s.clip is not None and s.clip.clip_id == approved.clip_id]
         return SessionClipView.of(state)
 
     @router.post("/finalize-all", status_code=202, response_model=TaskAccepted, dependencies=guarded)
     def finalize_all(body: FinalizeRequest, request: Request, app_container: Wired) -> TaskAccepted:
-        job = app_container.highlight_sessions.finalize(body.session_id, request.state.correlation_id)
+        job = app_container.finalize_requester.execute(body.session_id, request.state.correlation_id)
         return TaskAccepted(task_id=job.job_id, status_url=f"/cv/finalize/{body.session_id}/status")
 
     @router.get("/finalize/{session_id}/status", response_model=FinalizeStatus, dependencies=guarded)
     def finalize_status(session_id: str, app_container: Wired) -> FinalizeStatus:
-        return FinalizeStatus.of(app_container.highlight_sessions.finalize_job(session_id))
+        return FinalizeStatus.of(views.finalize_job(app_container.unit_of_work, session_id))
 
     @router.get(
         "/files/{key:path}",

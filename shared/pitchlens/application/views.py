@@ -1,0 +1,174 @@
+"""The read side (cosmicpython's views.py): plain functions that return what a route or a command
+needs, each in one read-only transaction. Missing things raise the domain's not-found errors
+(JobNotFound, MatchNotFound, ClipNotFound, SessionNotFound), which the edges map to 404.
+
+`unit_of_work` is the factory the composition root holds (`Container.unit_of_work`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from pitchlens.application.followable_players import FollowablePlayers, followable_players
+from pitchlens.domain.errors import ClipNotFound, StateConflict
+from pitchlens.domain.jobs import Job, JobKind
+from pitchlens.domain.ports import EventPage, EventQuery, MatchSummary, ObjectStorage, UnitOfWork
+from pitchlens.domain.sessions import HighlightSession, SessionClip
+from pitchlens.domain.vision import Clip, ClipStatus, TrajectoryStore
+
+UnitOfWorkFactory = Callable[[], UnitOfWork]
+
+
+# --- Jobs ------------------------------------------------------------------------------------------
+def job(unit_of_work: UnitOfWorkFactory, job_id: str) -> Job:
+    with unit_of_work() as uow:
+        return uow.jobs.get(job_id)
+
+
+def jobs(
+    unit_of_work: UnitOfWorkFactory, *, correlation_id: str | None = None, match_id: str | None = None
+) -> list[Job]:
+    """The jobs of one correlation id and/or match, oldest first."""
+    with unit_of_work() as uow:
+        return uow.jobs.find(correlation_id=correlation_id, match_id=match_id)
+
+
+# --- Matches and events ----------------------------------------------------------------------------
+def match(unit_of_work: UnitOfWorkFactory, match_id: str) -> MatchSummary:
+    with unit_of_work() as uow:
+        return uow.matches.summary(match_id)
+
+
+def matches(unit_of_work: UnitOfWorkFactory, *, limit: int = 50, offset: int = 0) -> list[MatchSummary]:
+    """A page of the stored matches, newest first."""
+    with unit_of_work() as uow:
+        return uow.matches.list(limit=limit, offset=offset)
+
+
+def events(unit_of_work: UnitOfWorkFactory, query: EventQuery) -> EventPage:
+    """A filtered page of one match's events in match order, with the total that match the filter."""
+    with unit_of_work() as uow:
+        return uow.matches.events(query)
+
+
+# --- Clips -----------------------------------------------------------------------------------------
+def clip(unit_of_work: UnitOfWorkFactory, clip_id: str) -> Clip:
+    with unit_of_work() as uow:
+        return uow.clips.get(clip_id)
+
+
+def match_clips(unit_of_work: UnitOfWorkFactory, match_id: str) -> list[Clip]:
+    with unit_of_work() as uow:
+        return uow.clips.list(match_id)
+
+
+def players(
+    unit_of_work: UnitOfWorkFactory, trajectories: TrajectoryStore, clip_id: str
+) -> FollowablePlayers:
+    """The players a person can choose to follow in a processed clip (see `followable_players`)."""
+    return followable_players(clip(unit_of_work, clip_id), trajectories)
+
+
+# --- Highlight sessions ----------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class SessionClipState:
+    """One video of a session, as a person sees it: processing, choice, preview, approval."""
+
+    name: str
+    clip: Clip | None
+    """None while the upload waits for the detect function."""
+    process_job: Job | None
+    decision: SessionClip | None
+    preview_job: Job | None
+
+
+@dataclass(frozen=True, slots=True)
+class DetectionView:
+    clip: Clip
+    frame_jpeg: bytes
+    players: FollowablePlayers
+
+
+def session(unit_of_work: UnitOfWorkFactory, session_id: str) -> HighlightSession:
+    with unit_of_work() as uow:
+        return uow.sessions.get(session_id)
+
+
+def session_clips(
+    unit_of_work: UnitOfWorkFactory, session_id: str
+) -> tuple[HighlightSession, list[SessionClipState]]:
+    """The session's videos in order (then any other clip of it), each with its clip (once
+    registered), processing job, decision and preview job."""
+    with unit_of_work() as uow:
+        found = uow.sessions.get(session_id)
+        clips = {c.video_uri.rsplit("/", 1)[-1]: c for c in uow.clips.list(session_id)}
+        session_jobs = uow.jobs.find(match_id=session_id)
+        decisions = {decision.clip_id: decision for decision in uow.sessions.clips(session_id)}
+    by_id = {j.job_id: j for j in session_jobs}
+    processing = {
+        j.outputs["clip_id"]: j for j in session_jobs if j.kind is JobKind.PROCESS and "clip_id" in j.outputs
+    }
+    names = list(found.video_names) + sorted(set(clips) - set(found.video_names))
+    states = []
+    for name in names:
+        video = clips.get(name)
+        decision = decisions.get(video.clip_id) if video else None
+        preview = by_id.get(decision.preview_job_id or "") if decision else None
+        process = processing.get(video.clip_id) if video else None
+        states.append(SessionClipState(name, video, process, decision, preview))
+    return found, states
+
+
+def session_clip(unit_of_work: UnitOfWorkFactory, session_id: str, clip_id: str) -> Clip:
+    """A processed clip of the session: ClipNotFound when it is not the session's, StateConflict
+    while it is still being processed."""
+    with unit_of_work() as uow:
+        uow.sessions.get(session_id)
+        found = uow.clips.get(clip_id)
+    if found.match_id != session_id:
+        raise ClipNotFound(f"clip {clip_id} is not in session {session_id}")
+    if found.status is not ClipStatus.PERSISTED:
+        raise StateConflict(f"clip {clip_id} is {found.status.value}: wait until it is processed")
+    return found
+
+
+def decision(unit_of_work: UnitOfWorkFactory, session_id: str, clip_id: str) -> SessionClip | None:
+    """What was decided about one clip of the session (None: nothing yet)."""
+    with unit_of_work() as uow:
+        uow.sessions.get(session_id)
+        for chosen in uow.sessions.clips(session_id):
+            if chosen.clip_id == clip_id:
+                return chosen
+    return None
+
+
+def detection(
+    unit_of_work: UnitOfWorkFactory,
+    storage: ObjectStorage,
+    trajectories: TrajectoryStore,
+    session_id: str,
+    clip_id: str,
+) -> DetectionView:
+    """The clip's detection frame (JPEG) and the players that can be followed on it."""
+    found = session_clip(unit_of_work, session_id, clip_id)
+    offered = followable_players(found, trajectories)
+    if found.frame_uri is None:
+        raise StateConflict(f"clip {clip_id} has no detection frame yet")
+    bucket, _, key = found.frame_uri.removeprefix("s3://").partition("/")
+    return DetectionView(found, storage.get(bucket, key), offered)
+
+
+def preview_job(unit_of_work: UnitOfWorkFactory, session_id: str, clip_id: str) -> Job:
+    """The clip's latest preview job; ClipNotFound when it has none."""
+    chosen = decision(unit_of_work, session_id, clip_id)
+    if chosen is None or chosen.preview_job_id is None:
+        raise ClipNotFound(f"clip {clip_id} of session {session_id} has no preview yet")
+    return job(unit_of_work, chosen.preview_job_id)
+
+
+def finalize_job(unit_of_work: UnitOfWorkFactory, session_id: str) -> Job:
+    """The session's latest finalize job; ClipNotFound when it was never finalized."""
+    found = session(unit_of_work, session_id)
+    if found.final_job_id is None:
+        raise ClipNotFound(f"session {session_id} has not been finalized yet")
+    return job(unit_of_work, found.final_job_id)
