@@ -103,7 +103,7 @@ def test_a_session_goes_from_upload_to_a_final_video(
     player = max(frame["players"], key=lambda p: p["box"][3] - p["box"][1])
 
     nothing = api.post("/cv/finalize-all", json={"session_id": sid})
-    assert nothing.status_code == 409 and "no approved clip" in nothing.json()["message"]
+    assert nothing.status_code == 409 and "no approved clip" in nothing.json()["detail"]
     early = api.post(f"/cv/preview/{sid}/{clip['clip_id']}/approve")
     assert early.status_code == 409, early.text
 
@@ -164,7 +164,7 @@ def test_two_sessions_at_once_do_not_interfere(api: httpx.Client, shared_data: P
     [clip_b] = processed_clips(api, second["session_id"])
     assert clip_a["clip_id"] != clip_b["clip_id"]
     other = api.post("/cv/detect", json={"session_id": first["session_id"], "clip_id": clip_b["clip_id"]})
-    assert other.status_code == 404 and "not in session" in other.json()["message"]
+    assert other.status_code == 404 and "not in session" in other.json()["detail"]
 
     tasks = []
     for session, clip, indicator in ((first, clip_a, "dot"), (second, clip_b, "circle")):
@@ -245,6 +245,11 @@ def test_bad_requests_get_a_clear_error(
     response = getattr(api, method)(path, **kwargs)
     assert response.status_code == status, response.text
     assert message in response.text
+    # One shape for every error, validation included: an RFC 9457 problem.
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["status"] == status and problem["type"] == f"urn:pitchlens:error:{problem['error']}"
+    assert problem["detail"] and problem["title"] and problem["instance"] == response.request.url.path
 
 
 def test_uploads_must_be_videos_within_the_limit(
@@ -255,7 +260,7 @@ def test_uploads_must_be_videos_within_the_limit(
         data={"game": "g", "player": "p"},
         files=[("videos", ("notes.mp4", b"just text, no video", "video/mp4"))],
     )
-    assert fake.status_code == 415 and "not a video" in fake.json()["message"]
+    assert fake.status_code == 415 and "not a video" in fake.json()["detail"]
     named = api.post(
         "/cv/sessions",
         data={"game": "g", "player": "p"},
@@ -266,7 +271,7 @@ def test_uploads_must_be_videos_within_the_limit(
         large = api.post(
             "/cv/sessions", data={"game": "g", "player": "p"}, files=[("videos", (LALIGA, file, "video/mp4"))]
         )
-    assert large.status_code == 413 and f"{MAX_UPLOAD_MB} MB upload limit" in large.json()["message"]
+    assert large.status_code == 413 and f"{MAX_UPLOAD_MB} MB upload limit" in large.json()["detail"]
     bad_table = api.post(
         "/cv/sessions",
         data={"game": "g", "player": "p"},
@@ -277,8 +282,8 @@ def test_uploads_must_be_videos_within_the_limit(
     )
     assert (
         bad_table.status_code == 422
-        and "row 1" in bad_table.json()["message"]
-        and "reversed" in bad_table.json()["message"]
+        and "row 1" in bad_table.json()["detail"]
+        and "reversed" in bad_table.json()["detail"]
     )
 
 

@@ -315,7 +315,7 @@ def test_finalize_with_nothing_approved_shows_the_servers_409_message(
     expect(page.locator("#session-title")).to_have_text("Errors FC v Tests · No 9")
     expect(page.get_by_test_id("approved-count")).to_have_text("0 of 1 approved")
     page.get_by_test_id("finalize-button").click()
-    banner_shows(page, 409, refused.json()["message"])
+    banner_shows(page, 409, refused.json()["detail"])
     expect(page.get_by_test_id("download-link")).to_be_hidden()
     shot("finalize-nothing-approved")
     page.get_by_test_id("error-dismiss").click()
@@ -329,7 +329,7 @@ def test_an_unknown_session_and_a_file_that_is_not_a_video_show_the_servers_mess
     missing = running.api.get("/cv/session/s-does-not-exist")
     assert missing.status_code == 404
     page.goto(f"{running.info.api_url}/?session=s-does-not-exist")
-    banner_shows(page, 404, missing.json()["message"])
+    banner_shows(page, 404, missing.json()["detail"])
     expect(page.get_by_test_id("create-view")).to_be_visible()  # back to the form
     expect(page).not_to_have_url(re.compile("session="))
     shot("unknown-session")
@@ -346,7 +346,7 @@ def test_an_unknown_session_and_a_file_that_is_not_a_video_show_the_servers_mess
     page.get_by_label("Player", exact=True).fill("No 1")
     page.get_by_test_id("videos-input").set_input_files(notes)
     page.get_by_test_id("create-button").click()
-    banner_shows(page, 415, refused.json()["message"])
+    banner_shows(page, 415, refused.json()["detail"])
     expect(page.get_by_test_id("create-view")).to_be_visible()  # still on the form, nothing lost
     expect(page.get_by_label("Game", exact=True)).to_have_value("A v B")
     shot("not-a-video")
@@ -409,9 +409,9 @@ def test_the_token_is_asked_once_kept_and_sent_with_every_request(running: Runni
         if path == "/cv/config":
             route.fulfill(json={"token_required": True, "max_upload_mb": 2048, "indicators": ["dot"]})
         elif path.startswith("/cv/files/"):
-            route.fulfill(status=404, json={"error": "ObjectNotFound", "message": "stand-in"})
+            route.fulfill(status=404, json={"error": "ObjectNotFound", "detail": "stand-in"})
         elif route.request.headers.get("authorization") != "Bearer s3cret":
-            route.fulfill(status=401, json={"error": "Unauthorized", "message": "missing or wrong API token"})
+            route.fulfill(status=401, json={"error": "Unauthorized", "detail": "missing or wrong API token"})
         else:
             route.fulfill(json=answers[path])
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import copy
 import dataclasses
 import hashlib
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, BinaryIO
 
 from pitchlens.domain.errors import (
+    InvalidInput,
     InvalidMatchData,
     JobNotFound,
     MatchNotFound,
@@ -31,12 +32,14 @@ from pitchlens.domain.ports import (
     MatchSummary,
     MessagePublisher,
     ObjectStorage,
+    PlannedUpload,
     ProcessedMessages,
     RawMatchData,
     StagedMatch,
     StoredObject,
     TrackingRef,
     UnitOfWork,
+    UploadPart,
 )
 from pitchlens.domain.sessions import HighlightSession, SessionClip, SessionNotFound, SessionRepository
 from tests.fakes.vision import FakeClipRepository
@@ -54,6 +57,7 @@ class FakeClock(Clock):
 class FakeObjectStorage(ObjectStorage):
     def __init__(self) -> None:
         self.objects: dict[tuple[str, str], tuple[bytes, dict[str, str]]] = {}
+        self.uploads: dict[str, tuple[str, str, dict[str, str], dict[int, bytes]]] = {}
         self.down = False
 
     def _check(self) -> None:
@@ -92,6 +96,50 @@ class FakeObjectStorage(ObjectStorage):
     def copy(self, source_uri: str, bucket: str, key: str) -> StoredObject:
         source_bucket, _, source_key = source_uri[5:].partition("/")
         return self.put(bucket, key, self.get(source_bucket, source_key))
+
+    # Uploads straight from clients: `send_part` plays the client's PUT of a presigned part.
+    def plan_upload(
+        self,
+        bucket: str,
+        key: str,
+        size: int,
+        *,
+        metadata: Mapping[str, str],
+        part_size: int,
+        expires_in_s: int,
+    ) -> PlannedUpload:
+        self._check()
+        upload_id = f"up-{len(self.uploads) + 1}"
+        self.uploads[upload_id] = (bucket, key, dict(metadata), {})
+        count = max(1, -(-size // part_size))
+        parts = tuple(
+            UploadPart(n, f"fake://{bucket}/{key}?uploadId={upload_id}&partNumber={n}")
+            for n in range(1, count + 1)
+        )
+        return PlannedUpload(bucket, key, upload_id, part_size, parts, expires_in_s)
+
+    def send_part(self, upload_id: str, number: int, data: bytes) -> str:
+        """The ETag of a part sent to a planned upload."""
+        self.uploads[upload_id][3][number] = data
+        return hashlib.md5(data).hexdigest()
+
+    def complete_upload(
+        self, bucket: str, key: str, upload_id: str, etags: Sequence[tuple[int, str]]
+    ) -> StoredObject:
+        self._check()
+        if upload_id not in self.uploads or self.uploads[upload_id][:2] != (bucket, key):
+            raise InvalidInput(f"the upload of s3://{bucket}/{key} cannot be completed: NoSuchUpload")
+        _, _, metadata, parts = self.uploads[upload_id]
+        if any(
+            number not in parts or hashlib.md5(parts[number]).hexdigest() != etag for number, etag in etags
+        ):
+            raise InvalidInput(f"the upload of s3://{bucket}/{key} cannot be completed: InvalidPart")
+        del self.uploads[upload_id]
+        return self.put(bucket, key, b"".join(parts[n] for n, _ in sorted(etags)), metadata=metadata)
+
+    def download_url(self, bucket: str, key: str, *, expires_in_s: int, file_name: str | None = None) -> str:
+        self.head(bucket, key)
+        return f"fake://{bucket}/{key}?expires={expires_in_s}"
 
 
 class FakePublisher(MessagePublisher):

@@ -3,7 +3,7 @@ use-case tests: it writes small text files instead of videos."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from pitchlens.domain.errors import InvalidVideo
@@ -29,6 +29,7 @@ class FakeVideoEditor(VideoEditor):
         out_dir: Path,
         mode: CutMode | str = CutMode.ACCURATE,
         prefix: str | None = None,
+        on_clip: Callable[[int], None] | None = None,
     ) -> list[Path]:
         self.duration(source)
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -38,6 +39,8 @@ class FakeVideoEditor(VideoEditor):
             clip.write_text(f"{interval.start_s}-{interval.end_s}")
             self.cuts.append((clip, interval, CutMode(mode)))
             clips.append(clip)
+            if on_clip is not None:
+                on_clip(len(clips))
         return clips
 
     def concat(self, clips: Sequence[Path], output: Path) -> Concatenation:
@@ -57,3 +60,8 @@ class GameVideoEditor(FakeVideoEditor):
         if self.unreadable:
             raise InvalidVideo(f"{source.name}: not a readable video")
         return 10.0
+
+    def concat(self, clips: Sequence[Path], output: Path) -> Concatenation:
+        if self.unreadable:
+            raise InvalidVideo(f"{clips[0].name}: not a readable video")
+        return super().concat(clips, output)

@@ -7,6 +7,7 @@ import pytest
 
 from pitchlens.domain.errors import InvalidMessage
 from pitchlens.domain.messages import (
+    ConcatRequested,
     DetectionRequested,
     FinalizeRequested,
     HighlightsRequested,
@@ -72,6 +73,9 @@ MESSAGES: list[Message] = [
         padding_s=1.5,
     ),
     FinalizeRequested(job_id="j6", session_id="s1"),
+    ConcatRequested(
+        job_id="j7", clip_uris=("s3://outputs/a.mp4", "s3://outputs/b.mp4"), game="g", player="p"
+    ),
 ]
 
 

@@ -16,6 +16,7 @@ from pitchlens.application.outcomes import Outcome, Result
 from pitchlens.domain.errors import InvalidMatchData, ObjectNotFound, ServiceUnavailable
 from pitchlens.domain.jobs import JobStatus
 from pitchlens.domain.messages import (
+    ConcatRequested,
     Delivery,
     FinalizeRequested,
     HighlightsRequested,
@@ -194,6 +195,21 @@ def _bad_highlights_requested(system: System) -> Message:
     return message
 
 
+def _concat_requested(system: System) -> Message:
+    first = _render_requested(system)
+    system.deliver(first, key="render-1")
+    second = system.render_requester.execute(system.job(first.job_id).outputs["clip_id"], PLAYER_ONE, "c", 0)  # type: ignore[attr-defined]
+    system.drain()
+    system.concat_requester.execute("Derby", "No 10", [first.job_id, second.job_id], "c")  # type: ignore[attr-defined]
+    return system.until(ConcatRequested)
+
+
+def _bad_concat_requested(system: System) -> Message:
+    message = _concat_requested(system)
+    system.video_editor.unreadable = True  # type: ignore[attr-defined]
+    return message
+
+
 def _fail_publishing(system: System, down: bool) -> None:
     system.publisher.down = down
 
@@ -280,6 +296,7 @@ SCENARIOS = [
     Scenario(
         "HighlightsRequested", _highlights_requested, _bad_highlights_requested, _fail_storage, _job_succeeded
     ),
+    Scenario("ConcatRequested", _concat_requested, _bad_concat_requested, _fail_storage, _job_succeeded),
 ]
 
 

@@ -10,11 +10,15 @@ from pitchlens.application.clip_renderer import ClipRenderer
 from pitchlens.application.message_pipeline import Consumer, MessagePipeline
 from pitchlens.application.outcomes import Outcome
 from pitchlens.application.render_requester import RenderRequester
-from pitchlens.application.tracked_clip_concatenator import TrackedClipConcatenator, final_key
-from pitchlens.domain.errors import ClipNotFound, InvalidVideo, ServiceUnavailable
+from pitchlens.application.tracked_clip_concatenator import (
+    ConcatRequester,
+    TrackedClipConcatenator,
+    final_key,
+)
+from pitchlens.domain.errors import ClipNotFound, InvalidInput, InvalidVideo, JobNotFound, ServiceUnavailable
 from pitchlens.domain.highlights import HighlightError
 from pitchlens.domain.jobs import JobStage, JobStatus
-from pitchlens.domain.messages import Delivery, RenderRequested
+from pitchlens.domain.messages import ConcatRequested, Delivery, RenderRequested
 from pitchlens.domain.rendering import ClipNotReady, Indicator, InvalidSelection
 from pitchlens.domain.vision import BoundingBox, Clip, ClipStatus, FrameTracks, VideoInfo
 from tests.fakes.adapters import FakeClock, FakeDatabase, FakeObjectStorage, FakePublisher, FakeUnitOfWork
@@ -250,14 +254,29 @@ def test_rendered_clips_are_joined_into_the_final_video(studio: Studio) -> None:
         message = studio.request(indicator=indicator)
         studio.deliver(message)
         uris.append(studio.database.jobs[message.job_id].outputs["output_uri"])
-    concatenator = TrackedClipConcatenator(FakeVideoStore(studio.storage, as_files=True), FakeVideoEditor({}))
-    final = concatenator.execute("El Clásico", "Vini Jr", uris)
-    assert final.uri == "s3://outputs/final/El-Cl-sico_Vini-Jr_tracked.mp4" and final.clips == 2
+    uow = lambda: FakeUnitOfWork(studio.database)  # noqa: E731
+    requester = ConcatRequester(uow, studio.publisher, FakeClock())
+    concatenator = TrackedClipConcatenator(
+        uow, FakeVideoStore(studio.storage, as_files=True), FakeVideoEditor({}), FakeClock()
+    )
+    job = requester.execute(
+        "El Clásico", "Vini Jr", [uris[0], studio.database.jobs[message.job_id].job_id], "c"
+    )
+    [(queued, _, key)] = studio.publisher.sent
+    consumers = {ConcatRequested: Consumer("render", "concat", lambda: concatenator)}
+    [result] = MessagePipeline("render", consumers, uow, FakeClock()).handle(queued, Delivery("c", key))
+    assert result.outcome is Outcome.DONE
+    final = studio.database.jobs[job.job_id]
+    assert final.outputs["final_uri"] == "s3://outputs/final/El-Cl-sico_Vini-Jr_tracked.mp4"
     assert final_key("El Clásico", "Vini Jr") == "final/El-Cl-sico_Vini-Jr_tracked.mp4"
     joined = studio.storage.get("outputs", "final/El-Cl-sico_Vini-Jr_tracked.mp4").decode()
     assert joined.splitlines() == [f"dot on {list(range(FRAMES))}", f"circle on {list(range(FRAMES))}"]
-    with pytest.raises(HighlightError, match="no clips"):
-        concatenator.execute("g", "p", [])
+    with pytest.raises(HighlightError, match="give 1 to 200 clips"):
+        requester.execute("g", "p", [], "c")
+    with pytest.raises(InvalidInput, match="only rendered videos"):
+        requester.execute("g", "p", ["s3://raw-data/statsbomb/1/events.json"], "c")
+    with pytest.raises(JobNotFound, match="neither an s3:// URI nor a known render job"):
+        requester.execute("g", "p", ["no-such-job"], "c")
 
 
 def test_followable_players_are_the_tracked_boxes_numbered_left_to_right(studio: Studio) -> None:

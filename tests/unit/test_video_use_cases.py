@@ -92,6 +92,15 @@ def test_the_same_upload_notification_twice_is_one_job(pipeline: Pipeline) -> No
     assert len(pipeline.publisher.sent) == 1 and len(pipeline.database.jobs) == 1
 
 
+def test_a_notification_redelivered_while_the_job_runs_leaves_it_as_it_is(pipeline: Pipeline) -> None:
+    created = pipeline.upload("m1/a.mp4", b"3")
+    pipeline.deliver(created, "n-1")
+    before = pipeline.job()
+    assert before.stage.value == "tracking" and "frame_uri" in before.outputs
+    assert outcomes(pipeline.deliver(created, "n-2")) == [Outcome.DONE, Outcome.DUPLICATE]
+    assert pipeline.job() == before  # neither its stage nor what it produced went back
+
+
 def test_two_clips_of_one_match_get_different_ids() -> None:
     assert clip_id_for("m1/a.mp4", "e1") != clip_id_for("m1/a.mp4", "e2") != clip_id_for("m1/b.mp4", "e1")
 

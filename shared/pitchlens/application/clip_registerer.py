@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import re
 import uuid
@@ -76,9 +75,8 @@ class ClipRegisterer:
         traced = Delivery(correlation_id, f"video:{version}", delivery.attempt, delivery.max_attempts)
         if job.status is JobStatus.SUCCEEDED:
             return Result.of(traced, Outcome.DUPLICATE, job.job_id, "video", "job already SUCCEEDED")
-        self._jobs.save(
-            dataclasses.replace(job.running(JobStage.DETECTING, now), outputs={"clip_id": clip.clip_id})
-        )
+        if job.status is not JobStatus.RUNNING:  # a redelivered notification leaves a running job alone
+            self._jobs.save(job.running(JobStage.DETECTING, now).with_outputs({"clip_id": clip.clip_id}))
         request = DetectionRequested(
             job_id=job.job_id,
             clip_id=clip.clip_id,

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,14 +58,29 @@ class HighlightCutter:
         self._mode = mode
 
     def execute(
-        self, game_video: str, intervals_csv_text: str, game: str, player: str, out_dir: str | Path
+        self,
+        game_video: str,
+        intervals_csv_text: str,
+        game: str,
+        player: str,
+        out_dir: str | Path,
+        on_progress: Callable[[int, int, str], None] | None = None,
     ) -> HighlightCut:
+        """`on_progress(steps done, steps, what)`: one step per clip cut, one for the join."""
         name = f"{safe_name(game, 'game')}_{safe_name(player, 'player')}"
         source = Path(game_video)
         intervals = self._reader.read(intervals_csv_text)
         duration = self._editor.duration(source)
         merged = merge_intervals(intervals, self._padding_s, self._min_gap_s, duration)
         folder = Path(out_dir)
-        clips = self._editor.extract(source, merged, folder / name, self._mode, prefix=name)
+        steps = len(merged) + 1
+
+        def cut(done: int) -> None:
+            if on_progress is not None:
+                on_progress(done, steps, f"{done}/{len(merged)} clips")
+
+        clips = self._editor.extract(source, merged, folder / name, self._mode, prefix=name, on_clip=cut)
         joined = self._editor.concat(clips, folder / f"{name}.mp4")
+        if on_progress is not None:
+            on_progress(steps, steps, "joined")
         return HighlightCut(joined.path, tuple(clips), tuple(merged), duration, joined.stream_copied)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -207,9 +207,11 @@ class VideoEditor(ABC):
         out_dir: Path,
         mode: CutMode | str = CutMode.ACCURATE,
         prefix: str | None = None,
+        on_clip: Callable[[int], None] | None = None,
     ) -> list[Path]:
         """One clip per interval, `{prefix}_{nnn}.mp4` in `out_dir` (prefix: the source's stem), in
-        order; InvalidVideo for an unreadable source, VideoEditFailed otherwise. All or nothing."""
+        order, `on_clip(clips done)` after each; InvalidVideo for an unreadable source,
+        VideoEditFailed otherwise. All or nothing."""
 
     @abstractmethod
     def concat(self, clips: Sequence[Path], output: Path) -> Concatenation:

@@ -31,6 +31,8 @@ class JobKind(StrEnum):
     """A session's highlights cut from a game video (its session fails with it)."""
     FINALIZE = "finalize"
     """A session's approved clips rendered and joined (its session goes back to READY)."""
+    CONCAT = "concat"
+    """Rendered clips joined into one video."""
 
 
 class JobStage(StrEnum):
@@ -114,6 +116,9 @@ class Job:
             updated_at=now,
             outputs={**self.outputs, **(outputs or {})},
         )
+
+    def with_outputs(self, outputs: dict[str, str]) -> Job:
+        return replace(self, outputs={**self.outputs, **outputs})
 
     def failed(self, reason: str, now: datetime) -> Job:
         return replace(self, status=JobStatus.FAILED, reason=reason, updated_at=now)

@@ -167,6 +167,20 @@ class FinalizeRequested(Message):
 
 
 @dataclass(frozen=True, slots=True)
+class ConcatRequested(Message):
+    """Join rendered clips (`s3://` URIs in the outputs bucket, in order) into one video named
+    after the game and the player."""
+
+    TYPE: ClassVar[str] = "ConcatRequested"
+    VERSION: ClassVar[int] = 1
+
+    job_id: str
+    clip_uris: tuple[str, ...]
+    game: str
+    player: str
+
+
+@dataclass(frozen=True, slots=True)
 class Envelope:
     """What goes on the wire: the message plus its routing and tracing metadata."""
 

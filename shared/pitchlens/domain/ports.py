@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
@@ -66,8 +66,55 @@ class EventPage:
     events: tuple[Event, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class UploadPart:
+    number: int
+    """1-based, in order."""
+    url: str
+    """Where to PUT this part's bytes (a presigned URL: it needs no credentials)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedUpload:
+    """A multipart upload a client sends straight to object storage: `parts` of `part_size` bytes
+    (the last one shorter), each PUT to its URL, then completed with every part's ETag. Nothing is
+    visible under the key until it is completed."""
+
+    bucket: str
+    key: str
+    upload_id: str
+    part_size: int
+    parts: tuple[UploadPart, ...]
+    expires_in_s: int
+
+
 class ObjectStorage(ABC):
     """Buckets of bytes addressed by key (S3 semantics)."""
+
+    @abstractmethod
+    def plan_upload(
+        self,
+        bucket: str,
+        key: str,
+        size: int,
+        *,
+        metadata: Mapping[str, str],
+        part_size: int,
+        expires_in_s: int,
+    ) -> PlannedUpload:
+        """Starts a multipart upload of `size` bytes and presigns a URL per part."""
+
+    @abstractmethod
+    def complete_upload(
+        self, bucket: str, key: str, upload_id: str, etags: Sequence[tuple[int, str]]
+    ) -> StoredObject:
+        """Completes a planned upload with each (part number, ETag); InvalidInput when the parts do
+        not make the upload (missing, wrong ETag, unknown upload id)."""
+
+    @abstractmethod
+    def download_url(self, bucket: str, key: str, *, expires_in_s: int, file_name: str | None = None) -> str:
+        """A presigned GET of the object (ranges work), saved as `file_name` when given;
+        ObjectNotFound when absent."""
 
     @abstractmethod
     def put(

@@ -88,15 +88,23 @@ class SessionClip:
     approved: bool = False
 
 
-def session_file_name(name: str) -> str:
-    """An uploaded file's name made safe as one object-key segment (letters, digits, `._-`), keeping
-    its video suffix; raises ValueError when it is not a video file name."""
+def safe_file_name(name: str) -> str:
+    """An uploaded file's name (its last path part) made safe as one object-key segment: letters,
+    digits and `._-`, at most 80 of them before the lower-cased suffix."""
     base = name.replace("\\", "/").rsplit("/", 1)[-1].strip()
-    stem, _, suffix = base.rpartition(".")
-    if not is_video_name(base):
+    stem, dot, suffix = base.rpartition(".")
+    if not dot:
+        stem, suffix = base, ""
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "-", stem).strip("-.") or "file"
+    return f"{safe[:80]}.{suffix.lower()}" if suffix else safe[:80]
+
+
+def session_file_name(name: str) -> str:
+    """An uploaded video's name made safe (`safe_file_name`); ValueError when it is not a video
+    file name."""
+    if not is_video_name(name.replace("\\", "/").rsplit("/", 1)[-1].strip()):
         raise ValueError(f"{name!r} is not a video file name (expected {', '.join(sorted(VIDEO_SUFFIXES))})")
-    safe = re.sub(r"[^A-Za-z0-9._-]+", "-", stem).strip("-.") or "clip"
-    return f"{safe[:80]}.{suffix.lower()}"
+    return safe_file_name(name)
 
 
 class SessionRepository(ABC):

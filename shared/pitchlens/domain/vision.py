@@ -22,6 +22,24 @@ VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".m4v", ".mkv", ".avi", ".webm", ".m
 """The file names PitchLens takes as videos, everywhere (uploads, the detect function, the CLI)."""
 
 
+_CONTAINER_BOXES = (b"ftyp", b"moov", b"mdat", b"wide", b"free", b"skip")
+"""What an MP4 / QuickTime file starts with (the second 4 bytes: a top-level box type)."""
+_SIGNATURES = (b"\x1a\x45\xdf\xa3", b"RIFF", b"\x00\x00\x01\xba", b"\x00\x00\x01\xb3")
+"""Matroska / WebM (EBML), AVI (RIFF), MPEG program stream, MPEG video."""
+TS_SYNC = 0x47
+"""An MPEG transport stream: a sync byte every 188 bytes."""
+
+
+def looks_like_video(head: bytes) -> bool:
+    """Whether the first bytes of a file (at least 12; 377 to recognise a transport stream) are
+    those of a video container: a cheap check before anything is uploaded or decoded."""
+    if len(head) < 12:
+        return False
+    if head[4:8] in _CONTAINER_BOXES or head.startswith(_SIGNATURES):
+        return True
+    return len(head) >= 377 and head[0] == head[188] == head[376] == TS_SYNC
+
+
 def is_video_name(name: str) -> bool:
     """Whether a file or object name ends in a video suffix (any case)."""
     stem, dot, suffix = name.rpartition(".")

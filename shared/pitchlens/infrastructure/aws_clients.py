@@ -44,5 +44,11 @@ def s3_client(settings: Settings) -> Any:
     return _client("s3", settings.s3_endpoint, settings)
 
 
+def public_s3_client(settings: Settings) -> Any:
+    """The S3 client that presigns URLs for clients outside the deployment (browsers, the CLI):
+    through `PITCHLENS_S3_PUBLIC_ENDPOINT` when the services reach S3 by an internal name."""
+    return _client("s3", settings.s3_public_endpoint or settings.s3_endpoint, settings)
+
+
 def sqs_client(settings: Settings) -> Any:
     return _client("sqs", settings.sqs_endpoint, settings)

@@ -28,12 +28,14 @@ from pitchlens.application.match_persister import MatchPersister
 from pitchlens.application.message_pipeline import Consumer, MessagePipeline
 from pitchlens.application.render_requester import RenderRequester
 from pitchlens.application.session_finalizer import SessionFinalizer
-from pitchlens.application.tracked_clip_concatenator import TrackedClipConcatenator
+from pitchlens.application.tracked_clip_concatenator import ConcatRequester, TrackedClipConcatenator
 from pitchlens.application.trajectory_persister import TrajectoryPersister
 from pitchlens.application.upload_ingester import UploadIngester
+from pitchlens.application.uploads import UploadCompleter, UploadStarter
 from pitchlens.domain.appearance import AppearanceEncoder
 from pitchlens.domain.highlights import IntervalReader, VideoEditor
 from pitchlens.domain.messages import (
+    ConcatRequested,
     DetectionRequested,
     FinalizeRequested,
     HighlightsRequested,
@@ -59,6 +61,7 @@ from pitchlens.domain.vision import (
 from pitchlens.infrastructure import aws_clients
 from pitchlens.infrastructure.clock import SystemClock
 from pitchlens.infrastructure.match_sources import RoutingMatchSource, S3FolderMatchSource
+from pitchlens.infrastructure.messaging.dead_letters import DeadLetterOffice
 from pitchlens.infrastructure.messaging.sqs import QueueDirectory, SqsMessagePublisher
 from pitchlens.infrastructure.settings import Settings
 from pitchlens.infrastructure.storage.match_staging import S3MatchStaging
@@ -83,11 +86,15 @@ class Container:
 
     @functools.cached_property
     def storage(self) -> S3ObjectStorage:
-        return S3ObjectStorage(self.s3)
+        return S3ObjectStorage(self.s3, aws_clients.public_s3_client(self.settings))
 
     @functools.cached_property
     def queues(self) -> QueueDirectory:
         return QueueDirectory(self.sqs, self.settings)
+
+    @functools.cached_property
+    def dead_letters(self) -> DeadLetterOffice:
+        return DeadLetterOffice(self.sqs, self.settings)
 
     @functools.cached_property
     def publisher(self) -> SqsMessagePublisher:
@@ -110,6 +117,7 @@ class Container:
             RenderRequested: Consumer("render", "render", lambda: self.clip_renderer),
             FinalizeRequested: Consumer("render", "finalize", lambda: self.session_finalizer),
             HighlightsRequested: Consumer("render", "cut", lambda: self.highlight_cut_worker),
+            ConcatRequested: Consumer("render", "concat", lambda: self.tracked_clip_concatenator),
         }
 
     @functools.cached_property
@@ -289,6 +297,29 @@ class Container:
         return TrajectoryPersister(self.unit_of_work, self.trajectories, self.clock)
 
     @functools.cached_property
+    def upload_starter(self) -> UploadStarter:
+        settings = self.settings
+        return UploadStarter(
+            self.unit_of_work,
+            self.storage,
+            self.parsers,
+            self.clock,
+            videos_bucket=settings.bucket_videos,
+            raw_data_bucket=settings.bucket_raw_data,
+            max_bytes=settings.max_upload_mb * 1024 * 1024,
+            part_size=settings.upload_part_mb * 1024 * 1024,
+            expires_in_s=settings.presigned_url_s,
+        )
+
+    @functools.cached_property
+    def upload_completer(self) -> UploadCompleter:
+        return UploadCompleter(
+            self.storage,
+            videos_bucket=self.settings.bucket_videos,
+            raw_data_bucket=self.settings.bucket_raw_data,
+        )
+
+    @functools.cached_property
     def render_requester(self) -> RenderRequester:
         return RenderRequester(self.unit_of_work, self.publisher, self.clock)
 
@@ -360,7 +391,11 @@ class Container:
 
     @functools.cached_property
     def tracked_clip_concatenator(self) -> TrackedClipConcatenator:
-        return TrackedClipConcatenator(self.videos, self.video_editor)
+        return TrackedClipConcatenator(self.unit_of_work, self.videos, self.video_editor, self.clock)
+
+    @functools.cached_property
+    def concat_requester(self) -> ConcatRequester:
+        return ConcatRequester(self.unit_of_work, self.publisher, self.clock, self.settings.bucket_outputs)
 
 
 @functools.cache

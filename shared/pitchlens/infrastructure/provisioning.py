@@ -11,6 +11,18 @@ from botocore.exceptions import ClientError
 
 from pitchlens.infrastructure.settings import FUNCTIONS, Settings
 
+BROWSER_CORS = {
+    "CORSRules": [
+        {
+            "AllowedOrigins": ["*"],
+            "AllowedMethods": ["GET", "PUT", "HEAD"],
+            "AllowedHeaders": ["*"],
+            "ExposeHeaders": ["ETag", "Content-Length", "Content-Range", "Accept-Ranges"],
+            "MaxAgeSeconds": 3600,
+        }
+    ]
+}
+
 
 class AwsResourceProvisioner:
     """Ensures buckets, queues, DLQs and notifications exist as the settings describe."""
@@ -31,6 +43,10 @@ class AwsResourceProvisioner:
                 self._s3.head_bucket(Bucket=bucket)
             except ClientError:
                 self._s3.create_bucket(Bucket=bucket)
+            # The web page uploads parts and downloads results straight from the buckets with
+            # presigned URLs, from the API's origin: the browser needs CORS, and the ETag of each
+            # part it uploaded. A presigned URL is its own credential, so any origin may use one.
+            self._s3.put_bucket_cors(Bucket=bucket, CORSConfiguration=BROWSER_CORS)
 
     def ensure_queues(self) -> dict[str, str]:
         urls = {}

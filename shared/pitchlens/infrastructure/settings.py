@@ -79,8 +79,14 @@ class Settings(BaseSettings):
 
     # Security.
     api_token: str | None = None
-    max_upload_mb: int = 2048
-    """Largest video accepted by `POST /cv/sessions` (413 above)."""
+    max_upload_mb: int = 20480
+    """Largest upload accepted (a 90-minute 4K match is ~10-20 GB): bigger ones get 413 at once."""
+    upload_part_mb: int = 16
+    """Part size of the multipart uploads the API plans for clients (memory per part in flight)."""
+    presigned_url_s: int = 3600
+    """How long upload and download URLs handed to clients stay valid."""
+    s3_public_endpoint: str | None = None
+    """The S3 endpoint browsers and the CLI reach, for presigned URLs (default: `s3_endpoint`)."""
     notification_token: str = "pitchlens-local-notification-token"
 
     # Embedded stack ports (0 = pick a free port).

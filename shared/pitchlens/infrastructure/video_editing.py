@@ -33,7 +33,7 @@ import shutil
 import subprocess
 import tempfile
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
@@ -145,6 +145,7 @@ class FfmpegVideoEditor(VideoEditor):
         out_dir: Path,
         mode: CutMode | str = CutMode.ACCURATE,
         prefix: str | None = None,
+        on_clip: Callable[[int], None] | None = None,
     ) -> list[Path]:
         source, out_dir = Path(source), Path(out_dir)
         try:
@@ -171,6 +172,8 @@ class FfmpegVideoEditor(VideoEditor):
                     )
                     check_output(temp, f"{target.name} (cut {interval} of {source})")
                 written.append(target)
+                if on_clip is not None:
+                    on_clip(len(written))
         except BaseException:
             for path in written:  # all or nothing: no partial set of clips
                 path.unlink(missing_ok=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import hmac
+import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -15,14 +16,17 @@ from urllib.parse import quote_plus
 
 import orjson
 from fastapi import Depends, FastAPI, Header, Query, Request, Response
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import pitchlens
 from pitchlens.application import views
 from pitchlens.application.followable_players import FollowablePlayers
+from pitchlens.application.uploads import UploadKind, UploadRequest
 from pitchlens.domain import errors
 from pitchlens.domain.highlights import HighlightError
 from pitchlens.domain.jobs import Job
@@ -38,6 +42,7 @@ from pitchlens.infrastructure.http import cv
 from pitchlens.infrastructure.http.dependencies import Wired
 from pitchlens.infrastructure.logging import get_logger, log_context
 from pitchlens.infrastructure.messaging import notifications
+from pitchlens.infrastructure.messaging.sqs import queue_errors
 
 log = get_logger("pitchlens.api")
 STATIC_DIR = Path(__file__).with_name("static")
@@ -69,6 +74,84 @@ def status_for(error: Exception) -> int:
         if cls in ERROR_STATUS:
             return ERROR_STATUS[cls]
     return 500
+
+
+# --- Errors: one shape for every 4xx/5xx, RFC 9457 problem details -----------------------------
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+
+class FieldProblem(BaseModel):
+    location: str = Field(description="Where: body.box, query.limit, path.job_id ...")
+    message: str
+
+
+class Problem(BaseModel):
+    """An error (RFC 9457 problem details). `type` names the kind of error as a URN
+    (`urn:pitchlens:error:<error>`); `detail` is a sentence for people; `errors` lists the fields
+    that failed validation."""
+
+    type: str = Field(examples=["urn:pitchlens:error:JobNotFound"])
+    title: str = Field(examples=["Job not found"])
+    status: int = Field(examples=[404])
+    detail: str = Field(examples=["no job '0b8f7e1c'"])
+    instance: str | None = Field(
+        default=None, description="The request path", examples=["/api/v1/jobs/0b8f7e1c"]
+    )
+    error: str = Field(
+        description="The error's short name (also the end of `type`)", examples=["JobNotFound"]
+    )
+    correlation_id: str | None = None
+    errors: list[FieldProblem] | None = None
+
+
+_PROBLEM_CONTENT = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    "4XX": {"model": Problem, "description": "Client error", "content": _PROBLEM_CONTENT},
+    "5XX": {"model": Problem, "description": "Server error", "content": _PROBLEM_CONTENT},
+}
+"""Declared on every operation: its errors come as Problem documents."""
+
+_TITLES = {
+    400: "Bad request",
+    404: "Not found",
+    405: "Method not allowed",
+    422: "Invalid request",
+    500: "Internal error",
+}
+
+
+def problem_response(
+    request: Request,
+    status: int,
+    error: str,
+    detail: str,
+    errors_found: list[FieldProblem] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    """The Problem document of an error, as a response."""
+    title = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", error).capitalize() if error else _TITLES.get(status, "Error")
+    body = Problem(
+        type=f"urn:pitchlens:error:{error}",
+        title=title,
+        status=status,
+        detail=detail,
+        instance=request.url.path,
+        error=error,
+        correlation_id=getattr(request.state, "correlation_id", None),
+        errors=errors_found,
+    )
+    return JSONResponse(
+        body.model_dump(exclude_none=True), status_code=status, headers=headers, media_type=PROBLEM_MEDIA_TYPE
+    )
+
+
+def _validation_problems(error: RequestValidationError) -> list[FieldProblem]:
+    return [
+        FieldProblem(
+            location=".".join(str(part) for part in item.get("loc", ())), message=str(item.get("msg", ""))
+        )
+        for item in error.errors()
+    ]
 
 
 # --- Schemas ---------------------------------------------------------------------------------
@@ -269,13 +352,101 @@ class Queued(BaseModel):
     queued: int
 
 
+class ConcatRequest(BaseModel):
+    clips: list[str] = Field(
+        min_length=1,
+        max_length=200,
+        description="Rendered clips in order: render job ids or s3://outputs/... URIs",
+        examples=[["0b8f7e1c-6a2d-4c1e-9f3a-2d7c5e8b1a44"]],
+    )
+    game: str = Field(min_length=1, max_length=100, examples=["gladbach-wolfsburg"])
+    player: str = Field(min_length=1, max_length=100, examples=["no7"])
+
+
+class DeadLetterView(BaseModel):
+    message_id: str
+    type: str
+    correlation_id: str | None
+    receive_count: int
+    preview: str
+
+
+class DeadLetterQueueView(BaseModel):
+    queue: str
+    source: str
+    messages: int
+    sample: list[DeadLetterView]
+
+
+class RedriveRequest(BaseModel):
+    queue: str | None = Field(default=None, description="A function or queue name; all when omitted")
+
+
+class RedriveView(BaseModel):
+    moved: dict[str, int]
+    total: int
+
+
+class UploadStart(BaseModel):
+    kind: UploadKind = Field(description="video: a match video; raw-data: a provider file")
+    file_name: str = Field(min_length=1, max_length=255, examples=["first half.mp4"])
+    size_bytes: int = Field(ge=0, description="The file's size: it decides the parts")
+    match_id: str = Field(min_length=1, max_length=128, examples=["dfl-08fd33"])
+    source: str | None = Field(default=None, description="raw-data: the provider", examples=["statsbomb"])
+    detection_frame: int = Field(default=0, ge=0, description="video: the frame players are detected on")
+    batch_size: int | None = Field(
+        default=None, ge=1, le=100, description="raw-data: files this upload sends (ingested once all are in)"
+    )
+
+    model_config = {"coerce_numbers_to_str": True}
+
+
+class PartView(BaseModel):
+    number: int
+    url: str
+
+
+class UploadPlanView(BaseModel):
+    """PUT each part's bytes to its URL (parts of `part_size`, the last one shorter), keep each
+    response's ETag header, then POST them to `complete_url`."""
+
+    kind: UploadKind
+    uri: str
+    key: str
+    upload_id: str
+    part_size: int
+    parts: list[PartView]
+    expires_in_s: int
+    complete_url: str
+    job_id: str | None = Field(description="video: the processing job (PENDING until the upload completes)")
+    status_url: str | None
+
+
+class CompletedPart(BaseModel):
+    number: int = Field(ge=1, le=10_000)
+    etag: str = Field(min_length=1, max_length=200)
+
+
+class UploadComplete(BaseModel):
+    kind: UploadKind
+    key: str = Field(min_length=1, max_length=1024)
+    upload_id: str = Field(min_length=1, max_length=1024)
+    parts: list[CompletedPart] = Field(min_length=1, max_length=10_000)
+
+
+class UploadedView(BaseModel):
+    uri: str
+    size_bytes: int
+
+
 # --- App -------------------------------------------------------------------------------------
 def create_app(container_factory: Callable[[], Container] = container) -> FastAPI:
     """Builds the app; connects to nothing until the first request needs it."""
     app = FastAPI(
         title="PitchLens",
         version=pitchlens.__version__,
-        description="Football match data and video into analytics.",
+        description="Football match data and video into analytics. Every error is a Problem (RFC 9457).",
+        responses=PROBLEM_RESPONSES,
     )
 
     app.state.container_factory = container_factory
@@ -313,11 +484,29 @@ def create_app(container_factory: Callable[[], Container] = container) -> FastAP
         status = status_for(error)
         if status >= 500:
             log.error("request failed", error=str(error), exc_info=error)
-        return JSONResponse(
-            {"error": type(error).__name__, "message": str(error)},
-            status_code=status,
-            headers={"WWW-Authenticate": "Bearer"} if status == 401 else None,
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        return problem_response(request, status, type(error).__name__, str(error), headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
+        found = _validation_problems(error)
+        detail = "; ".join(f"{f.location}: {f.message}" for f in found) or "the request is not valid"
+        return problem_response(request, 422, "InvalidRequest", detail, found)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        names = {404: "NotFound", 405: "MethodNotAllowed"}
+        name = names.get(error.status_code, "HttpError")
+        detail = str(error.detail) if error.status_code != 404 else f"no route {request.url.path}"
+        return problem_response(
+            request, error.status_code, name, detail, headers=getattr(error, "headers", None)
         )
+
+    @app.exception_handler(Exception)
+    async def unexpected_error(request: Request, error: Exception) -> JSONResponse:
+        log.error("request failed", error=str(error), exc_info=error)
+        detail = "the server failed to answer; the error is logged under this correlation id"
+        return problem_response(request, 500, "InternalError", detail)
 
     app.include_router(cv.create_router())
     if STATIC_DIR.is_dir():
@@ -355,6 +544,132 @@ def create_app(container_factory: Callable[[], Container] = container) -> FastAP
             correlation_id=job.correlation_id,
             status_url=f"{api}/jobs/{job.job_id}",
         )
+
+    @app.post(
+        f"{api}/uploads",
+        status_code=201,
+        response_model=UploadPlanView,
+        tags=["uploads"],
+        dependencies=guarded,
+    )
+    def start_upload(body: UploadStart, request: Request, app_container: Wired) -> UploadPlanView:
+        """Plans an upload straight to the bucket (no bytes pass through the API): checks the name,
+        size and match id at once, creates a video's processing job, returns presigned part URLs."""
+        started = app_container.upload_starter.execute(
+            UploadRequest(
+                body.kind,
+                body.file_name,
+                body.size_bytes,
+                body.match_id,
+                request.state.correlation_id,
+                source=body.source,
+                detection_frame=body.detection_frame,
+                batch_size=body.batch_size,
+            )
+        )
+        plan, job = started.plan, started.job
+        return UploadPlanView(
+            kind=body.kind,
+            uri=f"s3://{plan.bucket}/{plan.key}",
+            key=plan.key,
+            upload_id=plan.upload_id,
+            part_size=plan.part_size,
+            parts=[PartView(number=part.number, url=part.url) for part in plan.parts],
+            expires_in_s=plan.expires_in_s,
+            complete_url=f"{api}/uploads/complete",
+            job_id=job.job_id if job else None,
+            status_url=f"{api}/jobs/{job.job_id}" if job else None,
+        )
+
+    @app.post(f"{api}/uploads/complete", response_model=UploadedView, tags=["uploads"], dependencies=guarded)
+    def complete_upload(body: UploadComplete, app_container: Wired) -> UploadedView:
+        """Completes an upload with its parts' ETags; the object appears whole and is processed."""
+        stored = app_container.upload_completer.execute(
+            body.kind, body.key, body.upload_id, [(part.number, part.etag) for part in body.parts]
+        )
+        return UploadedView(uri=f"s3://{stored.bucket}/{stored.key}", size_bytes=stored.size)
+
+    @app.get(
+        f"{api}/files",
+        status_code=307,
+        tags=["uploads"],
+        dependencies=guarded,
+        response_class=RedirectResponse,
+        responses={307: {"description": "Redirect to a presigned download URL (supports Range)"}},
+    )
+    def download(
+        app_container: Wired,
+        uri: Annotated[
+            str, Query(max_length=1100, pattern=r"^s3://[^/]+/.+$", examples=["s3://outputs/x.mp4"])
+        ],
+        download: Annotated[bool, Query(description="Save as a file instead of playing")] = False,
+    ) -> RedirectResponse:
+        """A stored result (video, frame, trajectories), through a short-lived presigned URL: the
+        bytes never pass through the API."""
+        settings = app_container.settings
+        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        readable = (
+            settings.bucket_outputs,
+            settings.bucket_artifacts,
+            settings.bucket_tracking_data,
+            settings.bucket_videos,
+        )
+        if bucket not in readable:
+            raise errors.ObjectNotFound(f"no file {uri!r}")
+        url = app_container.storage.download_url(
+            bucket,
+            key,
+            expires_in_s=settings.presigned_url_s,
+            file_name=key.rsplit("/", 1)[-1] if download else None,
+        )
+        return RedirectResponse(url, status_code=307)
+
+    @app.post(
+        f"{api}/concatenations",
+        status_code=202,
+        response_model=Accepted,
+        tags=["video"],
+        dependencies=guarded,
+    )
+    def concatenate(body: ConcatRequest, request: Request, app_container: Wired) -> Accepted:
+        """Join rendered clips, in order, into `final/{game}_{player}_tracked.mp4` (a render-function
+        job; `outputs.final_uri` when it succeeds)."""
+        job = app_container.concat_requester.execute(
+            body.game, body.player, body.clips, request.state.correlation_id
+        )
+        return Accepted(
+            job_id=job.job_id,
+            status=job.status.value,
+            correlation_id=job.correlation_id,
+            status_url=f"{api}/jobs/{job.job_id}",
+        )
+
+    @app.get(
+        f"{api}/dead-letters", response_model=list[DeadLetterQueueView], tags=["ops"], dependencies=guarded
+    )
+    def dead_letters(
+        app_container: Wired, queue: Annotated[str | None, Query(max_length=128)] = None
+    ) -> list[DeadLetterQueueView]:
+        """Messages that failed their last allowed attempt, per function (a sample of each)."""
+        office = app_container.dead_letters
+        with queue_errors():
+            return [
+                DeadLetterQueueView(
+                    queue=dlq,
+                    source=source,
+                    messages=office.count(dlq),
+                    sample=[DeadLetterView(**dataclasses.asdict(letter)) for letter in office.peek(dlq)],
+                )
+                for dlq, source in office.queues(queue)
+            ]
+
+    @app.post(f"{api}/dead-letters/redrive", response_model=RedriveView, tags=["ops"], dependencies=guarded)
+    def redrive(body: RedriveRequest, app_container: Wired) -> RedriveView:
+        """Moves dead letters back to their queues, to be processed again."""
+        office = app_container.dead_letters
+        with queue_errors():
+            moved = {dlq: office.redrive(dlq, source) for dlq, source in office.queues(body.queue)}
+        return RedriveView(moved=moved, total=sum(moved.values()))
 
     @app.get(f"{api}/jobs/{{job_id}}", response_model=JobView, tags=["ingest"], dependencies=guarded)
     def job(job_id: str, app_container: Wired) -> JobView:

@@ -29,7 +29,7 @@ from pitchlens.domain.sessions import (
     UnsupportedUpload,
     UploadTooLarge,
 )
-from pitchlens.domain.vision import VIDEO_SUFFIXES, is_video_name
+from pitchlens.domain.vision import VIDEO_SUFFIXES, is_video_name, looks_like_video
 from pitchlens.infrastructure.http.dependencies import Wired
 from pitchlens.infrastructure.storage.s3 import storage_errors
 
@@ -38,8 +38,6 @@ FILE_PREFIXES = ("previews/", "tracked/", "final/", "clips/")
 _SAFE_KEY = re.compile(r"^[A-Za-z0-9._\-/]+$")
 _CHUNK = 1 << 20
 _MAX_CSV_BYTES = 1 << 20
-_VIDEO_MAGIC = (b"ftyp", b"moov", b"mdat", b"wide", b"free", b"skip")
-_MATROSKA = b"\x1a\x45\xdf\xa3"
 
 
 def cv_token(
@@ -258,9 +256,9 @@ def _checked_video(upload: UploadFile, limit_mb: int) -> tuple[str, Any]:
     file.seek(0)
     if size > limit_mb * 1024 * 1024:
         raise UploadTooLarge(f"{name}: {size / 1048576:.0f} MB is over the {limit_mb} MB upload limit")
-    head = file.read(12)
+    head = file.read(512)
     file.seek(0)
-    if len(head) < 12 or not (head[4:8] in _VIDEO_MAGIC or head.startswith(_MATROSKA)):
+    if not looks_like_video(head):
         raise UnsupportedUpload(
             f"{name}: not a video (an empty file or not MP4/QuickTime/Matroska/WebM data)"
         )

@@ -16,6 +16,7 @@ import msgspec
 
 from pitchlens.domain.errors import InvalidMessage
 from pitchlens.domain.messages import (
+    ConcatRequested,
     DetectionRequested,
     Envelope,
     FinalizeRequested,
@@ -43,6 +44,7 @@ MESSAGE_TYPES: dict[str, type[Message]] = {
         RenderRequested,
         HighlightsRequested,
         FinalizeRequested,
+        ConcatRequested,
     )
 }
 """Every message type that travels in an envelope (which function consumes each: the composition

@@ -1,4 +1,4 @@
-"""Inspecting and re-driving dead-letter queues (`pitchlens dlq list|redrive`)."""
+"""Inspecting and re-driving dead-letter queues (`GET /api/v1/dead-letters`, `pitchlens dlq`)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 
 import orjson
 
+from pitchlens.domain.errors import InvalidInput
 from pitchlens.infrastructure.settings import FUNCTIONS, Settings
 
 
@@ -34,7 +35,7 @@ class DeadLetterOffice:
             return pairs
         chosen = [p for p in pairs if only in (p[0], p[1], p[1].removeprefix(self._settings.queue_prefix))]
         if not chosen:
-            raise ValueError(f"unknown queue {only!r}; known: {', '.join(f for f in FUNCTIONS)}")
+            raise InvalidInput(f"unknown queue {only!r}; known: {', '.join(f for f in FUNCTIONS)}")
         return chosen
 
     def count(self, dlq: str) -> int:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -13,6 +14,15 @@ from pitchlens.domain.messages import Message
 from pitchlens.domain.ports import MessagePublisher
 from pitchlens.infrastructure.messaging import codec
 from pitchlens.infrastructure.settings import Settings
+
+
+@contextmanager
+def queue_errors() -> Iterator[None]:
+    """SQS client errors as ServiceUnavailable (the queue service is down or refuses)."""
+    try:
+        yield
+    except (ClientError, BotoCoreError) as error:
+        raise ServiceUnavailable(f"the queue service failed: {error}") from error
 
 
 class QueueDirectory:

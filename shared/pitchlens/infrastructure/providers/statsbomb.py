@@ -640,21 +640,24 @@ class StatsBombOpenDataSource(MatchSource):
     def fetch(self, source: str, match_id: str, location: str | None) -> RawMatchData:
         """`location` is not used: the folder is configuration, never request input."""
         _require_statsbomb(source)
+        files: dict[str, bytes] = {}
+        for name, path in self.paths(match_id).items():
+            try:
+                files[name] = path.read_bytes()
+            except OSError as exc:
+                raise InvalidMatchData(f"{path}: cannot be read ({exc.strerror or exc})") from None
+        return RawMatchData(source=SOURCE, match_id=match_id, files=files)
+
+    def paths(self, match_id: str) -> dict[str, Path]:
+        """The match's files in the folder, by the name an upload gives them (`events.json`, ...)."""
         base = self._root / "data" if (self._root / "data" / "events").is_dir() else self._root
         if not _MATCH_ID.fullmatch(match_id):
             raise MatchNotFound(f"StatsBomb match {match_id!r} not found: not a valid match id")
         events = base / "events" / f"{match_id}.json"
         if not events.is_file():
             raise MatchNotFound(f"StatsBomb match {match_id} not found: no {events.name} in {events.parent}")
-        files: dict[str, bytes] = {}
-        for folder, name in _OPEN_DATA_FILES:
-            path = base / folder / f"{match_id}.json"
-            if path.is_file():
-                try:
-                    files[name] = path.read_bytes()
-                except OSError as exc:
-                    raise InvalidMatchData(f"{path}: cannot be read ({exc.strerror or exc})") from None
-        return RawMatchData(source=SOURCE, match_id=match_id, files=files)
+        found = {name: base / folder / f"{match_id}.json" for folder, name in _OPEN_DATA_FILES}
+        return {name: path for name, path in found.items() if path.is_file()}
 
 
 def _require_statsbomb(source: str) -> None:

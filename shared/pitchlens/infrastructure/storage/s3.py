@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import PurePosixPath
 from typing import Any, BinaryIO
@@ -10,10 +10,13 @@ from typing import Any, BinaryIO
 from boto3.exceptions import S3UploadFailedError
 from botocore.exceptions import BotoCoreError, ClientError
 
-from pitchlens.domain.errors import ObjectNotFound, ServiceUnavailable
-from pitchlens.domain.ports import ObjectStorage, StoredObject
+from pitchlens.domain.errors import InvalidInput, ObjectNotFound, ServiceUnavailable
+from pitchlens.domain.ports import ObjectStorage, PlannedUpload, StoredObject, UploadPart
 
 _MISSING = {"NoSuchKey", "404", "NotFound", "NoSuchBucket"}
+_UPLOAD_REFUSED = {"NoSuchUpload", "InvalidPart", "InvalidPartOrder", "EntityTooSmall"}
+MAX_PARTS = 10_000
+"""S3's limit of parts per multipart upload."""
 CONTENT_TYPES = {
     ".mp4": "video/mp4",
     ".m4v": "video/mp4",
@@ -54,10 +57,73 @@ def storage_errors(bucket: str, key: str) -> Iterator[None]:
 
 
 class S3ObjectStorage(ObjectStorage):
-    """S3 API calls; errors become ObjectNotFound / ServiceUnavailable."""
+    """S3 API calls; errors become ObjectNotFound / ServiceUnavailable. URLs handed to clients are
+    presigned with `public_client` (the same S3 through the endpoint clients can reach)."""
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: Any, public_client: Any | None = None) -> None:
         self._client = client
+        self._public = public_client or client
+
+    def plan_upload(
+        self,
+        bucket: str,
+        key: str,
+        size: int,
+        *,
+        metadata: Mapping[str, str],
+        part_size: int,
+        expires_in_s: int,
+    ) -> PlannedUpload:
+        count = max(1, -(-size // part_size))
+        if count > MAX_PARTS:
+            part_size = -(-size // MAX_PARTS)
+            count = -(-size // part_size)
+        with storage_errors(bucket, key):
+            started = self._client.create_multipart_upload(
+                Bucket=bucket, Key=key, Metadata=dict(metadata), ContentType=content_type(key)
+            )
+            upload_id = started["UploadId"]
+            parts = tuple(
+                UploadPart(
+                    number,
+                    self._public.generate_presigned_url(
+                        "upload_part",
+                        Params={"Bucket": bucket, "Key": key, "UploadId": upload_id, "PartNumber": number},
+                        ExpiresIn=expires_in_s,
+                    ),
+                )
+                for number in range(1, count + 1)
+            )
+        return PlannedUpload(bucket, key, upload_id, part_size, parts, expires_in_s)
+
+    def complete_upload(
+        self, bucket: str, key: str, upload_id: str, etags: Sequence[tuple[int, str]]
+    ) -> StoredObject:
+        parts = [{"PartNumber": number, "ETag": etag} for number, etag in sorted(etags)]
+        try:
+            with storage_errors(bucket, key):
+                self._client.complete_multipart_upload(
+                    Bucket=bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts}
+                )
+        except ServiceUnavailable as error:
+            code = str(getattr(error.__cause__, "response", {}).get("Error", {}).get("Code", ""))
+            if code in _UPLOAD_REFUSED:
+                raise InvalidInput(
+                    f"the upload of s3://{bucket}/{key} cannot be completed: {code}"
+                ) from error
+            raise
+        return self.head(bucket, key)
+
+    def download_url(self, bucket: str, key: str, *, expires_in_s: int, file_name: str | None = None) -> str:
+        self.head(bucket, key)  # ObjectNotFound rather than a link to nothing
+        params = {"Bucket": bucket, "Key": key}
+        if file_name:
+            params["ResponseContentDisposition"] = f'attachment; filename="{file_name}"'
+        with storage_errors(bucket, key):
+            url: str = self._public.generate_presigned_url(
+                "get_object", Params=params, ExpiresIn=expires_in_s
+            )
+        return url
 
     def put(
         self, bucket: str, key: str, data: bytes, *, metadata: Mapping[str, str] | None = None

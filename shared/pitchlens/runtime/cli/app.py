@@ -10,6 +10,16 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
 
 from pitchlens.infrastructure.logging import configure_logging
 from pitchlens.infrastructure.settings import Settings
@@ -52,7 +62,8 @@ def wait_for_signal(stopping: threading.Event) -> None:
 def stack_and_client(data_dir: Path | None) -> tuple[Any, Any]:
     """The running stack (the embedded one is started when none runs) and an API client of it;
     this process's settings point at it afterwards."""
-    from pitchlens.runtime.embedded.client import ApiClient, StackUnavailable, connect
+    from pitchlens.runtime.cli.api_client import ApiClient
+    from pitchlens.runtime.embedded.client import StackUnavailable, connect
 
     settings = settings_for(data_dir)
     configure_logging("WARNING", settings.log_format)
@@ -68,3 +79,30 @@ def stack_and_client(data_dir: Path | None) -> tuple[Any, Any]:
 def fail(message: str, code: int = 1) -> typer.Exit:
     console.print(f"[bold red]error:[/] {message}")
     return typer.Exit(code)
+
+
+def upload_bar(as_json: bool) -> Progress:
+    """A progress bar in bytes: transferred, speed, time left."""
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(bar_width=24),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(compact=True),
+        console=console,
+        transient=as_json,
+    )
+
+
+def stage_bars(as_json: bool) -> Progress:
+    """Progress bars per stage, narrow enough for an 80-column terminal."""
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description:<10}"),
+        BarColumn(bar_width=20),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TextColumn("{task.fields[detail]}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=as_json,
+    )

@@ -10,16 +10,17 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from pitchlens.runtime.cli.api_client import ApiError
 from pitchlens.runtime.cli.app import (
     AsJson,
     DataDir,
-    console,
     fail,
     ingest_app,
     out,
     stack_and_client,
+    stage_bars,
+    upload_bar,
 )
 
 
@@ -36,13 +37,14 @@ def ingest_statsbomb(
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the job")] = 600,
 ) -> None:
     """Ingest a StatsBomb match: upload its open-data files, or ask the stack to fetch it."""
+    from pitchlens.domain.errors import PitchLensError
     from pitchlens.infrastructure.providers.statsbomb import StatsBombOpenDataSource
 
-    files: Mapping[str, bytes] | None = None
+    files: Mapping[str, Path] | None = None
     if open_data is not None:
         try:
-            files = StatsBombOpenDataSource(open_data).fetch("statsbomb", match_id, None).files
-        except Exception as error:
+            files = StatsBombOpenDataSource(open_data).paths(match_id)
+        except PitchLensError as error:
             raise fail(str(error)) from error
     _ingest("statsbomb", match_id, files, data_dir, as_json, timeout)
 
@@ -61,7 +63,7 @@ def ingest_metrica(
     if not game_dir.is_dir():
         raise fail(f"{game_dir} is not a folder")
     files = {
-        path.name: path.read_bytes()
+        path.name: path
         for path in sorted(game_dir.iterdir())
         if path.is_file() and path.suffix.lower() in (".csv", ".json", ".xml", ".txt")
     }
@@ -73,60 +75,53 @@ def ingest_metrica(
 def _ingest(
     source: str,
     match_id: str,
-    files: Mapping[str, bytes] | None,
+    files: Mapping[str, Path] | None,
     data_dir: Path | None,
     as_json: bool,
     timeout: float,
 ) -> None:
-    from pitchlens.infrastructure import bootstrap
-
+    """Uploads the match's files straight to raw-data (one batch: the ingestion starts once all are
+    there), or asks the stack to fetch the match; then follows the job."""
     info, client = stack_and_client(data_dir)
     correlation_id = str(uuid.uuid4())
     started = time.perf_counter()
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        TextColumn("{task.percentage:>3.0f}%"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=as_json,
-    ) as progress:
-        try:
-            if files is not None:
-                task = progress.add_task(
-                    f"uploading {len(files)} file(s)", total=sum(len(b) for b in files.values())
-                )
-                storage = bootstrap.container().storage
-                bucket = bootstrap.container().settings.bucket_raw_data
+    try:
+        if files is not None:
+            total = sum(path.stat().st_size for path in files.values())
+            with upload_bar(as_json) as progress:
+                task = progress.add_task(f"uploading {len(files)} file(s)", total=total)
                 # Main files last: the ingestion starts when the whole batch is there.
                 for name in sorted(files, key=lambda n: ("event" in n.lower(), n)):
-                    storage.put(
-                        bucket,
-                        f"{source}/{match_id}/{name}",
+                    client.upload(
                         files[name],
-                        metadata={"correlation-id": correlation_id, "batch-size": str(len(files))},
+                        kind="raw-data",
+                        file_name=name,
+                        source=source,
+                        match_id=match_id,
+                        batch_size=len(files),
+                        correlation_id=correlation_id,
+                        on_progress=lambda n: progress.advance(task, n),
                     )
-                    progress.advance(task, len(files[name]))
-                job_ref: dict[str, Any] = {"correlation_id": correlation_id}
-            else:
-                accepted = client.request(
-                    "POST",
-                    "/api/v1/ingest",
-                    json={"source": source, "match_id": match_id},
-                    headers={"X-Correlation-ID": correlation_id},
-                )
-                job_ref = {"job_id": accepted["job_id"]}
-            task = progress.add_task("queued", total=1.0)
+            job_ref: dict[str, Any] = {"correlation_id": correlation_id}
+        else:
+            accepted = client.request(
+                "POST",
+                "/api/v1/ingest",
+                json={"source": source, "match_id": match_id},
+                headers={"X-Correlation-ID": correlation_id},
+            )
+            job_ref = {"job_id": accepted["job_id"]}
+        with stage_bars(as_json) as progress:
+            task = progress.add_task("queued", total=1.0, detail="")
 
             def show(job: Mapping[str, Any]) -> None:
                 progress.update(
-                    task, completed=job["progress"], description=f"{job['stage']} ({job['status']})"
+                    task, completed=job["progress"], description=job["stage"], detail=job["status"]
                 )
 
             job = client.wait_for_job(**job_ref, timeout_s=timeout, on_update=show)
-        except (RuntimeError, TimeoutError) as error:
-            raise fail(str(error)) from error
+    except (ApiError, TimeoutError) as error:
+        raise fail(str(error)) from error
     elapsed = time.perf_counter() - started
     if as_json:
         out.print_json(json.dumps({**job, "elapsed_s": round(elapsed, 3), "api_url": info.api_url}))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import orjson
 import typer
@@ -12,6 +12,7 @@ from rich.table import Table
 
 from pitchlens.infrastructure.logging import configure_logging
 from pitchlens.infrastructure.settings import Settings
+from pitchlens.runtime.cli.api_client import ApiError
 from pitchlens.runtime.cli.app import (
     AsJson,
     DataDir,
@@ -20,6 +21,7 @@ from pitchlens.runtime.cli.app import (
     fail,
     out,
     settings_for,
+    stack_and_client,
 )
 
 
@@ -58,22 +60,25 @@ def dlq_list(
     as_json: AsJson = False,
 ) -> None:
     """Count and preview the messages in the dead-letter queues."""
-    office, _ = _dead_letter_office(data_dir)
-    report = []
-    for dlq, source in office.queues(queue):
-        letters = office.peek(dlq)
-        report.append({"queue": dlq, "source": source, "messages": office.count(dlq), "sample": letters})
+    _, client = stack_and_client(data_dir)
+    try:
+        report = client.request("GET", "/api/v1/dead-letters", params={"queue": queue} if queue else None)
+    except ApiError as error:
+        raise fail(str(error)) from error
     if as_json:
-        from dataclasses import asdict
-
-        out.print_json(json.dumps([{**r, "sample": [asdict(x) for x in r["sample"]]} for r in report]))
+        out.print_json(json.dumps(report))
         return
     table = Table("dead-letter queue", "messages", "type", "correlation id", "receives", "body")
     for entry in report:
         table.add_row(entry["queue"], str(entry["messages"]), "", "", "", "")
         for letter in entry["sample"]:
             table.add_row(
-                "", "", letter.type, letter.correlation_id or "", str(letter.receive_count), letter.preview
+                "",
+                "",
+                letter["type"],
+                letter["correlation_id"] or "",
+                str(letter["receive_count"]),
+                letter["preview"],
             )
     out.print(table)
 
@@ -86,25 +91,12 @@ def dlq_redrive(
     data_dir: DataDir = None,
 ) -> None:
     """Move dead letters back to their source queues to be processed again."""
-    office, _ = _dead_letter_office(data_dir)
-    total = 0
-    for dlq, source in office.queues(queue):
-        moved = office.redrive(dlq, source)
-        total += moved
-        if moved:
-            out.print(f"{dlq} -> {source}: {moved} message(s)")
-    out.print(f"re-drove {total} message(s)")
-
-
-def _dead_letter_office(data_dir: Path | None) -> tuple[Any, Settings]:
-    from pitchlens.infrastructure import aws_clients
-    from pitchlens.infrastructure.messaging.dead_letters import DeadLetterOffice
-    from pitchlens.runtime.embedded.client import StackUnavailable, connect
-
-    settings = settings_for(data_dir)
+    _, client = stack_and_client(data_dir)
     try:
-        connect(settings, start=False)
-    except StackUnavailable as error:
+        moved = client.request("POST", "/api/v1/dead-letters/redrive", json={"queue": queue})
+    except ApiError as error:
         raise fail(str(error)) from error
-    settings = Settings()
-    return DeadLetterOffice(aws_clients.sqs_client(settings), settings), settings
+    for dlq, count in moved["moved"].items():
+        if count:
+            out.print(f"{dlq}: {count} message(s) back to their queue")
+    out.print(f"re-drove {moved['total']} message(s)")

@@ -4,31 +4,62 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
 import orjson
 import typer
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from pitchlens.infrastructure.logging import configure_logging
 from pitchlens.infrastructure.settings import Settings
+from pitchlens.runtime.cli.api_client import ApiError
 from pitchlens.runtime.cli.app import (
     AsJson,
     DataDir,
     app,
-    console,
     fail,
     out,
     settings_for,
     stack_and_client,
+    stage_bars,
+    upload_bar,
 )
 
 # --- Video -------------------------------------------------------------------------------------
-STAGES = ("uploading", "detecting", "tracking", "persisting")
+STAGES = ("detecting", "tracking", "persisting")
+
+
+def checked_video(video: Path) -> int:
+    """The size of a local video file, or a clear error at once (before anything is sent)."""
+    from pitchlens.domain.vision import VIDEO_SUFFIXES, is_video_name, looks_like_video
+
+    if not video.is_file():
+        raise fail(f"{video} is not a file")
+    if not is_video_name(video.name):
+        raise fail(f"{video.name} is not a video file name (expected {', '.join(sorted(VIDEO_SUFFIXES))})")
+    size = video.stat().st_size
+    if size == 0:
+        raise fail(f"{video} is empty (0 bytes)")
+    with video.open("rb") as file:
+        if not looks_like_video(file.read(512)):
+            raise fail(
+                f"{video} is not a video: its first bytes are no video container's (MP4, MKV, AVI, TS ...)"
+            )
+    return size
+
+
+def send(client: Any, video: Path, size: int, as_json: bool, **fields: Any) -> dict[str, Any]:
+    """Uploads a video straight to the videos bucket with a progress bar in bytes."""
+    with upload_bar(as_json) as progress:
+        task = progress.add_task(f"uploading {video.name}", total=size)
+        try:
+            return dict(
+                client.upload(video, kind="video", on_progress=lambda n: progress.advance(task, n), **fields)
+            )
+        except ApiError as error:
+            raise fail(str(error)) from error
 
 
 @app.command()
@@ -37,7 +68,7 @@ def process(
     match_id: Annotated[
         str, typer.Option("--match-id", help="The match this clip belongs to")
     ] = "unassigned",
-    frame: Annotated[int, typer.Option("--frame", help="Frame to detect players on")] = 0,
+    frame: Annotated[int, typer.Option("--frame", help="Frame to detect players on", min=0)] = 0,
     out_dir: Annotated[
         Path, typer.Option("--out-dir", help="Where a local copy of the detection frame, boxes drawn, goes")
     ] = Path("outputs"),
@@ -46,40 +77,26 @@ def process(
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the job")] = 1800,
 ) -> None:
     """Process a video through the stack: detect players, track them, store trajectories."""
-    from pitchlens.infrastructure import bootstrap
+    from pitchlens.application.uploads import checked_match_id
+    from pitchlens.domain.errors import InvalidInput
 
-    if not video.is_file():
-        raise fail(f"{video} is not a file")
+    size = checked_video(video)
+    try:
+        checked_match_id(match_id)
+    except InvalidInput as error:
+        raise fail(str(error)) from error
     info, client = stack_and_client(data_dir)
-    correlation_id = str(uuid.uuid4())
     started = time.perf_counter()
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("[bold]{task.description:<11}"),
-        BarColumn(),
-        TextColumn("{task.percentage:>3.0f}%"),
-        TextColumn("{task.fields[detail]}"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=as_json,
-    ) as progress:
+    sent = send(client, video, size, as_json, match_id=match_id, detection_frame=frame)
+    with stage_bars(as_json) as progress:
         bars = {stage: progress.add_task(stage, total=1.0, detail="") for stage in STAGES}
-        container = bootstrap.container()
-        key = f"{match_id}/{video.name}"
-        container.storage.put(
-            container.settings.bucket_videos,
-            key,
-            video.read_bytes(),
-            metadata={"correlation-id": correlation_id, "detection-frame": str(frame)},
-        )
-        progress.update(
-            bars["uploading"], completed=1.0, detail=f"s3://{container.settings.bucket_videos}/{key}"
-        )
 
         def show(job: Mapping[str, Any]) -> None:
             stage = job["stage"]
-            reached = STAGES.index(stage) if stage in STAGES else len(STAGES)
-            for done in STAGES[1:reached]:
+            reached = (
+                STAGES.index(stage) if stage in STAGES else len(STAGES) if job["status"] != "PENDING" else 0
+            )
+            for done in STAGES[:reached]:
                 progress.update(bars[done], completed=1.0)
             counts = job.get("counts", {})
             # Also after tracking: the final count arrives with the next stage, not as progress.
@@ -94,10 +111,10 @@ def process(
                     progress.update(bar, completed=1.0)
 
         try:
-            job = client.wait_for_job(correlation_id=correlation_id, timeout_s=timeout, on_update=show)
+            job = client.wait_for_job(job_id=sent["job_id"], timeout_s=timeout, on_update=show)
             clip_id = job.get("outputs", {}).get("clip_id")
             clip = client.request("GET", f"/api/v1/clips/{clip_id}") if clip_id else {}
-        except (RuntimeError, TimeoutError) as error:
+        except (ApiError, TimeoutError) as error:
             raise fail(str(error)) from error
     elapsed = time.perf_counter() - started
     outputs, counts = job.get("outputs", {}), job.get("counts", {})
@@ -107,6 +124,7 @@ def process(
         "job_id": job["job_id"],
         "clip_id": clip_id,
         "match_id": match_id,
+        "video_uri": sent["uri"],
         "frame_uri": outputs.get("frame_uri"),
         "detections_uri": outputs.get("detections_uri"),
         "trajectories_uri": outputs.get("trajectories_uri"),
@@ -122,7 +140,9 @@ def process(
     }
     if outputs.get("frame_uri") and outputs.get("detections_uri"):
         summary["detections_preview"] = str(
-            _save_detections_preview(outputs["frame_uri"], outputs["detections_uri"], out_dir / str(clip_id))
+            _save_detections_preview(
+                client, outputs["frame_uri"], outputs["detections_uri"], out_dir / str(clip_id)
+            )
         )
     if as_json:
         out.print_json(json.dumps(summary))
@@ -190,16 +210,15 @@ def detect(
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
 
-def _save_numbered_frame(frame_uri: str, boxes: list[tuple[str, list[float]]], path: Path) -> Path:
+def _save_numbered_frame(
+    client: Any, frame_uri: str, boxes: list[tuple[str, list[float]]], path: Path
+) -> Path:
     """The frame at `frame_uri` with each (label, [x1, y1, x2, y2]) box drawn, as a local JPEG anyone
     can open. ValueError when the object is not an image."""
     import cv2
     import numpy as np
 
-    from pitchlens.infrastructure import bootstrap
-    from pitchlens.infrastructure.storage.s3 import split_uri
-
-    data = bootstrap.container().storage.get(*split_uri(frame_uri))
+    data = client.read(frame_uri)
     image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     if image is None:
         raise ValueError(f"{frame_uri} is not a readable image")
@@ -213,16 +232,13 @@ def _save_numbered_frame(frame_uri: str, boxes: list[tuple[str, list[float]]], p
     return path.resolve()
 
 
-def _save_detections_preview(frame_uri: str, detections_uri: str, folder: Path) -> Path:
+def _save_detections_preview(client: Any, frame_uri: str, detections_uri: str, folder: Path) -> Path:
     """The detection frame with its boxes numbered as in detections.json."""
-    from pitchlens.infrastructure import bootstrap
-    from pitchlens.infrastructure.storage.s3 import split_uri
-
-    found = orjson.loads(bootstrap.container().storage.get(*split_uri(detections_uri)))["detections"]
+    found = orjson.loads(client.read(detections_uri))["detections"]
     boxes = [
         (str(number), [box[side] for side in ("x1", "y1", "x2", "y2")]) for number, box in enumerate(found)
     ]
-    return _save_numbered_frame(frame_uri, boxes, folder / "detections.jpg")
+    return _save_numbered_frame(client, frame_uri, boxes, folder / "detections.jpg")
 
 
 @app.command()
@@ -259,30 +275,24 @@ def cut(
     cutter = HighlightCutter(
         CsvIntervalReader(), FfmpegVideoEditor(), padding, min_gap, CutMode.COPY if copy else CutMode.ACCURATE
     )
-    with console.status("cutting and joining clips ..."):
+    with stage_bars(as_json) as progress:
+        bar = progress.add_task("cutting", total=1.0, detail="")
+
+        def step(done: int, total: int, what: str) -> None:
+            progress.update(bar, completed=done / max(total, 1), detail=what)
+
         try:
-            result = cutter.execute(str(game_video), intervals.read_text(), game, player, out_dir)
+            result = cutter.execute(
+                str(game_video), intervals.read_text(), game, player, out_dir, on_progress=step
+            )
         except PitchLensError as error:
             raise fail(str(error)) from error
     uploaded: list[str] = []
     if upload:
-        from pitchlens.infrastructure import bootstrap
-        from pitchlens.runtime.embedded.client import StackUnavailable, connect
-
-        try:
-            connect(
-                settings,
-                start=True,
-                on_start=lambda d: console.print(f"starting the embedded stack in {d} ..."),
-            )
-        except StackUnavailable as error:
-            raise fail(f"clips are cut, but could not be uploaded: {error}") from error
-        container = bootstrap.container()
+        _, client = stack_and_client(data_dir)
         for clip in result.clips:
-            stored = container.storage.put(
-                container.settings.bucket_videos, f"{game}/{clip.name}", clip.read_bytes()
-            )
-            uploaded.append(stored.uri)
+            sent = send(client, clip, clip.stat().st_size, as_json, match_id=_folder_name(game))
+            uploaded.append(sent["uri"])
     summary = {
         "output": str(result.output),
         "clips": [str(c) for c in result.clips],
@@ -300,6 +310,13 @@ def cut(
         out.print(f"  uploaded {uri} (the vision pipeline processes it)")
 
 
+def _folder_name(game: str) -> str:
+    """A game name as a match id (a storage folder): letters, digits, '.', '_' and '-'."""
+    import re
+
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", game).strip("-.")[:128] or "game"
+
+
 # --- Highlights: render and concatenate ---------------------------------------------------------
 def _parse_box(text: str) -> list[float]:
     try:
@@ -311,13 +328,15 @@ def _parse_box(text: str) -> list[float]:
     return box
 
 
-def _save_players_preview(clip: Mapping[str, Any], players: Mapping[str, Any], folder: Path) -> Path | None:
+def _save_players_preview(
+    client: Any, clip: Mapping[str, Any], players: Mapping[str, Any], folder: Path
+) -> Path | None:
     """The clip's detection frame with the followable players' numbered boxes."""
     if not clip.get("frame_uri"):
         return None
     boxes = [(str(player["number"]), player["box"]) for player in players["players"]]
     try:
-        return _save_numbered_frame(clip["frame_uri"], boxes, folder / "players.jpg")
+        return _save_numbered_frame(client, clip["frame_uri"], boxes, folder / "players.jpg")
     except ValueError:
         return None
 
@@ -337,9 +356,9 @@ def players(
     try:
         clip = client.request("GET", f"/api/v1/clips/{clip_id}")
         found = client.request("GET", f"/api/v1/clips/{clip_id}/players")
-    except RuntimeError as error:
+    except ApiError as error:
         raise fail(str(error)) from error
-    picture = _save_players_preview(clip, found, out_dir / clip_id)
+    picture = _save_players_preview(client, clip, found, out_dir / clip_id)
     if as_json:
         out.print_json(json.dumps({**found, "picture": str(picture) if picture else None}))
         return
@@ -354,15 +373,15 @@ def players(
     out.print(f"render one: pitchlens render --clip-id {clip_id} --player N", soft_wrap=True)
 
 
-def _download(uri: str, folder: Path) -> Path:
-    from pitchlens.infrastructure import bootstrap
-    from pitchlens.infrastructure.storage.s3 import split_uri
-
-    bucket, key = split_uri(uri)
-    path = folder / key
-    path.parent.mkdir(parents=True, exist_ok=True)
-    bootstrap.container().s3.download_file(bucket, key, str(path))
-    return path.resolve()
+def _download(client: Any, uri: str, folder: Path, as_json: bool = False) -> Path:
+    """A stored result saved under `folder` at its key, with a progress bar in bytes."""
+    key = uri.removeprefix("s3://").partition("/")[2]
+    with upload_bar(as_json) as progress:
+        task = progress.add_task(f"downloading {key.rsplit('/', 1)[-1]}", total=None)
+        try:
+            return client.download(uri, folder / key, on_progress=lambda n: progress.advance(task, n))
+        except ApiError as error:
+            raise fail(str(error)) from error
 
 
 @app.command()
@@ -407,18 +426,9 @@ def render(
             box, frame = chosen[0]["box"], found["frame_index"]
         body = {"box": box, "frame_index": frame, "preset": preset, "indicator": indicator}
         accepted = client.request("POST", f"/api/v1/clips/{clip_id}/renders", json=body)
-    except RuntimeError as error:
+    except ApiError as error:
         raise fail(str(error)) from error
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("[bold]{task.description:<10}"),
-        BarColumn(),
-        TextColumn("{task.percentage:>3.0f}%"),
-        TextColumn("{task.fields[detail]}"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=as_json,
-    ) as progress:
+    with stage_bars(as_json) as progress:
         bar = progress.add_task(f"{preset}", total=1.0, detail="queued")
 
         def show(job: Mapping[str, Any]) -> None:
@@ -430,11 +440,11 @@ def render(
 
         try:
             job = client.wait_for_job(job_id=accepted["job_id"], timeout_s=timeout, on_update=show)
-        except (RuntimeError, TimeoutError) as error:
+        except (ApiError, TimeoutError) as error:
             raise fail(str(error)) from error
     elapsed = time.perf_counter() - started
     output_uri = job.get("outputs", {}).get("output_uri")
-    local = _download(output_uri, out_dir) if output_uri and download else None
+    local = _download(client, output_uri, out_dir, as_json) if output_uri and download else None
     counts = job.get("counts", {})
     summary = {
         "status": job["status"],
@@ -478,41 +488,45 @@ def concat(
     ),
     data_dir: DataDir = None,
     as_json: AsJson = False,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for the join")] = 1800,
 ) -> None:
-    """Join rendered clips into outputs/final/{game}_{player}_tracked.mp4 (concat_tracked_clips)."""
-    from pitchlens.domain.errors import PitchLensError
-    from pitchlens.infrastructure import bootstrap
-
+    """Join rendered clips into outputs/final/{game}_{player}_tracked.mp4 (concat_tracked_clips),
+    through the render queue, with a progress bar; keeps a local copy."""
     _, client = stack_and_client(data_dir)
-    uris: list[str] = []
-    for video in videos:
-        if video.startswith("s3://"):
-            uris.append(video)
-            continue
+    try:
+        accepted = client.request(
+            "POST", "/api/v1/concatenations", json={"clips": videos, "game": game, "player": player}
+        )
+    except ApiError as error:
+        raise fail(str(error)) from error
+    with stage_bars(as_json) as progress:
+        bar = progress.add_task("joining", total=1.0, detail=f"{len(videos)} clip(s)")
         try:
-            job = client.request("GET", f"/api/v1/jobs/{video}")
-        except RuntimeError as error:
-            raise fail(f"{video} is neither an s3:// URI nor a known render job: {error}") from error
-        if not job.get("outputs", {}).get("output_uri"):
-            raise fail(f"job {video} has no rendered video ({job['status']}: {job.get('reason')})")
-        uris.append(job["outputs"]["output_uri"])
-    with console.status(f"joining {len(uris)} clip(s) ..."):
-        try:
-            final = bootstrap.container().tracked_clip_concatenator.execute(game, player, uris)
-        except PitchLensError as error:
+            job = client.wait_for_job(
+                job_id=accepted["job_id"],
+                timeout_s=timeout,
+                on_update=lambda job: progress.update(bar, completed=job["progress"], detail=job["stage"]),
+            )
+        except (ApiError, TimeoutError) as error:
             raise fail(str(error)) from error
-    local = _download(final.uri, out_dir)
+    if job["status"] != "SUCCEEDED":
+        out.print(f"[bold red]{job['status']}[/] {job.get('reason')}")
+        raise typer.Exit(1)
+    final_uri = job["outputs"]["final_uri"]
+    local = _download(client, final_uri, out_dir, as_json)
+    stream_copied = bool(job["counts"].get("stream_copied"))
     summary = {
-        "output_uri": final.uri,
+        "output_uri": final_uri,
         "local_path": str(local),
-        "clips": final.clips,
-        "stream_copied": final.stream_copied,
+        "clips": job["counts"].get("clips"),
+        "stream_copied": stream_copied,
+        "job_id": job["job_id"],
     }
     if as_json:
         out.print_json(json.dumps(summary))
         return
-    how = "stream copy" if final.stream_copied else "re-encoded to one format"
-    out.print(f"[bold green]{final.uri}[/] from {final.clips} clip(s) ({how})", soft_wrap=True)
+    how = "stream copy" if stream_copied else "re-encoded to one format"
+    out.print(f"[bold green]{final_uri}[/] from {summary['clips']} clip(s) ({how})", soft_wrap=True)
     out.print(f"  local copy   {local}", soft_wrap=True)
 
 

@@ -1,5 +1,6 @@
-"""How CLI commands reach a stack: the configured endpoints (env vars: compose, AWS), else the
-embedded stack running on the data dir, else a new embedded stack started in the background."""
+"""Which stack CLI commands reach: the configured one (PITCHLENS_API_URL and endpoints: compose,
+AWS), else the embedded stack running on the data dir, else a new embedded stack started in the
+background."""
 
 from __future__ import annotations
 
@@ -7,13 +8,9 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-import httpx
-
-from pitchlens.domain.jobs import JobStatus
 from pitchlens.infrastructure import bootstrap
 from pitchlens.infrastructure.settings import Settings
 from pitchlens.runtime.embedded.stack import LOCAL_AWS_CREDENTIALS, StackInfo
@@ -89,46 +86,3 @@ def start_background(data_dir: Path) -> StackInfo:
         time.sleep(0.25)
     process.terminate()
     raise StackUnavailable(f"the stack did not start within {START_TIMEOUT_S} s; see {log_path}")
-
-
-class ApiClient:
-    """Thin client of the PitchLens HTTP API; errors carry the API's message."""
-
-    def __init__(self, base_url: str, token: str | None = None) -> None:
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self._http = httpx.Client(base_url=base_url, headers=headers, timeout=30)
-
-    def request(self, method: str, path: str, **kwargs: Any) -> Any:
-        response = self._http.request(method, path, **kwargs)
-        if response.status_code >= 400:
-            try:
-                message = response.json().get("message") or response.text
-            except ValueError:
-                message = response.text
-            raise RuntimeError(f"{method} {path} -> {response.status_code}: {message}")
-        return response.json()
-
-    def wait_for_job(
-        self,
-        *,
-        job_id: str | None = None,
-        correlation_id: str | None = None,
-        timeout_s: float = 600,
-        on_update: Callable[[Mapping[str, Any]], None] | None = None,
-    ) -> Mapping[str, Any]:
-        """Polls until the job (by id, or the first job of a correlation id) is final."""
-        deadline = time.monotonic() + timeout_s
-        job: Mapping[str, Any] | None = None
-        while time.monotonic() < deadline:
-            if job_id is not None:
-                job = self.request("GET", f"/api/v1/jobs/{job_id}")
-            else:
-                found = self.request("GET", "/api/v1/jobs", params={"correlation_id": correlation_id})
-                job = found[-1] if found else None
-            if job is not None:
-                if on_update is not None:
-                    on_update(job)
-                if JobStatus(job["status"]).terminal:
-                    return job
-            time.sleep(0.2)
-        raise TimeoutError(f"no final job status within {timeout_s:.0f} s (last seen: {job})")

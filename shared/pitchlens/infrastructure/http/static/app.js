@@ -92,9 +92,9 @@ async function errorFrom(status, statusText, text) {
   try {
     const body = JSON.parse(text);
     if (body && typeof body === "object") {
+      // Every error of the API is a Problem (RFC 9457): `error` names it, `detail` says it.
       if (body.error) type = body.error;
-      if (body.message) message = body.message;
-      else if (body.detail) message = typeof body.detail === "string" ? body.detail : JSON.stringify(body.detail);
+      if (typeof body.detail === "string") message = body.detail;
     }
   } catch {
     if (text && text.length < 300) message = text;
@@ -103,7 +103,7 @@ async function errorFrom(status, statusText, text) {
 }
 
 async function api(path, { method = "GET", body, auth = true } = {}) {
-  const headers = { Accept: "application/json", ...(auth ? authHeaders() : {}) };
+  const headers = { Accept: "application/json, application/problem+json", ...(auth ? authHeaders() : {}) };
   const init = { method, headers };
   if (body !== undefined) {
     headers["Content-Type"] = "application/json";
