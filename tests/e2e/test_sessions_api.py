@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.e2e import uploads
 from tests.e2e.conftest import RunningStack, start_vision_stack
 
 pytestmark = pytest.mark.e2e
@@ -36,15 +37,7 @@ def api(running: RunningStack) -> Iterator[httpx.Client]:
 def create_session(
     api: httpx.Client, video: Path, game: str = "Gladbach v Wolfsburg", player: str = "No 7"
 ) -> dict[str, Any]:
-    with video.open("rb") as file:
-        response = api.post(
-            "/cv/sessions",
-            data={"game": game, "player": player},
-            files=[("videos", (video.name, file, "video/mp4"))],
-        )
-    assert response.status_code == 201, response.text
-    session: dict[str, Any] = response.json()
-    return session
+    return uploads.create_session(api, [video], game, player)
 
 
 def wait_for(check: Any, timeout: float = 300, every: float = 0.5) -> Any:
@@ -200,17 +193,7 @@ def test_a_session_cut_from_a_game_video_gets_its_clips(
 ) -> None:
     dfl = shared_data / "video" / DFL
     table = "start,end,label\n0:00.5,0:02,first\n1.5,3,overlaps the first\n4,5.5,second\n"
-    with dfl.open("rb") as file:
-        response = api.post(
-            "/cv/sessions",
-            data={"game": "Cup final", "player": "No 9", "padding": "0"},
-            files=[
-                ("game_video", (dfl.name, file, "video/mp4")),
-                ("intervals", ("cuts.csv", table.encode(), "text/csv")),
-            ],
-        )
-    assert response.status_code == 201, response.text
-    session = response.json()
+    session = uploads.create_cut_session(api, dfl, table, "Cup final", "No 9")
     assert session["status"] == "CUTTING" and session["expected_clips"] is None and session["source"] == "cut"
     ready = wait_for(lambda: api.get(f"/cv/session/{session['session_id']}").json()["status"] == "READY", 120)
     assert ready
@@ -236,7 +219,31 @@ def test_a_session_cut_from_a_game_video_gets_its_clips(
         ("get", "/cv/files/staging/tracks/x.parquet", {}, 404, "no file"),
         ("get", "/cv/files/previews/none.mp4", {}, 404, "does not exist"),
         ("post", "/cv/preview", {"json": {"session_id": "s", "clip_id": "c", "box": [1, 2, 3]}}, 422, "box"),
-        ("post", "/cv/sessions", {"data": {"game": "g", "player": "p"}}, 422, "videos"),
+        ("post", "/cv/sessions", {"json": {"game": "g", "player": "p"}}, 422, "videos"),
+        ("post", "/cv/sessions", {"data": {"game": "g", "player": "p"}}, 422, "body"),
+        ("post", "/cv/sessions/s-nope/cut", {}, 404, "no session"),
+        (
+            "post",
+            "/api/v1/uploads",
+            {"json": {"kind": "video", "file_name": "a.mp4", "size_bytes": 1, "match_id": "a/b"}},
+            422,
+            "match id",
+        ),
+        (
+            "post",
+            "/api/v1/uploads/complete",
+            {
+                "json": {
+                    "kind": "video",
+                    "key": "m/a.mp4",
+                    "upload_id": "nope",
+                    "parts": [{"number": 1, "etag": "x"}],
+                }
+            },
+            422,
+            "cannot be completed",
+        ),
+        ("get", "/api/v1/files?uri=s3://raw-data/statsbomb/1/events.json", {}, 404, "no file"),
     ],
 )
 def test_bad_requests_get_a_clear_error(
@@ -253,38 +260,42 @@ def test_bad_requests_get_a_clear_error(
 
 
 def test_uploads_must_be_videos_within_the_limit(
-    api: httpx.Client, shared_data: Path, tmp_path: Path
+    api: httpx.Client, shared_data: Path, tmp_path: Path, running: RunningStack
 ) -> None:
-    fake = api.post(
-        "/cv/sessions",
-        data={"game": "g", "player": "p"},
-        files=[("videos", ("notes.mp4", b"just text, no video", "video/mp4"))],
+    def refused(body: dict[str, Any]) -> httpx.Response:
+        before = len(running.s3.list_multipart_uploads(Bucket="videos").get("Uploads", []))
+        response = api.post("/cv/sessions", json={"game": "g", "player": "p", **body})
+        after = len(running.s3.list_multipart_uploads(Bucket="videos").get("Uploads", []))
+        assert after == before, "nothing is planned for a refused session"
+        return response
+
+    named = refused({"videos": [{"file_name": "notes.txt", "size_bytes": 4}]})
+    assert named.status_code == 415 and "not a video file" in named.json()["detail"]
+    empty = refused({"videos": [{"file_name": "a.mp4", "size_bytes": 0}]})
+    assert empty.status_code == 422 and "empty" in empty.json()["detail"]
+    large = (shared_data / "video" / LALIGA).stat().st_size
+    too_large = refused(
+        {"videos": [{"file_name": "a.mp4", "size_bytes": 10}, {"file_name": LALIGA, "size_bytes": large}]}
     )
-    assert fake.status_code == 415 and "not a video" in fake.json()["detail"]
-    named = api.post(
-        "/cv/sessions",
-        data={"game": "g", "player": "p"},
-        files=[("videos", ("notes.txt", b"text", "text/plain"))],
+    assert too_large.status_code == 413 and f"{MAX_UPLOAD_MB} MB upload limit" in too_large.json()["detail"]
+    bad_table = refused(
+        {"game_video": {"file_name": DFL, "size_bytes": 1000}, "intervals": "start,end\n0:05,0:02\n"}
     )
-    assert named.status_code == 415
-    with (shared_data / "video" / LALIGA).open("rb") as file:
-        large = api.post(
-            "/cv/sessions", data={"game": "g", "player": "p"}, files=[("videos", (LALIGA, file, "video/mp4"))]
-        )
-    assert large.status_code == 413 and f"{MAX_UPLOAD_MB} MB upload limit" in large.json()["detail"]
-    bad_table = api.post(
-        "/cv/sessions",
-        data={"game": "g", "player": "p"},
-        files=[
-            ("game_video", (DFL, (shared_data / "video" / DFL).read_bytes(), "video/mp4")),
-            ("intervals", ("cuts.csv", b"start,end\n0:05,0:02\n", "text/csv")),
-        ],
-    )
-    assert (
-        bad_table.status_code == 422
-        and "row 1" in bad_table.json()["detail"]
-        and "reversed" in bad_table.json()["detail"]
-    )
+    detail = bad_table.json()["detail"]
+    assert bad_table.status_code == 422 and "row 1" in detail and "reversed" in detail
+
+    # A file named like a video that is none: nothing can see inside it before it is in the bucket,
+    # so it fails its job there, with the reason, within seconds.
+    fake = tmp_path / "notes.mp4"
+    fake.write_bytes(b"just text, no video")
+    session = create_session(api, fake, "g", "p")
+
+    def failed() -> dict[str, Any] | None:
+        [clip] = api.get(f"/cv/session/{session['session_id']}/clips").json()["clips"]
+        return clip if clip["status"] == "FAILED" else None
+
+    clip = wait_for(failed, timeout=30)
+    assert "not a video" in (clip["reason"] or ""), clip
 
 
 # --- Generated input: no 5xx from any route --------------------------------------------------

@@ -16,6 +16,7 @@ import psutil
 import pytest
 
 from tests.conftest import service_dir
+from tests.e2e import uploads
 
 pytestmark = pytest.mark.e2e
 
@@ -95,15 +96,10 @@ def run_lifecycle(data_dir: Path, statsbomb_dir: Path, metrica_dir: Path) -> Non
         assert unknown.returncode == 1 and "424242" in unknown.stderr
 
         # A highlight session (its one "video" is damaged: detection fails it, with the reason).
-        damaged = b"\x00\x00\x00\x18ftypisom" + b"\x00" * 64
-        created = httpx.post(
-            f"{info['api_url']}/cv/sessions",
-            data={"game": "Lifecycle Cup", "player": "No 4"},
-            files=[("videos", ("damaged.mp4", damaged, "video/mp4"))],
-            timeout=30,
-        )
-        assert created.status_code == 201, created.text
-        session_id = created.json()["session_id"]
+        damaged = data_dir / "damaged.mp4"
+        damaged.write_bytes(b"\x00\x00\x00\x18ftypisom" + b"\x00" * 64)
+        with httpx.Client(base_url=info["api_url"], timeout=30) as api:
+            session_id = uploads.create_session(api, [damaged], "Lifecycle Cup", "No 4")["session_id"]
 
         dead = cli("dlq", "list", "--json", data_dir=data_dir)
         assert dead.returncode == 0 and all(q["messages"] == 0 for q in json.loads(dead.stdout))

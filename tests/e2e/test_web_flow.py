@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import REPO_ROOT
+from tests.e2e import uploads
 from tests.e2e.conftest import RunningStack, start_vision_stack
 
 pytestmark = pytest.mark.e2e
@@ -177,10 +178,14 @@ def test_an_analyst_builds_a_highlight_reel_in_the_browser(
                 .observe(label, {childList: true, characterData: true, subtree: true});
         }"""
     )
+    puts: list[str] = []
+    page.on("request", lambda request: puts.append(request.url) if request.method == "PUT" else None)
     page.get_by_test_id("create-button").click()
     expect(page.get_by_test_id("session-view")).to_be_visible(timeout=60_000)
     labels: list[str] = page.evaluate("window.uploadLabels")
     assert any(re.search(r"Uploading \d+% · .* of ", text) for text in labels), labels  # XHR progress
+    # The video went straight to the bucket (presigned part URLs), never through the API.
+    assert puts and all(url.startswith(running.info.s3_endpoint) and "uploadId=" in url for url in puts), puts
     expect(page).to_have_url(re.compile(r"\?session=s-[\w-]+$"))
     session_id = page.url.rsplit("session=", 1)[1]
     expect(page.locator("#session-title")).to_have_text("Gladbach v Wolfsburg · No 7")
@@ -300,13 +305,7 @@ def test_finalize_with_nothing_approved_shows_the_servers_409_message(
     running: RunningStack, page: Page, artifacts: Path, tmp_path: Path
 ) -> None:
     video = tiny_video(tmp_path / "tiny.mp4")
-    created = running.api.post(
-        "/cv/sessions",
-        data={"game": "Errors FC v Tests", "player": "No 9"},
-        files={"videos": ("tiny.mp4", video.read_bytes(), "video/mp4")},
-    )
-    assert created.status_code == 201, created.text
-    session_id = created.json()["session_id"]
+    session_id = uploads.create_session(running.api, [video], "Errors FC v Tests", "No 9")["session_id"]
     refused = running.api.post("/cv/finalize-all", json={"session_id": session_id})
     assert refused.status_code == 409, refused.text
 
@@ -334,22 +333,32 @@ def test_an_unknown_session_and_a_file_that_is_not_a_video_show_the_servers_mess
     expect(page).not_to_have_url(re.compile("session="))
     shot("unknown-session")
 
+    # A file named like a video that is none: refused by the page before anything is uploaded.
     notes = tmp_path / "notes.mp4"
     notes.write_text("this is not a video\n" * 10)
-    refused = running.api.post(
-        "/cv/sessions",
-        data={"game": "A v B", "player": "No 1"},
-        files={"videos": ("notes.mp4", notes.read_bytes(), "video/mp4")},
-    )
-    assert refused.status_code == 415, refused.text
     page.get_by_label("Game", exact=True).fill("A v B")
     page.get_by_label("Player", exact=True).fill("No 1")
     page.get_by_test_id("videos-input").set_input_files(notes)
     page.get_by_test_id("create-button").click()
-    banner_shows(page, 415, refused.json()["detail"])
+    expect(page.get_by_test_id("error-banner")).to_be_visible()
+    expect(page.get_by_test_id("error-message")).to_contain_text("notes.mp4 is not a video")
     expect(page.get_by_test_id("create-view")).to_be_visible()  # still on the form, nothing lost
     expect(page.get_by_label("Game", exact=True)).to_have_value("A v B")
     shot("not-a-video")
+
+    # A file whose name is no video's: the server's 415, as the API words it.
+    named = tmp_path / "notes.txt"
+    named.write_bytes(tiny_video(tmp_path / "v.mp4").read_bytes())
+    refused = running.api.post(
+        "/cv/sessions", json={"game": "A v B", "player": "No 1", "videos": [uploads.spec("notes.txt", named)]}
+    )
+    assert refused.status_code == 415, refused.text
+    page.get_by_test_id("error-dismiss").click()
+    page.evaluate("document.getElementById('videos-input').removeAttribute('accept')")
+    page.get_by_test_id("videos-input").set_input_files(named)
+    page.get_by_test_id("create-button").click()
+    banner_shows(page, 415, refused.json()["detail"])
+    shot("not-a-video-name")
 
 
 def test_a_network_failure_is_shown(running: RunningStack, page: Page) -> None:

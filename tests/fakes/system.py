@@ -10,10 +10,11 @@ from typing import Any
 
 from pitchlens.application.message_pipeline import MessagePipeline
 from pitchlens.application.outcomes import Result
+from pitchlens.application.uploads import UploadKind
 from pitchlens.domain.appearance import AppearanceEncoder
 from pitchlens.domain.jobs import Job
 from pitchlens.domain.messages import Delivery, Message
-from pitchlens.domain.ports import UnitOfWork
+from pitchlens.domain.ports import PlannedUpload, StoredObject, UnitOfWork
 from pitchlens.domain.vision import FrameTracks, MultiObjectTracker
 from pitchlens.infrastructure.bootstrap import Container
 from pitchlens.infrastructure.intervals_csv import CsvIntervalReader
@@ -83,6 +84,18 @@ class FakeSystem(Container):
 
     def pipeline(self, function: str) -> MessagePipeline:
         return MessagePipeline(function, self.consumers, self.unit_of_work, self.clock, self.observed)
+
+    # --- Clients ------------------------------------------------------------------------------
+    def send(self, kind: UploadKind, plan: PlannedUpload, data: bytes) -> StoredObject:
+        """What a client does with a planned upload: PUT the bytes part by part, then complete it."""
+        etags = [
+            (
+                part.number,
+                self.storage.send_part(plan.upload_id, part.number, data[offset : offset + plan.part_size]),
+            )
+            for part, offset in zip(plan.parts, range(0, max(len(data), 1), plan.part_size), strict=False)
+        ]
+        return self.upload_completer.execute(kind, plan.key, plan.upload_id, etags)
 
     # --- Delivering --------------------------------------------------------------------------
     def deliver(

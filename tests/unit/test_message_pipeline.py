@@ -6,13 +6,13 @@ upstream use cases, to the point where the message under test is published."""
 from __future__ import annotations
 
 import dataclasses
-import io
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
 
 from pitchlens.application.outcomes import Outcome, Result
+from pitchlens.application.uploads import UploadKind
 from pitchlens.domain.errors import InvalidMatchData, ObjectNotFound, ServiceUnavailable
 from pitchlens.domain.jobs import JobStatus
 from pitchlens.domain.messages import (
@@ -161,9 +161,14 @@ def _render_requested(system: System, box: tuple[float, ...] = PLAYER_ONE) -> Me
 
 
 def _session_with_clip(system: System) -> tuple[str, str]:
-    session = system.session_creator.execute("Derby", "No 10", [("a.mp4", io.BytesIO(b"12"))], "c")
-    clip_id = system.processed_clip(f"{session.session_id}/a.mp4")
-    return session.session_id, clip_id
+    session, [started] = system.session_creator.execute("Derby", "No 10", [("a.mp4", 2)], "c")
+    uploaded = system.send(UploadKind.VIDEO, started.plan, b"12")
+    system.deliver(VideoUploaded(uploaded.bucket, uploaded.key, uploaded.size, uploaded.etag), key="upload")
+    system.drain()
+    [clip] = system.database.clips.values()
+    assert clip.status is ClipStatus.PERSISTED and started.job is not None
+    assert system.job(started.job.job_id).outputs["clip_id"] == clip.clip_id  # the job the upload planned
+    return session.session_id, clip.clip_id
 
 
 def _finalize_requested(system: System) -> Message:
@@ -184,8 +189,11 @@ def _bad_finalize_requested(system: System) -> Message:
 
 
 def _highlights_requested(system: System) -> Message:
-    game = ("game.mp4", io.BytesIO(b"250"))
-    system.highlight_cut_requester.execute("Derby", "No 10", game, "start,end\n1,3\n", 0.0, "c")
+    session, plan = system.cut_session_creator.execute(
+        "Derby", "No 10", ("game.mp4", 3), "start,end\n1,3\n", 0.0, "c"
+    )
+    system.send(UploadKind.GAME_VIDEO, plan, b"250")
+    system.highlight_cut_requester.execute(session.session_id, "c")
     return system.until(HighlightsRequested)
 
 

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-import io
-
 import pytest
 
 from pitchlens.application import views
-from pitchlens.domain.errors import ClipNotFound, InvalidVideo, ServiceUnavailable, StateConflict
+from pitchlens.application.uploads import UploadKind
+from pitchlens.domain.errors import (
+    ClipNotFound,
+    InvalidInput,
+    InvalidVideo,
+    ServiceUnavailable,
+    StateConflict,
+)
 from pitchlens.domain.highlights import HighlightError
 from pitchlens.domain.jobs import JobStatus
 from pitchlens.domain.messages import HighlightsRequested, RenderRequested
-from pitchlens.domain.sessions import NothingApproved, SessionNotFound, SessionStatus
+from pitchlens.domain.sessions import NothingApproved, SessionNotFound, SessionStatus, UploadTooLarge
 from pitchlens.domain.vision import Clip, ClipStatus, FrameTracks, VideoInfo
 from tests.fakes.system import FakeSystem
 
@@ -59,8 +64,24 @@ def desk() -> Desk:
 
 
 def upload(desk: Desk, *names: str) -> str:
-    files = [(name, io.BytesIO(str(FRAMES).encode())) for name in names]
-    return desk.session_creator.execute("Derby", "No 10", files, "corr").session_id
+    """A session of videos, each uploaded as the page does (the pipeline does not run here)."""
+    data = str(FRAMES).encode()
+    session, started = desk.session_creator.execute(
+        "Derby", "No 10", [(name, len(data)) for name in names], "corr"
+    )
+    for upload in started:
+        desk.send(UploadKind.VIDEO, upload.plan, data)
+    return session.session_id
+
+
+def cut_session(desk: Desk, table: str, game_video: bytes = b"video") -> str:
+    """A cut session whose game video is uploaded, and its cut requested."""
+    session, plan = desk.cut_session_creator.execute(
+        "Cup", "No 9", ("game.mp4", len(game_video)), table, 0.0, "c"
+    )
+    desk.send(UploadKind.GAME_VIDEO, plan, game_video)
+    desk.highlight_cut_requester.execute(session.session_id, "c")
+    return session.session_id
 
 
 def test_uploads_become_the_session_clips_in_order(desk: Desk) -> None:
@@ -68,9 +89,9 @@ def test_uploads_become_the_session_clips_in_order(desk: Desk) -> None:
     session, states = views.session_clips(desk.unit_of_work, sid)
     assert session.video_names == ("b-second.mp4", "a-first.mov", "b-second-2.mp4")
     assert [s.name for s in states] == list(session.video_names) and all(s.clip is None for s in states)
-    assert desk.storage.head("videos", f"{sid}/a-first.mov").metadata == {
-        "correlation-id": "corr:a-first.mov"
-    }
+    metadata = desk.storage.head("videos", f"{sid}/a-first.mov").metadata
+    assert metadata["correlation-id"] == "corr:a-first.mov" and metadata["detection-frame"] == "0"
+    assert [s.process_job.status.value if s.process_job else None for s in states] == ["PENDING"] * 3
     desk.processed(sid, "a-first.mov")
     _, states = views.session_clips(desk.unit_of_work, sid)
     assert [s.clip.clip_id if s.clip else None for s in states] == [None, "a-first.mov-clip", None]
@@ -80,14 +101,38 @@ def test_bad_sessions_are_refused(desk: Desk) -> None:
     with pytest.raises(HighlightError, match="at least one video"):
         desk.session_creator.execute("g", "p", [], "c")
     with pytest.raises(HighlightError, match="game name"):
-        desk.session_creator.execute(" ", "p", [("a.mp4", io.BytesIO(b"1"))], "c")
+        desk.session_creator.execute(" ", "p", [("a.mp4", 1)], "c")
     with pytest.raises(ValueError, match="not a video file name"):
-        desk.session_creator.execute("g", "p", [("notes.txt", io.BytesIO(b"1"))], "c")
+        desk.session_creator.execute("g", "p", [("notes.txt", 1)], "c")
     with pytest.raises(HighlightError, match="row 1"):
-        desk.highlight_cut_requester.execute(
-            "g", "p", ("game.mp4", io.BytesIO(b"1")), "start,end\n5,2\n", 0, "c"
-        )
+        desk.cut_session_creator.execute("g", "p", ("game.mp4", 1), "start,end\n5,2\n", 0, "c")
+    with pytest.raises(InvalidInput, match="empty"):
+        desk.cut_session_creator.execute("g", "p", ("game.mp4", 0), "start,end\n1,2\n", 0, "c")
+    with pytest.raises(UploadTooLarge, match="upload limit"):
+        desk.cut_session_creator.execute("g", "p", ("game.mp4", 1 << 50), "start,end\n1,2\n", 0, "c")
     assert not desk.database.sessions
+
+
+def test_a_session_with_one_bad_file_plans_no_upload(desk: Desk) -> None:
+    with pytest.raises(UploadTooLarge):
+        desk.session_creator.execute("g", "p", [("a.mp4", 10), ("b.mp4", 1 << 50)], "c")
+    assert not desk.storage.uploads and not desk.database.jobs
+
+
+def test_a_cut_starts_only_once_its_game_video_is_uploaded(desk: Desk) -> None:
+    session, plan = desk.cut_session_creator.execute(
+        "Cup", "No 9", ("game.mp4", 5), "start,end\n1,2\n", 0.0, "c"
+    )
+    with pytest.raises(StateConflict, match="not uploaded yet"):
+        desk.highlight_cut_requester.execute(session.session_id, "c")
+    desk.send(UploadKind.GAME_VIDEO, plan, b"video")
+    first = desk.highlight_cut_requester.execute(session.session_id, "c")
+    assert desk.highlight_cut_requester.execute(session.session_id, "c").job_id == first.job_id  # idempotent
+    desk.run_renders()  # the second copy of the message is a duplicate
+    assert views.job(desk.unit_of_work, first.job_id).status is JobStatus.SUCCEEDED
+    assert [r.outcome.value for _, r in desk.observed.results] == ["done", "duplicate"]
+    with pytest.raises(StateConflict, match="is over"):
+        desk.highlight_cut_requester.execute(session.session_id, "c")
 
 
 def test_preview_approve_finalize(desk: Desk) -> None:
@@ -156,33 +201,27 @@ def test_a_clip_of_another_session_is_not_found(desk: Desk) -> None:
 
 def test_a_cut_session_gets_its_clips_or_fails_with_the_reason(desk: Desk) -> None:
     table = "start,end\n1,2\n1.5,3\n5,6\n"  # the first two overlap: two clips
-    session = desk.highlight_cut_requester.execute(
-        "Cup", "No 9", ("game.mp4", io.BytesIO(b"video")), table, 0.0, "c"
-    )
-    assert session.status is SessionStatus.CUTTING
+    sid = cut_session(desk, table)
+    assert views.session(desk.unit_of_work, sid).status is SessionStatus.CUTTING
     [(message, _, _)] = desk.publisher.sent
     assert isinstance(message, HighlightsRequested) and message.intervals_uri.endswith("/intervals.csv")
     desk.run_renders()
-    cut = views.session(desk.unit_of_work, session.session_id)
+    cut = views.session(desk.unit_of_work, sid)
     assert cut.status is SessionStatus.READY and cut.video_names == ("Cup_No-9_001.mp4", "Cup_No-9_002.mp4")
-    assert desk.storage.get("videos", f"{session.session_id}/Cup_No-9_001.mp4") == b"1.0-3.0"
-    assert desk.storage.list("outputs", f"clips/{session.session_id}/")
+    assert desk.storage.get("videos", f"{sid}/Cup_No-9_001.mp4") == b"1.0-3.0"
+    assert desk.storage.list("outputs", f"clips/{sid}/")
 
     desk.video_editor.unreadable = True
-    broken = desk.highlight_cut_requester.execute(
-        "Cup", "No 9", ("game.mp4", io.BytesIO(b"x")), "start,end\n1,2\n", 0.0, "c"
-    )
+    broken = cut_session(desk, "start,end\n1,2\n", b"x")
     desk.run_renders()
-    failed = views.session(desk.unit_of_work, broken.session_id)
+    failed = views.session(desk.unit_of_work, broken)
     assert failed.status is SessionStatus.FAILED and "not a readable video" in (failed.reason or "")
 
 
 def test_a_queue_that_is_down_fails_the_work_and_says_so(desk: Desk) -> None:
     desk.publisher.down = True
     with pytest.raises(ServiceUnavailable):
-        desk.highlight_cut_requester.execute(
-            "g", "p", ("game.mp4", io.BytesIO(b"x")), "start,end\n1,2\n", 0.0, "c"
-        )
+        cut_session(desk, "start,end\n1,2\n", b"x")
     [session] = desk.database.sessions.values()
     assert session.status is SessionStatus.FAILED and "could not queue" in (session.reason or "")
     [job] = desk.database.jobs.values()

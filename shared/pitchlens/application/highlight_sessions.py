@@ -8,16 +8,22 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from collections.abc import Callable, Sequence
-from typing import BinaryIO
 
 from pitchlens.application import views
 from pitchlens.application.job_keeper import JobKeeper
 from pitchlens.application.render_requester import RenderRequester
-from pitchlens.domain.errors import StateConflict
+from pitchlens.application.uploads import (
+    StartedUpload,
+    UploadKind,
+    UploadRequest,
+    UploadStarter,
+    checked_size,
+)
+from pitchlens.domain.errors import ObjectNotFound, StateConflict
 from pitchlens.domain.highlights import HighlightError, IntervalReader
 from pitchlens.domain.jobs import Job, JobKind, JobStatus
 from pitchlens.domain.messages import FinalizeRequested, HighlightsRequested
-from pitchlens.domain.ports import Clock, MessagePublisher, ObjectStorage, UnitOfWork
+from pitchlens.domain.ports import Clock, MessagePublisher, ObjectStorage, PlannedUpload, UnitOfWork
 from pitchlens.domain.rendering import indicator_named
 from pitchlens.domain.sessions import (
     HighlightSession,
@@ -44,99 +50,150 @@ def new_session(game: str, player: str, source: str, status: SessionStatus, cloc
 
 
 class SessionCreator:
-    """A session from uploaded clips: each video stored under videos/<session_id>/ (the vision
-    pipeline processes it), named safely and uniquely, in the order given. HighlightError for an
-    empty name or no files, ValueError for a file name that is not a video's."""
+    """A session from clips the person is about to upload: each video named safely and uniquely,
+    in the order given, and planned as an upload straight to `videos/<session_id>/` (UploadStarter:
+    every name and size checked before anything is stored; each video's processing job PENDING until
+    its upload completes and the pipeline takes it). HighlightError for an empty name or no files."""
+
+    def __init__(self, unit_of_work: Callable[[], UnitOfWork], uploads: UploadStarter, clock: Clock) -> None:
+        self._uow = unit_of_work
+        self._uploads = uploads
+        self._clock = clock
+
+    def execute(
+        self, game: str, player: str, videos: Sequence[tuple[str, int]], correlation_id: str
+    ) -> tuple[HighlightSession, list[StartedUpload]]:
+        """`videos`: (file name, size in bytes) of each."""
+        if not videos:
+            raise HighlightError("upload at least one video")
+        session = new_session(game, player, "upload", SessionStatus.READY, self._clock)
+        names = _unique([session_file_name(name) for name, _ in videos])
+        requests = [
+            UploadRequest(UploadKind.VIDEO, name, size, session.session_id, f"{correlation_id}:{name}")
+            for name, (_, size) in zip(names, videos, strict=True)
+        ]
+        session = dataclasses.replace(session, video_names=tuple(names))
+        with self._uow() as uow:
+            uow.sessions.add(session)
+            uow.commit()
+        return session, self._uploads.execute(requests)
+
+
+class CutSessionCreator:
+    """A session from a whole game video and a CSV of intervals: the table is checked at once
+    (HighlightError naming the row) and stored, the cut job created (PENDING), and the game video
+    planned as an upload straight to `artifacts/sessions/<session_id>/`; the cut starts with
+    `HighlightCutRequester` once the upload is complete."""
 
     def __init__(
         self,
         unit_of_work: Callable[[], UnitOfWork],
         storage: ObjectStorage,
+        intervals: IntervalReader,
         clock: Clock,
-        videos_bucket: str = "videos",
+        *,
+        artifacts_bucket: str,
+        max_bytes: int,
+        part_size: int,
+        expires_in_s: int,
     ) -> None:
         self._uow = unit_of_work
         self._storage = storage
+        self._intervals = intervals
         self._clock = clock
-        self._videos = videos_bucket
+        self._artifacts = artifacts_bucket
+        self._max_bytes = max_bytes
+        self._part_size = part_size
+        self._expires_in_s = expires_in_s
 
     def execute(
-        self, game: str, player: str, files: Sequence[tuple[str, BinaryIO]], correlation_id: str
-    ) -> HighlightSession:
-        if not files:
-            raise HighlightError("upload at least one video")
-        session = new_session(game, player, "upload", SessionStatus.READY, self._clock)
-        names = _unique([session_file_name(name) for name, _ in files])
-        session = dataclasses.replace(session, video_names=tuple(names))
+        self,
+        game: str,
+        player: str,
+        game_video: tuple[str, int],
+        intervals_csv: str,
+        padding_s: float,
+        correlation_id: str,
+    ) -> tuple[HighlightSession, PlannedUpload]:
+        """`game_video`: (file name, size in bytes)."""
+        self._intervals.read(intervals_csv)
+        if not 0 <= padding_s <= 60:
+            raise HighlightError(f"padding must be between 0 and 60 seconds, got {padding_s}")
+        name = session_file_name(game_video[0])
+        size = checked_size(name, game_video[1], self._max_bytes)
+        session = new_session(game, player, "cut", SessionStatus.CUTTING, self._clock)
+        prefix = f"sessions/{session.session_id}"
+        table = self._storage.put(self._artifacts, f"{prefix}/intervals.csv", intervals_csv.encode())
+        plan = self._storage.plan_upload(
+            self._artifacts,
+            f"{prefix}/{name}",
+            size,
+            metadata={"correlation-id": correlation_id},
+            part_size=self._part_size,
+            expires_in_s=self._expires_in_s,
+        )
+        now = self._clock.now()
+        job = Job(
+            str(uuid.uuid4()),
+            JobKind.CUT,
+            "intervals",
+            session.session_id,
+            correlation_id,
+            now,
+            now,
+            outputs={
+                "game_video_uri": f"s3://{plan.bucket}/{plan.key}",
+                "intervals_uri": f"s3://{table.bucket}/{table.key}",
+                "padding_s": str(padding_s),
+            },
+        )
+        session = dataclasses.replace(session, cut_job_id=job.job_id)
         with self._uow() as uow:
             uow.sessions.add(session)
+            uow.jobs.add(job)
             uow.commit()
-        for name, (_, file) in zip(names, files, strict=True):
-            self._storage.put_file(
-                self._videos,
-                f"{session.session_id}/{name}",
-                file,
-                metadata={"correlation-id": f"{correlation_id}:{name}"},
-            )
-        return session
+        return session, plan
 
 
 class HighlightCutRequester:
-    """A session from a whole game video and a CSV of intervals: the table is checked at once
-    (HighlightError naming the row), the video and the table are stored, and the cut is queued for
-    the render function (HighlightsRequested). When the queue is down the session FAILS with the
-    reason (ServiceUnavailable propagates)."""
+    """Queues a cut session's cut (HighlightsRequested) once its game video is uploaded:
+    StateConflict when the video is not there yet or the cut is over. Asking again while it waits
+    or runs queues the same message again, which the render function's inbox takes once. When the
+    queue is down the session FAILS with the reason (ServiceUnavailable propagates)."""
 
     def __init__(
         self,
         unit_of_work: Callable[[], UnitOfWork],
         storage: ObjectStorage,
         publisher: MessagePublisher,
-        intervals: IntervalReader,
         clock: Clock,
-        artifacts_bucket: str = "artifacts",
     ) -> None:
         self._uow = unit_of_work
         self._storage = storage
         self._publisher = publisher
-        self._intervals = intervals
-        self._clock = clock
-        self._artifacts = artifacts_bucket
         self._jobs = JobKeeper(unit_of_work, clock)
 
-    def execute(
-        self,
-        game: str,
-        player: str,
-        game_video: tuple[str, BinaryIO],
-        intervals_csv: str,
-        padding_s: float,
-        correlation_id: str,
-    ) -> HighlightSession:
-        self._intervals.read(intervals_csv)
-        if not 0 <= padding_s <= 60:
-            raise HighlightError(f"padding must be between 0 and 60 seconds, got {padding_s}")
-        name = session_file_name(game_video[0])
-        session = new_session(game, player, "cut", SessionStatus.CUTTING, self._clock)
-        now = self._clock.now()
-        job = Job(str(uuid.uuid4()), JobKind.CUT, "intervals", session.session_id, correlation_id, now, now)
-        session = dataclasses.replace(session, cut_job_id=job.job_id)
-        prefix = f"sessions/{session.session_id}"
-        video = self._storage.put_file(self._artifacts, f"{prefix}/{name}", game_video[1])
-        table = self._storage.put(self._artifacts, f"{prefix}/intervals.csv", intervals_csv.encode())
-        with self._uow() as uow:
-            uow.sessions.add(session)
-            uow.jobs.add(job)
-            uow.commit()
+    def execute(self, session_id: str, correlation_id: str) -> Job:
+        session = views.session(self._uow, session_id)
+        if session.cut_job_id is None:
+            raise StateConflict(f"session {session_id} is not cut from a game video")
+        job = views.job(self._uow, session.cut_job_id)
+        if job.status.terminal:
+            raise StateConflict(f"the cut of session {session_id} is over ({job.status.value})")
+        video = job.outputs["game_video_uri"]
+        bucket, _, key = video.removeprefix("s3://").partition("/")
+        try:
+            self._storage.head(bucket, key)
+        except ObjectNotFound as error:
+            raise StateConflict(f"the game video of session {session_id} is not uploaded yet") from error
         request = HighlightsRequested(
             job_id=job.job_id,
-            session_id=session.session_id,
-            game_video_uri=f"s3://{video.bucket}/{video.key}",
-            intervals_uri=f"s3://{table.bucket}/{table.key}",
-            padding_s=padding_s,
+            session_id=session_id,
+            game_video_uri=video,
+            intervals_uri=job.outputs["intervals_uri"],
+            padding_s=float(job.outputs.get("padding_s", "0")),
         )
-        self._jobs.queue(job, request, self._publisher, correlation_id)
-        return session
+        return self._jobs.queue(job, request, self._publisher, correlation_id)
 
 
 class PreviewRequester:

@@ -105,16 +105,20 @@ def session_clips(
         session_jobs = uow.jobs.find(match_id=session_id)
         decisions = {decision.clip_id: decision for decision in uow.sessions.clips(session_id)}
     by_id = {j.job_id: j for j in session_jobs}
-    processing = {
-        j.outputs["clip_id"]: j for j in session_jobs if j.kind is JobKind.PROCESS and "clip_id" in j.outputs
-    }
+    # A video's processing job, from its upload on (by file name), or from its clip's registration.
+    processing: dict[str, Job] = {}
+    for j in session_jobs:
+        if j.kind is JobKind.PROCESS:
+            for key in (j.outputs.get("video_uri", "").rsplit("/", 1)[-1], j.outputs.get("clip_id")):
+                if key:
+                    processing[key] = j
     names = list(found.video_names) + sorted(set(clips) - set(found.video_names))
     states = []
     for name in names:
         video = clips.get(name)
         decision = decisions.get(video.clip_id) if video else None
         preview = by_id.get(decision.preview_job_id or "") if decision else None
-        process = processing.get(video.clip_id) if video else None
+        process = processing.get(video.clip_id if video else name) or processing.get(name)
         states.append(SessionClipState(name, video, process, decision, preview))
     return found, states
 

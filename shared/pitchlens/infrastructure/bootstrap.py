@@ -16,6 +16,7 @@ from pitchlens.application.clip_renderer import ClipRenderer, FollowRender
 from pitchlens.application.clip_tracker import ClipTracker
 from pitchlens.application.highlight_cut_worker import HighlightCutWorker
 from pitchlens.application.highlight_sessions import (
+    CutSessionCreator,
     FinalizeRequester,
     HighlightCutRequester,
     PreviewApprover,
@@ -317,6 +318,7 @@ class Container:
             self.storage,
             videos_bucket=self.settings.bucket_videos,
             raw_data_bucket=self.settings.bucket_raw_data,
+            artifacts_bucket=self.settings.bucket_artifacts,
         )
 
     @functools.cached_property
@@ -343,20 +345,25 @@ class Container:
 
     @functools.cached_property
     def session_creator(self) -> SessionCreator:
-        return SessionCreator(
-            self.unit_of_work, self.storage, self.clock, videos_bucket=self.settings.bucket_videos
+        return SessionCreator(self.unit_of_work, self.upload_starter, self.clock)
+
+    @functools.cached_property
+    def cut_session_creator(self) -> CutSessionCreator:
+        settings = self.settings
+        return CutSessionCreator(
+            self.unit_of_work,
+            self.storage,
+            self.interval_reader,
+            self.clock,
+            artifacts_bucket=settings.bucket_artifacts,
+            max_bytes=settings.max_upload_mb * 1024 * 1024,
+            part_size=settings.upload_part_mb * 1024 * 1024,
+            expires_in_s=settings.presigned_url_s,
         )
 
     @functools.cached_property
     def highlight_cut_requester(self) -> HighlightCutRequester:
-        return HighlightCutRequester(
-            self.unit_of_work,
-            self.storage,
-            self.publisher,
-            self.interval_reader,
-            self.clock,
-            artifacts_bucket=self.settings.bucket_artifacts,
-        )
+        return HighlightCutRequester(self.unit_of_work, self.storage, self.publisher, self.clock)
 
     @functools.cached_property
     def preview_requester(self) -> PreviewRequester:

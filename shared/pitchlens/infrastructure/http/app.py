@@ -40,6 +40,7 @@ from pitchlens.infrastructure import metrics
 from pitchlens.infrastructure.bootstrap import Container, container
 from pitchlens.infrastructure.http import cv
 from pitchlens.infrastructure.http.dependencies import Wired
+from pitchlens.infrastructure.http.schemas import UploadPlanView
 from pitchlens.infrastructure.logging import get_logger, log_context
 from pitchlens.infrastructure.messaging import notifications
 from pitchlens.infrastructure.messaging.sqs import queue_errors
@@ -401,27 +402,6 @@ class UploadStart(BaseModel):
     model_config = {"coerce_numbers_to_str": True}
 
 
-class PartView(BaseModel):
-    number: int
-    url: str
-
-
-class UploadPlanView(BaseModel):
-    """PUT each part's bytes to its URL (parts of `part_size`, the last one shorter), keep each
-    response's ETag header, then POST them to `complete_url`."""
-
-    kind: UploadKind
-    uri: str
-    key: str
-    upload_id: str
-    part_size: int
-    parts: list[PartView]
-    expires_in_s: int
-    complete_url: str
-    job_id: str | None = Field(description="video: the processing job (PENDING until the upload completes)")
-    status_url: str | None
-
-
 class CompletedPart(BaseModel):
     number: int = Field(ge=1, le=10_000)
     etag: str = Field(min_length=1, max_length=200)
@@ -555,31 +535,21 @@ def create_app(container_factory: Callable[[], Container] = container) -> FastAP
     def start_upload(body: UploadStart, request: Request, app_container: Wired) -> UploadPlanView:
         """Plans an upload straight to the bucket (no bytes pass through the API): checks the name,
         size and match id at once, creates a video's processing job, returns presigned part URLs."""
-        started = app_container.upload_starter.execute(
-            UploadRequest(
-                body.kind,
-                body.file_name,
-                body.size_bytes,
-                body.match_id,
-                request.state.correlation_id,
-                source=body.source,
-                detection_frame=body.detection_frame,
-                batch_size=body.batch_size,
-            )
+        [started] = app_container.upload_starter.execute(
+            [
+                UploadRequest(
+                    body.kind,
+                    body.file_name,
+                    body.size_bytes,
+                    body.match_id,
+                    request.state.correlation_id,
+                    source=body.source,
+                    detection_frame=body.detection_frame,
+                    batch_size=body.batch_size,
+                )
+            ]
         )
-        plan, job = started.plan, started.job
-        return UploadPlanView(
-            kind=body.kind,
-            uri=f"s3://{plan.bucket}/{plan.key}",
-            key=plan.key,
-            upload_id=plan.upload_id,
-            part_size=plan.part_size,
-            parts=[PartView(number=part.number, url=part.url) for part in plan.parts],
-            expires_in_s=plan.expires_in_s,
-            complete_url=f"{api}/uploads/complete",
-            job_id=job.job_id if job else None,
-            status_url=f"{api}/jobs/{job.job_id}" if job else None,
-        )
+        return UploadPlanView.of(body.kind, started.plan, started.job)
 
     @app.post(f"{api}/uploads/complete", response_model=UploadedView, tags=["uploads"], dependencies=guarded)
     def complete_upload(body: UploadComplete, app_container: Wired) -> UploadedView:

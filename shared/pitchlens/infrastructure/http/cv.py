@@ -13,12 +13,13 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from botocore.exceptions import ClientError
-from fastapi import APIRouter, Depends, File, Form, Header, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from pitchlens.application import views
 from pitchlens.application.followable_players import FollowablePlayer
+from pitchlens.application.uploads import UploadKind
 from pitchlens.application.views import SessionClipState
 from pitchlens.domain import errors
 from pitchlens.domain.jobs import Job
@@ -26,18 +27,15 @@ from pitchlens.domain.rendering import Indicator
 from pitchlens.domain.sessions import (
     HighlightSession,
     SessionClip,
-    UnsupportedUpload,
-    UploadTooLarge,
 )
-from pitchlens.domain.vision import VIDEO_SUFFIXES, is_video_name, looks_like_video
 from pitchlens.infrastructure.http.dependencies import Wired
+from pitchlens.infrastructure.http.schemas import UploadPlanView
 from pitchlens.infrastructure.storage.s3 import storage_errors
 
 FILE_PREFIXES = ("previews/", "tracked/", "final/", "clips/")
 """What `/cv/files/...` may serve from the outputs bucket."""
 _SAFE_KEY = re.compile(r"^[A-Za-z0-9._\-/]+$")
 _CHUNK = 1 << 20
-_MAX_CSV_BYTES = 1 << 20
 
 
 def cv_token(
@@ -229,6 +227,31 @@ class TaskAccepted(BaseModel):
     status_url: str
 
 
+class FileSpec(BaseModel):
+    file_name: str = Field(min_length=1, max_length=255, examples=["first half.mp4"])
+    size_bytes: int = Field(
+        ge=0, description="Checked against PITCHLENS_MAX_UPLOAD_MB before anything is stored"
+    )
+
+
+class SessionCreate(BaseModel):
+    game: str = Field(min_length=1, max_length=100)
+    player: str = Field(min_length=1, max_length=100)
+    videos: list[FileSpec] | None = Field(
+        default=None, max_length=50, description="Clips to follow a player in"
+    )
+    game_video: FileSpec | None = Field(default=None, description="Or: a whole game video ...")
+    intervals: str | None = Field(
+        default=None, max_length=1_000_000, description="... and its CSV of start,end intervals (the text)"
+    )
+    padding: float = Field(default=0.0, ge=0, le=60)
+
+
+class SessionCreated(BaseModel):
+    session: SessionView
+    uploads: list[UploadPlanView] = Field(description="One planned upload per file, in order")
+
+
 class ConfigView(BaseModel):
     token_required: bool
     max_upload_mb: int
@@ -241,38 +264,6 @@ def file_url(uri: str | None) -> str | None:
         return None
     _, _, key = uri.removeprefix("s3://").partition("/")
     return f"/cv/files/{key}"
-
-
-# --- Uploads -------------------------------------------------------------------------------
-def _checked_video(upload: UploadFile, limit_mb: int) -> tuple[str, Any]:
-    """(file name, file object at 0); UnsupportedUpload unless it looks like a video, UploadTooLarge
-    above the limit."""
-    name = upload.filename or "video.mp4"
-    if not is_video_name(name):
-        raise UnsupportedUpload(f"{name}: not a video file (expected {', '.join(sorted(VIDEO_SUFFIXES))})")
-    file = upload.file
-    file.seek(0, 2)
-    size = file.tell()
-    file.seek(0)
-    if size > limit_mb * 1024 * 1024:
-        raise UploadTooLarge(f"{name}: {size / 1048576:.0f} MB is over the {limit_mb} MB upload limit")
-    head = file.read(512)
-    file.seek(0)
-    if not looks_like_video(head):
-        raise UnsupportedUpload(
-            f"{name}: not a video (an empty file or not MP4/QuickTime/Matroska/WebM data)"
-        )
-    return name, file
-
-
-def _read_csv(upload: UploadFile) -> str:
-    data = upload.file.read(_MAX_CSV_BYTES + 1)
-    if len(data) > _MAX_CSV_BYTES:
-        raise UploadTooLarge(f"{upload.filename}: an intervals table is at most 1 MB")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise UnsupportedUpload(f"{upload.filename}: the intervals table is not UTF-8 text") from None
 
 
 # --- Routes --------------------------------------------------------------------------------
@@ -290,33 +281,42 @@ def create_router() -> APIRouter:
             indicators=[i.value for i in Indicator],
         )
 
-    @router.post("/sessions", status_code=201, response_model=SessionView, dependencies=guarded)
-    def create_session(
-        request: Request,
-        app_container: Wired,
-        game: Annotated[str, Form(min_length=1, max_length=100)],
-        player: Annotated[str, Form(min_length=1, max_length=100)],
-        videos: Annotated[list[UploadFile] | None, File(description="Clips to follow a player in")] = None,
-        game_video: Annotated[UploadFile | None, File(description="Or: a whole game video ...")] = None,
-        intervals: Annotated[
-            UploadFile | None, File(description="... and a CSV of start,end intervals")
-        ] = None,
-        padding: Annotated[float, Form(ge=0, le=60)] = 0.0,
-    ) -> SessionView:
-        """A session from uploaded clips, or from a game video and an intervals CSV (cut by a worker)."""
-        limit = app_container.settings.max_upload_mb
+    @router.post("/sessions", status_code=201, response_model=SessionCreated, dependencies=guarded)
+    def create_session(body: SessionCreate, request: Request, app_container: Wired) -> SessionCreated:
+        """A session from clips, or from a whole game video and a CSV of intervals. Nothing is
+        uploaded through the API: the answer plans each file's upload straight to the bucket (PUT
+        every part, then POST /api/v1/uploads/complete); a cut session's cut then starts with
+        POST /cv/sessions/{id}/cut. Names, sizes and the table are checked first."""
         correlation_id = request.state.correlation_id
-        if videos and (game_video is not None or intervals is not None):
+        if body.videos and (body.game_video is not None or body.intervals is not None):
             raise errors.InvalidMessage("send either videos, or a game_video with intervals, not both")
-        if videos:
-            files = [_checked_video(upload, limit) for upload in videos]
-            return SessionView.of(app_container.session_creator.execute(game, player, files, correlation_id))
-        if game_video is None or intervals is None:
-            raise errors.InvalidMessage("send one or more videos, or a game_video and an intervals CSV")
-        session = app_container.highlight_cut_requester.execute(
-            game, player, _checked_video(game_video, limit), _read_csv(intervals), padding, correlation_id
+        if body.videos:
+            files = [(video.file_name, video.size_bytes) for video in body.videos]
+            session, started = app_container.session_creator.execute(
+                body.game, body.player, files, correlation_id
+            )
+            plans = [UploadPlanView.of(UploadKind.VIDEO, s.plan, s.job) for s in started]
+            return SessionCreated(session=SessionView.of(session), uploads=plans)
+        if body.game_video is None or body.intervals is None:
+            raise errors.InvalidMessage("send one or more videos, or a game_video and the intervals CSV")
+        session, plan = app_container.cut_session_creator.execute(
+            body.game,
+            body.player,
+            (body.game_video.file_name, body.game_video.size_bytes),
+            body.intervals,
+            body.padding,
+            correlation_id,
         )
-        return SessionView.of(session)
+        upload = UploadPlanView.of(UploadKind.GAME_VIDEO, plan, None)
+        return SessionCreated(session=SessionView.of(session), uploads=[upload])
+
+    @router.post(
+        "/sessions/{session_id}/cut", status_code=202, response_model=TaskAccepted, dependencies=guarded
+    )
+    def start_cut(session_id: str, request: Request, app_container: Wired) -> TaskAccepted:
+        """Starts cutting a cut session's game video (once its upload is complete)."""
+        job = app_container.highlight_cut_requester.execute(session_id, request.state.correlation_id)
+        return TaskAccepted(task_id=job.job_id, status_url=f"/cv/session/{session_id}")
 
     @router.get("/session/{session_id}", response_model=SessionView, dependencies=guarded)
     def session(session_id: str, app_container: Wired) -> SessionView:

@@ -1053,87 +1053,117 @@ function setUploading(uploading) {
   for (const el of document.querySelectorAll("#create-form input")) el.disabled = uploading;
 }
 
-function createSession(event) {
+// Files go straight to the bucket: the API plans each upload (presigned part URLs), the page PUTs
+// the parts (Blob.slice: nothing is read into memory whole), then asks the API to complete them.
+function putPart(url, blob, onProgress) {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    state.upload = xhr;
+    xhr.open("PUT", url);
+    xhr.upload.addEventListener("progress", (e) => onProgress(e.loaded));
+    xhr.addEventListener("load", () => {
+      const etag = xhr.getResponseHeader("ETag");
+      if (xhr.status >= 200 && xhr.status < 300 && etag) resolve(etag);
+      else reject(new ApiError(xhr.status, "StorageError", `The bucket refused a part (${xhr.status}${etag ? "" : ", no ETag"}).`));
+    });
+    xhr.addEventListener("error", () => reject(new ApiError(0, "NetworkError", "The upload could not reach the bucket (connection lost or refused).")));
+    xhr.addEventListener("abort", () => reject(new ApiError(0, "Aborted", "The upload was cancelled.")));
+    xhr.send(blob);
+  });
+}
+
+async function uploadFile(file, plan, onProgress) {
+  const parts = [];
+  for (const part of plan.parts) {
+    const start = (part.number - 1) * plan.part_size;
+    const etag = await putPart(part.url, file.slice(start, start + plan.part_size), (loaded) => onProgress(start + loaded));
+    parts.push({ number: part.number, etag });
+  }
+  await api(plan.complete_url, {
+    method: "POST",
+    body: { kind: plan.kind, key: plan.key, upload_id: plan.upload_id, parts },
+  });
+  onProgress(file.size);
+}
+
+// The first bytes of a video container (the same rule as pitchlens.domain.vision.looks_like_video):
+// a file named like a video that is none is refused here, before anything is uploaded.
+async function looksLikeVideo(file) {
+  const head = new Uint8Array(await file.slice(0, 512).arrayBuffer());
+  if (head.length < 12) return false;
+  const text = (from, to) => String.fromCharCode(...head.slice(from, to));
+  if (["ftyp", "moov", "mdat", "wide", "free", "skip"].includes(text(4, 8))) return true;
+  const starts = (bytes) => bytes.every((b, i) => head[i] === b);
+  if ([[0x1a, 0x45, 0xdf, 0xa3], [0x52, 0x49, 0x46, 0x46], [0, 0, 1, 0xba], [0, 0, 1, 0xb3]].some(starts)) return true;
+  return head.length >= 377 && head[0] === 0x47 && head[188] === 0x47 && head[376] === 0x47;
+}
+
+async function createSession(event) {
   event.preventDefault();
   if (state.upload) return;
   if (!validateForm()) return;
   clearError();
-  const form = new FormData();
-  form.append("game", $("game-input").value.trim());
-  form.append("player", $("player-input").value.trim());
+  const videos = mode() === "videos" ? [...$("videos-input").files] : [...$("game-video-input").files];
+  for (const video of videos) {
+    if (!(await looksLikeVideo(video))) {
+      const input = mode() === "videos" ? $("videos-input") : $("game-video-input");
+      invalid(input, `${video.name} is not a video: its first bytes are no video container's (MP4, MOV, MKV, WebM, AVI, MPEG).`);
+      return;
+    }
+  }
+  const spec = (file) => ({ file_name: file.name, size_bytes: file.size });
+  const body = { game: $("game-input").value.trim(), player: $("player-input").value.trim() };
+  let files;
   if (mode() === "videos") {
-    for (const file of $("videos-input").files) form.append("videos", file, file.name);
+    files = [...$("videos-input").files];
+    body.videos = files.map(spec);
   } else {
     const video = $("game-video-input").files[0];
-    const csv = $("intervals-input").files[0];
-    form.append("game_video", video, video.name);
-    form.append("intervals", csv, csv.name);
-    form.append("padding", String(Number($("padding-input").value || 0)));
+    files = [video];
+    body.game_video = spec(video);
+    body.intervals = await $("intervals-input").files[0].text();
+    body.padding = Number($("padding-input").value || 0);
   }
-  const total = selectedFiles().reduce((sum, f) => sum + f.size, 0);
-
-  const xhr = new XMLHttpRequest();
-  state.upload = xhr;
-  xhr.open("POST", apiUrl("cv/sessions"));
-  xhr.setRequestHeader("Accept", "application/json");
-  if (state.token) xhr.setRequestHeader("Authorization", `Bearer ${state.token}`);
-
+  const total = files.reduce((sum, f) => sum + f.size, 0);
   const bar = $("upload-bar");
   const label = $("upload-label");
   $("upload-progress").hidden = false;
   setProgress(bar, 0);
   label.textContent = `Uploading 0% of ${formatBytes(total)}`;
   setUploading(true);
-
-  xhr.upload.addEventListener("progress", (e) => {
-    if (e.lengthComputable) {
-      setProgress(bar, e.loaded / e.total);
-      label.textContent = `Uploading ${Math.round((e.loaded / e.total) * 100)}% · ${formatBytes(e.loaded)} of ${formatBytes(e.total)}`;
-    } else {
-      setProgress(bar, 0, { indeterminate: true });
-      label.textContent = `Uploading ${formatBytes(e.loaded)}…`;
+  state.upload = { abort() {} };
+  let created;
+  try {
+    created = await api("cv/sessions", { method: "POST", body });
+    let before = 0;
+    for (const [index, file] of files.entries()) {
+      await uploadFile(file, created.uploads[index], (loaded) => {
+        const done = before + loaded;
+        setProgress(bar, total ? done / total : 1);
+        label.textContent = `Uploading ${Math.round((done / Math.max(total, 1)) * 100)}% · ${formatBytes(done)} of ${formatBytes(total)}`;
+      });
+      before += file.size;
     }
-  });
-  xhr.upload.addEventListener("load", () => {
-    setProgress(bar, 1);
-    label.textContent = "Upload complete · the server is storing the files…";
-  });
-
-  const finish = () => {
+    if (body.game_video) await api(`cv/sessions/${encodeURIComponent(created.session.session_id)}/cut`, { method: "POST" });
+  } catch (error) {
     state.upload = null;
     setUploading(false);
-  };
-  xhr.addEventListener("load", async () => {
-    finish();
-    if (xhr.status === 201 || (xhr.status >= 200 && xhr.status < 300)) {
-      let session;
-      try {
-        session = JSON.parse(xhr.responseText);
-      } catch {
-        showProblem("Creating the session failed", "The server's answer is not JSON.");
-        return;
-      }
+    if (error.type === "Aborted") {
       $("upload-progress").hidden = true;
-      $("create-form").reset();
-      onModeChange();
-      goToSession(session);
-    } else {
-      setProgress(bar, 1, { failed: true });
-      label.textContent = "Upload refused";
-      showError(await errorFrom(xhr.status, xhr.statusText, xhr.responseText), "Creating the session");
+      return;
     }
-  });
-  xhr.addEventListener("error", () => {
-    finish();
     setProgress(bar, 1, { failed: true });
-    label.textContent = "Upload failed";
-    showError(new ApiError(0, "NetworkError", "The upload could not reach the server (connection lost or refused)."), "Uploading");
-  });
-  xhr.addEventListener("abort", () => {
-    finish();
-    $("upload-progress").hidden = true;
-  });
-  xhr.send(form);
+    label.textContent = created ? "Upload failed" : "Upload refused";
+    showError(error, created ? "Uploading" : "Creating the session");
+    return;
+  }
+  state.upload = null;
+  setUploading(false);
+  setProgress(bar, 1);
+  $("upload-progress").hidden = true;
+  $("create-form").reset();
+  onModeChange();
+  goToSession(created.session);
 }
 
 // --- Wiring ---------------------------------------------------------------------------------
