@@ -51,6 +51,7 @@ from pitchlens.domain.highlights import (
     VideoEditFailed,
     VideoEditor,
 )
+from pitchlens.infrastructure.mp4_index import check_mp4_complete
 
 _log = logging.getLogger(__name__)
 
@@ -73,7 +74,6 @@ _STDERR_TAIL = 1500
 _REORDER_S = 2
 """How far (seconds) decode order may run ahead of presentation order (B-frame reordering)."""
 COPYABLE_AUDIO = frozenset({"aac"})
-_MP4_FIRST_BOXES = frozenset({b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide", b"pnot"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -342,7 +342,7 @@ def _concat_quote(path: Path) -> str:
 def probe_media(path: Path) -> MediaInfo:
     if not path.is_file():
         raise InvalidVideo(f"{path}: no such file")
-    _check_mp4_complete(path)
+    check_mp4_complete(path)
     try:
         with av.open(str(path)) as container:
             if not container.streams.video:
@@ -404,33 +404,6 @@ def _first_frame_at(path: Path, seconds: float) -> float | None:
             return None if found is None else float(found - origin)
     except av.error.FFmpegError as error:
         raise InvalidVideo(f"{path}: not a readable video: {error}") from error
-
-
-def _check_mp4_complete(path: Path) -> None:
-    """A cut-off MP4 whose index comes first opens and probes fine; ffmpeg then fails mid-way.
-    Its top-level boxes tell: the last one runs past the end of the file."""
-    size = path.stat().st_size
-    with path.open("rb") as file:
-        if file.read(8)[4:8] not in _MP4_FIRST_BOXES:
-            return  # not MP4/MOV: leave it to the demuxer
-        position = 0
-        while position + 8 <= size:
-            file.seek(position)
-            header = file.read(16)
-            length = int.from_bytes(header[:4], "big")
-            if length == 1 and len(header) == 16:
-                length = int.from_bytes(header[8:16], "big")
-            elif length == 0:
-                return  # the box runs to the end of the file by definition
-            if length < 8:
-                raise InvalidVideo(f"{path}: damaged MP4: a box of {length} bytes at byte {position}")
-            if position + length > size:
-                kind = header[4:8].decode("latin-1")
-                raise InvalidVideo(
-                    f"{path}: truncated: its '{kind}' box ends at byte {position + length} "
-                    f"but the file has {size} bytes"
-                )
-            position += length
 
 
 def check_output(path: Path, name: str) -> None:
