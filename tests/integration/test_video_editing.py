@@ -20,7 +20,7 @@ from pitchlens.application.highlight_cutter import HighlightCutter  # noqa: E402
 from pitchlens.domain.errors import InvalidVideo  # noqa: E402
 from pitchlens.domain.highlights import CutMode, Interval, VideoEditFailed  # noqa: E402
 from pitchlens.infrastructure.intervals_csv import CsvIntervalReader  # noqa: E402
-from pitchlens.infrastructure.video_editing import FfmpegVideoEditor  # noqa: E402
+from pitchlens.infrastructure.video_editing import FfmpegVideoEditor, ffmpeg_detail  # noqa: E402
 from tests.media import Probe, assert_browser_ready, probe  # noqa: E402
 
 pytestmark = pytest.mark.integration
@@ -346,6 +346,22 @@ def test_an_ffmpeg_failure_names_the_file_and_leaves_no_partial_output(
     with pytest.raises(VideoEditFailed, match=r"joining 2 clips into .*out\.mp4: ffmpeg exited"):
         broken_encoder.concat([dfl_clips[0], laliga_clips[0]], tmp_path / "out.mp4")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("stderr", "detail"),
+    [
+        (b"", "no message"),
+        (b"  [mov @ 0x1] moov atom not found\n", "[mov @ 0x1] moov atom not found"),
+        (b"line one\n\tline two", "line one\n\tline two"),
+        (b"box '\x10[\x00\x00' \x1b[0m", r"box '\x10[\x00\x00' \x1b[0m"),
+        (b"caf\xc3\xa9 \xff", "caf\u00e9 \ufffd"),
+        (b"x" * 2000 + b"END", "x" * 1497 + "END"),
+    ],
+    ids=["nothing", "stripped", "line breaks kept", "control bytes escaped", "not UTF-8", "the tail"],
+)
+def test_ffmpeg_output_in_a_message_has_no_control_bytes(stderr: bytes, detail: str) -> None:
+    assert ffmpeg_detail(stderr) == detail
 
 
 def test_extraction_is_all_or_nothing(videos: Path, editor: FfmpegVideoEditor, tmp_path: Path) -> None:

@@ -284,14 +284,13 @@ class FfmpegVideoEditor(VideoEditor):
         command = [self._executable(), "-nostdin", "-hide_banner", "-loglevel", "error", "-y", *arguments]
         _log.debug("ffmpeg: %s", " ".join(command))
         try:
-            done = subprocess.run(
-                command, capture_output=True, text=True, timeout=self._timeout_s, check=False
-            )
+            done = subprocess.run(command, capture_output=True, timeout=self._timeout_s, check=False)
         except subprocess.TimeoutExpired:
             raise VideoEditFailed(f"{what}: ffmpeg ran longer than {self._timeout_s} s") from None
         if done.returncode != 0:
-            detail = done.stderr.strip()[-_STDERR_TAIL:] or "no message"
-            raise VideoEditFailed(f"{what}: ffmpeg exited with status {done.returncode}: {detail}")
+            raise VideoEditFailed(
+                f"{what}: ffmpeg exited with status {done.returncode}: {ffmpeg_detail(done.stderr)}"
+            )
 
     def _executable(self) -> str:
         if self._ffmpeg is None:
@@ -304,6 +303,16 @@ MP4_ARGUMENTS = ["-movflags", "+faststart", "-f", "mp4"]
 
 def aac_arguments() -> list[str]:
     return ["-c:a", "aac", "-b:a", AUDIO_BITRATE]
+
+
+def ffmpeg_detail(stderr: bytes) -> str:
+    """The end of ffmpeg's error output, fit for a message (and a job's reason): undecodable bytes
+    replaced, control characters other than line breaks and tabs escaped."""
+    text = stderr.decode("utf-8", "replace").strip()[-_STDERR_TAIL:]
+    return (
+        "".join(char if char.isprintable() or char in "\n\t" else ascii(char)[1:-1] for char in text)
+        or "no message"
+    )
 
 
 def find_ffmpeg() -> str:
