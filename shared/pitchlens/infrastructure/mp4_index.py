@@ -35,6 +35,8 @@ _FRAGMENT_BOXES = frozenset(
 """Top-level boxes of the fragments after a fragmented file's index."""
 _TRACK_PATH = (b"mdia", b"minf", b"stbl")
 """Where a `trak` keeps its sample table."""
+_MAX_INDEX_BYTES = 256 << 20
+"""A larger `moov` is not read (a whole match's index is a few MB): the demuxer decides."""
 
 
 class _Unfollowed(Exception):
@@ -44,21 +46,15 @@ class _Unfollowed(Exception):
 @dataclass(frozen=True, slots=True)
 class _Box:
     kind: bytes
-    start: int
-    """Of the header."""
     body: int
-    """Of the payload."""
+    """Where the payload starts."""
     end: int
     """Just past the box: beyond the available bytes when it was cut off."""
 
     @property
     def name(self) -> str:
-        return box_name(self.kind)
-
-
-def box_name(kind: bytes) -> str:
-    """A box type for a message: quoted, every byte outside printable ASCII escaped."""
-    return ascii(kind.decode("latin-1"))
+        """The type for a message: quoted, every byte outside printable ASCII escaped."""
+        return ascii(self.kind.decode("latin-1"))
 
 
 def check_mp4_complete(path: Path) -> None:
@@ -70,8 +66,8 @@ def check_mp4_complete(path: Path) -> None:
         if file.read(8)[4:8] not in MP4_FIRST_BOXES:
             return  # not MP4/MOV
         index = _find_index(file, size, path)
-        if index is None:
-            return  # no index: the demuxer says why
+        if index is None or index.end - index.body > _MAX_INDEX_BYTES:
+            return  # no index (the demuxer says why), or not one to read
         file.seek(index.body)
         try:
             samples_end, fragmented = _read_index(file.read(index.end - index.body))
@@ -138,7 +134,7 @@ def _box(data: bytes | memoryview, offset: int, position: int, limit: int) -> _B
         size = limit - position
     if size < header:
         return None
-    return _Box(kind, position, position + header, position + size)
+    return _Box(kind, position + header, position + size)
 
 
 def _children(data: memoryview, start: int, end: int) -> dict[bytes, list[_Box]]:
