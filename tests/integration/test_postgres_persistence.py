@@ -10,6 +10,7 @@ import time
 import uuid
 from array import array
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import psycopg
@@ -23,6 +24,8 @@ from pitchlens.domain.errors import InvalidMatchData, JobNotFound, MatchNotFound
 from pitchlens.domain.jobs import Job, JobStage, JobStatus
 from pitchlens.domain.model import Coordinates, Event, EventType, Match, Player, Team, TrackingData
 from pitchlens.domain.ports import EventQuery, TrackingRef
+from pitchlens.domain.sessions import HighlightSession, Selection, SessionClip, SessionStatus
+from pitchlens.domain.vision import Clip, ClipStatus
 from pitchlens.infrastructure.postgres.engine import create_engine, driver_url
 from pitchlens.infrastructure.postgres.migrate import alembic_config, current_revision, head_revision, migrate
 from pitchlens.infrastructure.postgres.tables import metadata
@@ -493,6 +496,144 @@ def test_processed_messages_record_each_key_once(uow_factory: PostgresUnitOfWork
         assert uow.inbox.seen("persist", "key-1") is True
         assert uow.inbox.seen("ingest", "key-1") is False
         assert uow.inbox.seen("persist", "key-2") is False
+
+
+# --- text PostgreSQL cannot hold as given ----------------------------------------------------
+
+NUL_REASON = "game.mp4: truncated: its '\x10[\x00\x00' box runs to byte 279904280"
+"""A reason as an earlier box walk built it: raw NUL bytes from junk read as a box name."""
+SURROGATE = "clip-\udc80.mp4"
+"""A file name decoded with surrogateescape: a lone surrogate, which UTF-8 cannot encode."""
+
+
+def storable(text: str) -> str:
+    return text.replace("\x00", "\ufffd").replace("\udc80", "\ufffd")
+
+
+def test_a_job_failed_with_nul_bytes_in_its_reason_is_stored_failed(
+    uow_factory: PostgresUnitOfWorkFactory,
+) -> None:
+    job = Job("job-nul", "render", "video", "m-nul", "corr-nul", T0, T0).running(JobStage.RENDERING, T0)
+    with uow_factory() as uow:
+        uow.jobs.add(job)
+        uow.commit()
+    with uow_factory() as uow:
+        uow.jobs.update(job.failed(NUL_REASON, T0 + timedelta(seconds=1)))
+        uow.commit()
+    with uow_factory() as uow:
+        stored = uow.jobs.get("job-nul")
+    assert stored.status is JobStatus.FAILED
+    assert stored.reason == "game.mp4: truncated: its '\x10[\ufffd\ufffd' box runs to byte 279904280"
+
+
+def test_ids_names_and_json_with_nul_bytes_or_lone_surrogates_store(
+    uow_factory: PostgresUnitOfWorkFactory,
+) -> None:
+    odd = "a\x00b"
+    job = Job(odd, "ingest", "up\x00load", odd, odd, T0, T0).succeeded(
+        {"events\x00": 1}, T0, note=SURROGATE, outputs={"final\x00": "s3://out/\x00.mp4", "x": SURROGATE}
+    )
+    clip = Clip(
+        clip_id=odd,
+        match_id=odd,
+        video_uri=f"s3://videos/{SURROGATE}",
+        status=ClipStatus.FAILED,
+        created_at=T0,
+        updated_at=T0,
+        reason=NUL_REASON,
+        counts={"frames\x00": 3},
+    )
+    session = HighlightSession(
+        session_id=odd,
+        game="Real\x00Madrid",
+        player=SURROGATE,
+        status=SessionStatus.READY,
+        source="upload",
+        created_at=T0,
+        updated_at=T0,
+        video_names=("one\x00.mp4", SURROGATE),
+        reason=NUL_REASON,
+    )
+    decision = SessionClip(odd, odd, T0, Selection((1.0, 2.0, 3.0, 4.0), 0, "d\x00t"), odd, True)
+    with uow_factory() as uow:
+        uow.jobs.add(job)
+        uow.clips.add(clip)
+        uow.sessions.add(session)
+        uow.sessions.save_clip(decision)
+        uow.commit()
+    with uow_factory() as uow:
+        # Looked up by the same odd id, each is found as stored.
+        assert uow.jobs.get(odd) == Job(
+            storable(odd),
+            "ingest",
+            "up\ufffdload",
+            storable(odd),
+            storable(odd),
+            T0,
+            T0,
+            status=JobStatus.SUCCEEDED,
+            stage=JobStage.DONE,
+            reason=storable(SURROGATE),
+            counts={"events\ufffd": 1},
+            outputs={"final\ufffd": "s3://out/\ufffd.mp4", "x": storable(SURROGATE)},
+        )
+        assert uow.jobs.find(correlation_id=odd) == [uow.jobs.get(odd)]
+        found = uow.clips.get(odd)
+        assert (found.clip_id, found.video_uri, found.reason, found.counts) == (
+            storable(odd),
+            storable(clip.video_uri),
+            storable(NUL_REASON),
+            {"frames\ufffd": 3},
+        )
+        assert [c.clip_id for c in uow.clips.list(odd)] == [storable(odd)]
+        stored = uow.sessions.get(odd)
+        assert (stored.game, stored.player, stored.video_names, stored.reason) == (
+            "Real\ufffdMadrid",
+            storable(SURROGATE),
+            ("one\ufffd.mp4", storable(SURROGATE)),
+            storable(NUL_REASON),
+        )
+        (kept,) = uow.sessions.clips(odd)
+        assert kept.selection is not None and kept.selection.indicator == "d\ufffdt"
+    assert scalar(uow_factory.engine, "SELECT count(*) FROM jobs WHERE strpos(reason, chr(65533)) > 0") == 1
+
+
+def test_a_match_with_nul_bytes_in_names_events_and_attributes_stores(
+    uow_factory: PostgresUnitOfWorkFactory,
+) -> None:
+    base = synthetic_match("m\x00odd", 20)
+    home = Team(
+        "home\x00team",
+        "Home\x00FC",
+        tuple(
+            replace(player, name=f"{player.name}\x00", team_id="home\x00team")
+            for player in base.home_team.players
+        ),
+    )
+    events = tuple(
+        replace(
+            event,
+            raw_type=f"Pass\x00{SURROGATE}",
+            outcome="In\x00complete",
+            attributes={"note\x00": ["x\x00", {"deep": SURROGATE}], "xg": 0.1},
+        )
+        for event in base.events
+    )
+    match = Match(base.match_id, base.source, home, base.away_team, events, competition="Euro\x00")
+    assert save(uow_factory, match, T0)
+    with uow_factory() as uow:
+        summary = uow.matches.summary("m\x00odd")
+        page = uow.matches.events(EventQuery(match_id="m\x00odd", player="Player 2\x00", limit=100))
+        first = uow.matches.events(EventQuery(match_id="m\x00odd", limit=1)).events[0]
+    assert (summary.match_id, summary.home_team, summary.competition) == (
+        "m\ufffdodd",
+        "Home\ufffdFC",
+        "Euro\ufffd",
+    )
+    assert page.total > 0  # the player's name was stored as "Home Player 2\ufffd"
+    assert (first.raw_type, first.outcome) == (storable(f"Pass\x00{SURROGATE}"), "In\ufffdcomplete")
+    assert first.attributes == {"note\ufffd": ["x\ufffd", {"deep": storable(SURROGATE)}], "xg": 0.1}
+    assert row_counts(uow_factory.engine, "m\ufffdodd") == (1, 28, 20)
 
 
 # --- the server going away -------------------------------------------------------------------

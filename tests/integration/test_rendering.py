@@ -230,6 +230,27 @@ def test_an_unreadable_video_is_refused_and_nothing_is_left(
     assert not out.exists() or not any(out.iterdir())
 
 
+def test_a_video_with_bytes_after_its_last_sample_renders(
+    pitch_video: Path, renderer: FfmpegIndicatorRenderer, tmp_path: Path
+) -> None:
+    source = tmp_path / "trailing.mp4"  # ~3 KB of junk after the index, as in a broadcast download
+    source.write_bytes(pitch_video.read_bytes() + b"\x10\xaf\x00\x00\x10[\x00\x00" + bytes(range(256)) * 12)
+    target = tmp_path / "final.mp4"
+    renderer.render(str(source), str(target), followed(), Indicator.DOT, PRESETS["final"])
+    assert probe(target).frames == SOURCE_FRAMES
+
+
+def test_a_video_cut_off_in_its_media_data_is_refused_as_truncated(
+    pitch_video: Path, renderer: FfmpegIndicatorRenderer, tmp_path: Path
+) -> None:
+    whole = pitch_video.read_bytes()
+    source = tmp_path / "cut.mp4"
+    source.write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(InvalidVideo, match=r"cut\.mp4: truncated"):
+        renderer.render(str(source), str(tmp_path / "x.mp4"), followed(), Indicator.DOT, PRESETS["final"])
+    assert [path.name for path in tmp_path.iterdir()] == ["cut.mp4"]
+
+
 def test_tracking_data_beyond_the_video_is_refused_and_nothing_is_left(
     pitch_video: Path, renderer: FfmpegIndicatorRenderer, tmp_path: Path
 ) -> None:

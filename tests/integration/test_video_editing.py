@@ -4,6 +4,7 @@ unreadable input. Outputs are checked with PyAV and by reading the MP4's top-lev
 
 from __future__ import annotations
 
+import random
 import time
 from fractions import Fraction
 from pathlib import Path
@@ -19,7 +20,7 @@ from pitchlens.application.highlight_cutter import HighlightCutter  # noqa: E402
 from pitchlens.domain.errors import InvalidVideo  # noqa: E402
 from pitchlens.domain.highlights import CutMode, Interval, VideoEditFailed  # noqa: E402
 from pitchlens.infrastructure.intervals_csv import CsvIntervalReader  # noqa: E402
-from pitchlens.infrastructure.video_editing import FfmpegVideoEditor  # noqa: E402
+from pitchlens.infrastructure.video_editing import FfmpegVideoEditor, ffmpeg_detail  # noqa: E402
 from tests.media import Probe, assert_browser_ready, probe  # noqa: E402
 
 pytestmark = pytest.mark.integration
@@ -286,6 +287,54 @@ def test_an_unreadable_clip_fails_the_join_before_writing(
     assert sorted(path.name for path in tmp_path.iterdir()) == ["broken.mp4"]
 
 
+TRAILING_JUNK = b"\x10\xaf\x00\x00\x10[\x00\x00" + random.Random(8).randbytes(3102)
+"""What followed the `mdat` of a broadcast file that plays everywhere; read as a box header, it
+announces 279,904,256 bytes of type '\\x10[\\x00\\x00'."""
+
+
+@pytest.mark.parametrize("name", [DFL, LALIGA], ids=["index-first", "index-last"])
+def test_bytes_after_the_last_sample_neither_stop_a_cut_nor_a_join(
+    videos: Path, editor: FfmpegVideoEditor, tmp_path: Path, name: str
+) -> None:
+    game = tmp_path / "game.mp4"
+    game.write_bytes((videos / name).read_bytes() + TRAILING_JUNK)
+    assert editor.duration(game) == editor.duration(videos / name)
+    (clip,) = editor.extract(game, [Interval(1.0, 2.0)], tmp_path / "clips", CutMode.COPY)
+    joined = editor.concat([game, clip], tmp_path / "joined.mp4")
+    assert joined.stream_copied
+    found = probe(joined.path)
+    assert_browser_ready(found)
+    # The same as without the junk (a stream-copy join also keeps the frames an edit list hides).
+    (clean_clip,) = editor.extract(videos / name, [Interval(1.0, 2.0)], tmp_path / "clean", CutMode.COPY)
+    assert probe(clip).frames == probe(clean_clip).frames
+    assert (
+        found.frames == probe(editor.concat([videos / name, clean_clip], tmp_path / "clean.mp4").path).frames
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        (DFL, "truncated: the index points to samples up to byte 1085520 but the file has 542760"),
+        (LALIGA, "truncated before its index: its 'mdat' box runs to byte 2986284 but the file has 1507285"),
+    ],
+    ids=["index-first", "index-last"],
+)
+def test_a_video_cut_off_in_its_media_data_is_refused_as_truncated(
+    videos: Path, editor: FfmpegVideoEditor, tmp_path: Path, name: str, reason: str
+) -> None:
+    whole = (videos / name).read_bytes()
+    game = tmp_path / "game.mp4"
+    game.write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(InvalidVideo) as cut:
+        editor.extract(game, [Interval(1.0, 2.0)], tmp_path / "clips", CutMode.COPY)
+    with pytest.raises(InvalidVideo) as joined:
+        editor.concat([game], tmp_path / "joined.mp4")
+    for raised in (cut, joined):
+        assert str(raised.value) == f"{game}: {reason} bytes"
+    assert [path.name for path in tmp_path.iterdir()] == ["game.mp4"]
+
+
 def test_an_ffmpeg_failure_names_the_file_and_leaves_no_partial_output(
     videos: Path, dfl_clips: list[Path], laliga_clips: list[Path], tmp_path: Path
 ) -> None:
@@ -297,6 +346,22 @@ def test_an_ffmpeg_failure_names_the_file_and_leaves_no_partial_output(
     with pytest.raises(VideoEditFailed, match=r"joining 2 clips into .*out\.mp4: ffmpeg exited"):
         broken_encoder.concat([dfl_clips[0], laliga_clips[0]], tmp_path / "out.mp4")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("stderr", "detail"),
+    [
+        (b"", "no message"),
+        (b"  [mov @ 0x1] moov atom not found\n", "[mov @ 0x1] moov atom not found"),
+        (b"line one\n\tline two", "line one\n\tline two"),
+        (b"box '\x10[\x00\x00' \x1b[0m", r"box '\x10[\x00\x00' \x1b[0m"),
+        (b"caf\xc3\xa9 \xff", "caf\u00e9 \ufffd"),
+        (b"x" * 2000 + b"END", "x" * 1497 + "END"),
+    ],
+    ids=["nothing", "stripped", "line breaks kept", "control bytes escaped", "not UTF-8", "the tail"],
+)
+def test_ffmpeg_output_in_a_message_has_no_control_bytes(stderr: bytes, detail: str) -> None:
+    assert ffmpeg_detail(stderr) == detail
 
 
 def test_extraction_is_all_or_nothing(videos: Path, editor: FfmpegVideoEditor, tmp_path: Path) -> None:

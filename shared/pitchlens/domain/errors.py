@@ -39,7 +39,7 @@ class InvalidMessage(PermanentError):
 
 
 class InvalidInput(PermanentError):
-    """A value cannot be used as given (text with NUL characters, a number out of range)."""
+    """A value cannot be used as given (a number out of range)."""
 
 
 class InvalidVideo(PermanentError):

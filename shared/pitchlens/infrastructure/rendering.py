@@ -47,6 +47,7 @@ from pitchlens.infrastructure.video_editing import (
     MP4_ARGUMENTS,
     aac_arguments,
     check_output,
+    ffmpeg_detail,
     find_ffmpeg,
     probe_media,
     publishing,
@@ -57,7 +58,6 @@ _log = logging.getLogger(__name__)
 
 PROGRESS_EVERY = 10
 """Source frames between progress callbacks."""
-_STDERR_TAIL = 1500
 _EPSILON_S = 1e-6
 
 
@@ -123,7 +123,7 @@ class FfmpegIndicatorRenderer(IndicatorRenderer):
             status = encoder.wait()
             if status != 0 or written == 0:
                 errors.seek(0)
-                detail = errors.read().decode("utf-8", "replace").strip()[-_STDERR_TAIL:] or "no message"
+                detail = ffmpeg_detail(errors.read())
                 raise VideoEditFailed(f"rendering {source}: ffmpeg exited with status {status}: {detail}")
             check_output(temp, f"render of {source}")
         return RenderedVideo(

@@ -51,6 +51,7 @@ from pitchlens.domain.highlights import (
     VideoEditFailed,
     VideoEditor,
 )
+from pitchlens.infrastructure.mp4_index import check_mp4_complete
 
 _log = logging.getLogger(__name__)
 
@@ -73,7 +74,6 @@ _STDERR_TAIL = 1500
 _REORDER_S = 2
 """How far (seconds) decode order may run ahead of presentation order (B-frame reordering)."""
 COPYABLE_AUDIO = frozenset({"aac"})
-_MP4_FIRST_BOXES = frozenset({b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide", b"pnot"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,14 +287,13 @@ class FfmpegVideoEditor(VideoEditor):
         command = [self._executable(), "-nostdin", "-hide_banner", "-loglevel", "error", "-y", *arguments]
         _log.debug("ffmpeg: %s", " ".join(command))
         try:
-            done = subprocess.run(
-                command, capture_output=True, text=True, timeout=self._timeout_s, check=False
-            )
+            done = subprocess.run(command, capture_output=True, timeout=self._timeout_s, check=False)
         except subprocess.TimeoutExpired:
             raise VideoEditFailed(f"{what}: ffmpeg ran longer than {self._timeout_s} s") from None
         if done.returncode != 0:
-            detail = done.stderr.strip()[-_STDERR_TAIL:] or "no message"
-            raise VideoEditFailed(f"{what}: ffmpeg exited with status {done.returncode}: {detail}")
+            raise VideoEditFailed(
+                f"{what}: ffmpeg exited with status {done.returncode}: {ffmpeg_detail(done.stderr)}"
+            )
 
     def _executable(self) -> str:
         if self._ffmpeg is None:
@@ -307,6 +306,16 @@ MP4_ARGUMENTS = ["-movflags", "+faststart", "-f", "mp4"]
 
 def aac_arguments() -> list[str]:
     return ["-c:a", "aac", "-b:a", AUDIO_BITRATE]
+
+
+def ffmpeg_detail(stderr: bytes) -> str:
+    """The end of ffmpeg's error output, fit for a message (and a job's reason): undecodable bytes
+    replaced, control characters other than line breaks and tabs escaped."""
+    text = stderr.decode("utf-8", "replace").strip()[-_STDERR_TAIL:]
+    return (
+        "".join(char if char.isprintable() or char in "\n\t" else ascii(char)[1:-1] for char in text)
+        or "no message"
+    )
 
 
 def find_ffmpeg() -> str:
@@ -345,7 +354,7 @@ def _concat_quote(path: Path) -> str:
 def probe_media(path: Path) -> MediaInfo:
     if not path.is_file():
         raise InvalidVideo(f"{path}: no such file")
-    _check_mp4_complete(path)
+    check_mp4_complete(path)
     try:
         with av.open(str(path)) as container:
             if not container.streams.video:
@@ -407,33 +416,6 @@ def _first_frame_at(path: Path, seconds: float) -> float | None:
             return None if found is None else float(found - origin)
     except av.error.FFmpegError as error:
         raise InvalidVideo(f"{path}: not a readable video: {error}") from error
-
-
-def _check_mp4_complete(path: Path) -> None:
-    """A cut-off MP4 whose index comes first opens and probes fine; ffmpeg then fails mid-way.
-    Its top-level boxes tell: the last one runs past the end of the file."""
-    size = path.stat().st_size
-    with path.open("rb") as file:
-        if file.read(8)[4:8] not in _MP4_FIRST_BOXES:
-            return  # not MP4/MOV: leave it to the demuxer
-        position = 0
-        while position + 8 <= size:
-            file.seek(position)
-            header = file.read(16)
-            length = int.from_bytes(header[:4], "big")
-            if length == 1 and len(header) == 16:
-                length = int.from_bytes(header[8:16], "big")
-            elif length == 0:
-                return  # the box runs to the end of the file by definition
-            if length < 8:
-                raise InvalidVideo(f"{path}: damaged MP4: a box of {length} bytes at byte {position}")
-            if position + length > size:
-                kind = header[4:8].decode("latin-1")
-                raise InvalidVideo(
-                    f"{path}: truncated: its '{kind}' box ends at byte {position + length} "
-                    f"but the file has {size} bytes"
-                )
-            position += length
 
 
 def check_output(path: Path, name: str) -> None:

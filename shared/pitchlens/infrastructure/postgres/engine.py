@@ -74,7 +74,8 @@ def unavailable_error(error: BaseException) -> ServiceUnavailable:
 @contextmanager
 def connection_errors_as_unavailable() -> Iterator[None]:
     """Re-raises connection failures (from SQLAlchemy or straight from psycopg) as ServiceUnavailable,
-    and values PostgreSQL refuses (text with NUL characters, out-of-range numbers) as InvalidInput."""
+    and values PostgreSQL refuses (a number out of range) as InvalidInput. Text is never refused:
+    the tables' column types make it storable (see tables.py)."""
     try:
         yield
     except ServiceUnavailable:

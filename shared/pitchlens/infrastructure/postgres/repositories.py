@@ -13,6 +13,7 @@ import orjson
 import psycopg
 from psycopg.adapt import Dumper
 from psycopg.pq import Format
+from psycopg.types.string import StrBinaryDumper
 from sqlalchemy import Connection, Row, and_, delete, exists, func, or_, select
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.postgresql import insert
@@ -37,6 +38,8 @@ from pitchlens.infrastructure.postgres.tables import (
     match_players,
     matches,
     processed_messages,
+    storable_json,
+    storable_text,
 )
 
 # Binary COPY sends each value in its column type's wire format, with no casts on the server,
@@ -65,8 +68,8 @@ EVENT_COPY_SQL = f"COPY events ({', '.join(EVENT_COPY_COLUMNS)}) FROM STDIN (FOR
 # between two match ids only makes their persists take turns, it never mixes their data.
 MATCH_LOCK_NAMESPACE = "pitchlens.match:"
 
-# Errors saying this match's data cannot be stored (duplicate event ids, a number out of range,
-# a NUL byte in a text): the same data will always fail, so retrying is pointless.
+# Errors saying this match's data cannot be stored (duplicate event ids, a number out of range):
+# the same data will always fail, so retrying is pointless. Text always stores (see tables.py).
 REJECTED_DATA_ERRORS: tuple[type[BaseException], ...] = (
     sa_exc.IntegrityError,
     sa_exc.DataError,
@@ -77,13 +80,31 @@ REJECTED_DATA_ERRORS: tuple[type[BaseException], ...] = (
 
 class OrjsonJsonBinaryDumper(Dumper):
     """Dumps a dict as binary json (the JSON text) with orjson, several times faster than the json
-    module psycopg uses by default."""
+    module psycopg uses by default; strings PostgreSQL cannot hold are made storable (tables.py)."""
 
     format = Format.BINARY
     oid = psycopg.postgres.types["json"].oid  # registering it also makes it *the* json dumper (set_types)
 
     def dump(self, obj: Any) -> bytes:
-        return orjson.dumps(obj, option=orjson.OPT_NON_STR_KEYS)
+        try:
+            dumped = orjson.dumps(obj, option=orjson.OPT_NON_STR_KEYS)
+        except orjson.JSONEncodeError:
+            dumped = None  # a lone surrogate, say; or not JSON at all, which the retry raises again
+        if dumped is None or b"\\u0000" in dumped:
+            dumped = orjson.dumps(storable_json(obj), option=orjson.OPT_NON_STR_KEYS)
+        return dumped
+
+
+class StorableTextBinaryDumper(StrBinaryDumper):
+    """Dumps a str as binary text, made storable (tables.py): the events COPY's StorableText."""
+
+    def dump(self, obj: str) -> bytes:
+        if "\x00" in obj:
+            obj = storable_text(obj)
+        try:
+            return obj.encode(self._encoding)
+        except UnicodeEncodeError:  # a lone surrogate
+            return storable_text(obj).encode(self._encoding)
 
 
 def as_utc(moment: datetime) -> datetime:
@@ -190,7 +211,7 @@ class PostgresMatchRepository(MatchRepository):
             # Two deliveries of the same match (at-least-once queues, a replay) may be persisted at
             # once; the lock makes the second wait for the first to commit, then compare ingestion
             # times against what the first stored. It is released when the transaction ends.
-            lock_key = func.hashtextextended(MATCH_LOCK_NAMESPACE + match.match_id, 0)
+            lock_key = func.hashtextextended(storable_text(MATCH_LOCK_NAMESPACE + match.match_id), 0)
             connection.execute(select(func.pg_advisory_xact_lock(lock_key)))
             stored_at = connection.execute(
                 select(matches.c.ingested_at).where(matches.c.match_id == match.match_id)
@@ -248,8 +269,10 @@ class PostgresMatchRepository(MatchRepository):
         driver_connection = self._connection.connection.driver_connection
         assert isinstance(driver_connection, psycopg.Connection)
         with driver_connection.cursor() as cursor:
-            # Scoped to this cursor: dicts become binary json through orjson.
+            # Scoped to this cursor: dicts become binary json through orjson, and text and json
+            # are made storable as the tables' column types do for bound parameters.
             cursor.adapters.register_dumper(dict, OrjsonJsonBinaryDumper)
+            cursor.adapters.register_dumper(str, StorableTextBinaryDumper)
             with cursor.copy(EVENT_COPY_SQL) as copy:
                 copy.set_types(EVENT_COPY_TYPES)
                 write_row = copy.write_row

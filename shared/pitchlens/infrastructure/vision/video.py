@@ -32,6 +32,7 @@ import numpy as np
 
 from pitchlens.domain.errors import InvalidVideo
 from pitchlens.domain.vision import VideoInfo, VideoReader
+from pitchlens.infrastructure.mp4_index import MP4_FIRST_BOXES
 
 _log = logging.getLogger(__name__)
 
@@ -43,7 +44,6 @@ VFR_IRREGULAR_SHARE = 0.01
 """...and a clip with more than this share of irregular intervals has a variable frame rate."""
 _PUT_POLL_S = 0.05
 """How often a blocked decode thread looks whether its consumer has gone."""
-_MP4_BRANDS = (b"ftyp", b"moov", b"mdat", b"wide", b"free", b"skip")
 
 
 @dataclass(frozen=True, slots=True)
@@ -320,7 +320,7 @@ def _unopenable_reason(path: str) -> str:
     """Why FFmpeg could not open a file, judged from its first bytes."""
     with open(path, "rb") as file:
         head = file.read(16)
-    if head[4:8] in _MP4_BRANDS:
+    if head[4:8] in MP4_FIRST_BOXES:
         return (
             "truncated or damaged MP4/MOV: no readable index (moov atom), the upload was probably cut short"
         )
