@@ -16,7 +16,13 @@ from pitchlens.domain.errors import (
 from pitchlens.domain.highlights import HighlightError
 from pitchlens.domain.jobs import JobStatus
 from pitchlens.domain.messages import HighlightsRequested, RenderRequested
-from pitchlens.domain.sessions import NothingApproved, SessionNotFound, SessionStatus, UploadTooLarge
+from pitchlens.domain.sessions import (
+    NothingApproved,
+    SessionNotFound,
+    SessionStatus,
+    UnsupportedUpload,
+    UploadTooLarge,
+)
 from pitchlens.domain.vision import Clip, ClipStatus, FrameTracks, VideoInfo
 from tests.fakes.system import FakeSystem
 
@@ -102,7 +108,7 @@ def test_bad_sessions_are_refused(desk: Desk) -> None:
         desk.session_creator.execute("g", "p", [], "c")
     with pytest.raises(HighlightError, match="game name"):
         desk.session_creator.execute(" ", "p", [("a.mp4", 1)], "c")
-    with pytest.raises(ValueError, match="not a video file name"):
+    with pytest.raises(UnsupportedUpload, match="not a video file name"):
         desk.session_creator.execute("g", "p", [("notes.txt", 1)], "c")
     with pytest.raises(HighlightError, match="row 1"):
         desk.cut_session_creator.execute("g", "p", ("game.mp4", 1), "start,end\n5,2\n", 0, "c")

@@ -63,6 +63,30 @@ def test_every_raw_event_becomes_one_event_in_file_order(parsed: tuple[str, list
     assert [event.raw_type for event in match.events] == [raw["type"]["name"] for raw in raw_events]
 
 
+def test_events_under_one_id_are_all_kept_with_ids_of_their_own(statsbomb_dir: Path) -> None:
+    # Barcelona v Alavés (open data) has three different events with the same id.
+    folder = statsbomb_dir / "extra_unknown_match_id"
+    if not folder.is_dir():
+        pytest.skip(f"the Barcelona v Alavés files are not in the shared data ({folder})")
+    files = {
+        "events.json": (folder / "barcelona_vs_alaves_events.json").read_bytes(),
+        "lineups.json": (folder / "barcelona_vs_alaves_lineups.json").read_bytes(),
+    }
+    raw = orjson.loads(files["events.json"])
+    match = _parse(files, "barcelona-alaves")
+    ids = [event.event_id for event in match.events]
+    assert len(ids) == len(raw) == len(set(ids))  # every event, each under its own id
+    shared = [item for item in raw if item["id"] == "f93a1612-e2de-4efe-b202-6c4a178eebad"]
+    assert len(shared) == 3
+    first, *later = (match.events[raw.index(item)] for item in shared)
+    assert first.event_id == shared[0]["id"] and "statsbomb_id" not in first.attributes
+    for event, item in zip(later, shared[1:], strict=True):
+        assert (
+            event.event_id == f"{item['id']}#{item['index']}"
+            and event.attributes["statsbomb_id"] == item["id"]
+        )
+
+
 def test_teams_and_players_come_from_the_lineups(parsed: tuple[str, list[Any], Match]) -> None:
     match_id, _, match = parsed
     home_id, home_name, away_id, away_name, squad = MATCHES[match_id]

@@ -14,7 +14,7 @@ from pitchlens.application.clip_tracker import track_frames
 from pitchlens.application.outcomes import Outcome, Result
 from pitchlens.domain.errors import ServiceUnavailable
 from pitchlens.domain.jobs import Job, JobKind, JobStatus
-from pitchlens.domain.messages import PlayersDetected, VideoProcessed, VideoUploaded
+from pitchlens.domain.messages import DetectionRequested, PlayersDetected, VideoProcessed, VideoUploaded
 from pitchlens.domain.vision import ClipStatus, FrameDetections, FrameTracks
 from tests.fakes.system import FakeSystem
 from tests.fakes.vision import FakeDetectionModel, FakeTracker
@@ -99,6 +99,29 @@ def test_a_notification_redelivered_while_the_job_runs_leaves_it_as_it_is(pipeli
     assert before.stage.value == "tracking" and "frame_uri" in before.outputs
     assert outcomes(pipeline.deliver(created, "n-2")) == [Outcome.DONE, Outcome.DUPLICATE]
     assert pipeline.job() == before  # neither its stage nor what it produced went back
+
+
+@pytest.mark.parametrize(
+    ("now", "reached", "expected"),
+    [
+        (ClipStatus.UPLOADED, ClipStatus.DETECTED, ClipStatus.DETECTED),
+        (ClipStatus.PERSISTED, ClipStatus.DETECTED, ClipStatus.PERSISTED),
+        (ClipStatus.PERSISTED, ClipStatus.TRACKED, ClipStatus.PERSISTED),
+        (ClipStatus.TRACKED, ClipStatus.PERSISTED, ClipStatus.PERSISTED),
+        (ClipStatus.FAILED, ClipStatus.DETECTED, ClipStatus.DETECTED),
+    ],
+)
+def test_a_clip_only_moves_forward(now: ClipStatus, reached: ClipStatus, expected: ClipStatus) -> None:
+    assert now.then(reached) is expected
+
+
+def test_detection_run_again_on_a_processed_clip_leaves_it_processed(pipeline: Pipeline) -> None:
+    pipeline.run(pipeline.upload("m1/a.mp4", b"3"))
+    [clip] = pipeline.database.clips.values()
+    again = DetectionRequested(pipeline.job().job_id, clip.clip_id, "m1", clip.video_uri)
+    assert outcomes(pipeline.deliver(again, "replay-1")) == [Outcome.DONE]
+    assert pipeline.database.clips[clip.clip_id].status is ClipStatus.PERSISTED
+    assert pipeline.job().status is JobStatus.SUCCEEDED
 
 
 def test_two_clips_of_one_match_get_different_ids() -> None:

@@ -59,7 +59,7 @@ class ClipDetector:
             uow.clips.update(
                 dataclasses.replace(
                     clip,
-                    status=ClipStatus.DETECTED,
+                    status=clip.status.then(ClipStatus.DETECTED),
                     info=info,
                     frame_uri=artifacts.frame_uri,
                     detections_uri=artifacts.detections_uri,

@@ -85,7 +85,7 @@ class ClipTracker:
             uow.clips.update(
                 dataclasses.replace(
                     clip,
-                    status=ClipStatus.TRACKED,
+                    status=clip.status.then(ClipStatus.TRACKED),
                     tracks_uri=staged,
                     counts={**clip.counts, **counts},
                     updated_at=now,

@@ -33,7 +33,7 @@ class TrajectoryPersister:
             uow.clips.update(
                 dataclasses.replace(
                     clip,
-                    status=ClipStatus.PERSISTED,
+                    status=clip.status.then(ClipStatus.PERSISTED),
                     trajectories_uri=stored.uri,
                     trajectory_rows=stored.rows,
                     schema_version=stored.schema_version,

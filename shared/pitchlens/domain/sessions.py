@@ -100,10 +100,12 @@ def safe_file_name(name: str) -> str:
 
 
 def session_file_name(name: str) -> str:
-    """An uploaded video's name made safe (`safe_file_name`); ValueError when it is not a video
-    file name."""
+    """An uploaded video's name made safe (`safe_file_name`); UnsupportedUpload when it is not a
+    video file name."""
     if not is_video_name(name.replace("\\", "/").rsplit("/", 1)[-1].strip()):
-        raise ValueError(f"{name!r} is not a video file name (expected {', '.join(sorted(VIDEO_SUFFIXES))})")
+        raise UnsupportedUpload(
+            f"{name!r} is not a video file name (expected {', '.join(sorted(VIDEO_SUFFIXES))})"
+        )
     return safe_file_name(name)
 
 

@@ -150,6 +150,14 @@ class ClipStatus(StrEnum):
     PERSISTED = "PERSISTED"
     FAILED = "FAILED"
 
+    def then(self, reached: ClipStatus) -> ClipStatus:
+        """The status after a step that reached `reached`: the pipeline only moves forward, so a
+        step run again (a redelivered or replayed message) never takes a clip back."""
+        order = (ClipStatus.UPLOADED, ClipStatus.DETECTED, ClipStatus.TRACKED, ClipStatus.PERSISTED)
+        if self not in order or reached not in order:
+            return reached
+        return max(self, reached, key=order.index)
+
 
 @dataclass(frozen=True, slots=True)
 class Clip:

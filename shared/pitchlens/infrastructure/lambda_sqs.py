@@ -12,6 +12,9 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -30,13 +33,37 @@ from pitchlens.infrastructure.messaging import codec, notifications
 log = get_logger("pitchlens.function")
 
 
-def handle_sqs_batch(
-    event: dict[str, Any], context: Any, *, function: str, force: bool = False
-) -> dict[str, Any]:
-    """Processes a Lambda SQS event for `function`; returns `{"batchItemFailures": [...]}`.
-    `force` bypasses the inbox (a deliberate replay)."""
+@dataclass
+class Replay:
+    """What a deliberate replay asks of the handlers it invokes (`replaying`), and what they did:
+    per record, its results or its error."""
+
+    force: bool = False
+    """Run the use cases even when their inbox already holds the message's key."""
+    results: dict[str, list[Result]] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+_REPLAY: ContextVar[Replay | None] = ContextVar("pitchlens_replay", default=None)
+
+
+@contextmanager
+def replaying(force: bool = False) -> Iterator[Replay]:
+    """Handlers called inside record what happened to each record, and bypass inboxes if `force`."""
+    replay = Replay(force)
+    token = _REPLAY.set(replay)
+    try:
+        yield replay
+    finally:
+        _REPLAY.reset(token)
+
+
+def handle_sqs_batch(event: dict[str, Any], context: Any, *, function: str) -> dict[str, Any]:
+    """Processes a Lambda SQS event for `function`; returns `{"batchItemFailures": [...]}`."""
     from pitchlens.infrastructure.bootstrap import container
 
+    replay = _REPLAY.get()
+    force = replay is not None and replay.force
     app = container()
     pipeline = app.pipeline(function)
     uploads = app.upload_types
@@ -70,6 +97,9 @@ def _handle_record(
                 with log_context(correlation_id=delivery.correlation_id, message_type=message.TYPE):
                     results.extend(pipeline.handle(message, delivery, force=force))
         except Exception as error:
+            replay = _REPLAY.get()
+            if replay is not None:
+                replay.errors[record.message_id] = f"{type(error).__name__}: {error}"
             last = attempt >= max_attempts
             log.error(
                 "message failed" + (" on its last attempt; it goes to the dead-letter queue" if last else ""),
@@ -86,7 +116,10 @@ def _handle_record(
             log.info(
                 "message handled", outcome=result.outcome.value, job_id=result.job_id, detail=result.detail
             )
-        return [_describe(r) for r in results]
+        replay = _REPLAY.get()
+        if replay is not None:
+            replay.results[record.message_id] = results
+        return [describe_result(r) for r in results]
 
 
 def _messages(
@@ -124,7 +157,7 @@ class PrometheusOutcomes:
             metrics.INGESTION_JOBS.labels(result.source or "", result.job_status.value.lower()).inc()
 
 
-def _describe(result: Result) -> dict[str, Any]:
+def describe_result(result: Result) -> dict[str, Any]:
     return {
         "outcome": result.outcome.value,
         "job_id": result.job_id,

@@ -420,6 +420,7 @@ def _events(
     # look-ups, and the rare cases behind cheap tests.
     events: list[Event] = []
     append = events.append
+    seen_ids: set[str] = set()
     from_statsbomb = Coordinates.from_statsbomb
     event_types = EVENT_TYPES
     detail_keys = _DETAIL_KEYS
@@ -493,9 +494,16 @@ def _events(
             event_id = item.get("id")
             if frames and event_id in frames:
                 attributes["freeze_frame"] = _freeze_frame(frames[event_id], flip)
+            key = str(event_id) if event_id is not None else str(item.get("index", number))
+            if key in seen_ids:
+                # Seen in open data (Barcelona v Alavés): two different events under one id. Both are
+                # kept; the later one is told apart by its index, which is unique within a match.
+                attributes["statsbomb_id"] = key
+                key = f"{key}#{item.get('index', number)}"
+            seen_ids.add(key)
             append(
                 Event(
-                    str(event_id) if event_id is not None else str(item.get("index", number)),
+                    key,
                     event_types.get(type_name, generic),
                     period,
                     timestamp,

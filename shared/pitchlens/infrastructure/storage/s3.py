@@ -114,6 +114,15 @@ class S3ObjectStorage(ObjectStorage):
             raise
         return self.head(bucket, key)
 
+    def _upload_in_progress(self, bucket: str, key: str, upload_id: str) -> bool:
+        """Whether `upload_id` is a multipart upload of `key` still open (some S3-compatible servers
+        answer an unknown id with a server error rather than NoSuchUpload)."""
+        with storage_errors(bucket, key):
+            listed = self._client.list_multipart_uploads(Bucket=bucket, Prefix=key)
+        return any(
+            upload["UploadId"] == upload_id and upload["Key"] == key for upload in listed.get("Uploads", [])
+        )
+
     def download_url(self, bucket: str, key: str, *, expires_in_s: int, file_name: str | None = None) -> str:
         self.head(bucket, key)  # ObjectNotFound rather than a link to nothing
         params = {"Bucket": bucket, "Key": key}

@@ -118,6 +118,17 @@ class ApiClient:
         if batch_size is not None:
             body["batch_size"] = batch_size
         plan = self.request("POST", "/api/v1/uploads", json=body, headers=headers)
+        return self.send(plan, path, on_progress, headers)
+
+    def send(
+        self,
+        plan: Mapping[str, Any],
+        path: Path,
+        on_progress: ProgressCallback | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """Sends a file as a planned upload says (an answer of POST /api/v1/uploads, or one of a
+        session's uploads): each part PUT to its presigned URL, then the upload completed."""
         etags = []
         with path.open("rb") as file:
             for part in plan["parts"]:
@@ -129,8 +140,8 @@ class ApiClient:
         completed = self.request(
             "POST",
             plan["complete_url"],
-            json={"kind": kind, "key": plan["key"], "upload_id": plan["upload_id"], "parts": etags},
-            headers=headers,
+            json={"kind": plan["kind"], "key": plan["key"], "upload_id": plan["upload_id"], "parts": etags},
+            headers=dict(headers or {}),
         )
         return {**plan, **completed}
 

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
-import orjson
 import typer
 from rich.table import Table
 
 from pitchlens.infrastructure.logging import configure_logging
 from pitchlens.infrastructure.settings import Settings
-from pitchlens.runtime.cli.api_client import ApiError
+from pitchlens.runtime.cli.api_client import ApiClient, ApiError
 from pitchlens.runtime.cli.app import (
     AsJson,
     DataDir,
     app,
+    console,
     dlq_app,
     fail,
     out,
@@ -28,29 +28,88 @@ from pitchlens.runtime.cli.app import (
 # --- Replay and dead letters -----------------------------------------------------------------
 @app.command()
 def replay(
-    file: Annotated[Path, typer.Argument(help="An event file, e.g. events/s3-raw-data-object-created.json")],
+    file: Annotated[
+        Path, typer.Argument(help="An event file, e.g. events/sqs-s3-videos-object-created.json")
+    ],
     function: Annotated[
         str | None, typer.Option("--function", help="Handler to invoke (default: inferred)")
     ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Run the use cases even if this message was processed before")
+    ] = False,
+    seed: Annotated[
+        bool, typer.Option(help="Run the sample's seed steps first (create what the event refers to)")
+    ] = True,
     data_dir: DataDir = None,
 ) -> None:
-    """Invoke a function's handler in-process with a stored event, against the configured stack."""
+    """Invoke a function's handler in-process with a stored event, against the running stack (as
+    Lambda would call it). A sample's seed runs first through the API and its expectations are
+    checked after; exit code 1 when a record failed or an expectation was not met."""
+    from pitchlens.runtime.cli.samples import SampleError, SampleRunner, load, substitute, unresolved
     from pitchlens.runtime.embedded.client import StackUnavailable, connect
     from pitchlens.runtime.worker.replay import ReplayError
     from pitchlens.runtime.worker.replay import replay as run_replay
 
     settings = settings_for(data_dir)
-    configure_logging(settings.log_level, settings.log_format)
+    configure_logging("WARNING", settings.log_format)
     try:
-        document = orjson.loads(file.read_bytes())
-    except (OSError, orjson.JSONDecodeError) as error:
-        raise fail(f"{file}: {error}") from error
-    try:
-        connect(settings, start=False)
-        name, result = run_replay(document, Settings(), function)
-    except (ReplayError, StackUnavailable, LookupError) as error:
+        event, steps, expectations = load(file)
+        info = connect(settings, start=False)
+    except (SampleError, StackUnavailable) as error:
         raise fail(str(error)) from error
-    out.print_json(json.dumps({"function": name, "result": result}, default=str))
+    client = ApiClient(info.api_url, Settings().api_token)
+
+    def invoke(document: dict[str, Any]) -> dict[str, Any]:
+        return run_replay(
+            document, Settings(), function if document is event else None, force=force
+        ).as_dict()
+
+    runner = SampleRunner(
+        client, shared_dir(), file.resolve().parent, invoke, lambda line: console.print(line)
+    )
+    variables: dict[str, Any] = {}
+    try:
+        if seed:
+            runner.seed(steps, variables)
+        resolved = substitute(event, variables)
+        if unresolved(resolved):
+            raise SampleError(
+                f"{file.name} refers to {', '.join(unresolved(resolved))}: run it with its seed"
+            )
+        event = resolved
+        report = invoke(event)
+    except (SampleError, ReplayError, LookupError, ApiError, TimeoutError) as error:
+        raise fail(str(error)) from error
+    outcomes = [result["outcome"] for record in report["records"] for result in record["results"]]
+    problems = runner.check(expectations, variables, outcomes) if seed else []
+    out.print_json(json.dumps({**report, "expectations_unmet": problems}, default=str))
+    for record in report["records"]:
+        if record["error"]:
+            console.print(f"[bold red]record {record['message_id']} failed:[/] {record['error']}")
+        for result in record["results"]:
+            if result["outcome"] == "duplicate":
+                console.print(
+                    f"[yellow]record {record['message_id']}: already processed (duplicate);[/] "
+                    "replay with --force to run it again"
+                )
+            elif result["outcome"] in ("failed", "error"):
+                console.print(
+                    f"[bold red]record {record['message_id']} {result['outcome']}:[/] {result['detail']}"
+                )
+    for problem in problems:
+        console.print(f"[bold red]expected, not done:[/] {problem}")
+    if report["failed"] or problems:
+        raise typer.Exit(1)
+
+
+def shared_dir() -> Path:
+    """The shared data folder samples take their files from (PITCHLENS_SHARED_DIR, else ../shared)."""
+    import os
+
+    from pitchlens.runtime.worker.functions import functions_dir
+
+    configured = os.environ.get("PITCHLENS_SHARED_DIR")
+    return Path(configured) if configured else functions_dir().parents[1] / "shared"
 
 
 @dlq_app.command("list")
