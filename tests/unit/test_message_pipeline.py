@@ -26,11 +26,14 @@ from pitchlens.domain.messages import (
     PlayersDetected,
     RawDataUploaded,
     RenderRequested,
+    SegmentTrackingRequested,
+    TracksStitchRequested,
     VideoProcessed,
     VideoUploaded,
 )
 from pitchlens.domain.model import Coordinates, Event, EventType, Match, Team
 from pitchlens.domain.ports import RawMatchData
+from pitchlens.domain.segments import SegmentStatus
 from pitchlens.domain.sessions import SessionStatus
 from pitchlens.domain.vision import ClipStatus
 from tests.fakes.system import FakeSystem
@@ -139,6 +142,30 @@ def _bad_players_detected(system: System) -> Message:
     message = _players_detected(system)
     assert isinstance(message, PlayersDetected)
     system.storage.put("videos", "m1/a.mp4", b"overwritten with text")  # unreadable from now on
+    return message
+
+
+def _segment_tracking_requested(system: System, data: bytes = b"12") -> Message:
+    system.deliver(system.upload_video(data=data), key="upload")
+    return system.until(SegmentTrackingRequested)
+
+
+def _bad_segment_tracking_requested(system: System) -> Message:
+    message = _segment_tracking_requested(system)
+    system.storage.put("videos", "m1/a.mp4", b"overwritten with text")  # unreadable from now on
+    return message
+
+
+def _tracks_stitch_requested(system: System) -> Message:
+    system.deliver(system.upload_video(), key="upload")
+    return system.until(TracksStitchRequested)
+
+
+def _bad_tracks_stitch_requested(system: System) -> Message:
+    message = _tracks_stitch_requested(system)
+    assert isinstance(message, TracksStitchRequested)
+    for key, segment in list(system.database.segments.items()):  # a segment's tracks are gone for good
+        system.database.segments[key] = dataclasses.replace(segment, status=SegmentStatus.FAILED)
     return message
 
 
@@ -288,6 +315,20 @@ SCENARIOS = [
         _players_detected,
         _bad_players_detected,
         _fail_publishing,
+        _job_moved_on("tracking", SegmentTrackingRequested),
+    ),
+    Scenario(
+        "SegmentTrackingRequested",
+        _segment_tracking_requested,
+        _bad_segment_tracking_requested,
+        _fail_publishing,
+        _job_moved_on("tracking", TracksStitchRequested),
+    ),
+    Scenario(
+        "TracksStitchRequested",
+        _tracks_stitch_requested,
+        _bad_tracks_stitch_requested,
+        _fail_publishing,
         _job_moved_on("persisting", VideoProcessed),
     ),
     Scenario("VideoProcessed", _video_processed, _bad_video_processed, _fail_trajectories, _job_succeeded),
@@ -378,7 +419,9 @@ def test_retries_exhausted_fail_the_job_with_the_reason(scenario: Scenario) -> N
             system.deliver(message, key="k", attempt=attempt)
     [(_, last)] = [(f, r) for f, r in system.observed.results if r.outcome is Outcome.ERROR][-1:]
     job = system.job(last.job_id)
-    assert job.status is JobStatus.FAILED and (job.reason or "").startswith("gave up after 3 attempts: ")
+    part = message.describe()  # a segment names itself: "segment 2 of 5 (frames ...): gave up ..."
+    expected = f"{part}: gave up after 3 attempts: " if part else "gave up after 3 attempts: "
+    assert job.status is JobStatus.FAILED and (job.reason or "").startswith(expected)
     assert last.job_status is JobStatus.FAILED
 
 

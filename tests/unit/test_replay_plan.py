@@ -25,6 +25,8 @@ EXPECTED: dict[str, str] = {
     "message-video-processed.json": "persist",
     "message-detection-requested.json": "detect",
     "message-players-detected.json": "track",
+    "message-segment-tracking-requested.json": "track",
+    "message-tracks-stitch-requested.json": "track",
     "message-render-requested.json": "render",
     "message-finalize-requested.json": "render",
     "message-highlights-requested.json": "render",

@@ -16,6 +16,10 @@ class Message:
     TYPE: ClassVar[str] = ""
     VERSION: ClassVar[int] = 1
 
+    def describe(self) -> str:
+        """What part of its job this message is, for failure reasons ("" when the whole job)."""
+        return ""
+
 
 @dataclass(frozen=True, slots=True)
 class IngestionRequested(Message):
@@ -92,7 +96,7 @@ class DetectionRequested(Message):
 
 @dataclass(frozen=True, slots=True)
 class PlayersDetected(Message):
-    """People were detected on a clip's detection frame; the clip is ready to track."""
+    """People were detected on a clip's detection frame; the clip is ready to track (in segments)."""
 
     TYPE: ClassVar[str] = "PlayersDetected"
     VERSION: ClassVar[int] = 1
@@ -105,6 +109,44 @@ class PlayersDetected(Message):
     frame_uri: str
     detections_uri: str
     detections: int
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentTrackingRequested(Message):
+    """Track one segment of a clip (frames [track_from, stop), its own ones from `start`), reaching
+    them by seeking (`seek_pts`, `start_pts`: see FrameSpan). Any number of workers take segments."""
+
+    TYPE: ClassVar[str] = "SegmentTrackingRequested"
+    VERSION: ClassVar[int] = 1
+
+    job_id: str
+    clip_id: str
+    match_id: str
+    video_uri: str
+    segment: int
+    segments: int
+    start: int
+    stop: int
+    track_from: int
+    fps: float
+    seek_pts: int | None = None
+    start_pts: int | None = None
+
+    def describe(self) -> str:
+        return f"segment {self.segment + 1} of {self.segments} (frames {self.start}..{self.stop - 1})"
+
+
+@dataclass(frozen=True, slots=True)
+class TracksStitchRequested(Message):
+    """Every segment of a clip is tracked: join their tracks into clip-wide ones."""
+
+    TYPE: ClassVar[str] = "TracksStitchRequested"
+    VERSION: ClassVar[int] = 1
+
+    job_id: str
+    clip_id: str
+    match_id: str
+    fps: float
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ from typing import Any
 from pitchlens.application.clip_detector import ClipDetector
 from pitchlens.application.clip_registerer import ClipRegisterer
 from pitchlens.application.clip_renderer import ClipRenderer, FollowRender
-from pitchlens.application.clip_tracker import ClipTracker
+from pitchlens.application.clip_tracker import SegmentPlanner, SegmentTracker, TrackStitcher
 from pitchlens.application.highlight_cut_worker import HighlightCutWorker
 from pitchlens.application.highlight_sessions import (
     CutSessionCreator,
@@ -33,7 +33,7 @@ from pitchlens.application.tracked_clip_concatenator import ConcatRequester, Tra
 from pitchlens.application.trajectory_persister import TrajectoryPersister
 from pitchlens.application.upload_ingester import UploadIngester
 from pitchlens.application.uploads import UploadCompleter, UploadStarter
-from pitchlens.domain.appearance import AppearanceEncoder
+from pitchlens.domain.appearance import AppearanceEncoder, BoxAppearance
 from pitchlens.domain.highlights import IntervalReader, VideoEditor
 from pitchlens.domain.messages import (
     ConcatRequested,
@@ -47,6 +47,8 @@ from pitchlens.domain.messages import (
     PlayersDetected,
     RawDataUploaded,
     RenderRequested,
+    SegmentTrackingRequested,
+    TracksStitchRequested,
     VideoProcessed,
     VideoUploaded,
 )
@@ -113,7 +115,9 @@ class Container:
             MatchIngested: Consumer("persist", "persist", lambda: self.match_persister),
             VideoUploaded: Consumer("detect", "detect", lambda: self.clip_registerer),
             DetectionRequested: Consumer("detect", "detect", lambda: self.clip_detector),
-            PlayersDetected: Consumer("track", "track", lambda: self.clip_tracker),
+            PlayersDetected: Consumer("track", "track", lambda: self.segment_planner),
+            SegmentTrackingRequested: Consumer("track", "track-segment", lambda: self.segment_tracker),
+            TracksStitchRequested: Consumer("track", "stitch", lambda: self.track_stitcher),
             VideoProcessed: Consumer("persist", "persist", lambda: self.trajectory_persister),
             RenderRequested: Consumer("render", "render", lambda: self.clip_renderer),
             FinalizeRequested: Consumer("render", "finalize", lambda: self.session_finalizer),
@@ -240,6 +244,12 @@ class Container:
 
         return FfmpegVideoEditor()
 
+    @functools.cached_property
+    def box_appearance(self) -> BoxAppearance:
+        from pitchlens.infrastructure.vision.appearance import KitColours
+
+        return KitColours()
+
     def appearance(self, path: str) -> AppearanceEncoder:
         from pitchlens.infrastructure.vision.appearance import ColorHistogramAppearance
 
@@ -280,17 +290,42 @@ class Container:
         )
 
     @functools.cached_property
-    def clip_tracker(self) -> ClipTracker:
-        return ClipTracker(
+    def segment_planner(self) -> SegmentPlanner:
+        return SegmentPlanner(
+            self.unit_of_work,
+            self.videos,
+            self.video_reader,
+            self.publisher,
+            self.clock,
+            segment_seconds=self.settings.segment_seconds,
+            overlap=self.settings.segment_overlap_frames,
+        )
+
+    @functools.cached_property
+    def segment_tracker(self) -> SegmentTracker:
+        return SegmentTracker(
             self.unit_of_work,
             self.videos,
             self.video_reader,
             self.tracking_model,
             self.tracker,
             self.trajectories,
+            self.storage,
+            self.box_appearance,
             self.publisher,
             self.clock,
             batch_size=self.settings.detection_batch,
+        )
+
+    @functools.cached_property
+    def track_stitcher(self) -> TrackStitcher:
+        return TrackStitcher(
+            self.unit_of_work,
+            self.trajectories,
+            self.storage,
+            self.box_appearance,
+            self.publisher,
+            self.clock,
         )
 
     @functools.cached_property

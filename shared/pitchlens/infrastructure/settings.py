@@ -76,6 +76,11 @@ class Settings(BaseSettings):
     detection_batch: int = 8
     tracker: str = "botsort"
     """botsort or bytetrack."""
+    segment_seconds: float = Field(default=60.0, gt=0)
+    """A video longer than this is tracked as segments of about this length, in parallel."""
+    segment_overlap_frames: int = Field(default=10, ge=1)
+    """Frames each segment (after the first) also tracks before its start: its tracker has the
+    players by then, and the stitch matches tracks on frames both segments saw."""
 
     # Security.
     api_token: str | None = None

@@ -27,6 +27,8 @@ from pitchlens.domain.messages import (
     PlayersDetected,
     RawDataUploaded,
     RenderRequested,
+    SegmentTrackingRequested,
+    TracksStitchRequested,
     VideoProcessed,
     VideoUploaded,
 )
@@ -40,6 +42,8 @@ MESSAGE_TYPES: dict[str, type[Message]] = {
         VideoUploaded,
         DetectionRequested,
         PlayersDetected,
+        SegmentTrackingRequested,
+        TracksStitchRequested,
         VideoProcessed,
         RenderRequested,
         HighlightsRequested,

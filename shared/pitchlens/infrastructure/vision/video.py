@@ -18,6 +18,7 @@ import logging
 import os
 import queue
 import threading
+from bisect import bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -31,7 +32,7 @@ import av.error
 import numpy as np
 
 from pitchlens.domain.errors import InvalidVideo
-from pitchlens.domain.vision import VideoInfo, VideoReader
+from pitchlens.domain.vision import FrameSpan, VideoInfo, VideoReader
 from pitchlens.infrastructure.mp4_index import MP4_FIRST_BOXES
 
 _log = logging.getLogger(__name__)
@@ -53,6 +54,8 @@ class _StreamIndex:
     info: VideoInfo
     presentation_pts: tuple[int, ...] | None
     """Sorted timestamps of the presented frames (None when the packets carry none)."""
+    keyframes: tuple[int, ...] = (0,)
+    """Indexes of the frames whose packets are keyframes."""
 
 
 class PyAVVideoReader(VideoReader):
@@ -89,34 +92,36 @@ class PyAVVideoReader(VideoReader):
                 return image
         raise InvalidVideo(f"{_name(path)}: frame {index} could not be decoded")
 
-    def frames(self, path: str) -> Iterator[tuple[int, np.ndarray]]:
-        # The demux pass (tens of ms) rejects truncated files before any frame is handed out,
-        # which the decoder alone does not: it stops quietly at the cut.
-        expected = self._index(path).info.frames
+    def frames(self, path: str, span: FrameSpan | None = None) -> Iterator[tuple[int, np.ndarray]]:
+        # Without a span, the demux pass (tens of ms) rejects truncated files before any frame is
+        # handed out, which the decoder alone does not: it stops quietly at the cut. A span comes
+        # from `span()`, whose pass did that; its worker need not read the whole file again.
+        if span is None:
+            span = FrameSpan(0, self._index(path).info.frames)
         container, stream = self._open_video(path)
         frames: queue.Queue[Any] = queue.Queue(maxsize=self._prefetch)
         stop = threading.Event()
         decoder = threading.Thread(
             target=_decode_into,
-            args=(container, stream, frames, stop),
+            args=(container, stream, frames, stop, span),
             name=f"pitchlens-decode-{_name(path)}",
             daemon=True,
         )
         decoder.start()
+        expected = span.stop - span.start
         handed_out = 0
         try:
-            while True:
+            while handed_out < expected:
                 item = frames.get()
                 if item is _END:
-                    if handed_out < expected:
-                        raise InvalidVideo(
-                            f"{_name(path)}: decoded {handed_out} of {expected} frames (damaged stream)"
-                        )
-                    return
+                    raise InvalidVideo(
+                        f"{_name(path)}: decoded {handed_out} of the {expected} frames "
+                        f"{span.start}..{span.stop - 1} (damaged stream)"
+                    )
                 if isinstance(item, _Failure):
                     raise InvalidVideo(
-                        f"{_name(path)}: decoding stopped after {item.decoded} frames "
-                        f"(truncated or damaged file): {item.error}"
+                        f"{_name(path)}: decoding frames {span.start}..{span.stop - 1} stopped after "
+                        f"{item.decoded} frames (truncated or damaged file): {item.error}"
                     ) from item.error
                 handed_out += 1
                 yield item
@@ -124,6 +129,20 @@ class PyAVVideoReader(VideoReader):
             # The consumer is done (exhausted, failed, or stopped early): release the thread.
             stop.set()
             decoder.join()
+
+    def keyframes(self, path: str) -> list[int]:
+        return list(self._index(path).keyframes)
+
+    def span(self, path: str, start: int, stop: int) -> FrameSpan:
+        known = self._index(path)
+        if not 0 <= start < stop <= known.info.frames:
+            raise InvalidVideo(
+                f"{_name(path)}: frames {start}..{stop - 1} are not in its {known.info.frames}"
+            )
+        if start == 0 or known.presentation_pts is None:
+            return FrameSpan(start, stop)
+        keyframe = known.keyframes[bisect_right(known.keyframes, start) - 1]
+        return FrameSpan(start, stop, known.presentation_pts[keyframe], known.presentation_pts[start])
 
     # ---------------------------------------------------------------------------------------
     # Probe
@@ -150,6 +169,7 @@ class PyAVVideoReader(VideoReader):
             time_base = stream.time_base
             packets = 0
             presented: list[int] = []
+            keyframe_pts: list[int] = []
             durations: list[int] = []
             missing_pts = False
             try:
@@ -169,6 +189,8 @@ class PyAVVideoReader(VideoReader):
                         missing_pts = True
                     else:
                         presented.append(timestamp)
+                        if packet.is_keyframe:
+                            keyframe_pts.append(timestamp)
                     if packet.duration:
                         durations.append(packet.duration)
             except av.error.FFmpegError as error:
@@ -195,7 +217,9 @@ class PyAVVideoReader(VideoReader):
         presented.sort()
         fps, duration, variable = _timing(presented, durations, time_base)
         info = VideoInfo(width, height, fps, frames, duration, codec, has_audio, variable)
-        return _StreamIndex(info, tuple(presented))
+        positions = {pts: index for index, pts in enumerate(presented)}
+        keyframes = sorted({positions[pts] for pts in keyframe_pts} | {0})
+        return _StreamIndex(info, tuple(presented), tuple(keyframes))
 
     def _open_video(self, path: str) -> tuple[Any, Any]:
         """The opened container and its first video stream (set up for threaded decoding)."""
@@ -256,14 +280,31 @@ class _Failure:
     decoded: int
 
 
-def _decode_into(container: Any, stream: Any, frames: queue.Queue[Any], stop: threading.Event) -> None:
+def _decode_into(
+    container: Any, stream: Any, frames: queue.Queue[Any], stop: threading.Event, span: FrameSpan
+) -> None:
+    """Decodes the span's frames into `frames`: from the start, counting; or, with timestamps, from
+    the keyframe at `span.seek_pts`, dropping frames before `span.start_pts`. Only frames handed out
+    are converted to BGR."""
     decoded = 0
     try:
         with container:
+            index: int | None = 0
+            if span.seek_pts is not None and span.start_pts is not None:
+                container.seek(span.seek_pts, stream=stream, backward=True, any_frame=False)
+                index = None  # numbered from the first frame at or after start_pts
             for decoded_frame in container.decode(stream):
-                if not _put(frames, (decoded, decoded_frame.to_ndarray(format="bgr24")), stop):
-                    return
-                decoded += 1
+                if index is None:
+                    if decoded_frame.pts is None or decoded_frame.pts < (span.start_pts or 0):
+                        continue
+                    index = span.start
+                if index >= span.stop:
+                    break
+                if index >= span.start:
+                    if not _put(frames, (index, decoded_frame.to_ndarray(format="bgr24")), stop):
+                        return
+                    decoded += 1
+                index += 1
         _put(frames, _END, stop)
     except Exception as error:  # handed to the consumer, which raises it in its own thread
         _put(frames, _Failure(error, decoded), stop)
