@@ -217,7 +217,7 @@ class FakeJobRepository(JobRepository):
         self.state.jobs[job.job_id] = job
         return True
 
-    def get(self, job_id: str) -> Job:
+    def get(self, job_id: str, *, lock: bool = False) -> Job:
         if job_id not in self.state.jobs:
             raise JobNotFound(f"no job {job_id!r}")
         return self.state.jobs[job_id]

@@ -9,6 +9,7 @@ from pitchlens.domain.errors import InvalidMessage
 from pitchlens.domain.messages import (
     ConcatRequested,
     DetectionRequested,
+    FinalClipRequested,
     FinalizeRequested,
     HighlightsRequested,
     IngestionRequested,
@@ -90,9 +91,11 @@ MESSAGES: list[Message] = [
         padding_s=1.5,
     ),
     FinalizeRequested(job_id="j6", session_id="s1"),
+    FinalClipRequested(job_id="j6", session_id="s1", clip_id="c1", position=2, clips=3),
     ConcatRequested(
         job_id="j7", clip_uris=("s3://outputs/a.mp4", "s3://outputs/b.mp4"), game="g", player="p"
     ),
+    ConcatRequested(job_id="j6", clip_uris=("s3://outputs/a.mp4",), game="g", player="p", session_id="s1"),
 ]
 
 

@@ -18,6 +18,7 @@ from pitchlens.domain.jobs import JobStatus
 from pitchlens.domain.messages import (
     ConcatRequested,
     Delivery,
+    FinalClipRequested,
     FinalizeRequested,
     HighlightsRequested,
     IngestionRequested,
@@ -215,6 +216,18 @@ def _bad_finalize_requested(system: System) -> Message:
     return message
 
 
+def _final_clip_requested(system: System) -> Message:
+    system.deliver(_finalize_requested(system), key="finalize")
+    return system.until(FinalClipRequested)
+
+
+def _bad_final_clip_requested(system: System) -> Message:
+    message = _final_clip_requested(system)
+    for key, decision in list(system.database.session_clips.items()):  # the approval is withdrawn
+        system.database.session_clips[key] = dataclasses.replace(decision, approved=False)
+    return message
+
+
 def _highlights_requested(system: System) -> Message:
     session, plan = system.cut_session_creator.execute(
         "Derby", "No 10", ("game.mp4", 3), "start,end\n1,3\n", 0.0, "c"
@@ -340,7 +353,18 @@ SCENARIOS = [
         _job_succeeded,
     ),
     Scenario(
-        "FinalizeRequested", _finalize_requested, _bad_finalize_requested, _fail_rendering, _job_succeeded
+        "FinalizeRequested",
+        _finalize_requested,
+        _bad_finalize_requested,
+        _fail_publishing,
+        _job_moved_on("rendering", FinalClipRequested),
+    ),
+    Scenario(
+        "FinalClipRequested",
+        _final_clip_requested,
+        _bad_final_clip_requested,
+        _fail_rendering,
+        _job_moved_on("rendering", ConcatRequested),
     ),
     Scenario(
         "HighlightsRequested", _highlights_requested, _bad_highlights_requested, _fail_storage, _job_succeeded

@@ -29,6 +29,7 @@ EXPECTED: dict[str, str] = {
     "message-tracks-stitch-requested.json": "track",
     "message-render-requested.json": "render",
     "message-finalize-requested.json": "render",
+    "message-final-clip-requested.json": "render",
     "message-highlights-requested.json": "render",
     "message-concat-requested.json": "render",
     "apigw-v2-post-ingest.json": "api",

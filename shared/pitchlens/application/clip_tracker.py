@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from itertools import islice
 from typing import Any
@@ -106,6 +106,7 @@ class SegmentPlanner:
                     fps=info.fps,
                     seek_pts=span.seek_pts,
                     start_pts=span.start_pts,
+                    overlap=self._overlap,
                 ),
                 correlation_id=delivery.correlation_id,
                 idempotency_key=f"{message.job_id}:segment:{plan.index}",
@@ -168,7 +169,7 @@ class SegmentTracker:
         self._reopen(message)
         plan = SegmentPlan(message.segment, message.start, message.stop, message.track_from)
         span = FrameSpan(message.track_from, message.stop, message.seek_pts, message.start_pts)
-        edges = EdgeLooks(plan, self._looks, overlap=message.start - message.track_from or _overlap_of(plan))
+        edges = EdgeLooks(plan, self._looks, message.overlap)
         tracks = track_frames(
             self._reader.frames(self._videos.readable(message.video_uri), span),
             self._model,
@@ -365,6 +366,7 @@ class EdgeLooks:
     the frames are in hand (no second read of the video)."""
 
     def __init__(self, plan: SegmentPlan, looks: BoxAppearance, overlap: int) -> None:
+        self._plan = plan
         self._looks = looks
         self._head = range(plan.start, min(plan.stop, plan.start + overlap))
         self._tail = range(max(plan.start, plan.stop - 2 * overlap), max(plan.start, plan.stop - overlap))
@@ -380,19 +382,20 @@ class EdgeLooks:
                 for edge in edges:
                     self._seen[edge].setdefault(int(track_id), []).append(look)
 
+    def means(self, edge: str) -> dict[int, Appearance]:
+        """Each track's mean look on `edge` ("head" or "tail")."""
+        return {track: self._looks.mean(looks) for track, looks in self._seen[edge].items()}
+
     def document(self) -> bytes:
-        encode, mean = self._looks.encode, self._looks.mean
+        """The means as JSON, kept beside the segment's tracks for the stitch."""
+        encode = self._looks.encode
         return json.dumps(
-            {
-                edge: {str(t): encode(mean(looks)) for t, looks in seen.items()}
-                for edge, seen in self._seen.items()
-            }
+            {edge: {str(t): encode(look) for t, look in self.means(edge).items()} for edge in self._seen}
         ).encode()
 
-
-def _overlap_of(plan: SegmentPlan) -> int:
-    """The window edges are described over for the first segment (which has no overlap of its own)."""
-    return max(1, min(10, (plan.stop - plan.start) // 4))
+    def tracked(self, tracks: Sequence[FrameTracks]) -> TrackedSegment:
+        """The segment as the stitch takes it, in this process."""
+        return TrackedSegment(self._plan, tracks, self.means("head"), self.means("tail"))
 
 
 def track_frames(

@@ -28,7 +28,7 @@ from pitchlens.application.match_ingester import MatchIngester
 from pitchlens.application.match_persister import MatchPersister
 from pitchlens.application.message_pipeline import Consumer, MessagePipeline
 from pitchlens.application.render_requester import RenderRequester
-from pitchlens.application.session_finalizer import SessionFinalizer
+from pitchlens.application.session_finalizer import FinalClipRenderer, SessionFinalizer
 from pitchlens.application.tracked_clip_concatenator import ConcatRequester, TrackedClipConcatenator
 from pitchlens.application.trajectory_persister import TrajectoryPersister
 from pitchlens.application.upload_ingester import UploadIngester
@@ -38,6 +38,7 @@ from pitchlens.domain.highlights import IntervalReader, VideoEditor
 from pitchlens.domain.messages import (
     ConcatRequested,
     DetectionRequested,
+    FinalClipRequested,
     FinalizeRequested,
     HighlightsRequested,
     IngestionRequested,
@@ -121,6 +122,7 @@ class Container:
             VideoProcessed: Consumer("persist", "persist", lambda: self.trajectory_persister),
             RenderRequested: Consumer("render", "render", lambda: self.clip_renderer),
             FinalizeRequested: Consumer("render", "finalize", lambda: self.session_finalizer),
+            FinalClipRequested: Consumer("render", "final-clip", lambda: self.final_clip_renderer),
             HighlightsRequested: Consumer("render", "cut", lambda: self.highlight_cut_worker),
             ConcatRequested: Consumer("render", "concat", lambda: self.tracked_clip_concatenator),
         }
@@ -414,10 +416,14 @@ class Container:
 
     @functools.cached_property
     def session_finalizer(self) -> SessionFinalizer:
+        return SessionFinalizer(self.unit_of_work, self.publisher, self.clock)
+
+    @functools.cached_property
+    def final_clip_renderer(self) -> FinalClipRenderer:
         follow_render = FollowRender(
             self.videos, self.video_reader, self.trajectories, self.appearance, self.indicator_renderer
         )
-        return SessionFinalizer(self.unit_of_work, follow_render, self.videos, self.video_editor, self.clock)
+        return FinalClipRenderer(self.unit_of_work, follow_render, self.videos, self.publisher, self.clock)
 
     @functools.cached_property
     def highlight_cut_worker(self) -> HighlightCutWorker:

@@ -19,6 +19,7 @@ from pitchlens.domain.messages import (
     ConcatRequested,
     DetectionRequested,
     Envelope,
+    FinalClipRequested,
     FinalizeRequested,
     HighlightsRequested,
     IngestionRequested,
@@ -48,6 +49,7 @@ MESSAGE_TYPES: dict[str, type[Message]] = {
         RenderRequested,
         HighlightsRequested,
         FinalizeRequested,
+        FinalClipRequested,
         ConcatRequested,
     )
 }
