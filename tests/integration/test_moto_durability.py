@@ -17,7 +17,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from pitchlens.runtime.embedded.moto_server import DurableMotoServer
-from pitchlens.runtime.embedded.moto_store import Changes, MotoStore
+from pitchlens.runtime.embedded.moto_store import Changes, MotoStore, import_snapshot
 
 pytestmark = pytest.mark.integration
 
@@ -265,3 +265,23 @@ def test_a_write_that_cannot_be_persisted_is_not_acknowledged(aws: Server) -> No
     with pytest.raises(ClientError) as refused:
         aws.s3.put_object(Bucket="refused", Key="k", Body=b"x")
     assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 503
+
+
+def test_the_snapshot_of_earlier_versions_is_imported_once(aws: Server) -> None:
+    legacy = aws.data_dir / "s3"
+    legacy.mkdir(parents=True)
+    (legacy / "f1").write_bytes(b"old bytes")
+    entry = {"bucket": "raw-data", "key": "old.json", "etag": '"x"', "file": "f1", "metadata": {"m": "1"}}
+    (legacy / "manifest.json").write_text(json.dumps({"raw-data/old.json": {**entry, "content_type": None}}))
+    (aws.data_dir / "sqs.json").write_text(
+        json.dumps({"work": [{"body": "queued", "attributes": {"a": "b"}}]})
+    )
+    aws.s3.create_bucket(Bucket="raw-data")
+    aws.sqs.create_queue(QueueName="work")
+
+    assert import_snapshot(aws.data_dir, aws.s3, aws.sqs) == 2
+    assert not legacy.exists() and not (aws.data_dir / "sqs.json").exists()
+    aws.restart()
+    assert aws.s3.get_object(Bucket="raw-data", Key="old.json")["Body"].read() == b"old bytes"
+    [message] = aws.receive("work")
+    assert message["Body"] == "queued" and message["MessageAttributes"]["a"]["StringValue"] == "b"
