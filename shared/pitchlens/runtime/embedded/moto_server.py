@@ -113,10 +113,12 @@ class _WriteThrough:
         self._store = store
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-        _request.changes = Changes()
+        changes = _request.changes = Changes()
         try:
             body = self._app(environ, start_response)  # werkzeug sends nothing before we return
-            changes = _request.changes
+        except BaseException:
+            self._store.persist(changes)  # a failed request may have changed some things
+            raise
         finally:
             _request.changes = None
         if changes:
