@@ -285,3 +285,12 @@ def test_the_snapshot_of_earlier_versions_is_imported_once(aws: Server) -> None:
     assert aws.s3.get_object(Bucket="raw-data", Key="old.json")["Body"].read() == b"old bytes"
     [message] = aws.receive("work")
     assert message["Body"] == "queued" and message["MessageAttributes"]["a"]["StringValue"] == "b"
+
+
+def test_a_write_a_crash_interrupted_is_dropped(aws: Server) -> None:
+    aws.s3.create_bucket(Bucket="clips")
+    aws.s3.put_object(Bucket="clips", Key="whole", Body=b"x")
+    partial = aws.data_dir / "aws" / "s3" / "clips" / "objects" / "0123abcd.tmp"
+    partial.write_bytes(b"half an obj")
+    assert aws.restart()["objects"] == 1
+    assert not partial.exists()

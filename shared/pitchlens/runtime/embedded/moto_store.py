@@ -282,6 +282,8 @@ class MotoStore:
         from moto.sqs.models import sqs_backends
 
         counts = {"buckets": 0, "objects": 0, "uploads": 0, "queues": 0, "messages": 0}
+        for partial in self.root.rglob("*.tmp"):  # a write a crash interrupted: never acknowledged
+            partial.unlink()
         for path in sorted(self.root.glob("s3/*/bucket.json")):
             record = json.loads(path.read_text())
             backend = s3_backends[record["account"]][record["partition"]]
