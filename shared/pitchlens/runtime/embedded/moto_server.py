@@ -222,21 +222,25 @@ def _part(bucket_argument: str) -> Note:
     return note
 
 
-def _queue(argument: str) -> Note:
-    def note(changes: Changes, backend: Any, args: dict[str, Any], call: Call) -> Any:
-        changes.queues.add((backend, args[argument]))
-        return call()
-
-    return note
+def _queue(changes: Changes, backend: Any, args: dict[str, Any], call: Call) -> Any:
+    changes.queues.add((backend, args.get("queue_name") or args["name"]))
+    return call()
 
 
-def _removes_messages(select: Callable[[Any, dict[str, Any]], bool]) -> Note:
+def _messages(changes: Changes, backend: Any, args: dict[str, Any], call: Call) -> Any:
+    changes.messages.add((backend, args["queue_name"]))
+    return call()
+
+
+def _removes_messages(select: Callable[[Any, dict[str, Any]], bool], *, queue_deleted: bool = False) -> Note:
     """For calls that delete messages: those `select` picks before the call, if gone after it."""
 
     def note(changes: Changes, backend: Any, args: dict[str, Any], call: Call) -> Any:
         queue = backend.queues.get(args["queue_name"])
         candidates = [m for m in list(queue._messages) if select(m, args)] if queue is not None else []
-        changes.queues.add((backend, args["queue_name"]))
+        changes.messages.add((backend, args["queue_name"]))
+        if queue_deleted:
+            changes.queues.add((backend, args["queue_name"]))
         result = call()
         still_queued = {m.id for q in backend.queues.values() for m in list(q._messages)}
         changes.deleted_messages.update(m.id for m in candidates if m.id not in still_queued)
@@ -263,14 +267,14 @@ _S3_HOOKS: dict[str, Note] = {
 }
 
 _SQS_HOOKS: dict[str, Note] = {
-    "create_queue": _queue("name"),
-    "set_queue_attributes": _queue("queue_name"),
-    "tag_queue": _queue("queue_name"),
-    "untag_queue": _queue("queue_name"),
-    "send_message": _queue("queue_name"),  # SendMessageBatch and S3 notifications call it
-    "receive_message": _queue("queue_name"),
-    "change_message_visibility": _queue("queue_name"),
+    "create_queue": _queue,
+    "set_queue_attributes": _queue,
+    "tag_queue": _queue,
+    "untag_queue": _queue,
+    "send_message": _messages,  # SendMessageBatch and S3 notifications call it
+    "receive_message": _messages,
+    "change_message_visibility": _messages,
     "delete_message": _removes_messages(lambda m, args: m.had_receipt_handle(args["receipt_handle"])),
     "purge_queue": _removes_messages(lambda m, args: True),
-    "delete_queue": _removes_messages(lambda m, args: True),
+    "delete_queue": _removes_messages(lambda m, args: True, queue_deleted=True),
 }

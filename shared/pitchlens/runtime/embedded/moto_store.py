@@ -67,18 +67,28 @@ class Changes:
     """What one request changed, by name; `MotoStore.persist` reads the current state of each.
 
     S3 entries are (backend, bucket, ...) and SQS entries (backend, queue): the backend says
-    which account (and region) the name belongs to."""
+    which account (and region) the name belongs to. `queues` are queues whose attributes changed
+    (or that were created or deleted), `messages` queues whose messages did."""
 
     buckets: set[tuple[Any, str]] = field(default_factory=set)
     objects: set[tuple[Any, str, str]] = field(default_factory=set)
     uploads: set[tuple[Any, str, str]] = field(default_factory=set)
     parts: set[tuple[Any, str, str, int]] = field(default_factory=set)
     queues: set[tuple[Any, str]] = field(default_factory=set)
+    messages: set[tuple[Any, str]] = field(default_factory=set)
     deleted_messages: set[str] = field(default_factory=set)
 
     def __bool__(self) -> bool:
-        return bool(
-            self.buckets or self.objects or self.uploads or self.parts or self.queues or self.deleted_messages
+        return any(
+            (
+                self.buckets,
+                self.objects,
+                self.uploads,
+                self.parts,
+                self.queues,
+                self.messages,
+                self.deleted_messages,
+            )
         )
 
 
@@ -115,12 +125,12 @@ class MotoStore:
         for backend, bucket, key in changes.objects:
             self._persist_object(backend, bucket, key, dirs)
         _fsync_dirs(dirs)  # objects are durable before the messages announcing them
-        for backend, queue in self._with_dead_letter_queues(changes.queues):
+        for backend, queue in self._with_dead_letter_queues(changes.messages):
             self._persist_messages(backend, queue, dirs)
         _fsync_dirs(dirs)
         for message_id in changes.deleted_messages:
             path = self._message_path(message_id)
-            with self._lock(path):
+            with self._lock(message_id):
                 self._messages.pop(message_id, None)
                 path.unlink(missing_ok=True)
                 dirs.add(path.parent)
@@ -128,8 +138,8 @@ class MotoStore:
             self._remove_tree(folder, dirs)
         _fsync_dirs(dirs)
 
-    def _lock(self, path: Path) -> threading.Lock:
-        return self._locks[hash(path) % len(self._locks)]
+    def _lock(self, name: Path | str) -> threading.Lock:
+        return self._locks[hash(name) % len(self._locks)]
 
     def _bucket_dir(self, bucket: str) -> Path:
         return self.root / "s3" / bucket
@@ -251,14 +261,15 @@ class MotoStore:
         if queue is None:
             return
         for message in list(queue._messages):
-            path = self._message_path(message.id)
-            with self._lock(path):
+            if self._messages.get(message.id) == (name, *_fingerprint(message)):
+                continue  # unchanged: most of a queue, most of the time
+            with self._lock(message.id):
                 fingerprint = (name, *_fingerprint(message))
                 if self._messages.get(message.id) == fingerprint or message not in queue._messages:
-                    continue  # unchanged, or moved or deleted meanwhile (that request writes it)
+                    continue  # written meanwhile, or moved or deleted (that request writes it)
                 record = _message_record(message, backend, name, next(self._order))
                 text = json.dumps(record, default=_json_default).encode()
-                _durable_write(path, dirs, lambda out, text=text: out.write(text))
+                _durable_write(self._message_path(message.id), dirs, lambda out, text=text: out.write(text))
                 self._messages[message.id] = fingerprint
 
     def _remove_tree(self, path: Path, dirs: set[Path]) -> None:
