@@ -10,7 +10,8 @@ nothing extra. A change made in this process outside a request (the backends cal
 persisted when the call returns.
 
 moto's state is global to the process, so one server at a time may write through; its hooks are
-installed once and do nothing while none runs.
+installed once and do nothing while none runs. Large objects are completed and read without whole
+copies of them in memory (moto_large_objects.py).
 """
 
 from __future__ import annotations
@@ -141,6 +142,9 @@ def _install_hooks() -> None:
     from moto.s3.models import S3Backend
     from moto.sqs.models import SQSBackend
 
+    from pitchlens.runtime.embedded import moto_large_objects
+
+    moto_large_objects.install()
     for cls, hooks in ((S3Backend, _S3_HOOKS), (SQSBackend, _SQS_HOOKS)):
         for name, note in hooks.items():
             setattr(cls, name, _hooked(getattr(cls, name), note))
