@@ -59,6 +59,26 @@ class ApiClient:
             raise _problem(response)
         return response.json() if response.content else None
 
+    def items(
+        self,
+        path: str,
+        key: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        limit: int = 500,
+        on_page: Callable[[int, int], None] | None = None,
+    ) -> list[Any]:
+        """Every item of a paged list route (`total`, `limit`, `offset` and the items under `key`),
+        a page at a time; `on_page` is told the items read so far and the total after each."""
+        found: list[Any] = []
+        while True:
+            page = self.request("GET", path, params={**(params or {}), "limit": limit, "offset": len(found)})
+            found.extend(page[key])
+            if on_page is not None:
+                on_page(len(found), page["total"])
+            if not page[key] or len(found) >= page["total"]:
+                return found
+
     # --- Jobs ------------------------------------------------------------------------------------
     def wait_for_job(
         self,
@@ -76,7 +96,7 @@ class ApiClient:
             if job_id is not None:
                 job = self.request("GET", f"/api/v1/jobs/{job_id}")
             else:
-                found = self.request("GET", "/api/v1/jobs", params={"correlation_id": correlation_id})
+                found = self.items("/api/v1/jobs", "jobs", {"correlation_id": correlation_id})
                 job = found[-1] if found else None
             if job is not None:
                 if on_update is not None:
