@@ -26,6 +26,7 @@ from pitchlens.runtime.cli.app import (
     stack_and_client,
     stage_bars,
     upload_bar,
+    work_bar,
 )
 
 # --- Video -------------------------------------------------------------------------------------
@@ -276,7 +277,7 @@ def cut(
     cutter = HighlightCutter(
         CsvIntervalReader(), FfmpegVideoEditor(), padding, min_gap, CutMode.COPY if copy else CutMode.ACCURATE
     )
-    with stage_bars(as_json) as progress:
+    with work_bar(as_json) as progress:
         bar = progress.add_task("cutting", total=1.0, detail="")
 
         def step(done: int, total: int, what: str) -> None:
@@ -502,7 +503,7 @@ def concat(
         )
     except ApiError as error:
         raise fail(str(error)) from error
-    with stage_bars(as_json) as progress:
+    with work_bar(as_json) as progress:
         bar = progress.add_task("joining", total=1.0, detail=f"{len(videos)} clip(s)")
         try:
             job = client.wait_for_job(
