@@ -5,7 +5,7 @@ through `.to_pandas()`), pictures of them, and the match as a kloppy dataset.
     >>> lens = pitchlens.connect()                        # the running `pitchlens up`
     >>> shots = lens.events("3788741", types=["shot"])    # one row per shot, names included
     >>> shots.select("player_name", "team_name", "outcome").row(0)
-    ('Hakan Çalhanoğlu', 'Turkey', 'Off T')
+    ('Ciro Immobile', 'Italy', 'Off T')
     >>> lens.trajectories(clip_id=CLIP).columns[:5]       # a processed clip's tracks, read from the bucket
     ['match_id', 'clip_id', 'frame', 't_seconds', 'track_id']
     >>> figure = lens.plot("3788741", "shots")            # a matplotlib Figure (mplsoccer)

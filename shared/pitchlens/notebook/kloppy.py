@@ -48,7 +48,13 @@ RESULTS: dict[str, tuple[str, dict[str, str], str | None]] = {
     # our type: (kloppy result enum, our outcome (lower case) -> member, member when no outcome)
     "pass": (
         "PassResult",
-        {"complete": "COMPLETE", "incomplete": "INCOMPLETE", "out": "OUT", "pass offside": "OFFSIDE"},
+        {
+            "complete": "COMPLETE",
+            "incomplete": "INCOMPLETE",
+            "out": "OUT",
+            "injury clearance": "OUT",
+            "pass offside": "OFFSIDE",
+        },
         "COMPLETE",
     ),
     "shot": (
@@ -70,12 +76,28 @@ RESULTS: dict[str, tuple[str, dict[str, str], str | None]] = {
     "take_on": ("TakeOnResult", {"complete": "COMPLETE", "incomplete": "INCOMPLETE"}, None),
     "duel": (
         "DuelResult",
-        {"won": "WON", "success": "WON", "success in play": "WON", "success out": "WON", "lost": "LOST"},
+        {
+            "won": "WON",
+            "success": "WON",
+            "success in play": "WON",
+            "success out": "WON",
+            "lost": "LOST",
+            "lost in play": "LOST",
+            "lost out": "LOST",
+        },
         None,
     ),
     "interception": (
         "InterceptionResult",
-        {"won": "SUCCESS", "success": "SUCCESS", "success in play": "SUCCESS", "lost": "LOST"},
+        {
+            "won": "SUCCESS",
+            "success": "SUCCESS",
+            "success in play": "SUCCESS",
+            "success out": "OUT",
+            "lost": "LOST",
+            "lost in play": "LOST",
+            "lost out": "OUT",
+        },
         None,
     ),
 }
