@@ -11,6 +11,7 @@ import collections
 import doctest
 import io
 import json
+import re
 import warnings
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -223,3 +224,35 @@ def test_status_env_points_the_tools_at_the_stack(cli: Any, running: RunningStac
     assert exports["AWS_ENDPOINT_URL"] == running.info.s3_endpoint
     assert exports["AWS_ALLOW_HTTP"] == "true" and exports["AWS_ACCESS_KEY_ID"]
     assert exports["PITCHLENS_DATA_DIR"] == running.info.data_dir
+
+
+def test_the_web_page_shows_a_stored_matchs_shot_map(running: RunningStack, ingested: dict[str, Any]) -> None:
+    chromium = Path("/usr/bin/chromium")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not chromium.is_file():
+        pytest.skip(f"Chromium not found at {chromium}: apt-get install -y chromium")
+    arguments = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
+    # The API's first picture imports matplotlib and mplsoccer (seconds on a busy machine): not the page's.
+    warm = running.api.get(f"/api/v1/matches/{MATCH}/plots/shots.png", timeout=180)
+    assert warm.status_code == 200, warm.text
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(chromium), args=arguments)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1400})
+            page.goto(running.info.api_url + "/")
+            shot_map = page.get_by_test_id("shot-map")
+            sync_api.expect(page.get_by_test_id("matches-card")).to_be_visible(timeout=30_000)
+            sync_api.expect(page.get_by_test_id("match-select")).to_contain_text("Turkey v Italy")
+            page.wait_for_function(
+                "() => { const i = document.querySelector('[data-testid=shot-map]');"
+                " return i && i.complete && i.naturalWidth > 0; }",
+                timeout=60_000,
+            )
+            assert shot_map.evaluate("image => image.naturalWidth") == 1050
+            page.get_by_test_id("shot-team").select_option("Italy")
+            sync_api.expect(shot_map).to_have_attribute("src", re.compile(r"team=Italy"))
+            artifacts = Path(__file__).resolve().parents[2] / "test-artifacts" / "web"
+            artifacts.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(artifacts / "match-shot-map.png"), full_page=True)
+        finally:
+            browser.close()
