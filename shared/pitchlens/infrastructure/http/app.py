@@ -411,9 +411,7 @@ class UploadStart(BaseModel):
     file_name: str = Field(min_length=1, max_length=255, examples=["first half.mp4"])
     size_bytes: int = Field(ge=0, description="The file's size: it decides the parts")
     match_id: str = Field(min_length=1, max_length=128, examples=["dfl-08fd33"])
-    source: Provider | None = Field(
-        default=None, description="raw-data: the provider", examples=["statsbomb"]
-    )
+    source: str | None = Field(default=None, description="raw-data: the provider", examples=["statsbomb"])
     detection_frame: int = Field(default=0, ge=0, description="video: the frame players are detected on")
     batch_size: int | None = Field(
         default=None, ge=1, le=100, description="raw-data: files this upload sends (ingested once all are in)"
@@ -564,7 +562,7 @@ def create_app(container_factory: Callable[[], Container] = container) -> FastAP
                     body.size_bytes,
                     body.match_id,
                     request.state.correlation_id,
-                    source=body.source.value if body.source else None,
+                    source=body.source,
                     detection_frame=body.detection_frame,
                     batch_size=body.batch_size,
                 )

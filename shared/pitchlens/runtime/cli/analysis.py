@@ -14,6 +14,7 @@ import typer
 from rich.table import Table
 
 from pitchlens.domain.model import EventType
+from pitchlens.infrastructure.plots import PlotKind
 from pitchlens.runtime.cli.api_client import ApiError, events_table
 from pitchlens.runtime.cli.app import (
     AsJson,
@@ -43,15 +44,6 @@ class ExportFormat(StrEnum):
     @property
     def suffix(self) -> str:
         return ".jsonl" if self is ExportFormat.JSON else f".{self.value}"
-
-
-class PlotKind(StrEnum):
-    """As the API's (`pitchlens.infrastructure.plots.PlotKind`), kept here so `--help` needs no
-    mplsoccer."""
-
-    SHOTS = "shots"
-    PASSES = "passes"
-    HEATMAP = "heatmap"
 
 
 Format = Annotated[ExportFormat, typer.Option("--format", "-f", help="File format")]
