@@ -18,7 +18,7 @@ PIP := $(BIN)/python -m pip --disable-pip-version-check
 
 install: $(STAMP) ## Create .venv with everything (extra `all`), at the versions and hashes of requirements.lock
 
-# ~2 GB (torch, OpenCV, ultralytics ...): pip shows its progress bars. The lock pins every package
+# ~3.4 GB (torch, OpenCV, ultralytics ...): pip shows its progress bars. The lock pins every package
 # with its hashes (pip checks them); the project itself goes on top, editable, with no dependencies.
 $(STAMP): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

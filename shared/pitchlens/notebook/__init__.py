@@ -92,8 +92,17 @@ class Lens:
         token: str | None = None,
         region: str = "us-east-1",
     ) -> None:
+        import importlib.util
+
         from pitchlens.runtime.cli.api_client import ApiClient
 
+        missing = [
+            name for name in ("polars", "kloppy", "mplsoccer") if importlib.util.find_spec(name) is None
+        ]
+        if missing:
+            raise ImportError(
+                f"the notebook API needs {', '.join(missing)}: pip install 'pitchlens[notebook]'"
+            )
         self.api_url = api_url.rstrip("/")
         self.s3_endpoint = s3_endpoint
         self.region = region
