@@ -162,7 +162,7 @@ class SampleRunner:
     def _earlier_upload(self, kind: str, match_id: str, name: str) -> dict[str, Any] | None:
         if kind != "video":
             return None
-        for job in reversed(self._client.request("GET", "/api/v1/jobs", params={"match_id": match_id})):
+        for job in reversed(self._client.items("/api/v1/jobs", "jobs", {"match_id": match_id})):
             uri = job["outputs"].get("video_uri", "")
             if job["kind"] == "process" and job["status"] == "SUCCEEDED" and uri.endswith(f"/{name}"):
                 return {"job_id": job["job_id"], "uri": uri, "key": uri.split("/", 3)[3]}
