@@ -11,13 +11,17 @@ N -c copy`, made in a temporary folder at run time, never committed), through th
   worker's peak RSS (a short and a long video: flat when within 20 %), the stitch step's time, and
   the CPU time 135,000 frames (90 minutes at 25 fps) would take at the measured rate.
 
-`python -m tests.benchmarks.match [--shared DIR] [--quick]` prints the table on its own; `--quick`
-(or PITCHLENS_BENCH_MATCH_QUICK=1) measures shorter videos with one tile per frame for CI-like runs.
+`make bench` runs the quick mode (CI-like, ~15-20 minutes on 2 busy cores: the 868 MB file uploaded, 20 s
+and 61 s videos tracked in 10-s segments with one tile per frame); PITCHLENS_BENCH_MATCH=full (or
+`make bench-match`) the issue's: a 6-minute and a 10-minute cut tracked in 60-s segments with the
+shipped default, which takes hours on 2 CPU cores. `python -m tests.benchmarks.match [--shared DIR]
+[--full] [--upload-loops N]` prints the table on its own.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import signal
@@ -30,6 +34,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
+
 from tests.rss import MB, PeakRss
 
 Row = tuple[str, str, str, str, str]
@@ -39,8 +45,9 @@ CLIP_SECONDS = 6.75
 """The shared clip: 6.75 s at 25 fps (169 frames); looped N times it lasts N x this."""
 MATCH_FRAMES = 135_000
 UPLOAD_RSS_TARGET_MB = 300
-QUICK_ENV = "PITCHLENS_BENCH_MATCH_QUICK"
+MODE_ENV = "PITCHLENS_BENCH_MATCH"
 REPO = Path(__file__).resolve().parents[2]
+WORKER = [sys.executable, "-m", "pitchlens.runtime.cli", "worker"]
 
 
 def find_ffmpeg() -> str:
@@ -164,18 +171,268 @@ def process_upload(stack: Stack, video: Path, wait_s: float = 3.0) -> Upload:
     )
 
 
+@dataclass(frozen=True)
+class Config:
+    """What one run measures: the looped videos (loops of the 6.75 s clip), segment length, tiles."""
+
+    upload_loops: int
+    short_loops: int
+    long_loops: int
+    segment_seconds: float
+    tracking_tiles: int | None  # None: the shipped default
+
+    @staticmethod
+    def quick() -> Config:
+        """CI-like: 20 s and 61 s videos in 10-s segments, one tile per frame."""
+        return Config(upload_loops=800, short_loops=3, long_loops=9, segment_seconds=10, tracking_tiles=1)
+
+    @staticmethod
+    def full() -> Config:
+        """The issue's: the 90-minute file uploaded; a 6-minute vs a 10-minute cut tracked in 60-s
+        segments with the shipped default (hours on 2 CPU cores; minutes on a GPU worker)."""
+        return Config(
+            upload_loops=800, short_loops=54, long_loops=89, segment_seconds=60, tracking_tiles=None
+        )
+
+
+@dataclass(frozen=True)
+class Tracking:
+    seconds: int
+    workers: int
+    frames: int
+    segments: int
+    wall_s: float
+    cpu_s: float
+    worker_peaks: list[int]
+    worker_idle: list[int]
+    stitch_s: float | None
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.wall_s
+
+
+def track_with_workers(stack: Stack, video: Path, workers: int, logs: Path, tiles: int | None) -> Tracking:
+    """`workers` processes of `pitchlens worker --functions track` take the video's segments: from
+    its upload done to its job SUCCEEDED."""
+    from pitchlens.runtime.cli.api_client import ApiClient
+
+    env = {**stack.env, "PITCHLENS_LOG_LEVEL": "INFO", "PITCHLENS_LOG_FORMAT": "json"}
+    env.pop("PITCHLENS_FUNCTIONS_DIR", None)  # the stack's, which leaves track out
+    if tiles is not None:
+        env["PITCHLENS_TRACKING_TILES"] = str(tiles)
+    logs.mkdir(parents=True, exist_ok=True)
+    processes, samplers = [], []
+    for n in range(workers):
+        with (logs / f"worker-{n}.log").open("wb") as log:
+            processes.append(
+                subprocess.Popen(
+                    [*WORKER, "--functions", "track", "--metrics-port", "0"],
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    env=env,
+                )
+            )
+    try:
+        time.sleep(3)  # their imports, before anything is timed
+        samplers = [PeakRss(p.pid, interval_s=0.25).__enter__() for p in processes]
+        client = ApiClient(stack.info["api_url"], timeout_s=60)
+        # A match of its own: the same file under the same key would be the same clip, its
+        # segments already tracked by an earlier run.
+        sent = client.upload(video, kind="video", match_id=f"bench-{video.stem}-{workers}-workers")
+        started = time.perf_counter()
+
+        def workers_alive(_: object) -> None:
+            for process in processes:
+                if process.poll() is not None:
+                    raise RuntimeError(f"a worker exited ({process.returncode}); see {logs}")
+
+        job = client.wait_for_job(job_id=sent["job_id"], timeout_s=6 * 3600, on_update=workers_alive)
+        wall = time.perf_counter() - started
+        if job["status"] != "SUCCEEDED":
+            raise RuntimeError(f"the job ended {job['status']}: {job.get('error')}")
+        cpu = 0.0
+        for process in processes:
+            times = psutil.Process(process.pid).cpu_times()
+            cpu += times.user + times.system
+    finally:
+        for sampler in samplers:
+            sampler.__exit__(None, None, None)
+        for process in processes:
+            process.send_signal(signal.SIGTERM)
+        for process in processes:
+            try:
+                process.wait(60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+    counts = job.get("counts", {})
+    return Tracking(
+        seconds=round(counts.get("frames", 0) / 25),
+        workers=workers,
+        frames=int(counts.get("frames", 0)),
+        segments=int(counts.get("segments", 0)),
+        wall_s=wall,
+        cpu_s=cpu,
+        worker_peaks=[s.peak for s in samplers],
+        worker_idle=[s.first for s in samplers],
+        stitch_s=_handled_seconds(logs, "TracksStitchRequested"),
+    )
+
+
+def _handled_seconds(logs: Path, message_type: str) -> float | None:
+    """How long a worker took to handle a message of `message_type` (the longest, if several)."""
+    found = []
+    for path in logs.glob("worker-*.log"):
+        for line in path.read_text(errors="replace").splitlines():
+            if message_type in line and "message handled" in line:
+                try:
+                    found.append(float(json.loads(line)["seconds"]))
+                except (ValueError, KeyError):
+                    continue
+    return max(found, default=None)
+
+
+def run(shared: Path, *, full: bool | None = None, upload_loops: int | None = None) -> list[Row]:
+    """Rows of (measurement, PitchLens, baseline, ratio, target). `full` None: as the
+    PITCHLENS_BENCH_MATCH environment variable (`full`, else quick)."""
+    full = os.environ.get(MODE_ENV, "quick") == "full" if full is None else full
+    quick = not full
+    config = Config.full() if full else Config.quick()
+    if upload_loops:
+        config = dataclasses.replace(config, upload_loops=upload_loops)
+    load_before = os.getloadavg()[0]
+    with tempfile.TemporaryDirectory(prefix="pitchlens-bench-match-") as tmp:
+        folder = Path(tmp)
+        video = looped(shared, config.upload_loops, folder)
+        no_vision = functions_without({"detect", "track"}, folder / "functions-upload")
+        with embedded_stack(folder / "upload", PITCHLENS_FUNCTIONS_DIR=str(no_vision)) as stack:
+            upload = process_upload(stack, video)
+        video.unlink()
+        short, long = looped(shared, config.short_loops, folder), looped(shared, config.long_loops, folder)
+        no_track = functions_without({"track"}, folder / "functions-track")
+        settings = {"PITCHLENS_FUNCTIONS_DIR": str(no_track)}
+        settings["PITCHLENS_SEGMENT_SECONDS"] = str(config.segment_seconds)
+        with embedded_stack(folder / "track", **settings) as stack:
+            runs = [
+                track_with_workers(stack, short, 1, folder / "logs-short-1", config.tracking_tiles),
+                track_with_workers(stack, long, 1, folder / "logs-long-1", config.tracking_tiles),
+                track_with_workers(stack, long, 2, folder / "logs-long-2", config.tracking_tiles),
+            ]
+    rows = upload_rows(upload) + tracking_rows(runs, config, quick)
+    rows.append(
+        (
+            "  load average (1 min) at start / end of this section",
+            f"{load_before:.1f} / {os.getloadavg()[0]:.1f}",
+            "",
+            "",
+            "",
+        )
+    )
+    return rows
+
+
+def upload_rows(upload: Upload) -> list[Row]:
+    size = f"{upload.size / MB:.0f} MB"
+    growth = upload.stack_peak - upload.stack_first
+    return [
+        (
+            f"upload: `pitchlens process` CLI peak RSS, {size} file",
+            f"{upload.cli_peak / MB:.0f} MB",
+            size,
+            f"{upload.cli_peak / upload.size:.2f}x the file",
+            f"<= {UPLOAD_RSS_TARGET_MB} MB",
+        ),
+        (
+            "upload: embedded stack RSS before / peak during it",
+            f"{upload.stack_first / MB:.0f} / {upload.stack_peak / MB:.0f} MB",
+            size,
+            f"+{growth / MB:.0f} MB ({growth / upload.size:.2f}x the file)",
+            "flat",
+        ),
+        ("upload: throughput to the embedded S3", f"{upload.mb_per_s:.1f} MB/s", "", "", ""),
+    ]
+
+
+def tracking_rows(runs: list[Tracking], config: Config, quick: bool) -> list[Row]:
+    short, long1, long2 = runs
+    tiles = config.tracking_tiles or "default"
+    how = f"{config.segment_seconds:g}-s segments, tiles {tiles}" + (", quick" if quick else "")
+    rows: list[Row] = []
+    for run in runs:
+        rows.append(
+            (
+                f"track {run.seconds} s ({run.frames} frames, {run.segments} segments), {run.workers} "
+                f"worker(s): wall / frames/s",
+                f"{run.wall_s:.0f} s / {run.fps:.1f}",
+                "",
+                "",
+                how,
+            )
+        )
+    rows.append(
+        (
+            "2 workers vs 1 on the longer video: frames/s",
+            f"{long2.fps:.1f}",
+            f"{long1.fps:.1f}",
+            f"{long2.fps / long1.fps:.2f}x",
+            "~2x with 2 free cores",
+        )
+    )
+    short_peak, long_peak = max(short.worker_peaks), max(long1.worker_peaks)
+    rows.append(
+        (
+            f"worker peak RSS: {long1.seconds} s vs {short.seconds} s video (1 worker)",
+            f"{long_peak / MB:.0f} MB",
+            f"{short_peak / MB:.0f} MB",
+            f"{long_peak / short_peak:.2f}x",
+            "<= 1.20x",
+        )
+    )
+    rows.append(
+        (
+            "worker peak RSS, 2 workers on the longer video (each)",
+            " / ".join(f"{p / MB:.0f}" for p in long2.worker_peaks) + " MB",
+            f"{long_peak / MB:.0f} MB",
+            f"{max(long2.worker_peaks) / long_peak:.2f}x",
+            "",
+        )
+    )
+    stitches = [r.stitch_s for r in runs]
+    rows.append(
+        (
+            "stitch step (segments joined, staged): short / long / long on 2 workers",
+            " / ".join("-" if s is None else f"{s:.2f} s" for s in stitches),
+            "",
+            "",
+            "",
+        )
+    )
+    per_frame = long1.cpu_s / long1.frames
+    match_h = per_frame * MATCH_FRAMES / 3600
+    rows.append(
+        (
+            f"extrapolated CPU time for {MATCH_FRAMES:,} frames (90 min at 25 fps)",
+            f"{match_h:.1f} CPU-hours",
+            f"{per_frame * 1000:.0f} ms CPU/frame",
+            f"{match_h / 2:.1f} h on 2 cores",
+            "<= 10 min on one H200 (GPU, not measured here)",
+        )
+    )
+    return rows
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--shared", type=Path, default=REPO.parent / "shared")
-    parser.add_argument("--loops", type=int, default=800)
+    parser.add_argument("--full", action="store_true", help=f"as {MODE_ENV}=full")
+    parser.add_argument(
+        "--upload-loops", type=int, help="loops of the clip in the uploaded file (800: 868 MB)"
+    )
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="pitchlens-match-") as tmp:
-        folder = Path(tmp)
-        video = looped(args.shared, args.loops, folder)
-        functions = functions_without({"detect", "track"}, folder / "functions")
-        with embedded_stack(folder / "stack", PITCHLENS_FUNCTIONS_DIR=str(functions)) as stack:
-            upload = process_upload(stack, video)
-        print(upload, f"{upload.mb_per_s:.1f} MB/s")
+    from tests.benchmarks.run import render
+
+    print(render("Whole match", run(args.shared, full=args.full or None, upload_loops=args.upload_loops)))
     return 0
 
 
