@@ -41,7 +41,7 @@ class FunctionRuntime:
                 url,
                 arn,
                 region=self._settings.aws_region,
-                batch_size=self._settings.batch_size,
+                batch_size=self._settings.batch_size_for(function),
                 wait_s=self._settings.poll_wait_s,
                 timeout_s=self._settings.visibility_timeout_s,
             )
