@@ -13,6 +13,7 @@ from pitchlens.domain.pitch import (
     InvalidCalibration,
     Orientation,
     calibrate,
+    check_unfolded,
     on_pitch,
 )
 
@@ -145,12 +146,16 @@ def test_a_misplaced_point_is_refused_by_name() -> None:
         calibrate(points, 0, 1280, 720)
 
 
-def test_a_horizon_across_the_pitch_is_a_fold() -> None:
-    folding = Homography.of((1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.05, 1.0))  # w = 0 at y = -20 m
+def test_a_horizon_across_the_bottom_of_the_frame_is_a_fold() -> None:
+    folding = Homography.of((1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.004, 0.0, -2.56))  # w = 0 at x = 640
     with pytest.raises(InvalidCalibration, match="folds"):
-        from pitchlens.domain.pitch import check_unfolded
+        check_unfolded(folding, 1280, 720)
 
-        check_unfolded(folding.inverse(), 1280, 720)
+
+def test_a_camera_panned_far_to_one_side_is_no_fold() -> None:
+    """A camera at the halfway line panned to a goal has the far end of the pitch behind it."""
+    panned = Homography.of((9.0, 6.0, 640.0, -1.0, -6.0, 300.0, -0.02, 0.009, 1.0))
+    check_unfolded(panned.inverse(), 1280, 720)
 
 
 @pytest.mark.parametrize(

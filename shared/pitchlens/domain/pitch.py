@@ -345,29 +345,31 @@ def _residual(homography: Homography, point: CalibrationPoint) -> float:
 
 
 def check_unfolded(image_to_pitch: Homography, width: int, height: int) -> None:
-    """Raises InvalidCalibration when the mapping cannot be a camera above the pitch: the horizon
-    (where pixels map to infinity) crossing the pitch, or the pitch seen mirrored (its far side
-    below its near side). `width` x `height` is the frame."""
-    try:
-        pitch_to_image = image_to_pitch.inverse()
-    except ValueError as error:
-        raise InvalidCalibration("the landmarks give a singular homography") from error
-    corners = [(sx * HALF_LENGTH, sy * HALF_WIDTH) for sx in (-1, 1) for sy in (-1, 1)]
-    signs = {pitch_to_image.denominator(x, y) > 0 for x, y in corners}
-    if len(signs) > 1:
-        raise InvalidCalibration("the homography folds the pitch: its horizon crosses the pitch")
-    ground = image_to_pitch.denominator(*pitch_to_image.apply(0.0, 0.0))
-    frame_points = [(width * fx, height * fy) for fx in (0.1, 0.5, 0.9) for fy in (0.1, 0.5, 0.9)]
-    dets = [pitch_to_image.jacobian_determinant(x, y) for x, y in corners]
-    dets += [
-        image_to_pitch.jacobian_determinant(x, y)
-        for x, y in frame_points
-        if image_to_pitch.denominator(x, y) * ground > 0  # below the horizon: the ground
-    ]
-    if any(d >= 0 for d in dets):
+    """Raises InvalidCalibration when the mapping cannot be a camera above the pitch looking down at
+    it: the horizon (where pixels map to infinity) crossing the bottom of the frame, the bottom of
+    the frame landing far from the pitch, or the ground seen mirrored (far side below near side,
+    or left and right swapped). `width` x `height` is the frame."""
+    bottom = [(width * f, float(height)) for f in (0.0, 0.5, 1.0)]
+    signs = {image_to_pitch.denominator(x, y) > 0 for x, y in bottom}
+    if len(signs) > 1 or any(image_to_pitch.denominator(x, y) == 0 for x, y in bottom):
         raise InvalidCalibration(
-            "the homography mirrors the pitch (near and far, or left and right, swapped?)"
+            "the homography folds the pitch: its horizon crosses the bottom of the frame"
         )
+    ground = 1.0 if signs.pop() else -1.0
+    x, y = image_to_pitch.apply(width / 2, float(height))
+    if math.hypot(x, y) > 3 * PITCH_LENGTH:
+        raise InvalidCalibration(
+            f"the homography puts the bottom of the frame {math.hypot(x, y):.0f} m from the centre spot"
+        )
+    grid = [(width * fx, height * fy) for fx in (0.05, 0.5, 0.95) for fy in (0.3, 0.65, 1.0)]
+    for gx, gy in grid:
+        if (
+            image_to_pitch.denominator(gx, gy) * ground > 0
+            and image_to_pitch.jacobian_determinant(gx, gy) >= 0
+        ):
+            raise InvalidCalibration(
+                "the homography mirrors the pitch (near and far, or left and right, swapped?)"
+            )
 
 
 def _general_position(points: Sequence[Point]) -> bool:

@@ -100,7 +100,7 @@ class BroadcastPitchCamera(PitchCamera):
         return cuts
 
     def reanchor(self, view: CameraView, guess: Homography) -> Homography | None:
-        points = np.asarray(view.lines, np.int32).reshape(-1, 2)
+        points = np.asarray(view.lines, np.int32).reshape(-1, 3)
         if len(points) < pitch_lines.MIN_MATCHED_POINTS:
             return None
         field = pitch_lines.LineField.of(points, view.width, view.height)

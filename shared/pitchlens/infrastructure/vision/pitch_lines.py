@@ -38,14 +38,28 @@ MIN_MATCHED_POINTS = 40
 PRIOR_WEIGHT = 0.3
 
 
-def _model_points(step: float = 0.5) -> np.ndarray:
+def _model_points(step: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
     half_length, half_width = model.HALF_LENGTH, model.HALF_WIDTH
     parts: list[np.ndarray] = []
+    tangents: list[np.ndarray] = []
 
     def segment(a: tuple[float, float], b: tuple[float, float]) -> None:
-        count = max(2, int(np.hypot(b[0] - a[0], b[1] - a[1]) / step))
+        length = float(np.hypot(b[0] - a[0], b[1] - a[1]))
+        count = max(2, int(length / step))
         t = np.linspace(0.0, 1.0, count)[:, None]
         parts.append(np.asarray(a) * (1 - t) + np.asarray(b) * t)
+        tangents.append(np.tile((np.asarray(b) - np.asarray(a)) / length, (count, 1)))
+
+    def circle(centre: tuple[float, float], count: int, keep: Any = None) -> None:
+        angles = np.linspace(0.0, 2 * np.pi, count, endpoint=False)
+        points = np.c_[
+            centre[0] + model.CENTRE_CIRCLE_RADIUS * np.cos(angles),
+            centre[1] + model.CENTRE_CIRCLE_RADIUS * np.sin(angles),
+        ]
+        directions = np.c_[-np.sin(angles), np.cos(angles)]
+        chosen = np.ones(count, bool) if keep is None else keep(points)
+        parts.append(points[chosen])
+        tangents.append(directions[chosen])
 
     segment((-half_length, -half_width), (half_length, -half_width))
     segment((-half_length, half_width), (half_length, half_width))
@@ -64,19 +78,14 @@ def _model_points(step: float = 0.5) -> np.ndarray:
         segment((goal, -six_y), (six, -six_y))
         segment((goal, six_y), (six, six_y))
         spot = sign * (half_length - model.PENALTY_SPOT_DISTANCE)
-        angles = np.linspace(0.0, 2 * np.pi, 240)
-        arc = np.c_[
-            spot + model.CENTRE_CIRCLE_RADIUS * np.cos(angles), model.CENTRE_CIRCLE_RADIUS * np.sin(angles)
-        ]
-        parts.append(arc[arc[:, 0] * sign < half_length - model.PENALTY_AREA_DEPTH])
-    angles = np.linspace(0.0, 2 * np.pi, 360, endpoint=False)
-    parts.append(
-        np.c_[model.CENTRE_CIRCLE_RADIUS * np.cos(angles), model.CENTRE_CIRCLE_RADIUS * np.sin(angles)]
-    )
-    return np.vstack(parts)
+        edge = half_length - model.PENALTY_AREA_DEPTH
+        circle((spot, 0.0), 240, lambda points, s=sign, e=edge: points[:, 0] * s < e)
+    circle((0.0, 0.0), 360)
+    return np.vstack(parts), np.vstack(tangents)
 
 
-LINE_MODEL = _model_points()
+LINE_MODEL, LINE_TANGENTS = _model_points()
+"""Points every 0.5 m along the pitch's lines (camera-frame metres) and the lines' unit directions there."""
 
 
 GRASS_WIDTH = 320
@@ -124,8 +133,10 @@ def _grass(image: np.ndarray) -> np.ndarray:
 
 
 def line_pixels(image: np.ndarray, boxes: np.ndarray, region: np.ndarray | None = None) -> np.ndarray:
-    """(x, y) int32 rows of pixels on white pitch lines: thin ridges on the grass outside the people's
-    boxes (float (n, 4) x1, y1, x2, y2), at most MAX_LINE_POINTS, evenly subsampled."""
+    """(x, y, direction) int32 rows of pixels on white pitch lines: thin ridges on the grass outside
+    the people's boxes (float (n, 4) x1, y1, x2, y2), at most MAX_LINE_POINTS, evenly subsampled.
+    `direction` is the line's local direction in DIRECTION_BINS bins of 180 / DIRECTION_BINS
+    degrees (from the structure tensor of the picture around the pixel)."""
     grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY).astype(np.int16)
     ridge = np.zeros(grey.shape, bool)
     for axis in (0, 1):
@@ -142,24 +153,45 @@ def line_pixels(image: np.ndarray, boxes: np.ndarray, region: np.ndarray | None 
     for x1, y1, x2, y2 in np.asarray(boxes, np.float32).reshape(-1, 4):
         ridge[max(0, int(y1) - 2) : int(y2) + 3, max(0, int(x1) - 2) : int(x2) + 3] = False
     ys, xs = np.nonzero(ridge)
-    points = np.c_[xs, ys].astype(np.int32)
-    if len(points) > MAX_LINE_POINTS:
-        points = points[np.linspace(0, len(points) - 1, MAX_LINE_POINTS).astype(np.intp)]
-    return points
+    if len(xs) > MAX_LINE_POINTS:
+        keep = np.linspace(0, len(xs) - 1, MAX_LINE_POINTS).astype(np.intp)
+        ys, xs = ys[keep], xs[keep]
+    return np.c_[xs, ys, _directions(grey, xs, ys)].astype(np.int32)
+
+
+def _directions(grey: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    """Direction bin of the line through each pixel: perpendicular to the dominant gradient
+    orientation of its neighbourhood (structure tensor)."""
+    if not len(xs):
+        return np.zeros(0, np.int32)
+    picture = grey.astype(np.float32)
+    gx = cv2.Sobel(picture, cv2.CV_32F, 1, 0, ksize=3)
+    gy = cv2.Sobel(picture, cv2.CV_32F, 0, 1, ksize=3)
+    size = (2 * RIDGE_OFFSET + 1, 2 * RIDGE_OFFSET + 1)
+    xx = cv2.GaussianBlur(gx * gx, size, 0)[ys, xs]
+    yy = cv2.GaussianBlur(gy * gy, size, 0)[ys, xs]
+    xy = cv2.GaussianBlur(gx * gy, size, 0)[ys, xs]
+    gradient = 0.5 * np.arctan2(2 * xy, xx - yy)
+    return direction_bins(gradient + np.pi / 2)
+
+
+DIRECTION_BINS = 12
+
+
+def direction_bins(angles: np.ndarray) -> np.ndarray:
+    """Undirected angles (radians) into DIRECTION_BINS bins over 180 degrees."""
+    folded = np.mod(angles, np.pi)
+    return np.minimum((folded / np.pi * DIRECTION_BINS).astype(np.int32), DIRECTION_BINS - 1)
 
 
 @dataclass(frozen=True, slots=True)
-class LineField:
-    """Nearest-line lookups for one frame: the distance (px) from every pixel to the nearest line
-    pixel, and which one it is."""
-
+class _Nearest:
     distance: np.ndarray
     labels: np.ndarray
     coordinates: np.ndarray
-    """(x, y) of each line pixel, by its label."""
 
     @classmethod
-    def of(cls, points: np.ndarray, width: int, height: int) -> LineField:
+    def of(cls, points: np.ndarray, width: int, height: int) -> _Nearest:
         free = np.ones((height, width), np.uint8)
         if len(points):
             free[points[:, 1], points[:, 0]] = 0
@@ -172,9 +204,41 @@ class LineField:
         coordinates[labels[lines]] = np.c_[xs, ys]
         return cls(distance, labels, coordinates)
 
-    def nearest(self, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
-        """(n, 2) the nearest line pixel of each pixel (xs[i], ys[i])."""
-        return self.coordinates[self.labels[ys, xs]]
+
+@dataclass(frozen=True, slots=True)
+class LineField:
+    """Nearest-line lookups for one frame, per line direction: for a point and a direction, the
+    nearest line pixel whose own direction is within one bin of it (so a curve of the model is not
+    pulled onto a straight line crossing it) and how far it is."""
+
+    fields: tuple[_Nearest, ...]
+
+    @classmethod
+    def of(cls, points: np.ndarray, width: int, height: int) -> LineField:
+        points = np.asarray(points, np.int32).reshape(-1, 3)
+        fields = []
+        for direction in range(DIRECTION_BINS):
+            gap = np.abs(points[:, 2] - direction)
+            similar = np.minimum(gap, DIRECTION_BINS - gap) <= 1
+            fields.append(_Nearest.of(points[similar, :2], width, height))
+        return cls(tuple(fields))
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        height, width = self.fields[0].distance.shape
+        return height, width
+
+    def lookup(self, xs: np.ndarray, ys: np.ndarray, directions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per pixel (xs[i], ys[i]) seen along `directions[i]` (bin): the distance to the nearest
+        line pixel of that direction and its (x, y)."""
+        distance = np.full(len(xs), np.inf, np.float32)
+        nearest = np.zeros((len(xs), 2), np.float32)
+        for direction, field in enumerate(self.fields):
+            chosen = directions == direction
+            if chosen.any():
+                distance[chosen] = field.distance[ys[chosen], xs[chosen]]
+                nearest[chosen] = field.coordinates[field.labels[ys[chosen], xs[chosen]]]
+        return distance, nearest
 
 
 def project(homography: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -230,7 +294,7 @@ def refine(
 ) -> Fit | None:
     """`image_to_pitch` re-anchored on the frame's line pixels; None when fewer than
     MIN_MATCHED_POINTS model points find a line pixel (too few lines in view)."""
-    height, width = field.distance.shape
+    height, width = field.shape
     guess = image_to_pitch / image_to_pitch[2, 2]
     grid_x, grid_y = np.meshgrid(np.linspace(0.05, 0.95, 6) * width, np.linspace(0.3, 0.95, 5) * height)
     grid = np.c_[grid_x.ravel(), grid_y.ravel()]
@@ -239,20 +303,29 @@ def refine(
     homography = guess
     fit: Fit | None = None
     for radius in np.linspace(start_radius, 3.0, rounds):
-        image_points, visible = project(np.linalg.inv(homography), LINE_MODEL)
+        to_image = np.linalg.inv(homography)
+        image_points, visible = project(to_image, LINE_MODEL)
+        ahead, _ = project(to_image, LINE_MODEL + 0.25 * LINE_TANGENTS)
         x, y = image_points[:, 0], image_points[:, 1]
         visible &= (x >= 0) & (x <= width - 1) & (y >= 0) & (y <= height - 1)
         xi, yi = np.round(x[visible]).astype(np.intp), np.round(y[visible]).astype(np.intp)
         pitch_points = LINE_MODEL[visible]
+        step = ahead[visible] - image_points[visible]
+        directions = direction_bins(np.arctan2(step[:, 1], step[:, 0]))
         if region is not None:
             on_grass = region[yi, xi]
-            xi, yi, pitch_points = xi[on_grass], yi[on_grass], pitch_points[on_grass]
-        distance = field.distance[yi, xi]
+            xi, yi, pitch_points, directions = (
+                xi[on_grass],
+                yi[on_grass],
+                pitch_points[on_grass],
+                directions[on_grass],
+            )
+        distance, nearest = field.lookup(xi, yi, directions)
         near = distance < radius
         matched = int(near.sum())
         if matched < MIN_MATCHED_POINTS:
             return None
-        sources = np.vstack([field.nearest(xi[near], yi[near]), grid])
+        sources = np.vstack([nearest[near], grid])
         targets = np.vstack([pitch_points[near], anchored])
         prior = prior_weight * np.sqrt(matched / max(1, len(grid)))
         weights = np.r_[np.ones(matched), np.full(len(grid), prior)]
