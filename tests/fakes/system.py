@@ -10,6 +10,7 @@ from typing import Any
 
 from pitchlens.application.message_pipeline import MessagePipeline
 from pitchlens.application.outcomes import Result
+from pitchlens.application.player_placer import PlayerPlacer
 from pitchlens.application.uploads import UploadKind
 from pitchlens.domain.appearance import AppearanceEncoder
 from pitchlens.domain.jobs import Job
@@ -33,6 +34,8 @@ from tests.fakes.highlights import GameVideoEditor
 from tests.fakes.vision import (
     FakeDetectionModel,
     FakeIndicatorRenderer,
+    FakePitchArea,
+    FakeTeams,
     FakeTracker,
     FakeTrajectoryStore,
     FakeVideoReader,
@@ -71,6 +74,8 @@ class FakeSystem(Container):
         self.trajectories = FakeTrajectoryStore()
         self.indicator_renderer = FakeIndicatorRenderer()
         self.box_appearance = SameBoxLook()
+        self.pitch_area = FakePitchArea()
+        self.player_placer = PlayerPlacer(self.pitch_area, None, FakeTeams)
         self.video_editor = GameVideoEditor()
         self.interval_reader = CsvIntervalReader()
         self.observed = Observed()

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pitchlens.domain.camera import CameraPath, PitchArea, PitchCamera, follow_camera
+from pitchlens.domain.camera import CameraPath, CameraView, PitchArea, PitchCamera, Shot, follow_camera
 from pitchlens.domain.pitch import Homography, Orientation
 from pitchlens.domain.teams import TeamClassifier, Teams
 from pitchlens.domain.vision import FrameTracks
@@ -66,8 +67,102 @@ def split_at_cuts(tracks: Sequence[FrameTracks], cuts: Sequence[int]) -> list[Fr
                 top += 1
                 renamed[(track_id, shot)] = top
             ids.append(renamed[(track_id, shot)])
-        result.append(FrameTracks(frame.frame_index, ids, frame.boxes, frame.confidences))
+        result.append(frame.renumbered(ids))
     return result
+
+
+ON_PITCH_EVERY = 5
+"""Frames between two judgements of who stands on the pitch (0.2 s at 25 fps: people do not cross a
+touchline faster; judging costs ~60 ms on a 720p frame). A new track is judged on its first frame."""
+
+
+class PlacementPass:
+    """Sees one clip's (or one segment's) frames in order, each while its image is in hand (the
+    tracking loop's `on_frame`), and keeps only what placing needs: per frame the on-pitch flags
+    and the camera's view, per track a kit sample every few frames. `place` then puts the tracks
+    on the pitch. Memory grows with the frames seen (a camera view holds at most a few thousand
+    line pixels), so a long video is placed segment by segment."""
+
+    def __init__(
+        self,
+        area: PitchArea,
+        camera: PitchCamera | None,
+        classifier: TeamClassifier,
+        judge_every: int = ON_PITCH_EVERY,
+    ) -> None:
+        self._area = area
+        self._camera = camera
+        self._classifier = classifier
+        self._judge_every = judge_every
+        self._views: list[CameraView] = []
+        self._flags: dict[int, list[bool]] = {}
+        self._judged: dict[int, tuple[int, bool]] = {}
+        """Per track: the frame it was last judged on and whether it stood on the pitch there."""
+
+    def see(self, index: int, image: Any, tracks: FrameTracks | None) -> None:
+        boxes = tracks.boxes if tracks is not None else []
+        if self._camera is not None:
+            self._views.append(self._camera.observe(index, image, boxes))
+        if tracks is None or not len(tracks):
+            return
+        ids = [int(track_id) for track_id in tracks.track_ids]
+        stale = any(index - self._judged.get(t, (-(10**9), False))[0] >= self._judge_every for t in ids)
+        if stale:
+            flags = [bool(flag) for flag in self._area.on_pitch(image, boxes)]
+            self._judged.update({t: (index, flag) for t, flag in zip(ids, flags, strict=True)})
+        else:
+            flags = [self._judged[t][1] for t in ids]
+        self._flags[index] = flags
+        self._classifier.observe(index, image, tracks.track_ids, boxes, flags)
+
+    def place(
+        self,
+        tracks: Sequence[FrameTracks],
+        anchors: Mapping[int, Homography] | None = None,
+        orientation: Orientation = Orientation.HOME_ATTACKS_RIGHT,
+        automatic: bool = True,
+    ) -> ClipPlacement:
+        """`tracks` (those of the frames seen) placed: tracks crossing a cut split there, each box's
+        on-pitch flag and team, and its metres where the camera path has a homography (from a
+        manual anchor, else automatic calibration when `automatic`)."""
+        cuts: list[int] = []
+        if self._camera is not None:
+            cuts = self._camera.cuts()
+            path = follow_camera(self._views, cuts, self._camera, anchors, automatic=automatic)
+        else:
+            first = tracks[0].frame_index if tracks else 0
+            last = tracks[-1].frame_index if tracks else 0
+            path = CameraPath((), (Shot(first, last, reason=NOT_CALIBRATED),))
+        split = split_at_cuts(tracks, cuts)
+        teams = self._classifier.teams()
+        first_seen = self._views[0].frame_index if self._views else 0
+        placed = []
+        frames = []
+        for original, frame in zip(tracks, split, strict=True):
+            position = frame.frame_index - first_seen
+            homography = path.homographies[position] if 0 <= position < len(path.homographies) else None
+            xy = [_metres(homography, box, orientation) for box in frame.boxes]
+            on = self._flags.get(frame.frame_index) or [False] * len(frame)
+            team = [teams.of(int(track_id), frame.frame_index) for track_id in original.track_ids]
+            placed.append(FramePlacement(frame.frame_index, on, [p[0] for p in xy], [p[1] for p in xy], team))
+            frames.append(dataclasses.replace(frame, on_pitch=on, teams=team, pitch_xy=xy))
+        return ClipPlacement(tuple(frames), tuple(placed), teams, path, tuple(cuts), orientation)
+
+
+NOT_CALIBRATED = "not calibrated: mark 4 or more pitch points on a frame (pitchlens calibrate)"
+
+
+def pitch_reason(tracks: Sequence[FrameTracks]) -> str | None:
+    """Why a clip's tracks have no pitch coordinates: None when some box has them, else whether the
+    clip was not placed at all or placed without a homography (not calibrated)."""
+    placed = False
+    for frame in tracks:
+        if frame.pitch_xy is not None:
+            placed = True
+            if any(not math.isnan(float(x)) for x, _ in frame.pitch_xy):
+                return None
+        placed = placed or frame.on_pitch is not None
+    return NOT_CALIBRATED if placed else "players were not placed on the pitch (placement is off)"
 
 
 class PlayerPlacer:
@@ -80,7 +175,7 @@ class PlayerPlacer:
     def __init__(
         self,
         area: PitchArea,
-        camera: Callable[[], PitchCamera],
+        camera: Callable[[], PitchCamera] | None,
         teams: Callable[[], TeamClassifier],
         automatic_calibration: bool = True,
     ) -> None:
@@ -89,6 +184,11 @@ class PlayerPlacer:
         self._teams_factory = teams
         self._automatic = automatic_calibration
 
+    def start(self) -> PlacementPass:
+        """A pass over one clip's (or segment's) frames."""
+        camera = self._camera_factory() if self._camera_factory is not None else None
+        return PlacementPass(self._area, camera, self._teams_factory())
+
     def execute(
         self,
         tracks: Sequence[FrameTracks],
@@ -96,38 +196,11 @@ class PlayerPlacer:
         anchors: Mapping[int, Homography] | None = None,
         orientation: Orientation = Orientation.HOME_ATTACKS_RIGHT,
     ) -> ClipPlacement:
-        camera = self._camera_factory()
-        classifier = self._teams_factory()
+        placing = self.start()
         by_index = {frame.frame_index: frame for frame in tracks}
-        views = []
-        flags: dict[int, list[bool]] = {}
         for index, image in frames:
-            frame = by_index.get(index)
-            boxes = frame.boxes if frame is not None else []
-            views.append(camera.observe(index, image, boxes))
-            if frame is not None and len(frame):
-                flags[index] = self._area.on_pitch(image, boxes)
-                classifier.observe(index, image, frame.track_ids, boxes, flags[index])
-        cuts = camera.cuts()
-        path = follow_camera(views, cuts, camera, anchors, automatic=self._automatic)
-        split = split_at_cuts(tracks, cuts)
-        teams = classifier.teams()
-        first = views[0].frame_index if views else 0
-        placed = []
-        for frame in split:
-            position = frame.frame_index - first
-            homography = path.homographies[position] if 0 <= position < len(path.homographies) else None
-            xs: list[float] = []
-            ys: list[float] = []
-            for box in frame.boxes:
-                x, y = _metres(homography, box, orientation)
-                xs.append(x)
-                ys.append(y)
-            on = flags.get(frame.frame_index) or [False] * len(frame)
-            original = by_index[frame.frame_index].track_ids
-            team = [teams.of(int(track_id), frame.frame_index) for track_id in original]
-            placed.append(FramePlacement(frame.frame_index, on, xs, ys, team))
-        return ClipPlacement(tuple(split), tuple(placed), teams, path, tuple(cuts), orientation)
+            placing.see(index, image, by_index.get(index))
+        return placing.place(tracks, anchors, orientation, self._automatic)
 
 
 def _metres(

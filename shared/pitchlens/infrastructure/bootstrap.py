@@ -27,6 +27,7 @@ from pitchlens.application.ingestion_requester import IngestionRequester
 from pitchlens.application.match_ingester import MatchIngester
 from pitchlens.application.match_persister import MatchPersister
 from pitchlens.application.message_pipeline import Consumer, MessagePipeline
+from pitchlens.application.player_placer import PlayerPlacer
 from pitchlens.application.render_requester import RenderRequester
 from pitchlens.application.session_finalizer import FinalClipRenderer, SessionFinalizer
 from pitchlens.application.tracked_clip_concatenator import ConcatRequester, TrackedClipConcatenator
@@ -34,6 +35,7 @@ from pitchlens.application.trajectory_persister import TrajectoryPersister
 from pitchlens.application.upload_ingester import UploadIngester
 from pitchlens.application.uploads import UploadCompleter, UploadStarter
 from pitchlens.domain.appearance import AppearanceEncoder, BoxAppearance
+from pitchlens.domain.camera import PitchArea
 from pitchlens.domain.highlights import IntervalReader, VideoEditor
 from pitchlens.domain.messages import (
     ConcatRequested,
@@ -223,7 +225,10 @@ class Container:
         from pitchlens.infrastructure.storage.video_store import S3VideoStore
 
         return S3VideoStore(
-            self.s3, self.settings.bucket_artifacts, outputs_bucket=self.settings.bucket_outputs
+            self.s3,
+            self.settings.bucket_artifacts,
+            outputs_bucket=self.settings.bucket_outputs,
+            pitch_area=self.pitch_area if self.settings.place_players else None,
         )
 
     @functools.cached_property
@@ -317,7 +322,25 @@ class Container:
             self.publisher,
             self.clock,
             batch_size=self.settings.detection_batch,
+            placer=self.player_placer if self.settings.place_players else None,
         )
+
+    @functools.cached_property
+    def player_placer(self) -> PlayerPlacer:
+        """While tracking: on the pitch by the grass and its boundary lines, teams by kit colour,
+        the camera's cuts (tracks split there); no pitch lines (metres need a calibration first)."""
+        from pitchlens.infrastructure.vision.camera import BroadcastPitchCamera
+        from pitchlens.infrastructure.vision.teams import KitColourTeams
+
+        return PlayerPlacer(
+            self.pitch_area, functools.partial(BroadcastPitchCamera, lines=False), KitColourTeams
+        )
+
+    @functools.cached_property
+    def pitch_area(self) -> PitchArea:
+        from pitchlens.infrastructure.vision.pitch_area import GrassPitchArea
+
+        return GrassPitchArea()
 
     @functools.cached_property
     def track_stitcher(self) -> TrackStitcher:

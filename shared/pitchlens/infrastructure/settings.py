@@ -76,6 +76,9 @@ class Settings(BaseSettings):
     detection_batch: int = 8
     tracker: str = "botsort"
     """botsort or bytetrack."""
+    place_players: bool = True
+    """Tracked people are placed on the pitch as they are tracked (on-pitch flag, team by kit,
+    camera cuts; PITCHLENS_PLACE_PLAYERS=false leaves trajectories' version-2 columns null)."""
     segment_seconds: float = Field(default=60.0, gt=0)
     """A video longer than this is tracked as segments of about this length, in parallel."""
     segment_overlap_seconds: float = Field(default=1.0, gt=0)

@@ -706,9 +706,13 @@ def create_app(container_factory: Callable[[], Container] = container) -> FastAP
         dependencies=guarded,
         responses={404: {"description": "Unknown clip"}, 409: {"description": "Clip not processed yet"}},
     )
-    def players(clip_id: str, app_container: Wired) -> PlayersView:
-        """The players that can be followed: tracked boxes on (or next to) the detection frame."""
-        return PlayersView.of(views.players(app_container.unit_of_work, app_container.trajectories, clip_id))
+    def players(clip_id: str, app_container: Wired, include: cv.Include = "pitch") -> PlayersView:
+        """The players that can be followed: tracked boxes on (or next to) the detection frame that
+        stand on the pitch (`?include=all`: everybody tracked), with their team by kit."""
+        found = views.players(
+            app_container.unit_of_work, app_container.trajectories, clip_id, include == "all"
+        )
+        return PlayersView.of(found)
 
     @app.post(
         f"{api}/clips/{{clip_id}}/renders",

@@ -41,7 +41,10 @@ not taken: the lines matched are probably not the ones the model says."""
 
 
 class BroadcastPitchCamera(PitchCamera):
-    def __init__(self, calibrator: Any | None = None) -> None:
+    def __init__(self, calibrator: Any | None = None, lines: bool = True) -> None:
+        """`lines=False` keeps no pitch lines (cuts and motion only, a third of the cost): nothing
+        can then be re-anchored or calibrated automatically."""
+        self._lines = lines
         self._previous: np.ndarray | None = None
         self._previous_boxes: np.ndarray = np.zeros((0, 4), np.float32)
         self._history: deque[tuple[np.ndarray, np.ndarray | None]] = deque(maxlen=WINDOW + 1)
@@ -69,8 +72,10 @@ class BroadcastPitchCamera(PitchCamera):
             to_small = np.diag([scale, scale, 1.0])
             full = np.linalg.inv(to_small) @ small_motion @ to_small
             motion = Homography.of(full.ravel().tolist())
-        region = pitch_lines.grass_region(frame)
-        lines = pitch_lines.line_pixels(frame, people, region).astype(np.int16)
+        lines = np.zeros((0, 3), np.int16)
+        if self._lines:
+            region = pitch_lines.grass_region(frame)
+            lines = pitch_lines.line_pixels(frame, people, region).astype(np.int16)
         return CameraView(frame_index, width, height, motion, lines)
 
     def _record_continuity(self, frame_index: int) -> None:

@@ -176,7 +176,8 @@ def detect(
     frame: Annotated[int, typer.Option("--frame", help="Video frame to detect on")] = 0,
     as_json: AsJson = False,
 ) -> None:
-    """Detect people on one image or video frame, locally (no stack needed)."""
+    """Detect people on one image or video frame, locally (no stack needed); each box says whether
+    its feet are on the pitch (the grass inside its boundary lines)."""
     import cv2
 
     from pitchlens.domain.errors import PitchLensError
@@ -195,15 +196,14 @@ def detect(
         [found] = wired.detection_model.detect([image], first_index=frame)
     except PitchLensError as error:
         raise fail(str(error)) from error
-    document = detections_document(found)
+    document = detections_document(found, wired.pitch_area.on_pitch(image, found.boxes))
     if as_json:
         out.print_json(json.dumps(document))
         return
-    table = Table(
-        "#", "x1", "y1", "x2", "y2", "confidence", "class", title=f"{len(document)} people in {source.name}"
-    )
+    columns = ("x1", "y1", "x2", "y2", "confidence", "class", "on_pitch")
+    table = Table("#", *columns, title=f"{len(document)} people in {source.name}")
     for number, box in enumerate(document):
-        table.add_row(str(number), *(str(box[k]) for k in ("x1", "y1", "x2", "y2", "confidence", "class")))
+        table.add_row(str(number), *(str(box[k]) for k in columns))
     out.print(table)
 
 
@@ -348,24 +348,36 @@ def players(
         Path, typer.Option("--out-dir", help="Where the numbered picture goes (<out-dir>/<clip>/players.jpg)")
     ] = Path("outputs"),
     data_dir: DataDir = None,
+    everybody: Annotated[
+        bool, typer.Option("--all", help="Also people off the pitch (staff, benches, spectators)")
+    ] = False,
     as_json: AsJson = False,
 ) -> None:
-    """List the players that can be followed in a processed clip, numbered left to right, and save the
-    detection frame with their numbered boxes; render one with `pitchlens render --player N`."""
+    """List the players on the pitch that can be followed in a processed clip, numbered left to
+    right, with their team, and save the detection frame with their numbered boxes; render one with
+    `pitchlens render --player N`."""
     _, client = stack_and_client(data_dir)
     try:
         clip = client.request("GET", f"/api/v1/clips/{clip_id}")
-        found = client.request("GET", f"/api/v1/clips/{clip_id}/players")
+        include = "all" if everybody else "pitch"
+        found = client.request("GET", f"/api/v1/clips/{clip_id}/players?include={include}")
     except ApiError as error:
         raise fail(str(error)) from error
     picture = _save_players_preview(client, clip, found, out_dir / clip_id)
     if as_json:
         out.print_json(json.dumps({**found, "picture": str(picture) if picture else None}))
         return
-    table = Table("player", "box x1,y1,x2,y2", "confidence", "track")
+    table = Table("player", "box x1,y1,x2,y2", "confidence", "track", "team", "on pitch")
     for player in found["players"]:
         box = ",".join(f"{value:.0f}" for value in player["box"])
-        table.add_row(str(player["number"]), box, f"{player['confidence']:.2f}", str(player["track_id"]))
+        table.add_row(
+            str(player["number"]),
+            box,
+            f"{player['confidence']:.2f}",
+            str(player["track_id"]),
+            str(player.get("team") or "-"),
+            {True: "yes", False: "no", None: "-"}[player.get("on_pitch")],
+        )
     out.print(table)
     out.print(
         f"{len(found['players'])} players on frame {found['frame_index']}; picture: {picture}", soft_wrap=True
@@ -419,7 +431,7 @@ def render(
         if bbox is not None:
             box = _parse_box(bbox)
         else:
-            found = client.request("GET", f"/api/v1/clips/{clip_id}/players")
+            found = client.request("GET", f"/api/v1/clips/{clip_id}/players?include=all")
             chosen = [p for p in found["players"] if p["number"] == player]
             if not chosen:
                 raise fail(f"no player {player} in clip {clip_id}: there are 1..{len(found['players'])}")
