@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from pitchlens.application.clip_calibrator import ClipCalibrator
 from pitchlens.application.message_pipeline import MessagePipeline
 from pitchlens.application.outcomes import Result
 from pitchlens.application.player_placer import PlayerPlacer
@@ -42,6 +43,7 @@ from tests.fakes.vision import (
     FakeVideoStore,
     SameBoxLook,
     SameLook,
+    StillCamera,
 )
 
 
@@ -76,6 +78,15 @@ class FakeSystem(Container):
         self.box_appearance = SameBoxLook()
         self.pitch_area = FakePitchArea()
         self.player_placer = PlayerPlacer(self.pitch_area, None, FakeTeams)
+        self.clip_calibrator = ClipCalibrator(
+            self.unit_of_work,
+            self.videos,
+            self.video_reader,
+            self.trajectories,
+            PlayerPlacer(self.pitch_area, StillCamera, FakeTeams, automatic_calibration=False),
+            self.clock,
+            self.settings.calibration_max_frames,
+        )
         self.video_editor = GameVideoEditor()
         self.interval_reader = CsvIntervalReader()
         self.observed = Observed()

@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from pitchlens.domain.appearance import Appearance, AppearanceEncoder, BoxAppearance, Sighting
-from pitchlens.domain.camera import PitchArea
+from pitchlens.domain.camera import CameraView, PitchArea, PitchCamera
 from pitchlens.domain.errors import ClipNotFound, InvalidVideo, ObjectNotFound, ServiceUnavailable
+from pitchlens.domain.pitch import Homography
 from pitchlens.domain.rendering import (
     Indicator,
     IndicatorRenderer,
@@ -300,3 +301,19 @@ class FakeTeams(TeamClassifier):
             for track, frames in self.seen.items()
         }
         return Teams(("white", "green"), runs)
+
+
+class StillCamera(PitchCamera):
+    """A camera that never moves, with no cuts and no pitch lines to re-anchor on."""
+
+    def observe(self, frame_index: int, image: Any, boxes: Sequence[Sequence[float]]) -> CameraView:
+        return CameraView(frame_index, 64, 36, Homography.identity(), None)
+
+    def cuts(self) -> list[int]:
+        return []
+
+    def reanchor(self, view: CameraView, guess: Homography) -> Homography | None:
+        return None
+
+    def calibrate(self, view: CameraView) -> Homography | None:
+        return None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+from pitchlens.application.clip_calibrator import CalibrationRequester, ClipCalibrator
 from pitchlens.application.clip_detector import ClipDetector
 from pitchlens.application.clip_registerer import ClipRegisterer
 from pitchlens.application.clip_renderer import ClipRenderer, FollowRender
@@ -38,6 +39,7 @@ from pitchlens.domain.appearance import AppearanceEncoder, BoxAppearance
 from pitchlens.domain.camera import PitchArea
 from pitchlens.domain.highlights import IntervalReader, VideoEditor
 from pitchlens.domain.messages import (
+    CalibrationRequested,
     ConcatRequested,
     DetectionRequested,
     FinalClipRequested,
@@ -127,6 +129,7 @@ class Container:
             FinalClipRequested: Consumer("render", "final-clip", lambda: self.final_clip_renderer),
             HighlightsRequested: Consumer("render", "cut", lambda: self.highlight_cut_worker),
             ConcatRequested: Consumer("render", "concat", lambda: self.tracked_clip_concatenator),
+            CalibrationRequested: Consumer("track", "calibrate", lambda: self.clip_calibrator),
         }
 
     @functools.cached_property
@@ -334,6 +337,31 @@ class Container:
 
         return PlayerPlacer(
             self.pitch_area, functools.partial(BroadcastPitchCamera, lines=False), KitColourTeams
+        )
+
+    @functools.cached_property
+    def calibration_requester(self) -> CalibrationRequester:
+        return CalibrationRequester(
+            self.unit_of_work, self.publisher, self.clock, self.settings.calibration_max_frames
+        )
+
+    @functools.cached_property
+    def clip_calibrator(self) -> ClipCalibrator:
+        """A calibrated clip placed again with the pitch lines (re-anchoring) and no automatic fit."""
+        from pitchlens.infrastructure.vision.camera import BroadcastPitchCamera
+        from pitchlens.infrastructure.vision.teams import KitColourTeams
+
+        placer = PlayerPlacer(
+            self.pitch_area, BroadcastPitchCamera, KitColourTeams, automatic_calibration=False
+        )
+        return ClipCalibrator(
+            self.unit_of_work,
+            self.videos,
+            self.video_reader,
+            self.trajectories,
+            placer,
+            self.clock,
+            self.settings.calibration_max_frames,
         )
 
     @functools.cached_property

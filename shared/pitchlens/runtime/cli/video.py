@@ -542,6 +542,90 @@ def concat(
     out.print(f"  local copy   {local}", soft_wrap=True)
 
 
+def parse_point(text: str) -> tuple[str, float, float]:
+    """`NAME=x,y` -> (name, x, y); BadParameter naming what is wrong."""
+    name, equals, position = text.partition("=")
+    values = position.split(",")
+    try:
+        if not equals or not name.strip() or len(values) != 2:
+            raise ValueError
+        x, y = (float(value) for value in values)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not NAME=x,y (e.g. centre_spot=424,260)") from None
+    return name.strip(), x, y
+
+
+@app.command()
+def calibrate(
+    clip_id: Annotated[str, typer.Option("--clip-id", help="A processed clip (see `pitchlens process`)")],
+    points: Annotated[
+        list[str],
+        typer.Option(
+            "--point",
+            help="A pitch landmark marked on the frame, NAME=x,y in pixels (4 or more; names: "
+            "centre_spot, halfway_far, box_left_near, penalty_spot_right ... see /api/v1/pitch/landmarks)",
+        ),
+    ],
+    frame: Annotated[int, typer.Option("--frame", help="The frame the points are marked on", min=0)] = 0,
+    home_attacks: Annotated[
+        str,
+        typer.Option("--home-attacks", help="right or left: the goal the home team attacks in the picture"),
+    ] = "right",
+    data_dir: DataDir = None,
+    as_json: AsJson = False,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for the placement")] = 3600,
+) -> None:
+    """Calibrate a processed clip from pitch landmarks marked on one frame, then place its people in
+    metres (trajectories' pitch_x, pitch_y): e.g. `--point centre_spot=424,260 --point
+    halfway_far=430,120 ...`. Bad points (fewer than 4, collinear, off the frame, unknown names, a
+    fit that folds the pitch) are refused with the reason."""
+    if home_attacks not in ("right", "left"):
+        raise fail(f"--home-attacks is right or left, not {home_attacks!r}")
+    marked = [parse_point(text) for text in points]
+    _, client = stack_and_client(data_dir)
+    body = {
+        "frame_index": frame,
+        "points": [{"name": name, "x": x, "y": y} for name, x, y in marked],
+        "orientation": f"home_attacks_{home_attacks}",
+    }
+    try:
+        accepted = client.request("POST", f"/api/v1/clips/{clip_id}/calibration", json=body)
+    except ApiError as error:
+        raise fail(str(error)) from error
+    with stage_bars(as_json) as progress:
+        bar = progress.add_task("placing", total=1.0, detail="queued")
+        try:
+            job = client.wait_for_job(
+                job_id=accepted["job_id"],
+                timeout_s=timeout,
+                on_update=lambda job: progress.update(bar, completed=job["progress"], detail=job["stage"]),
+            )
+        except (ApiError, TimeoutError) as error:
+            raise fail(str(error)) from error
+    if job["status"] != "SUCCEEDED":
+        out.print(f"[bold red]{job['status']}[/] {job.get('reason')}")
+        raise typer.Exit(1)
+    summary = {
+        "clip_id": clip_id,
+        "residuals_m": accepted["residuals_m"],
+        "homography": accepted["homography"],
+        "trajectories_uri": job["outputs"].get("trajectories_uri"),
+        "rows_with_metres": job["counts"].get("rows_with_metres"),
+        "rows": job["counts"].get("rows"),
+        "note": job.get("reason"),
+        "job_id": job["job_id"],
+    }
+    if as_json:
+        out.print_json(json.dumps(summary))
+        return
+    worst = max(accepted["residuals_m"].items(), key=lambda item: item[1])
+    out.print(f"[bold green]calibrated[/] frame {frame}: worst landmark {worst[0]} off by {worst[1]:.2f} m")
+    out.print(f"  {summary['rows_with_metres']} of {summary['rows']} rows in metres", soft_wrap=True)
+    if summary["note"]:
+        out.print(f"  {summary['note']}", soft_wrap=True)
+    out.print(f"  trajectories {summary['trajectories_uri']}", soft_wrap=True)
+
+
 @app.command()
 def indicators(
     video: Annotated[Path, typer.Argument(help="A video file")],
