@@ -223,18 +223,19 @@ def test_version_2_keeps_the_version_1_columns_and_carries_the_placement_back(
             teams=["white", None],
             pitch_xy=[(-12.5, 3.25), (nan, nan)],
         ),
-        FrameTracks(1, [7], [[11.0, 21.0, 31.0, 81.0]], [0.8], [True], ["white"], [(-12.0, 3.5)]),
+        FrameTracks(1, [7], [[11.0, 21.0, 31.0, 81.0]], [0.8], [True], ["white"], [(-12.0, 3.5)], shot=1),
     ]
     table = trajectory_table("m-1", "clip-b", 25.0, tracks, pitch_reason="frames 0-0: not calibrated")
     ref = store.save("m-1", "clip-b", table)
 
     loaded = store.load_tracks(ref.uri)
     v1 = ["match_id", "clip_id", "frame", "t_seconds", "track_id", "x1", "y1", "x2", "y2", "confidence"]
-    assert loaded.column_names[: len(v1)] == v1 and loaded.column_names[-4:] == [
+    assert loaded.column_names[: len(v1)] == v1 and loaded.column_names[-5:] == [
         "pitch_x",
         "pitch_y",
         "team",
         "on_pitch",
+        "shot",
     ]
     rows = [
         (r["track_id"], r["frame"], r["pitch_x"], r["pitch_y"], r["team"], r["on_pitch"])
@@ -246,6 +247,7 @@ def test_version_2_keeps_the_version_1_columns_and_carries_the_placement_back(
         (7, 1, -12.0, 3.5, "white", True),
     ]
     back = store.tracks(ref.uri)
+    assert [frame.shot for frame in back] == [None, 1]  # a cut on frame 1
     assert [[bool(f) for f in frame.on_pitch] for frame in back if frame.on_pitch is not None] == [
         [False, True],
         [True],

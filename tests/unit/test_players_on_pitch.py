@@ -4,6 +4,7 @@ pitch coordinates."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -135,6 +136,7 @@ def test_the_placement_pass_judges_every_few_frames_splits_at_cuts_and_says_why_
 
     assert area.judged == [0, 5, 7, 12, 17]
     assert placed.cuts == (12,)
+    assert [f.shot for f in placed.tracks] == [0] * 12 + [12] * 8
     assert [list(f.track_ids) for f in placed.tracks[11:13]] == [[1, 2, 3], [4, 5, 6]]
     assert [list(f.on_pitch or []) for f in placed.tracks[11:13]] == [[True, False, True]] * 2
     assert [list(f.teams or []) for f in placed.tracks[11:13]] == [["white", None, "white"]] * 2
@@ -143,3 +145,21 @@ def test_the_placement_pass_judges_every_few_frames_splits_at_cuts_and_says_why_
     assert pitch_reason(placed.tracks) == NOT_CALIBRATED
     assert pitch_reason([FrameTracks(0, [1], [[0, 0, 1, 1]], [0.9])]) is not None
     assert pitch_reason([FrameTracks(0, [1], [[0, 0, 1, 1]], [0.9], [True], ["white"], [(1.0, 2.0)])]) is None
+
+
+def test_stitched_segments_keep_one_shot_until_a_real_cut() -> None:
+    from pitchlens.application.player_placer import continuous_shots
+
+    # Segment 2 starts on frame 4 (its first shot "starts" there: no cut); a real cut on frame 6.
+    raw = [0, 0, 0, 0, 3, 3, 6, 6]  # segment 2 was tracked from frame 3 (its overlap)
+    tracks = [FrameTracks(i, [1], [[0, 0, 1, 1]], [0.9], shot=shot) for i, shot in enumerate(raw)]
+    assert [f.shot for f in continuous_shots(tracks)] == [0, 0, 0, 0, 0, 0, 6, 6]
+
+
+def test_the_follower_never_continues_across_a_cut() -> None:
+    tracks = [
+        dataclasses.replace(frame, shot=0 if frame.frame_index < 10 else 10)
+        for frame in hand_over(("white", "white"))
+    ]
+    followed = PlayerFollower().execute(tracks, SameLook(), BoundingBox(2, 60, 18, 100), 0)
+    assert not followed[9].lost and all(frame.lost for frame in followed[10:])

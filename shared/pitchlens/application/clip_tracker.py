@@ -9,7 +9,7 @@ from typing import Any
 
 from pitchlens.application.job_keeper import JobKeeper
 from pitchlens.application.outcomes import Outcome, Result
-from pitchlens.application.player_placer import PlayerPlacer, pitch_reason
+from pitchlens.application.player_placer import PlayerPlacer, continuous_shots, pitch_reason
 from pitchlens.domain.appearance import Appearance, BoxAppearance
 from pitchlens.domain.errors import InvalidTrackingData, PermanentError, PitchLensError
 from pitchlens.domain.jobs import JobStage, JobStatus
@@ -315,7 +315,7 @@ class TrackStitcher:
                 f"clip {message.clip_id} cannot be stitched: segments {missing} are not tracked"
             )
         parts = [self._tracked(segment) for segment in segments]
-        tracks = stitch_segments(parts, self._looks.similarity)
+        tracks = continuous_shots(stitch_segments(parts, self._looks.similarity))
         staged = self._trajectories.stage(
             message.job_id,
             message.match_id,

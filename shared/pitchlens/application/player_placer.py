@@ -145,11 +145,38 @@ class PlacementPass:
             on = self._flags.get(frame.frame_index) or [False] * len(frame)
             team = [teams.of(int(track_id), frame.frame_index) for track_id in original.track_ids]
             placed.append(FramePlacement(frame.frame_index, on, [p[0] for p in xy], [p[1] for p in xy], team))
-            frames.append(dataclasses.replace(frame, on_pitch=on, teams=team, pitch_xy=xy))
+            shot: int | None = None
+            if self._camera is not None:
+                shot = max((c for c in cuts if c <= frame.frame_index), default=first_seen)
+            frames.append(dataclasses.replace(frame, on_pitch=on, teams=team, pitch_xy=xy, shot=shot))
         return ClipPlacement(tuple(frames), tuple(placed), teams, path, tuple(cuts), orientation)
 
 
 NOT_CALIBRATED = "not calibrated: mark 4 or more pitch points on a frame (pitchlens calibrate)"
+
+
+def continuous_shots(tracks: Sequence[FrameTracks]) -> list[FrameTracks]:
+    """Stitched segments' tracks with one shot numbering: a segment's first shot starts where the
+    segment does, which is no cut; it continues the shot the frames before it are in. (A shot
+    starts at a cut exactly when its value is its first frame's index.)"""
+    result = []
+    current: int | None = None
+    last_raw: int | None = None
+    mapped: dict[int, int | None] = {}
+    for frame in tracks:
+        raw = frame.shot
+        if raw is None:
+            result.append(frame)
+            continue
+        if raw != last_raw:
+            if raw == frame.frame_index or current is None:
+                mapped[raw] = raw  # a cut, or the clip's first shot
+            else:
+                mapped.setdefault(raw, current)  # a segment's start, not a cut
+            last_raw = raw
+        current = mapped[raw]
+        result.append(frame if current == raw else dataclasses.replace(frame, shot=current))
+    return result
 
 
 def pitch_reason(tracks: Sequence[FrameTracks]) -> str | None:

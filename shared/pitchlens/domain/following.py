@@ -7,7 +7,9 @@ handed over to a player of another team or to the referee), then picks the piece
 user's box and, each time the followed piece ends, stitches it to the new piece that best
 continues it: one whose first box lies where the player's constant-velocity foot point predicts
 (a gate that widens with the gap) and whose kit colours match the player's; where the tracks
-carry teams (trajectories of schema version 2), never a piece of another team. A weak, too distant
+carry teams (trajectories of schema version 2), never a piece of another team, and never across
+a cut to another camera view (the player is marked lost from the cut on: by position and kit
+alone, a player of the same team standing where he stood is another player). A weak, too distant
 or ambiguous continuation is never taken: those frames are marked lost instead, because showing
 another player is worse than showing none. The clip is followed forwards and backwards from the
 chosen frame.
@@ -172,9 +174,10 @@ class PlayerFollower:
         start, start_time = _nearest_piece(pieces, selected_id, selected_time)
         reference = [start.looks[t] for t in sorted(start.looks, key=lambda t: abs(t - start_time))][:5]
         last = len(tracks) - 1
-        ahead = self._follow(pieces, start.key, start_time, reference, appearance)
+        shots = [frame.shot for frame in tracks]
+        ahead = self._follow(pieces, start.key, start_time, reference, appearance, shots)
         backward = {key: piece.reversed(last) for key, piece in pieces.items()}
-        behind = self._follow(backward, start.key, last - start_time, reference, appearance)
+        behind = self._follow(backward, start.key, last - start_time, reference, appearance, shots[::-1])
         sightings = {seen.time: seen for seen in ahead}
         for seen in behind:
             time = last - seen.time
@@ -295,6 +298,7 @@ class PlayerFollower:
         start_time: int,
         reference: list[Appearance],
         appearance: AppearanceEncoder,
+        shots: Sequence[int | None],
     ) -> list[_Sighting]:
         settings = self._settings
         reference = list(reference)
@@ -315,7 +319,7 @@ class PlayerFollower:
                 if look is not None:
                     reference.append(look)
                     del reference[anchors : max(anchors, len(reference) - settings.reference_size)]
-            following = self._continuation(pieces, followed, visited, reference, appearance)
+            following = self._continuation(pieces, followed, visited, reference, appearance, shots)
             if following is None:
                 break
             current = following
@@ -330,6 +334,7 @@ class PlayerFollower:
         visited: set[int],
         reference: list[Appearance],
         appearance: AppearanceEncoder,
+        shots: Sequence[int | None],
     ) -> _Piece | None:
         """The piece that continues the followed player after its last sighting: of the pieces
         starting then close to the predicted position and looking alike, the best one, unless a
@@ -357,6 +362,8 @@ class PlayerFollower:
             position = piece.position_after(end.time)
             if position is None:
                 continue
+            if shots[piece.times[position]] != shots[end.time]:
+                continue  # another shot: where a player stood says nothing about the next view
             time, box = piece.times[position], piece.boxes[position]
             gap = time - end.time
             if gap > settings.max_gap:

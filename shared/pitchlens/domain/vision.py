@@ -126,6 +126,9 @@ class FrameTracks:
     pitch_xy: Sequence[Sequence[float]] | None = None
     """Per box: the foot point in metres of the match frame (x, y; NaN where the frame has no
     homography; None: not placed)."""
+    shot: int | None = None
+    """The first frame of the camera shot this frame belongs to (a cut starts a new one; None: the
+    cuts were not looked for)."""
 
     def __len__(self) -> int:
         return len(self.track_ids)

@@ -26,6 +26,9 @@ still works) and adds the players' placement on the pitch, null where it is unkn
                          referees), null where the kit was never seen
     on_pitch    bool     the foot point on the playing area (with a throw-in's margin); null for
                          an unplaced clip
+    shot        int32    the first frame of the camera shot the frame is in (a cut or dissolve to
+                         another view starts a new one; tracks never continue across); null for
+                         an unplaced clip
 
 When the pitch columns are null the metadata key `pitchlens.pitch_reason` says why (not
 calibrated, no pitch in view ...).
@@ -97,6 +100,7 @@ TRAJECTORY_SCHEMA = pa.schema(
         pa.field("pitch_y", pa.float32()),
         pa.field("team", pa.string()),
         pa.field("on_pitch", pa.bool_()),
+        pa.field("shot", pa.int32()),
     ],
     metadata={
         SCHEMA_VERSION_KEY: str(SCHEMA_VERSION),
@@ -130,6 +134,7 @@ PARQUET_OPTIONS: dict[str, Any] = {
         **dict.fromkeys(_FLOAT_COLUMNS, "BYTE_STREAM_SPLIT"),
         "pitch_x": "BYTE_STREAM_SPLIT",
         "pitch_y": "BYTE_STREAM_SPLIT",
+        "shot": "DELTA_BINARY_PACKED",
     },
     "write_statistics": ["match_id", "clip_id", "frame", "t_seconds", "track_id"],
     "store_schema": False,
@@ -224,15 +229,20 @@ def trajectory_table(
 
 
 def _placement_columns(frames: Sequence[FrameTracks], counts: Any, order: Any) -> list[pa.Array]:
-    """pitch_x, pitch_y, team, on_pitch in row order; null where a frame was not placed (whole
-    null columns when none was, without a Python object per row)."""
+    """pitch_x, pitch_y, team, on_pitch, shot in row order; null where a frame was not placed
+    (whole null columns when none was, without a Python object per row)."""
     rows = len(order)
+    shots = np.repeat(
+        np.fromiter((-1 if f.shot is None else f.shot for f in frames), np.int64, len(frames)), counts
+    )
+    shot_column = pa.array(np.take(shots, order).astype(np.int32), mask=np.take(shots, order) < 0)
     if not any(frame.on_pitch is not None or frame.pitch_xy is not None for frame in frames):
         return [
             pa.nulls(rows, pa.float32()),
             pa.nulls(rows, pa.float32()),
             pa.nulls(rows, pa.string()),
             pa.nulls(rows, pa.bool_()),
+            shot_column,
         ]
     xy = np.concatenate(
         [
@@ -252,7 +262,7 @@ def _placement_columns(frames: Sequence[FrameTracks], counts: Any, order: Any) -
     x, y = np.take(xy[:, 0], order), np.take(xy[:, 1], order)
     team = pa.array(teams, pa.string()).take(pa.array(order))
     on_pitch = pa.array(flags, pa.bool_()).take(pa.array(order))
-    return [pa.array(x, mask=np.isnan(x)), pa.array(y, mask=np.isnan(y)), team, on_pitch]
+    return [pa.array(x, mask=np.isnan(x)), pa.array(y, mask=np.isnan(y)), team, on_pitch, shot_column]
 
 
 def _track_then_frame_order(track_ids: Any, frame_indexes: Any, counts: Any) -> Any:
@@ -476,6 +486,11 @@ class S3TrajectoryStore(TrajectoryStore):
         boxes: Any = np.column_stack([table[name].to_numpy()[order] for name in ("x1", "y1", "x2", "y2")])
         confidences = table["confidence"].to_numpy()[order]
         placed = _placement(table, order)
+        shots = (
+            table["shot"].to_numpy(zero_copy_only=False)[order]
+            if "shot" in table.column_names and table["shot"].null_count < table.num_rows
+            else None
+        )
         starts = np.flatnonzero(np.r_[True, frame[1:] != frame[:-1]]) if len(frame) else np.empty(0, np.intp)
         ends = np.r_[starts[1:], len(frame)]
         return [
@@ -484,7 +499,10 @@ class S3TrajectoryStore(TrajectoryStore):
                 track_ids[start:end],
                 boxes[start:end],
                 confidences[start:end],
-                *(None if column is None else column[start:end] for column in placed),
+                on_pitch=None if placed[0] is None else placed[0][start:end],
+                teams=None if placed[1] is None else placed[1][start:end],
+                pitch_xy=None if placed[2] is None else placed[2][start:end],
+                shot=None if shots is None or np.isnan(shots[start]) else int(shots[start]),
             )
             for start, end in zip(starts.tolist(), ends.tolist(), strict=True)
         ]
