@@ -163,3 +163,43 @@ def test_the_follower_never_continues_across_a_cut() -> None:
     ]
     followed = PlayerFollower().execute(tracks, SameLook(), BoundingBox(2, 60, 18, 100), 0)
     assert not followed[9].lost and all(frame.lost for frame in followed[10:])
+
+
+@pytest.mark.parametrize(
+    ("speed_ms", "jitter_m"), [(0.0, 0.0), (0.0, 0.3), (8.0, 0.0), (8.0, 0.3), (9.5, 0.5)]
+)
+def test_top_speed_after_smoothing_is_the_running_speed_not_the_jitter(
+    speed_ms: float, jitter_m: float
+) -> None:
+    """A player running straight at `speed_ms`, his position jittering +-`jitter_m` frame to frame
+    (a homography's jitter at the far side): +-0.3 m a frame unsmoothed would be 54 km/h."""
+    from pitchlens.domain.motion import track_motion
+
+    fps = 25.0
+    tracks = [
+        FrameTracks(
+            i,
+            [7],
+            [[0, 0, 1, 1]],
+            [0.9],
+            teams=["white"],
+            pitch_xy=[(speed_ms * i / fps + jitter_m * (-1) ** i, 0.0)],
+        )
+        for i in range(100)
+    ]
+    [motion] = track_motion(tracks, fps)
+    assert motion.team == "white" and motion.seconds == pytest.approx(4.0)
+    assert motion.top_speed_kmh == pytest.approx(speed_ms * 3.6, abs=1.5)
+    assert motion.plausible
+    if not jitter_m:
+        assert motion.distance_m == pytest.approx(speed_ms * 99 / fps, rel=0.1)  # ends smoothed
+
+
+def test_frames_without_metres_break_a_track_into_pieces() -> None:
+    from pitchlens.domain.motion import track_motion
+
+    nan = float("nan")
+    xs = [0.0] * 10 + [nan] * 5 + [50.0] * 10  # no metres for 5 frames: no 50 m jump
+    tracks = [FrameTracks(i, [1], [[0, 0, 1, 1]], [0.9], pitch_xy=[(x, 0.0)]) for i, x in enumerate(xs)]
+    [motion] = track_motion(tracks, 25.0)
+    assert (motion.distance_m, motion.top_speed_kmh, motion.seconds) == (0.0, 0.0, 0.8)
