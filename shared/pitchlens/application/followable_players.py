@@ -15,8 +15,7 @@ after its first detection)."""
 @dataclass(frozen=True, slots=True)
 class FollowablePlayer:
     number: int
-    """1-based, left to right on the frame among everybody tracked there (so a number means the
-    same person with or without the people off the pitch): what a person picks."""
+    """1-based, left to right on the frame among the players offered: what a person picks."""
     track_id: int
     box: BoundingBox
     confidence: float
@@ -48,7 +47,7 @@ def followable_players(
 ) -> FollowablePlayers:
     """The players a person can choose to follow in a processed clip: the tracked boxes on (or next
     to) its detection frame that stand on the pitch (everybody with `include_all`: staff, benches,
-    spectators too), numbered left to right among everybody. Players found on the detection frame by sliced
+    spectators too), numbered left to right. Players found on the detection frame by sliced
     inference but never tracked over the clip are not offered: they could not be followed. A clip
     whose people were not placed (trajectories of schema version 1) offers everybody.
     ClipNotReady while the clip has no trajectories."""
@@ -72,8 +71,8 @@ def followable_players(
                 FollowablePlayer(0, int(track_id), inside, float(confidence), placed, team and str(team))
             )
     candidates.sort(key=lambda candidate: candidate.box.x1)
-    numbered = [dataclasses.replace(player, number=number) for number, player in enumerate(candidates, 1)]
-    players = tuple(p for p in numbered if include_all or p.on_pitch is not False)
+    offered = [p for p in candidates if include_all or p.on_pitch is not False]
+    players = tuple(dataclasses.replace(player, number=number) for number, player in enumerate(offered, 1))
     frame_index = clip.detection_frame if frame is None else frame.frame_index
     return FollowablePlayers(clip.clip_id, frame_index, width, height, players)
 

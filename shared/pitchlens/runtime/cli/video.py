@@ -406,6 +406,9 @@ def render(
         int | None,
         typer.Option("--player", help="Or: the player numbered N by `pitchlens players`"),
     ] = None,
+    everybody: Annotated[
+        bool, typer.Option("--all", help="--player N numbers everybody, as `pitchlens players --all` does")
+    ] = False,
     frame: Annotated[
         int | None, typer.Option("--frame", help="Frame the box is on (default: the detection frame)")
     ] = None,
@@ -431,7 +434,8 @@ def render(
         if bbox is not None:
             box = _parse_box(bbox)
         else:
-            found = client.request("GET", f"/api/v1/clips/{clip_id}/players?include=all")
+            include = "all" if everybody else "pitch"
+            found = client.request("GET", f"/api/v1/clips/{clip_id}/players?include={include}")
             chosen = [p for p in found["players"] if p["number"] == player]
             if not chosen:
                 raise fail(f"no player {player} in clip {clip_id}: there are 1..{len(found['players'])}")
