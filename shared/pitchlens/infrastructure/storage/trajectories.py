@@ -480,6 +480,8 @@ class S3TrajectoryStore(TrajectoryStore):
         except (ValueError, pa.ArrowInvalid) as error:
             raise InvalidTrackingData(str(error)) from error
         frame = table["frame"].to_numpy()
+        if not len(frame):
+            return []  # a segment or clip where nobody was tracked
         order = np.argsort(frame, kind="stable")
         frame = frame[order]
         track_ids = table["track_id"].to_numpy()[order]
@@ -491,7 +493,7 @@ class S3TrajectoryStore(TrajectoryStore):
             if "shot" in table.column_names and table["shot"].null_count < table.num_rows
             else None
         )
-        starts = np.flatnonzero(np.r_[True, frame[1:] != frame[:-1]]) if len(frame) else np.empty(0, np.intp)
+        starts = np.flatnonzero(np.r_[True, frame[1:] != frame[:-1]])
         ends = np.r_[starts[1:], len(frame)]
         return [
             FrameTracks(
