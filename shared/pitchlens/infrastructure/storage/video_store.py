@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import PurePosixPath
 from typing import Any
@@ -15,6 +15,7 @@ import orjson
 from boto3.exceptions import S3UploadFailedError
 from botocore.exceptions import BotoCoreError, ClientError
 
+from pitchlens.domain.camera import PitchArea
 from pitchlens.domain.errors import ObjectNotFound, ServiceUnavailable
 from pitchlens.domain.vision import DetectionArtifacts, FrameDetections, VideoStore
 from pitchlens.infrastructure.storage.s3 import content_type, split_uri
@@ -22,9 +23,13 @@ from pitchlens.infrastructure.storage.s3 import content_type, split_uri
 JPEG_QUALITY = 92
 
 
-def detections_document(detections: FrameDetections) -> list[dict[str, float | int | str]]:
-    """`detections.json`: one object per box, in pixels of the source frame."""
+def detections_document(
+    detections: FrameDetections, on_pitch: Sequence[bool] | None = None
+) -> list[dict[str, float | int | str | bool | None]]:
+    """`detections.json`: one object per box, in pixels of the source frame, with `on_pitch`: its
+    foot point on the playing area (null when not judged)."""
     boxes = np.asarray(detections.boxes, dtype=float).reshape(-1, 4)
+    flags: Sequence[bool | None] = list(on_pitch) if on_pitch is not None else [None] * len(boxes)
     return [
         {
             "x1": round(float(x1), 1),
@@ -33,9 +38,10 @@ def detections_document(detections: FrameDetections) -> list[dict[str, float | i
             "y2": round(float(y2), 1),
             "confidence": round(float(confidence), 4),
             "class": "person" if int(class_id) == 0 else str(int(class_id)),
+            "on_pitch": None if flag is None else bool(flag),
         }
-        for (x1, y1, x2, y2), confidence, class_id in zip(
-            boxes, detections.confidences, detections.class_ids, strict=True
+        for (x1, y1, x2, y2), confidence, class_id, flag in zip(
+            boxes, detections.confidences, detections.class_ids, flags, strict=True
         )
     ]
 
@@ -67,7 +73,9 @@ class S3VideoStore(VideoStore):
         artifacts_bucket: str,
         scratch_dir: str | None = None,
         outputs_bucket: str = "outputs",
+        pitch_area: PitchArea | None = None,
     ) -> None:
+        self._pitch_area = pitch_area
         self._client = client
         self._artifacts = artifacts_bucket
         self._outputs = outputs_bucket
@@ -114,11 +122,14 @@ class S3VideoStore(VideoStore):
         if not encoded:
             raise ValueError("the detection frame could not be encoded as JPEG")
         frame_key = f"{prefix}/frame_{detections.frame_index}.jpg"
+        on_pitch = None
+        if self._pitch_area is not None:
+            on_pitch = self._pitch_area.on_pitch(image, detections.boxes)
         document = {
             "frame_index": detections.frame_index,
             "width": int(image.shape[1]),
             "height": int(image.shape[0]),
-            "detections": detections_document(detections),
+            "detections": detections_document(detections, on_pitch),
         }
         try:
             self._client.put_object(
