@@ -11,6 +11,7 @@ from pitchlens.application.job_keeper import JobKeeper
 from pitchlens.application.outcomes import Outcome, Result
 from pitchlens.domain.appearance import Appearance, BoxAppearance
 from pitchlens.domain.errors import InvalidTrackingData, PermanentError, PitchLensError
+from pitchlens.domain.frame_sampling import fill_between, to_source
 from pitchlens.domain.jobs import JobStage, JobStatus
 from pitchlens.domain.messages import (
     Delivery,
@@ -405,25 +406,40 @@ def track_frames(
     batch_size: int,
     on_progress: Callable[[int], None] | None = None,
     on_frame: Callable[[int, Any, FrameTracks], None] | None = None,
+    *,
+    scale: tuple[float, float] = (1.0, 1.0),
 ) -> list[FrameTracks]:
     """Detection in batches, then tracking frame by frame, over a clip's (index, image) frames;
     `on_progress(frames_done)` about every PROGRESS_EVERY frames, `on_frame(index, image, tracks)`
-    for each frame while its image is in hand. The tracking loop of the track function, also what
-    the benchmark measures.
+    for each frame handed in while its image is in hand. The tracking loop of the track function,
+    also what the benchmark measures.
+
+    Frames may skip indexes (a reader's `step`): the frames skipped get the tracks of the frames
+    around them, interpolated (`fill_between`), so one FrameTracks comes back per frame from the
+    first to the last. Images may be smaller than the source: `scale` is source pixels per image
+    pixel (x, y); the tracks returned are in source pixels, those `on_frame` gets in the image's.
 
     Detection of the next batch runs on a worker thread while this one tracks the last batch, so
     the tracker's own work (camera-motion compensation, matching) overlaps inference instead of
     leaving cores idle; at most two batches of frames are held."""
     tracks: list[FrameTracks] = []
+    reported = 0
 
     def track(batch: list[tuple[int, Any]], detections: list[FrameDetections]) -> None:
+        nonlocal reported
         for found, (index, image) in zip(detections, batch, strict=True):
+            if found.frame_index != index:  # the model numbers a batch consecutively
+                found = dataclasses.replace(found, frame_index=index)
             tracked = tracker.update(found, image)
-            tracks.append(tracked)
             if on_frame is not None:
                 on_frame(index, image, tracked)
-        if on_progress is not None and len(tracks) % PROGRESS_EVERY < len(batch):
-            on_progress(len(tracks))
+            here = to_source(tracked, *scale)
+            if tracks:
+                tracks.extend(fill_between(tracks[-1], here))
+            tracks.append(here)
+        if on_progress is not None and len(tracks) // PROGRESS_EVERY > reported // PROGRESS_EVERY:
+            reported = len(tracks)
+            on_progress(reported)
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="detect") as detector:
         pending: tuple[list[tuple[int, Any]], Future[list[FrameDetections]]] | None = None
