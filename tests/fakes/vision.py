@@ -10,6 +10,7 @@ from typing import Any
 
 from pitchlens.domain.appearance import Appearance, AppearanceEncoder, BoxAppearance, Sighting
 from pitchlens.domain.errors import ClipNotFound, InvalidVideo, ObjectNotFound, ServiceUnavailable
+from pitchlens.domain.frame_sampling import is_tracked
 from pitchlens.domain.rendering import (
     Indicator,
     IndicatorRenderer,
@@ -138,13 +139,21 @@ class FakeVideoReader(VideoReader):
             raise InvalidVideo(f"frame {index} is out of range")
         return index
 
-    def frames(self, path: str, span: FrameSpan | None = None) -> Iterator[tuple[int, Any]]:
+    def frames(
+        self,
+        path: str,
+        span: FrameSpan | None = None,
+        *,
+        step: int = 1,
+        size: tuple[int, int] | None = None,
+    ) -> Iterator[tuple[int, Any]]:
         frames = self.probe(path).frames
         span = span or FrameSpan(0, frames)
         if span.stop > frames:
             raise InvalidVideo(f"frames {span.start}..{span.stop - 1} are not in the {frames}")
         for index in range(span.start, span.stop):
-            yield index, index
+            if is_tracked(index, span.start, span.stop, step):
+                yield index, index
 
     def keyframes(self, path: str) -> list[int]:
         return list(range(0, self.probe(path).frames, KEYFRAME_EVERY))

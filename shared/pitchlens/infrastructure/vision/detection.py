@@ -34,6 +34,7 @@ import cv2
 import numpy as np
 
 from pitchlens.domain.errors import ModelUnavailable
+from pitchlens.domain.frame_sampling import fit_within
 from pitchlens.domain.vision import DetectionModel, FrameDetections
 from pitchlens.infrastructure.vision.boxes import Boxes, cut_by_view_border, merge_views, nms
 from pitchlens.infrastructure.vision.input_shapes import UnsupportedReshape, input_shape, reshape_yolo
@@ -159,6 +160,15 @@ def frame_views(width: int, height: int, tiles: int, overlap: float = DEFAULT_OV
     """The regions inferred for one frame: the whole frame first, then its tiles."""
     whole = np.array([[0, 0, width, height]], np.int64)
     return np.concatenate([whole, tile_grid(width, height, tiles, overlap)])
+
+
+def useful_side(input_size: int, tiles: int, overlap: float = DEFAULT_OVERLAP) -> int:
+    """The longest frame side sliced inference can use: there a tile's longer side is the network
+    input's (`input_size`); on a larger frame every view is shrunk to fit anyway. Rounded up to
+    a multiple of 32."""
+    if tiles <= 1:
+        return input_size
+    return math.ceil(input_size * (tiles - (tiles - 1) * overlap) / 32) * 32
 
 
 def decode_person_boxes(output: np.ndarray, confidence: float) -> tuple[Boxes, np.ndarray]:
@@ -494,6 +504,11 @@ class YoloDetectionModel(DetectionModel):
             batch=settings.detection_batch,
         )
 
+    def frame_size(self, width: int, height: int) -> tuple[int, int]:
+        """A frame whose views (the whole frame, the tiles) all still fill the network input: its
+        longer side `useful_side`. Larger frames are shrunk by the letterbox anyway."""
+        return fit_within(width, height, useful_side(self._runtime.input_size, self.tiles, self.overlap))
+
     def detect(self, images: Sequence[Any], first_index: int = 0) -> list[FrameDetections]:
         detections: list[FrameDetections] = []
         # Frames go `batch` at a time, all their views together, so the runtime stays busy while
@@ -557,6 +572,12 @@ class DeferredDetectionModel(DetectionModel):
         self._lock = threading.Lock()
 
     def detect(self, images: Sequence[Any], first_index: int = 0) -> list[FrameDetections]:
+        return self._built().detect(images, first_index)
+
+    def frame_size(self, width: int, height: int) -> tuple[int, int]:
+        return self._built().frame_size(width, height)
+
+    def _built(self) -> DetectionModel:
         with self._lock:
             if self._model is None:
                 try:
@@ -565,7 +586,7 @@ class DeferredDetectionModel(DetectionModel):
                     raise ModelUnavailable(
                         f"the detection model {self._name!r} could not be loaded (PITCHLENS_MODEL): {error}"
                     ) from error
-        return self._model.detect(images, first_index)
+            return self._model
 
 
 class CountedDetectionModel(DetectionModel):
@@ -582,3 +603,6 @@ class CountedDetectionModel(DetectionModel):
         found = self._model.detect(images, first_index)
         self._frames.inc(len(found))
         return found
+
+    def frame_size(self, width: int, height: int) -> tuple[int, int]:
+        return self._model.frame_size(width, height)
