@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from pitchlens.application.clip_tracker import EdgeLooks, track_frames
-from pitchlens.domain.segments import SegmentPlan, plan_segments, stitch_segments
+from pitchlens.domain.segments import SegmentPlan, overlap_frames, plan_segments, stitch_segments
 from pitchlens.domain.vision import DetectionModel, FrameDetections, FrameTracks, VideoReader
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -124,7 +124,7 @@ def _track_split(
     from pitchlens.infrastructure.vision.tracking import create_tracker
 
     fps = reader.probe(path).fps
-    overlap = Settings().segment_overlap_frames
+    overlap = overlap_frames(Settings().segment_overlap_seconds, fps)
     keyframes = [k - first for k in reader.keyframes(path) if first <= k <= last]
     looks = KitColours()
     parts = []

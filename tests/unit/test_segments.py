@@ -83,8 +83,22 @@ def test_a_pair_that_looks_unalike_is_not_joined() -> None:
     assert stitch_ids(earlier, later, alike={(7, 1): 0.9}) == {1: 7}
 
 
-def test_too_few_common_frames_join_nothing() -> None:
-    assert stitch_ids({7: boxes(0, range(90, 92))}, {1: boxes(0, range(90, 92))}) == {}
+def test_one_common_frame_joins_only_on_a_strong_overlap() -> None:
+    assert stitch_ids({7: boxes(0, range(99, 100))}, {1: boxes(4, range(99, 100))}) == {}  # IoU 0.43
+    assert stitch_ids({7: boxes(0, range(99, 100))}, {1: boxes(1, range(99, 100))}) == {1: 7}  # IoU 0.82
+
+
+def walking(x: float, frames: range) -> dict[int, tuple[float, float, float, float]]:
+    """A player walking right 2 px a frame, at `x` on frame 0."""
+    return {f: (x + 2 * f, 0.0, x + 2 * f + 10.0, 30.0) for f in frames}
+
+
+def test_a_player_lost_just_before_a_boundary_continues_in_a_track_born_just_after() -> None:
+    earlier = {7: walking(0, range(80, 95)), 8: walking(300, range(80, 99))}
+    later = {1: walking(0, range(104, 120)), 2: walking(340, range(101, 120))}  # 2: somebody else
+    assert stitch_ids(earlier, later, max_gap=10) == {1: 7}
+    assert stitch_ids(earlier, later, max_gap=5) == {}  # lost for 9 frames: too long
+    assert stitch_ids(earlier, later, alike={(7, 1): 0.1}, max_gap=10) == {}  # plainly different kits
 
 
 def frames_of(plan: SegmentPlan, players: dict[int, float]) -> list[FrameTracks]:
@@ -123,7 +137,7 @@ def test_segments_are_stitched_into_clip_wide_ids_each_frame_once() -> None:
 
 # --- The fan-out through the pipeline ----------------------------------------------------------------
 def system(**settings: object) -> FakeSystem:
-    return FakeSystem(segment_seconds=0.4, segment_overlap_frames=3, **settings)
+    return FakeSystem(segment_seconds=0.4, segment_overlap_seconds=0.12, **settings)
 
 
 def upload(fake: FakeSystem, frames: int = 40) -> VideoUploaded:

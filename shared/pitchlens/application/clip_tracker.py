@@ -26,6 +26,7 @@ from pitchlens.domain.segments import (
     SegmentPlan,
     SegmentStatus,
     TrackedSegment,
+    overlap_frames,
     plan_segments,
     stitch_segments,
 )
@@ -61,7 +62,7 @@ class SegmentPlanner:
         publisher: MessagePublisher,
         clock: Clock,
         segment_seconds: float = 60.0,
-        overlap: int = 10,
+        overlap_seconds: float = 1.0,
     ) -> None:
         self._uow = unit_of_work
         self._videos = videos
@@ -69,14 +70,15 @@ class SegmentPlanner:
         self._publisher = publisher
         self._clock = clock
         self._segment_seconds = segment_seconds
-        self._overlap = overlap
+        self._overlap_seconds = overlap_seconds
         self._jobs = JobKeeper(unit_of_work, clock)
 
     def execute(self, message: PlayersDetected, delivery: Delivery) -> Result:
         source = self._videos.readable(message.video_uri)
         info = self._reader.probe(source)
+        overlap = overlap_frames(self._overlap_seconds, info.fps)
         plans = plan_segments(
-            info.frames, info.fps, self._reader.keyframes(source), self._segment_seconds, self._overlap
+            info.frames, info.fps, self._reader.keyframes(source), self._segment_seconds, overlap
         )
         now = self._clock.now()
         with self._uow() as uow:
@@ -107,7 +109,7 @@ class SegmentPlanner:
                     fps=info.fps,
                     seek_pts=span.seek_pts,
                     start_pts=span.start_pts,
-                    overlap=self._overlap,
+                    overlap=overlap,
                 ),
                 correlation_id=delivery.correlation_id,
                 idempotency_key=f"{message.job_id}:segment:{plan.index}",

@@ -133,7 +133,7 @@ class SegmentTrackingRequested(Message):
     fps: float
     seek_pts: int | None = None
     start_pts: int | None = None
-    overlap: int = 10
+    overlap: int = 25
 
     def describe(self) -> str:
         return f"segment {self.segment + 1} of {self.segments} (frames {self.start}..{self.stop - 1})"

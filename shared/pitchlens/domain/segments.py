@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from itertools import pairwise
-from typing import Any
+from typing import Any, cast
 
 from pitchlens.domain.geometry import Box, as_box, iou
 from pitchlens.domain.vision import FrameTracks
@@ -79,6 +79,11 @@ def plan_segments(
     ]
 
 
+def overlap_frames(seconds: float, fps: float) -> int:
+    """An overlap of `seconds` in frames of a `fps` video (at least one)."""
+    return max(1, round(seconds * fps))
+
+
 def _nearest(sorted_values: Sequence[int], target: int) -> int | None:
     if not sorted_values:
         return None
@@ -111,43 +116,95 @@ class Segment:
 
 
 # --- Stitching --------------------------------------------------------------------------------------
-MIN_COMMON_FRAMES = 3
-"""Frames a track of each segment must share at a boundary to be matched."""
+MIN_COMMON_FRAMES = 2
+"""Frames a track of each segment must share at a boundary to be matched on MIN_MEAN_IOU..."""
 MIN_MEAN_IOU = 0.5
-"""Mean IoU of the two tracks' boxes on their common frames for them to be one player."""
+"""...the mean IoU of the two tracks' boxes on their common frames (both segments saw the same
+detections there, so the same player's boxes nearly coincide)."""
+STRONG_IOU = 0.7
+"""On a single common frame (a track born on the overlap's last frame) the IoU must be this high."""
+MIN_GAP_IOU = 0.3
+"""A track lost shortly before a boundary continues in one born shortly after it when its box,
+carried on at its last velocity to the later track's first frame, overlaps that one this much."""
+MIN_LOOK = 0.2
+"""Kit-colour similarity below which a pair is never joined. Kits are weak evidence (teammates
+look alike, a 20-px player's colours are noisy: on the shared clips true pairs scored 0.25-0.8,
+others 0.1-0.75), so appearance only vetoes pairs that look plainly different."""
+VELOCITY_FRAMES = 5
+"""Frames at a track's end its velocity is measured over."""
 
 
 def stitch_ids(
     earlier: Mapping[int, Mapping[int, Box]],
     later: Mapping[int, Mapping[int, Box]],
     alike: Mapping[tuple[int, int], float] | None = None,
-    min_look: float = 0.5,
+    max_gap: int = 0,
 ) -> dict[int, int]:
-    """Which track of the later segment continues which track of the earlier one, from the frames
-    both tracked (the overlap before a boundary): `earlier[id][frame] = box`, likewise `later`.
-    Pairs are taken best first by mean IoU over at least MIN_COMMON_FRAMES common frames, at least
-    MIN_MEAN_IOU, one partner each; `alike[(earlier_id, later_id)]` (appearance similarity, when
-    known) below `min_look` vetoes a pair. Returns {later id: earlier id}."""
+    """Which track of the later segment continues which track of the earlier one, from their boxes
+    around the boundary (`earlier[id][frame] = box`, likewise `later`). Returns {later: earlier}.
+
+    1. Tracks both segments followed over the overlap: pairs by mean IoU on their common frames
+       (at least MIN_COMMON_FRAMES at MIN_MEAN_IOU, or one at STRONG_IOU), best first.
+    2. Tracks left over, as the one tracker of an unsplit run would have kept a briefly lost
+       player: an earlier track that ends before a later one begins, at most `max_gap` frames
+       before, pairs with it when its box carried on at its last velocity overlaps the later
+       track's first box by MIN_GAP_IOU, best first.
+    One partner each; `alike[(earlier, later)]` (appearance similarity, when known) below
+    MIN_LOOK vetoes a pair."""
+
+    def looks_alike(first: int, second: int) -> bool:
+        return alike is None or alike.get((first, second), 1.0) >= MIN_LOOK
+
     pairs = []
     for first, first_boxes in earlier.items():
         for second, second_boxes in later.items():
             common = first_boxes.keys() & second_boxes.keys()
-            if len(common) < MIN_COMMON_FRAMES:
+            if not common:
                 continue
             mean = sum(iou(first_boxes[f], second_boxes[f]) for f in common) / len(common)
-            if mean < MIN_MEAN_IOU:
+            needed = MIN_MEAN_IOU if len(common) >= MIN_COMMON_FRAMES else STRONG_IOU
+            if mean >= needed and looks_alike(first, second):
+                pairs.append((mean, len(common), first, second))
+    matched = _best_first(pairs, {})
+    if max_gap > 0:
+        gaps = []
+        for first, first_boxes in earlier.items():
+            if first in matched.values():
                 continue
-            if alike is not None and alike.get((first, second), 1.0) < min_look:
-                continue
-            pairs.append((mean, len(common), first, second))
-    matched: dict[int, int] = {}
-    taken: set[int] = set()
+            end = max(first_boxes)
+            for second, second_boxes in later.items():
+                begin = min(second_boxes)
+                if second in matched or not 0 < begin - end <= max_gap or not looks_alike(first, second):
+                    continue
+                overlap = iou(_carried_on(first_boxes, begin), second_boxes[begin])
+                if overlap >= MIN_GAP_IOU:
+                    gaps.append((overlap, -(begin - end), first, second))
+        matched = _best_first(gaps, matched)
+    return matched
+
+
+def _best_first(pairs: list[tuple[float, int, int, int]], matched: dict[int, int]) -> dict[int, int]:
+    """`matched` plus the pairs, best score first, each track taken once."""
+    matched = dict(matched)
+    taken = set(matched.values())
     for _, _, first, second in sorted(pairs, key=lambda pair: (-pair[0], -pair[1], pair[2], pair[3])):
         if second in matched or first in taken:
             continue
         matched[second] = first
         taken.add(first)
     return matched
+
+
+def _carried_on(boxes: Mapping[int, Box], frame: int) -> Box:
+    """The track's last box moved on to `frame` at its velocity over its last VELOCITY_FRAMES."""
+    frames = sorted(boxes)[-VELOCITY_FRAMES:]
+    last = boxes[frames[-1]]
+    if len(frames) < 2:
+        return last
+    span = frames[-1] - frames[0]
+    first = boxes[frames[0]]
+    steps = (frame - frames[-1]) / span
+    return cast(Box, tuple(a + (a - b) * steps for a, b in zip(last, first, strict=True)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,13 +219,16 @@ class TrackedSegment:
 
 
 def stitch_segments(
-    segments: Sequence[TrackedSegment], similarity: Callable[[Any, Any], float] | None = None
+    segments: Sequence[TrackedSegment],
+    similarity: Callable[[Any, Any], float] | None = None,
+    max_gap: int | None = None,
 ) -> list[FrameTracks]:
     """One clip's tracks from its segments': each segment keeps its own frames [start, stop) (the
     overlap before its start belongs to the segment before); a track continues a track of the
     segment before when `stitch_ids` pairs them on the overlap (appearance compared between the
-    earlier track's `tail` and the later one's `head`, when `similarity` is given); every track
-    gets a clip-wide id, numbered from 1 in order of first appearance."""
+    earlier track's `tail` and the later one's `head`, when `similarity` is given), or across a
+    gap of up to `max_gap` frames (default: the overlap's length) around the boundary; every
+    track gets a clip-wide id, numbered from 1 in order of first appearance."""
     clip_ids: dict[tuple[int, int], int] = {}
     next_id = 1
     stitched: list[FrameTracks] = []
@@ -184,7 +244,14 @@ def stitch_segments(
                     for first in previous.tail
                     for second in segment.head
                 }
-            links = stitch_ids(_boxes_on(previous.tracks, overlap), _boxes_on(segment.tracks, overlap), alike)
+            gap = max_gap if max_gap is not None else len(overlap)
+            before = range(
+                max(previous.plan.start, segment.plan.start - len(overlap) - gap), segment.plan.start
+            )
+            after = range(segment.plan.track_from, min(segment.plan.stop, segment.plan.start + gap))
+            links = stitch_ids(
+                _boxes_on(previous.tracks, before), _boxes_on(segment.tracks, after), alike, gap
+            )
         for frame in segment.tracks:
             if not segment.plan.start <= frame.frame_index < segment.plan.stop:
                 continue

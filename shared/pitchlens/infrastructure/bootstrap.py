@@ -300,7 +300,7 @@ class Container:
             self.publisher,
             self.clock,
             segment_seconds=self.settings.segment_seconds,
-            overlap=self.settings.segment_overlap_frames,
+            overlap_seconds=self.settings.segment_overlap_seconds,
         )
 
     @functools.cached_property

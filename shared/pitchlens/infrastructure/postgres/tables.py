@@ -226,7 +226,12 @@ clips = Table(
 clip_segments = Table(
     "clip_segments",
     metadata,
-    Column("clip_id", IDENTIFIER, primary_key=True),
+    Column(
+        "clip_id",
+        IDENTIFIER,
+        ForeignKey("clips.clip_id", ondelete="CASCADE", name="fk_clip_segments_clip"),
+        primary_key=True,
+    ),
     Column("segment", Integer, primary_key=True),
     Column("start_frame", Integer, nullable=False),
     Column("stop_frame", Integer, nullable=False),

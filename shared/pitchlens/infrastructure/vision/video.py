@@ -1,4 +1,6 @@
-"""`PyAVVideoReader`: decodes local video files with PyAV (FFmpeg's libavformat + libavcodec).
+"""`PyAVVideoReader`: decodes video files with PyAV (FFmpeg's libavformat + libavcodec), local
+or through an HTTP(S) URL (a presigned GET of the object in the bucket: FFmpeg reads it with range
+requests, so a worker reads the index and the frames it decodes, never a whole match).
 
 Why PyAV rather than OpenCV's `VideoCapture`: both decode H.264 with the same libavcodec, and on
 this 2-core machine their sequential throughput is within measurement noise (with BGR conversion,
@@ -18,6 +20,8 @@ import logging
 import os
 import queue
 import threading
+import urllib.error
+import urllib.request
 from bisect import bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,12 +30,13 @@ from itertools import pairwise
 from pathlib import Path
 from statistics import median
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import av
 import av.error
 import numpy as np
 
-from pitchlens.domain.errors import InvalidVideo
+from pitchlens.domain.errors import InvalidVideo, ServiceUnavailable
 from pitchlens.domain.frame_sampling import is_tracked, tracked_count
 from pitchlens.domain.vision import FrameSpan, VideoInfo, VideoReader
 from pitchlens.infrastructure.mp4_index import MP4_FIRST_BOXES
@@ -46,6 +51,8 @@ VFR_IRREGULAR_SHARE = 0.01
 """...and a clip with more than this share of irregular intervals has a variable frame rate."""
 _PUT_POLL_S = 0.05
 """How often a blocked decode thread looks whether its consumer has gone."""
+NETWORK_TIMEOUT_S = 30.0
+"""How long opening a URL, or one read from it, may wait before the read fails (never a hang)."""
 SCALE_INTERPOLATION = "AREA"
 """swscale's filter when frames are decoded smaller: area averaging, as a downscale should be."""
 
@@ -70,7 +77,7 @@ class PyAVVideoReader(VideoReader):
             raise ValueError(f"prefetch must be >= 1, got {prefetch}")
         self._prefetch = prefetch
         self._threads = threads
-        self._cache_key: tuple[str, int, int] | None = None
+        self._cache_key: tuple[str, int, str] | None = None
         self._cache: _StreamIndex | None = None
         self._cache_lock = threading.Lock()
 
@@ -134,6 +141,11 @@ class PyAVVideoReader(VideoReader):
                         f"{_name(path)}: decoded {handed_out} of the {expected} frames "
                         f"{span.start}..{span.stop - 1} (damaged stream)"
                     )
+                if isinstance(item, _Failure) and _unreachable(path, item.error):
+                    raise ServiceUnavailable(
+                        f"{_name(path)}: reading frames {span.start}..{span.stop - 1} failed after "
+                        f"{item.decoded} frames: {item.error}"
+                    ) from item.error
                 if isinstance(item, _Failure):
                     raise InvalidVideo(
                         f"{_name(path)}: decoding frames {span.start}..{span.stop - 1} stopped after "
@@ -174,8 +186,7 @@ class PyAVVideoReader(VideoReader):
     # ---------------------------------------------------------------------------------------
 
     def _index(self, path: str) -> _StreamIndex:
-        stat = _stat(path)
-        key = (str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)
+        key = _identity(path)
         with self._cache_lock:
             if key == self._cache_key and self._cache is not None:
                 return self._cache
@@ -219,6 +230,10 @@ class PyAVVideoReader(VideoReader):
                     if packet.duration:
                         durations.append(packet.duration)
             except av.error.FFmpegError as error:
+                if _unreachable(path, error):
+                    raise ServiceUnavailable(
+                        f"{_name(path)}: reading failed after {packets} packets: {error}"
+                    ) from error
                 raise InvalidVideo(
                     f"{_name(path)}: truncated or damaged: demuxing failed after {packets} packets: {error}"
                 ) from error
@@ -248,12 +263,14 @@ class PyAVVideoReader(VideoReader):
 
     def _open_video(self, path: str) -> tuple[Any, Any]:
         """The opened container and its first video stream (set up for threaded decoding)."""
-        stat = _stat(path)
-        if stat.st_size == 0:
+        _, size, _ = _identity(path)
+        if size == 0:
             raise InvalidVideo(f"{_name(path)}: empty file (0 bytes)")
         try:
-            container = av.open(path, metadata_errors="ignore")
+            container = av.open(path, metadata_errors="ignore", timeout=NETWORK_TIMEOUT_S)
         except av.error.FFmpegError as error:
+            if _unreachable(path, error):
+                raise ServiceUnavailable(f"{_name(path)}: could not be read: {error.strerror}") from error
             raise InvalidVideo(f"{_name(path)}: {_unopenable_reason(path)} ({error.strerror})") from error
         if not container.streams.video:
             kinds = ", ".join(s.type for s in container.streams) or "none"
@@ -383,19 +400,61 @@ def _timing(presented: list[int], durations: list[int], time_base: Fraction) -> 
     return fps, duration, variable
 
 
-def _stat(path: str) -> os.stat_result:
+def _is_url(path: str) -> bool:
+    return path.startswith(("http://", "https://"))
+
+
+def _unreachable(path: str, error: Exception) -> bool:
+    """Whether FFmpeg failed to read a URL (a network fault, worth a retry) rather than the bytes
+    it read being no valid video."""
+    return _is_url(path) and not isinstance(error, av.error.InvalidDataError)
+
+
+def _identity(path: str) -> tuple[str, int, str]:
+    """(where, size in bytes, version): what tells one file from another, or a changed one."""
+    if _is_url(path):
+        where = urlsplit(path)
+        size, version, _ = _fetch_head(path)
+        return f"{where.scheme}://{where.netloc}{where.path}", size, version
     try:
-        return os.stat(path)
+        stat = os.stat(path)
     except FileNotFoundError as error:
         raise InvalidVideo(f"{_name(path)}: no such file") from error
     except OSError as error:
         raise InvalidVideo(f"{_name(path)}: unreadable: {error.strerror}") from error
+    return str(Path(path).resolve()), stat.st_size, str(stat.st_mtime_ns)
+
+
+def _fetch_head(url: str, length: int = 16) -> tuple[int, str, bytes]:
+    """(size, ETag or Last-Modified, first bytes) of the object behind `url`, by one ranged GET
+    (a presigned URL is signed for GET only, so no HEAD)."""
+    request = urllib.request.Request(url, headers={"Range": f"bytes=0-{length - 1}"})
+    try:
+        with urllib.request.urlopen(request, timeout=NETWORK_TIMEOUT_S) as response:
+            head = response.read(length)
+            total = response.headers.get("Content-Range", "").rpartition("/")[2]
+            size = int(total) if total.isdigit() else int(response.headers.get("Content-Length") or 0)
+            version = response.headers.get("ETag") or response.headers.get("Last-Modified") or ""
+    except urllib.error.HTTPError as error:
+        if error.code == 416:  # no byte 0 to give: the object is empty
+            return 0, "", b""
+        if error.code == 404:
+            raise InvalidVideo(f"{_name(url)}: no such object") from error
+        raise ServiceUnavailable(
+            f"{_name(url)}: could not be read: HTTP {error.code} {error.reason}"
+        ) from error
+    except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
+        raise ServiceUnavailable(f"{_name(url)}: could not be read: {error}") from error
+    return size, version, head
 
 
 def _unopenable_reason(path: str) -> str:
     """Why FFmpeg could not open a file, judged from its first bytes."""
-    with open(path, "rb") as file:
-        head = file.read(16)
+    if _is_url(path):
+        head = _fetch_head(path)[2]
+    else:
+        with open(path, "rb") as file:
+            head = file.read(16)
     if head[4:8] in MP4_FIRST_BOXES:
         return (
             "truncated or damaged MP4/MOV: no readable index (moov atom), the upload was probably cut short"
@@ -404,4 +463,7 @@ def _unopenable_reason(path: str) -> str:
 
 
 def _name(path: str) -> str:
+    """The file's name, for messages (a URL's signature left out)."""
+    if _is_url(path):
+        return unquote(Path(urlsplit(path).path).name)
     return Path(path).name
