@@ -125,14 +125,19 @@ KEYFRAME_EVERY = 10
 
 
 class FakeVideoReader(VideoReader):
-    """A "path" is the frame count as text, or a file holding it; anything else is not a video."""
+    """A "path" is the frame count as text ("120", or "120@50" for 50 fps; 25 by default), or a
+    file holding it; anything else is not a video. `read` keeps the (step, size) of each `frames`."""
+
+    def __init__(self) -> None:
+        self.read: list[tuple[int, tuple[int, int] | None]] = []
 
     def probe(self, path: str) -> VideoInfo:
         text = Path(path).read_text(errors="replace") if Path(path).is_file() else path
-        if not text.strip().isdigit():
+        count, _, rate = text.strip().partition("@")
+        if not count.isdigit() or not (rate or "25").isdigit():
             raise InvalidVideo(f"{Path(path).name if Path(path).is_file() else path!r} is not a video")
-        frames = int(text)
-        return VideoInfo(64, 36, 25.0, frames, frames / 25.0, "h264")
+        frames, fps = int(count), float(rate or 25)
+        return VideoInfo(64, 36, fps, frames, frames / fps, "h264")
 
     def frame(self, path: str, index: int) -> Any:
         if index >= self.probe(path).frames:
@@ -147,6 +152,7 @@ class FakeVideoReader(VideoReader):
         step: int = 1,
         size: tuple[int, int] | None = None,
     ) -> Iterator[tuple[int, Any]]:
+        self.read.append((step, size))
         frames = self.probe(path).frames
         span = span or FrameSpan(0, frames)
         if span.stop > frames:

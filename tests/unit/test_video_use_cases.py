@@ -314,3 +314,37 @@ def test_track_frames_returns_boxes_in_source_pixels_when_images_are_smaller() -
     assert [float(v) for v in found[1].boxes[0]] == [2, 0, 7, 10]  # the image's pixels
     assert [float(v) for v in tracks[1].boxes[0]] == [6, 0, 21, 20]  # the source's
     assert [float(v) for v in tracks[3].boxes[1]] == [78, 0, 93, 20]
+
+
+class _HalfSizeModel(FakeDetectionModel):
+    """A model that uses frames at half their size: two people standing still in each image."""
+
+    def frame_size(self, width: int, height: int) -> tuple[int, int]:
+        return width // 2, height // 2
+
+    def detect(self, images: Sequence[Any], first_index: int = 0) -> list[FrameDetections]:
+        return [
+            FrameDetections(first_index + i, [[10, 4, 14, 12], [20, 4, 24, 12]], [0.9, 0.8], [0, 0])
+            for i in range(len(images))
+        ]
+
+
+@pytest.mark.parametrize(
+    ("video", "read", "tracker_fps"), [(b"11@50", (2, (32, 18)), 25.0), (b"11", (1, (32, 18)), 25.0)]
+)
+def test_tracking_reads_at_most_30_frames_a_second_at_the_models_size_and_keeps_every_frame(
+    video: bytes, read: tuple[int, tuple[int, int]], tracker_fps: float
+) -> None:
+    pipeline = Pipeline(tracking_max_fps=30)
+    pipeline.tracking_model = _HalfSizeModel()
+    rates: list[float] = []
+    pipeline.tracker = lambda fps: rates.append(fps) or FakeTracker()  # type: ignore[method-assign]
+
+    pipeline.run(pipeline.upload("m1/fast.mp4", video))
+
+    assert pipeline.job().status is JobStatus.SUCCEEDED
+    assert pipeline.video_reader.read == [read]  # a 50 fps video: every second frame
+    assert rates == [tracker_fps]  # the tracker is told the rate it sees
+    [tracks] = pipeline.trajectories.published.values()
+    assert [t.frame_index for t in tracks] == list(range(11))  # every frame, skipped ones interpolated
+    assert all([float(v) for v in t.boxes[1]] == [40, 8, 48, 24] for t in tracks)  # source pixels

@@ -11,7 +11,7 @@ from pitchlens.application.job_keeper import JobKeeper
 from pitchlens.application.outcomes import Outcome, Result
 from pitchlens.domain.appearance import Appearance, BoxAppearance
 from pitchlens.domain.errors import InvalidTrackingData, PermanentError, PitchLensError
-from pitchlens.domain.frame_sampling import fill_between, to_source
+from pitchlens.domain.frame_sampling import fill_between, to_source, tracking_step
 from pitchlens.domain.jobs import JobStage, JobStatus
 from pitchlens.domain.messages import (
     Delivery,
@@ -122,9 +122,10 @@ class SegmentPlanner:
 
 class SegmentTracker:
     """SegmentTrackingRequested: detection and multi-object tracking over one segment's frames
-    (decoded by seeking, ahead of inference, never all in memory), staged as the segment's tracks
-    with how its tracks look at its edges; the segment DONE, the job's progress the sum of all its
-    segments'. The last segment of a clip to be done (decided under a lock on the clip, so two
+    (decoded by seeking, ahead of inference, never all in memory; at most `max_fps` of them a
+    second, the frames between interpolated; decoded at the size the model can use), staged as the
+    segment's tracks with how its tracks look at its edges; the segment DONE, the job's progress the
+    sum of all its segments'. The last segment of a clip to be done (decided under a lock on the clip, so two
     finishing at once cannot both or neither fire) queues the stitch."""
 
     def __init__(
@@ -140,11 +141,13 @@ class SegmentTracker:
         publisher: MessagePublisher,
         clock: Clock,
         batch_size: int = 8,
+        max_fps: float | None = None,
     ) -> None:
         self._uow = unit_of_work
         self._videos = videos
         self._reader = reader
         self._model = model
+        self._max_fps = max_fps
         self._tracker_factory = tracker_factory
         self._trajectories = trajectories
         self._storage = storage
@@ -173,13 +176,20 @@ class SegmentTracker:
         plan = SegmentPlan(message.segment, message.start, message.stop, message.track_from)
         span = FrameSpan(message.track_from, message.stop, message.seek_pts, message.start_pts)
         edges = EdgeLooks(plan, self._looks, message.overlap)
+        path = self._videos.readable(message.video_uri)
+        # At most max_fps frames a second are detected and tracked (the rest interpolated), each
+        # decoded no larger than the model can use.
+        step = tracking_step(message.fps, self._max_fps)
+        width, height = self._reader.frame_size(path)
+        size = self._model.frame_size(width, height)
         tracks = track_frames(
-            self._reader.frames(self._videos.readable(message.video_uri), span),
+            self._reader.frames(path, span, step=step, size=None if size == (width, height) else size),
             self._model,
-            self._tracker_factory(message.fps),
+            self._tracker_factory(message.fps / step),
             self._batch_size,
             on_progress=lambda done: self._report(message, done),
             on_frame=edges.see,
+            scale=(width / size[0], height / size[1]),
         )
         name = f"segment-{message.segment:05d}"
         staged = self._trajectories.stage(

@@ -317,6 +317,7 @@ class Container:
             self.publisher,
             self.clock,
             batch_size=self.settings.detection_batch,
+            max_fps=self.settings.tracking_max_fps or None,
         )
 
     @functools.cached_property

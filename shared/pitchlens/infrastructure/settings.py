@@ -73,6 +73,10 @@ class Settings(BaseSettings):
     default: on the wide DFL shot's first frames whole-frame inference alone tracks 6-7 people (sliced
     detection finds 21), tiles track 19-23 (a player can only be followed if tracked), at about a
     third of the frames per second (12.2 against 34.6 on 2 cores)."""
+    tracking_max_fps: float = Field(default=30.0, ge=0)
+    """Detection and tracking run on at most this many frames a second: a 50 or 60 fps video on
+    every second frame, the boxes of the frames between interpolated (trajectories and renders keep
+    every frame). 0 = every frame."""
     detection_batch: int = 8
     tracker: str = "botsort"
     """botsort or bytetrack."""
