@@ -68,6 +68,10 @@ in f32 elsewhere, so detections would differ by CPU family for a reason we can r
 speed difference on an AMX Xeon, where the INT8 convolutions dominate). It also lets
 `ONEDNN_MAX_CPU_ISA=AVX2` emulate an AVX2-only CPU on such a machine: with bf16 the capped oneDNN
 has no softmax kernel and compilation fails."""
+SMALL_PERSON_PX = 40.0
+"""With `tiles_where="small"`, a tile is inferred unless the whole frame's view found people in it
+and all of them at least this tall in network-input pixels (YOLO11n at 640 finds most people that
+tall on the whole frame alone; on the DFL shot, at 20-26 px, it finds a third of them)."""
 MAX_INPUT_SHAPES = 4
 """Compiled input shapes an OpenVINO model keeps (a clip needs one per distinct view size)."""
 
@@ -160,6 +164,27 @@ def frame_views(width: int, height: int, tiles: int, overlap: float = DEFAULT_OV
     """The regions inferred for one frame: the whole frame first, then its tiles."""
     whole = np.array([[0, 0, width, height]], np.int64)
     return np.concatenate([whole, tile_grid(width, height, tiles, overlap)])
+
+
+def tiles_needed(
+    tiles: np.ndarray, boxes: Boxes, shrink: float, min_height: float = SMALL_PERSON_PX
+) -> np.ndarray:
+    """Which of `tiles` (k, 4) to infer, given the person `boxes` (n, 4, frame pixels) the whole
+    frame's view found and that view's `shrink` (network pixels per frame pixel): those with no box
+    centred in them (an empty tile may hide people too small to be seen whole), or one shorter than
+    `min_height` network pixels. A tile whose people are all large enough adds nothing."""
+    if len(tiles) == 0:
+        return np.zeros(0, bool)
+    centres_x = (boxes[:, 0] + boxes[:, 2]) / 2
+    centres_y = (boxes[:, 1] + boxes[:, 3]) / 2
+    inside = (
+        (centres_x[None, :] >= tiles[:, None, 0])
+        & (centres_x[None, :] < tiles[:, None, 2])
+        & (centres_y[None, :] >= tiles[:, None, 1])
+        & (centres_y[None, :] < tiles[:, None, 3])
+    )
+    small = (boxes[:, 3] - boxes[:, 1]) * shrink < min_height
+    return ~inside.any(axis=1) | (inside & small[None, :]).any(axis=1)
 
 
 def useful_side(input_size: int, tiles: int, overlap: float = DEFAULT_OVERLAP) -> int:
@@ -450,7 +475,8 @@ def _torch_device(device: str) -> str:
 
 class YoloDetectionModel(DetectionModel):
     """People (COCO class 0) in BGR frames of any size, boxes in the frame's own pixels, with
-    sliced inference over the whole frame plus `tiles` overlapping tiles along its longer side.
+    sliced inference over the whole frame plus `tiles` overlapping tiles along its longer side
+    (`tiles_where="small"`: only the tiles where the whole frame shows small people, or none).
     `rectangular=False` letterboxes every view into the model's own (square) input, as ultralytics
     does for static exports; OpenVINO models only (ultralytics' own runtime pads minimally)."""
 
@@ -464,6 +490,7 @@ class YoloDetectionModel(DetectionModel):
         *,
         overlap: float = DEFAULT_OVERLAP,
         rectangular: bool = True,
+        tiles_where: str = "always",
     ) -> None:
         if not 0 < confidence < 1:
             raise ValueError(f"confidence must be in (0, 1), got {confidence}")
@@ -471,6 +498,9 @@ class YoloDetectionModel(DetectionModel):
             raise ValueError(f"tiles and batch must be >= 1, got tiles={tiles}, batch={batch}")
         if not 0 <= overlap < 0.5:
             raise ValueError(f"overlap must be in [0, 0.5), got {overlap}")
+        if tiles_where not in ("always", "small"):
+            raise ValueError(f"tiles_where must be 'always' or 'small', got {tiles_where!r}")
+        self.tiles_where = tiles_where
         self.model = model
         self.confidence = confidence
         self.tiles = tiles
@@ -516,6 +546,9 @@ class YoloDetectionModel(DetectionModel):
         for start in range(0, len(images), self.batch):
             frames = [np.ascontiguousarray(image) for image in images[start : start + self.batch]]
             views_per_frame = [self._views(frame) for frame in frames]
+            if self.tiles_where == "small" and self.tiles > 1:
+                detections += self._detect_where_small(frames, first_index + start)
+                continue
             crops = [
                 frame[y1:y2, x1:x2]
                 for frame, views in zip(frames, views_per_frame, strict=True)
@@ -526,6 +559,31 @@ class YoloDetectionModel(DetectionModel):
                 per_view = [next(predictions) for _ in range(len(views))]
                 detections.append(self._merge(first_index + start + offset, frame, views, per_view))
         return detections
+
+    def _detect_where_small(self, frames: list[np.ndarray], first_index: int) -> list[FrameDetections]:
+        """The whole frames first; then only the tiles `tiles_needed` keeps, all frames' together."""
+        wholes = self._runtime.predict(frames)
+        views_per_frame = []
+        for frame, (boxes, _) in zip(frames, wholes, strict=True):
+            height, width = frame.shape[:2]
+            grid = tile_grid(width, height, self.tiles, self.overlap)
+            needed = grid[tiles_needed(grid, boxes, self._runtime.input_size / max(width, height))]
+            views_per_frame.append(np.concatenate([np.array([[0, 0, width, height]]), needed]))
+        crops = [
+            frame[y1:y2, x1:x2]
+            for frame, views in zip(frames, views_per_frame, strict=True)
+            for x1, y1, x2, y2 in views[1:]
+        ]
+        tiled = iter(self._runtime.predict(crops) if crops else [])
+        return [
+            self._merge(
+                first_index + offset,
+                frame,
+                views,
+                [whole, *(next(tiled) for _ in range(len(views) - 1))],
+            )
+            for offset, (frame, views, whole) in enumerate(zip(frames, views_per_frame, wholes, strict=True))
+        ]
 
     def _views(self, frame: np.ndarray) -> np.ndarray:
         if frame.ndim != 3 or frame.shape[2] != 3:
