@@ -52,14 +52,17 @@ import pytest
 from pitchlens.domain.errors import PlayerNotTracked
 from pitchlens.domain.following import PlayerFollower
 from pitchlens.domain.vision import BoundingBox, FrameTracks, TrackingFrame
+from pitchlens.infrastructure.settings import Settings
 from tests.clip_tracks import model_dir, tracks_in_child
 
 pytestmark = pytest.mark.integration
 
 GROUND_TRUTH = Path(__file__).resolve().parents[1] / "data" / "follow_ground_truth.json"
-TILES = 2
-"""Detector tiles, as the track function runs by default (PITCHLENS_TRACKING_TILES=2): the wide DFL
-shot needs tiles for its 10-30 px players."""
+TILES = "{tracking_tiles}:{tracking_tiles_where}".format_map(
+    {name: field.default for name, field in Settings.model_fields.items()}
+)
+"""Detector tiles, as the track function runs by default (PITCHLENS_TRACKING_TILES=2, only where
+people are small): the wide DFL shot needs tiles for its 10-30 px players."""
 MIN_SUCCESS = 0.95
 MIN_PLAYER_SUCCESS = 0.85
 
