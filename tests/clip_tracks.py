@@ -36,7 +36,8 @@ from pitchlens.domain.vision import DetectionModel, FrameDetections, FrameSpan, 
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BATCH = 8
-TIMEOUT_S = 600
+TIMEOUT_S = 1800
+"""A child tracks ~470 frames three times; on a shared 2-core machine under load that took > 600 s."""
 
 
 def model_dir(shared_data: Path) -> Path:
