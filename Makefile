@@ -11,15 +11,30 @@ export PITCHLENS_MODEL ?= $(SHARED)/models/yolo11n_int8_openvino_model
 CLIP ?= $(SHARED)/data/video/dfl_08fd33_4_848x478.mp4
 PYTEST_ARGS ?=
 
-.PHONY: install browser test test-unit test-integration test-e2e lint format bench stress-crash run run-ingest indicators up down clean
+.PHONY: install lock browser test test-unit test-integration test-e2e lint format bench stress-crash run run-ingest indicators up down clean
 
-install: $(STAMP) ## Create .venv with the package, the embedded stack and the dev tools
+LOCK := requirements.lock
+PIP := $(BIN)/python -m pip --disable-pip-version-check
 
-$(STAMP): pyproject.toml
+install: $(STAMP) ## Create .venv with everything (extra `all`), at the versions and hashes of requirements.lock
+
+# ~3.4 GB (torch, OpenCV, ultralytics ...): pip shows its progress bars. The lock pins every package
+# with its hashes (pip checks them); the project itself goes on top, editable, with no dependencies.
+$(STAMP): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[local,vision,dev]'
+	$(PIP) install --progress-bar on --upgrade pip
+	$(PIP) install --progress-bar on --require-hashes -r $(LOCK)
+	$(PIP) install --no-deps -e .
 	touch $(STAMP)
+
+# The lock: every extra resolved for CPython 3.11 on x86_64 Linux, with hashes; versions already in
+# the lock are kept unless pyproject.toml rules them out. torch is the CPU build from the machine's
+# wheel folder (/opt/wheels). Needs uv (installed into .venv-lock).
+lock: ## Rebuild requirements.lock from pyproject.toml
+	test -x .venv-lock/bin/uv || { $(PYTHON) -m venv .venv-lock && .venv-lock/bin/pip install --quiet uv==0.13.9; }
+	.venv-lock/bin/uv pip compile pyproject.toml --extra all --generate-hashes --python-version 3.11 \
+		--python-platform x86_64-manylinux_2_28 --find-links /opt/wheels --index-strategy unsafe-best-match \
+		--no-annotate --no-header -o $(LOCK)
 
 lint: install ## ruff, mypy on shared/pitchlens, import-linter contracts
 	$(BIN)/ruff check shared functions tests
@@ -77,4 +92,4 @@ down: install
 	$(BIN)/pitchlens down
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-lock .pytest_cache .mypy_cache .ruff_cache

@@ -244,6 +244,7 @@ def test_an_empty_clip_is_an_empty_file(store: S3TrajectoryStore) -> None:
     ref = store.save("m", "empty", trajectory_table("m", "empty", 25.0, []))
     assert ref.rows == 0
     assert store.load_tracks(ref.uri).num_rows == 0
+    assert store.tracks(ref.uri) == []  # a segment where nobody was tracked stitches as nothing
 
 
 def test_ids_that_are_not_one_path_segment_and_foreign_tables_are_refused(store: S3TrajectoryStore) -> None:

@@ -383,12 +383,14 @@ class S3TrajectoryStore(TrajectoryStore):
         except (ValueError, pa.ArrowInvalid) as error:
             raise InvalidTrackingData(str(error)) from error
         frame = table["frame"].to_numpy()
+        if not len(frame):
+            return []  # a segment or clip where nobody was tracked
         order = np.argsort(frame, kind="stable")
         frame = frame[order]
         track_ids = table["track_id"].to_numpy()[order]
         boxes: Any = np.column_stack([table[name].to_numpy()[order] for name in ("x1", "y1", "x2", "y2")])
         confidences = table["confidence"].to_numpy()[order]
-        starts = np.flatnonzero(np.r_[True, frame[1:] != frame[:-1]]) if len(frame) else np.empty(0, np.intp)
+        starts = np.flatnonzero(np.r_[True, frame[1:] != frame[:-1]])
         ends = np.r_[starts[1:], len(frame)]
         return [
             FrameTracks(int(frame[start]), track_ids[start:end], boxes[start:end], confidences[start:end])

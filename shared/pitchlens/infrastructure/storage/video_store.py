@@ -44,6 +44,20 @@ READABLE_S = 6 * 3600
 """How long a worker may read a video through one presigned URL (a segment of a long match)."""
 
 
+@contextmanager
+def _reading(uri: str, verb: str) -> Iterator[None]:
+    """Storage errors of reading `uri` as domain errors: ObjectNotFound for a missing object
+    (worth a retry: a notification can arrive before its object is visible), else ServiceUnavailable."""
+    try:
+        yield
+    except ClientError as error:
+        if str(error.response.get("Error", {}).get("Code")) in ("404", "NoSuchKey", "NotFound"):
+            raise ObjectNotFound(f"{uri} does not exist") from error
+        raise ServiceUnavailable(f"could not {verb} {uri}: {error}") from error
+    except BotoCoreError as error:
+        raise ServiceUnavailable(f"could not {verb} {uri}: {error}") from error
+
+
 class S3VideoStore(VideoStore):
     """Downloads videos to temporary files and writes detection frames and JSON next to them."""
 
@@ -65,14 +79,8 @@ class S3VideoStore(VideoStore):
         handle, path = tempfile.mkstemp(suffix=PurePosixPath(key).suffix, dir=self._scratch_dir)
         os.close(handle)
         try:
-            try:
+            with _reading(uri, "download"):
                 self._client.download_file(bucket, key, path)
-            except ClientError as error:
-                if str(error.response.get("Error", {}).get("Code")) in ("404", "NoSuchKey", "NotFound"):
-                    raise ObjectNotFound(f"{uri} does not exist") from error
-                raise ServiceUnavailable(f"could not download {uri}: {error}") from error
-            except BotoCoreError as error:
-                raise ServiceUnavailable(f"could not download {uri}: {error}") from error
             yield path
         finally:
             os.unlink(path)
@@ -81,17 +89,11 @@ class S3VideoStore(VideoStore):
         """A presigned GET of the object (valid READABLE_S), which PyAV's decoder reads with range
         requests: a worker reads what it decodes (the index, then its frames), not the whole file."""
         bucket, key = split_uri(uri)
-        try:
+        with _reading(uri, "read"):
             self._client.head_object(Bucket=bucket, Key=key)
             url: str = self._client.generate_presigned_url(
                 "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=READABLE_S
             )
-        except ClientError as error:
-            if str(error.response.get("Error", {}).get("Code")) in ("404", "NoSuchKey", "NotFound"):
-                raise ObjectNotFound(f"{uri} does not exist") from error
-            raise ServiceUnavailable(f"could not read {uri}: {error}") from error
-        except BotoCoreError as error:
-            raise ServiceUnavailable(f"could not read {uri}: {error}") from error
         return url
 
     def publish_output(self, path: str, key: str) -> str:
