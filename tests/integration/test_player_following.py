@@ -64,8 +64,8 @@ GROUND_TRUTH = Path(__file__).resolve().parents[1] / "data" / "follow_ground_tru
 TILES = "{tracking_tiles}:{tracking_tiles_where}".format_map(
     {name: field.default for name, field in Settings.model_fields.items()}
 )
-"""Detector tiles, as the track function runs by default (PITCHLENS_TRACKING_TILES=2, only where
-people are small): the wide DFL shot needs tiles for its 10-30 px players."""
+"""Detector tiles as the track function runs them by default (PITCHLENS_TRACKING_TILES=2 and
+PITCHLENS_TRACKING_TILES_WHERE): the wide DFL shot needs tiles for its 10-30 px players."""
 MIN_SUCCESS = 0.95
 MIN_PLAYER_SUCCESS = 0.85
 
