@@ -11,6 +11,7 @@ from typing import Any
 from pitchlens.domain.appearance import Appearance, AppearanceEncoder, BoxAppearance, Sighting
 from pitchlens.domain.camera import CameraView, PitchArea, PitchCamera
 from pitchlens.domain.errors import ClipNotFound, InvalidVideo, ObjectNotFound, ServiceUnavailable
+from pitchlens.domain.frame_sampling import is_tracked
 from pitchlens.domain.pitch import Homography
 from pitchlens.domain.rendering import (
     Indicator,
@@ -127,27 +128,41 @@ KEYFRAME_EVERY = 10
 
 
 class FakeVideoReader(VideoReader):
-    """A "path" is the frame count as text, or a file holding it; anything else is not a video."""
+    """A "path" is the frame count as text ("120", or "120@50" for 50 fps; 25 by default), or a
+    file holding it; anything else is not a video. `read` keeps the (step, size) of each `frames`."""
+
+    def __init__(self) -> None:
+        self.read: list[tuple[int, tuple[int, int] | None]] = []
 
     def probe(self, path: str) -> VideoInfo:
         text = Path(path).read_text(errors="replace") if Path(path).is_file() else path
-        if not text.strip().isdigit():
+        count, _, rate = text.strip().partition("@")
+        if not count.isdigit() or not (rate or "25").isdigit():
             raise InvalidVideo(f"{Path(path).name if Path(path).is_file() else path!r} is not a video")
-        frames = int(text)
-        return VideoInfo(64, 36, 25.0, frames, frames / 25.0, "h264")
+        frames, fps = int(count), float(rate or 25)
+        return VideoInfo(64, 36, fps, frames, frames / fps, "h264")
 
     def frame(self, path: str, index: int) -> Any:
         if index >= self.probe(path).frames:
             raise InvalidVideo(f"frame {index} is out of range")
         return index
 
-    def frames(self, path: str, span: FrameSpan | None = None) -> Iterator[tuple[int, Any]]:
+    def frames(
+        self,
+        path: str,
+        span: FrameSpan | None = None,
+        *,
+        step: int = 1,
+        size: tuple[int, int] | None = None,
+    ) -> Iterator[tuple[int, Any]]:
+        self.read.append((step, size))
         frames = self.probe(path).frames
         span = span or FrameSpan(0, frames)
         if span.stop > frames:
             raise InvalidVideo(f"frames {span.start}..{span.stop - 1} are not in the {frames}")
         for index in range(span.start, span.stop):
-            yield index, index
+            if is_tracked(index, span.start, span.stop, step):
+                yield index, index
 
     def keyframes(self, path: str) -> list[int]:
         return list(range(0, self.probe(path).frames, KEYFRAME_EVERY))

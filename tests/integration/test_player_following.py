@@ -12,7 +12,8 @@ AMD), so detections move slightly from one machine to another. The tracks are th
 under two instruction sets, in child processes (`tests/clip_tracks.py`): the machine's own and
 oneDNN capped at AVX2 (`ONEDNN_MAX_CPU_ISA=AVX2`, what an AVX2-only CPU runs), and every threshold
 is asserted under each. Measured (OpenVINO 2026.4 YOLO11n INT8, f32 for its floating-point layers;
-2 tiles, the tracking default; BoT-SORT), identical on both:
+2 tiles, the tracking default; BoT-SORT), identical on both (and again, player for player, with
+tiles only where people are small and frames decoded at the network's size, December 2026):
 
     player                      frames  native (AMX Xeon)  AVX2     lost while visible  wrong
     dfl-white-left                  18  1.00               1.00     0 / 0               0 / 0

@@ -136,11 +136,13 @@ class PlacementPass:
         split = split_at_cuts(tracks, cuts)
         teams = self._classifier.teams()
         first_seen = self._views[0].frame_index if self._views else 0
+        # The camera path has a homography per frame seen (every tracked one, not every frame).
+        positions = {view.frame_index: position for position, view in enumerate(self._views)}
         placed = []
         frames = []
         for original, frame in zip(tracks, split, strict=True):
-            position = frame.frame_index - first_seen
-            homography = path.homographies[position] if 0 <= position < len(path.homographies) else None
+            position = positions.get(frame.frame_index, len(path.homographies))
+            homography = path.homographies[position] if position < len(path.homographies) else None
             xy = [_metres(homography, box, orientation) for box in frame.boxes]
             on = self._flags.get(frame.frame_index) or [False] * len(frame)
             team = [teams.of(int(track_id), frame.frame_index) for track_id in original.track_ids]

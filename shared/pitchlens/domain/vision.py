@@ -228,9 +228,24 @@ class VideoReader(ABC):
         """One decoded frame (BGR image) by index; raises InvalidVideo when out of range."""
 
     @abstractmethod
-    def frames(self, path: str, span: FrameSpan | None = None) -> Iterator[tuple[int, Any]]:
+    def frames(
+        self,
+        path: str,
+        span: FrameSpan | None = None,
+        *,
+        step: int = 1,
+        size: tuple[int, int] | None = None,
+    ) -> Iterator[tuple[int, Any]]:
         """(index, BGR image) for every frame (or those of `span`), decoded ahead of the consumer;
-        InvalidVideo when the stream ends early or is damaged."""
+        InvalidVideo when the stream ends early or is damaged. With `step` > 1 only the frames
+        `frame_sampling.is_tracked` keeps are handed out (the others are decoded, never converted);
+        with `size` (width, height) the images are scaled to it by the decoder."""
+
+    def frame_size(self, path: str) -> tuple[int, int]:
+        """(width, height) of the video's frames; readers that can tell without a pass over the
+        file (the stream's header) should."""
+        info = self.probe(path)
+        return info.width, info.height
 
     @abstractmethod
     def keyframes(self, path: str) -> list[int]:
@@ -247,6 +262,12 @@ class DetectionModel(ABC):
     @abstractmethod
     def detect(self, images: Sequence[Any], first_index: int = 0) -> list[FrameDetections]:
         """One FrameDetections per image (frame indexes from `first_index`), class 0 = person."""
+
+    def frame_size(self, width: int, height: int) -> tuple[int, int]:
+        """The smallest size frames of `width` x `height` can be scaled down to before `detect`
+        without losing detail the model would see (its network input's resolution); the size
+        itself by default."""
+        return width, height
 
 
 class MultiObjectTracker(ABC):

@@ -207,7 +207,8 @@ class Container:
 
     @functools.cached_property
     def tracking_model(self) -> DetectionModel:
-        """For every frame of a clip: `tracking_tiles` sliced views per frame (2 tiles + the whole frame)."""
+        """For every tracked frame of a clip: the whole frame plus `tracking_tiles` tiles (those
+        `tracking_tiles_where` keeps)."""
         from pitchlens.infrastructure.vision.detection import (
             CountedDetectionModel,
             DeferredDetectionModel,
@@ -215,7 +216,9 @@ class Container:
         )
 
         settings = self.settings.model_copy(update={"detection_tiles": self.settings.tracking_tiles})
-        model = DeferredDetectionModel(lambda: YoloDetectionModel.from_settings(settings), settings.model)
+        model = DeferredDetectionModel(
+            lambda: YoloDetectionModel.from_settings(settings, settings.tracking_tiles_where), settings.model
+        )
         return CountedDetectionModel(model, "track")
 
     def tracker(self, fps: float) -> MultiObjectTracker:
@@ -326,6 +329,7 @@ class Container:
             self.clock,
             batch_size=self.settings.detection_batch,
             placer=self.player_placer if self.settings.place_players else None,
+            max_fps=self.settings.tracking_max_fps or None,
         )
 
     @functools.cached_property
