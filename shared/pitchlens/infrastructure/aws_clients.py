@@ -52,3 +52,7 @@ def public_s3_client(settings: Settings) -> Any:
 
 def sqs_client(settings: Settings) -> Any:
     return _client("sqs", settings.sqs_endpoint, settings)
+
+
+def secretsmanager_client(settings: Settings) -> Any:
+    return _client("secretsmanager", None, settings)
