@@ -11,7 +11,7 @@ export PITCHLENS_MODEL ?= $(SHARED)/models/yolo11n_int8_openvino_model
 CLIP ?= $(SHARED)/data/video/dfl_08fd33_4_848x478.mp4
 PYTEST_ARGS ?=
 
-.PHONY: install browser test test-unit test-integration test-e2e lint format bench run run-ingest indicators up down clean
+.PHONY: install browser test test-unit test-integration test-e2e lint format bench run run-ingest indicators up down clean images test-images
 
 install: $(STAMP) ## Create .venv with the package, the embedded stack and the dev tools
 
@@ -56,6 +56,16 @@ test-e2e: install
 
 bench: install ## Side-by-side speed table (see README "Benchmarks")
 	$(BIN)/python -m tests.benchmarks.run --shared $(SHARED)
+
+# Every image, built with podman on a Debian base made here (no registry needed; root, podman,
+# debootstrap). PITCHLENS_IMAGES=worker,function,function-video,gpu-worker picks some; see
+# infra/images/build.sh. `make test-images` then starts them against the embedded stack (opt-in:
+# CI's `make test` skips tests/integration/test_images.py unless PITCHLENS_IMAGE_TESTS=1).
+images:
+	bash infra/images/build.sh
+
+test-images: install
+	PITCHLENS_IMAGE_TESTS=1 $(BIN)/pytest tests/integration/test_images.py $(PYTEST_ARGS)
 
 run: install ## The main job on the embedded default: process a match video
 	$(BIN)/pitchlens process $(CLIP) --match-id dfl-08fd33

@@ -281,6 +281,24 @@ def test_template_passes_cfn_lint() -> None:
     assert result.returncode in (0, 8), f"cfn-lint exit {result.returncode}:\n{result.stdout}{result.stderr}"
 
 
+def test_template_passes_sam_validate_lint() -> None:
+    """`sam validate --lint` (SAM's own translation, then cfn-lint) where the SAM CLI is installed
+    (`pip install aws-sam-cli`, in a venv of its own: it pins its own boto3); cfn-lint above runs
+    everywhere."""
+    sam = os.environ.get("PITCHLENS_SAM") or shutil.which("sam")
+    if sam is None:
+        pytest.skip("no SAM CLI (pip install aws-sam-cli, or PITCHLENS_SAM=/path/to/sam)")
+    env = {**os.environ, "SAM_CLI_TELEMETRY": "0", "AWS_DEFAULT_REGION": "eu-west-1"}
+    result = subprocess.run(
+        [sam, "validate", "--lint", "--template-file", str(TEMPLATE)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 @pytest.mark.parametrize("function", LAMBDA_QUEUE_FUNCTIONS)
 def test_template_wires_queue_function(function: str, template: dict[str, Any], defaults: Settings) -> None:
     name, resource = _function_resource(template, function)
@@ -1061,16 +1079,21 @@ def test_compose_sqs_queues(compose: dict[str, Any], defaults: Settings) -> None
 
 
 def test_dockerfiles() -> None:
+    # Each registry base is a build argument (`make images` passes locally made ones) defaulting
+    # to the image deployments use.
     function = DOCKERFILE_FUNCTION.read_text()
     froms = re.findall(r"^FROM\s+(\S+)", function, re.MULTILINE)
-    assert len(froms) >= 2 and all(f.startswith("public.ecr.aws/lambda/python:") for f in froms)
+    assert len(froms) >= 2 and all(f == "${LAMBDA_BASE_IMAGE}" for f in froms)
+    lambda_base = re.search(r"^ARG LAMBDA_BASE_IMAGE=(\S+)", function, re.MULTILINE)
+    assert lambda_base is not None and lambda_base[1].startswith("public.ecr.aws/lambda/python:")
     assert re.search(r"^COPY functions/ \$\{LAMBDA_TASK_ROOT\}/functions/", function, re.MULTILINE)
 
     worker = DOCKERFILE_WORKER.read_text()
     froms = re.findall(r"^FROM\s+(\S+)", worker, re.MULTILINE)
-    assert len(froms) >= 2 and all(
-        re.match(r"python:\$\{PYTHON_VERSION\}-slim|python:3\.\d+-slim", f) for f in froms
-    )
+    assert len(froms) >= 2 and all(f == "${BASE_IMAGE}" for f in froms)
+    worker_base = re.search(r"^ARG BASE_IMAGE=(\S+)", worker, re.MULTILINE)
+    assert worker_base is not None
+    assert re.fullmatch(r"python:\$\{PYTHON_VERSION\}-slim|python:3\.\d+-slim", worker_base[1])
     users = re.findall(r"^USER\s+(\S+)", worker, re.MULTILINE)
     assert users and users[-1] not in ("root", "0")
     assert re.search(r'^ENTRYPOINT \["pitchlens"\]', worker, re.MULTILINE)
