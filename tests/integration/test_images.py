@@ -35,6 +35,8 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.conftest import service_dir
+
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
@@ -145,11 +147,17 @@ class Stack:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Iterator[Stack]:
+def stack(shared_data: Path) -> Iterator[Stack]:
+    # Not pytest's tmp_path: PostgreSQL runs as its own user, which another pytest session's
+    # start would lock out of /tmp/pytest-of-root (see tests.conftest.service_dir).
+    with service_dir("images") as folder:
+        yield from _stack(folder, shared_data)
+
+
+def _stack(folder: Path, shared_data: Path) -> Iterator[Stack]:
     model = shared_data.parent / "models" / "yolo11n_int8_openvino_model"
     if not (shared_data / "video" / CLIP).is_file() or not model.exists():
         pytest.skip(f"needs the shared clip {CLIP} and the shared model beside {shared_data}")
-    folder = tmp_path_factory.mktemp("images")
     # The host's pollers take the GPU worker's functions when its image is not there, else none.
     functions = folder / "functions"
     functions.mkdir()
@@ -271,6 +279,7 @@ def test_migrate_role(stack: Stack) -> None:
     assert "migrations applied" in result.stdout + result.stderr
 
 
+@pytest.mark.timeout(1500)  # a 169-frame clip detected, tracked and rendered on 2 busy cores
 def test_clip_through_the_api_and_worker_containers(
     stack: Stack, containers: dict[str, Any], shared_data: Path
 ) -> None:
@@ -391,8 +400,10 @@ class RuntimeApi:
             _podman("rm", "-f", "-t", "1", name)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def runtime_api() -> Iterator[RuntimeApi]:
+    # One per test: a container's next poll, left waiting when it is removed, would take the
+    # following test's event.
     api = RuntimeApi()
     yield api
     api.server.shutdown()
@@ -434,30 +445,33 @@ def test_api_function_image(stack: Stack, runtime_api: RuntimeApi) -> None:
 def test_queue_function_image_reports_emf(stack: Stack, runtime_api: RuntimeApi) -> None:
     """ingest through the runtime interface client: an S3 test event (no work), partial-batch
     answer, and the cold start as a CloudWatch EMF line (AWS_LAMBDA_FUNCTION_NAME is set)."""
-    record = {
+    event = {"Records": [_test_event_record("ingest")]}
+    kind, body, logs = runtime_api.invoke(FUNCTION, "functions.ingest.handler.handler", event, stack.env_file)
+    assert kind == "response", (body, logs[-3000:])
+    assert body == {"batchItemFailures": []}
+    emf = [json.loads(line) for line in logs.splitlines() if line.startswith('{"_aws"')]
+    cold = [line for line in emf if line.get("pitchlens_cold_starts") == [1.0]]
+    assert [line["function"] for line in cold] == ["ingest"], logs[-2000:]
+
+
+def _test_event_record(function: str) -> dict[str, Any]:
+    """An SQS record carrying S3's test event: a real delivery that asks for no work."""
+    return {
         "messageId": "m1",
         "receiptHandle": "r",
         "body": json.dumps({"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": "raw-data"}),
         "attributes": {"ApproximateReceiveCount": "1"},
         "messageAttributes": {},
         "eventSource": "aws:sqs",
-        "eventSourceARN": "arn:aws:sqs:eu-west-1:123456789012:pitchlens-ingest",
+        "eventSourceARN": f"arn:aws:sqs:eu-west-1:123456789012:pitchlens-{function}",
         "awsRegion": "eu-west-1",
     }
-    kind, body, logs = runtime_api.invoke(
-        FUNCTION, "functions.ingest.handler.handler", {"Records": [record]}, stack.env_file
-    )
-    assert kind == "response", (body, logs[-3000:])
-    assert body == {"batchItemFailures": []}
-    emf = [json.loads(line) for line in logs.splitlines() if line.startswith('{"_aws"')]
-    assert any(line.get("pitchlens_cold_starts") == [1.0] and line["function"] == "ingest" for line in emf), (
-        logs[-2000:]
-    )
 
 
 def test_render_function_image(stack: Stack, runtime_api: RuntimeApi) -> None:
+    event = {"Records": [_test_event_record("render")]}
     kind, body, logs = runtime_api.invoke(
-        FUNCTION_VIDEO, "functions.render.handler.handler", {"Records": []}, stack.env_file
+        FUNCTION_VIDEO, "functions.render.handler.handler", event, stack.env_file
     )
     assert kind == "response", (body, logs[-3000:])
     assert body == {"batchItemFailures": []}
