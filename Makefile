@@ -11,7 +11,7 @@ export PITCHLENS_MODEL ?= $(SHARED)/models/yolo11n_int8_openvino_model
 CLIP ?= $(SHARED)/data/video/dfl_08fd33_4_848x478.mp4
 PYTEST_ARGS ?=
 
-.PHONY: install browser test test-unit test-integration test-e2e lint format bench run run-ingest indicators up down clean images test-images
+.PHONY: install browser test test-unit test-integration test-e2e lint format bench stress-crash run run-ingest indicators up down clean images test-images
 
 install: $(STAMP) ## Create .venv with the package, the embedded stack and the dev tools
 
@@ -56,6 +56,9 @@ test-e2e: install
 
 bench: install ## Side-by-side speed table (see README "Benchmarks")
 	$(BIN)/python -m tests.benchmarks.run --shared $(SHARED)
+
+stress-crash: install ## 100 up/stop cycles, every 3rd a SIGKILL mid-upload: nothing acknowledged lost (~25 min)
+	$(BIN)/python -m tests.stress.crash_cycles $(STRESS_ARGS)
 
 # Every image, built with podman on a Debian base made here (no registry needed; root, podman,
 # debootstrap). PITCHLENS_IMAGES=worker,function,function-video,gpu-worker picks some; see

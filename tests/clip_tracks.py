@@ -6,23 +6,32 @@ tracks an AVX2-only CPU would produce can only be computed in a process started 
 `ONEDNN_MAX_CPU_ISA=AVX2`. Quality tests run the same ranges under several instruction sets this
 way and assert their thresholds under each.
 
-    python -m tests.clip_tracks OUT.json SHARED_DATA TILES CLIP:FIRST:LAST [CLIP:FIRST:LAST ...]
+    python -m tests.clip_tracks OUT.json SHARED_DATA TILES CLIP:FIRST:LAST[/SECONDS] [...]
 
 writes {"CLIP:FIRST:LAST": [[frame_index, track_ids, boxes, confidences], ...], ...}; float32
 values survive JSON exactly (each is a double with a short repr).
+
+A range with `/SECONDS` is tracked as a long video is: split into segments of about that many
+seconds (`plan_segments`, with the track function's overlap), each segment decoded by seeking and
+tracked by a fresh tracker with its edge looks gathered (`EdgeLooks`), then stitched
+(`stitch_segments`). A frame already detected in this process (the same range tracked whole) is
+not detected again: the segments see the same detections, so a difference is the split's alone.
 """
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-from pitchlens.domain.vision import FrameTracks
+from pitchlens.application.clip_tracker import EdgeLooks, track_frames
+from pitchlens.domain.segments import SegmentPlan, overlap_frames, plan_segments, stitch_segments
+from pitchlens.domain.vision import DetectionModel, FrameDetections, FrameTracks, VideoReader
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BATCH = 8
@@ -34,15 +43,14 @@ def model_dir(shared_data: Path) -> Path:
 
 
 def tracks_in_child(
-    shared_data: Path, ranges: list[tuple[str, int, int]], tiles: int, isa: str | None, out: Path
-) -> dict[tuple[str, int, int], list[FrameTracks]]:
-    """Tracks of each (clip, first, last) range, computed by a child process under oneDNN's `isa`
-    (None: whatever the CPU offers)."""
+    shared_data: Path, specs: list[str], tiles: int, isa: str | None, out: Path
+) -> dict[str, list[FrameTracks]]:
+    """Tracks of each `CLIP:FIRST:LAST[/SECONDS]` spec, computed by a child process under oneDNN's
+    `isa` (None: whatever the CPU offers)."""
     env = {**os.environ, "YOLO_OFFLINE": "1"}
     env.pop("ONEDNN_MAX_CPU_ISA", None)
     if isa is not None:
         env["ONEDNN_MAX_CPU_ISA"] = isa
-    specs = [f"{clip}:{first}:{last}" for clip, first, last in ranges]
     command = [sys.executable, "-m", "tests.clip_tracks", str(out), str(shared_data), str(tiles), *specs]
     done = subprocess.run(
         command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=TIMEOUT_S, check=False
@@ -51,31 +59,48 @@ def tracks_in_child(
         raise RuntimeError(f"tracking under {isa or 'the native ISA'} failed:\n{done.stderr[-4000:]}")
     sys.stderr.write(done.stderr)
     found = json.loads(out.read_text())
-    return {
-        (clip, first, last): [FrameTracks(*row) for row in found[spec]]
-        for (clip, first, last), spec in zip(ranges, specs, strict=True)
-    }
+    return {spec: [FrameTracks(*row) for row in found[spec]] for spec in specs}
+
+
+class RememberedDetections(DetectionModel):
+    """The model's detections, each frame's detected once per process (by clip and frame index)."""
+
+    def __init__(self, model: DetectionModel) -> None:
+        self.model = model
+        self.clip = ""
+        self.seen: dict[tuple[str, int], FrameDetections] = {}
+
+    def detect(self, images: Sequence[Any], first_index: int = 0) -> list[FrameDetections]:
+        wanted = range(first_index, first_index + len(images))
+        if any((self.clip, index) not in self.seen for index in wanted):
+            for found in self.model.detect(images, first_index):
+                self.seen[(self.clip, found.frame_index)] = found
+        return [self.seen[(self.clip, index)] for index in wanted]
 
 
 def _track(shared_data: Path, tiles: int, specs: list[str]) -> dict[str, list[list[object]]]:
-    from pitchlens.application.clip_tracker import track_frames
     from pitchlens.infrastructure.vision.detection import YoloDetectionModel
     from pitchlens.infrastructure.vision.tracking import create_tracker
     from pitchlens.infrastructure.vision.video import PyAVVideoReader
 
     reader = PyAVVideoReader()
-    detector = YoloDetectionModel(str(model_dir(shared_data)), device="cpu", tiles=tiles)
+    detector = RememberedDetections(
+        YoloDetectionModel(str(model_dir(shared_data)), device="cpu", tiles=tiles)
+    )
     found: dict[str, list[list[object]]] = {}
     for spec in specs:
-        clip, first, last = spec.rsplit(":", 2)
+        clip, first, last = spec.partition("/")[0].rsplit(":", 2)
         path = str(shared_data / "video" / clip)
-        tracker = create_tracker("botsort", reader.probe(path).fps)
-        in_range = itertools.takewhile(
-            lambda frame, last=int(last): frame[0] <= last,
-            itertools.dropwhile(lambda frame, first=int(first): frame[0] < first, reader.frames(path)),
-        )
+        detector.clip = clip
         began = time.perf_counter()
-        tracks = track_frames(in_range, detector, tracker, BATCH)
+        if "/" in spec:
+            seconds = float(spec.partition("/")[2])
+            tracks = _track_split(reader, detector, path, int(first), int(last), seconds)
+        else:
+            tracker = create_tracker("botsort", reader.probe(path).fps)
+            tracks = track_frames(
+                reader.frames(path, reader.span(path, int(first), int(last) + 1)), detector, tracker, BATCH
+            )
         isa = os.environ.get("ONEDNN_MAX_CPU_ISA", "native")
         print(f"{spec} ({isa}): tracked in {time.perf_counter() - began:.1f} s", file=sys.stderr)
         found[spec] = [
@@ -88,6 +113,28 @@ def _track(shared_data: Path, tiles: int, specs: list[str]) -> dict[str, list[li
             for frame in tracks
         ]
     return found
+
+
+def _track_split(
+    reader: VideoReader, detector: DetectionModel, path: str, first: int, last: int, seconds: float
+) -> list[FrameTracks]:
+    """The range tracked as segments of about `seconds` and stitched, as the track function does."""
+    from pitchlens.infrastructure.settings import Settings
+    from pitchlens.infrastructure.vision.appearance import KitColours
+    from pitchlens.infrastructure.vision.tracking import create_tracker
+
+    fps = reader.probe(path).fps
+    overlap = overlap_frames(Settings().segment_overlap_seconds, fps)
+    keyframes = [k - first for k in reader.keyframes(path) if first <= k <= last]
+    looks = KitColours()
+    parts = []
+    for plan in plan_segments(last - first + 1, fps, keyframes, seconds, overlap):
+        shifted = SegmentPlan(plan.index, plan.start + first, plan.stop + first, plan.track_from + first)
+        edges = EdgeLooks(shifted, looks, overlap)
+        frames = reader.frames(path, reader.span(path, shifted.track_from, shifted.stop))
+        tracks = track_frames(frames, detector, create_tracker("botsort", fps), BATCH, on_frame=edges.see)
+        parts.append(edges.tracked(tracks))
+    return stitch_segments(parts, looks.similarity)
 
 
 if __name__ == "__main__":

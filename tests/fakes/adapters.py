@@ -162,6 +162,7 @@ class FakeDatabase:
         self.jobs: dict[str, Job] = {}
         self.processed: set[tuple[str, str]] = set()
         self.clips: dict[str, Any] = {}
+        self.segments: dict[tuple[str, int], Any] = {}
         self.sessions: dict[str, HighlightSession] = {}
         self.session_clips: dict[tuple[str, str], SessionClip] = {}
         self.down = False
@@ -216,7 +217,7 @@ class FakeJobRepository(JobRepository):
         self.state.jobs[job.job_id] = job
         return True
 
-    def get(self, job_id: str) -> Job:
+    def get(self, job_id: str, *, lock: bool = False) -> Job:
         if job_id not in self.state.jobs:
             raise JobNotFound(f"no job {job_id!r}")
         return self.state.jobs[job_id]
@@ -280,12 +281,13 @@ class FakeUnitOfWork(UnitOfWork):
         self._working.jobs = dict(self._database.jobs)
         self._working.processed = set(self._database.processed)
         self._working.clips = dict(self._database.clips)
+        self._working.segments = dict(self._database.segments)
         self._working.sessions = dict(self._database.sessions)
         self._working.session_clips = dict(self._database.session_clips)
         self.matches = FakeMatchRepository(self._working)
         self.jobs = FakeJobRepository(self._working)
         self.inbox = FakeProcessedMessages(self._working)
-        self.clips = FakeClipRepository(self._working.clips)
+        self.clips = FakeClipRepository(self._working.clips, self._working.segments)
         self.sessions = FakeSessionRepository(self._working)
         return self
 
@@ -296,6 +298,7 @@ class FakeUnitOfWork(UnitOfWork):
         self._database.jobs = self._working.jobs
         self._database.processed = self._working.processed
         self._database.clips = self._working.clips
+        self._database.segments = self._working.segments
         self._database.sessions = self._working.sessions
         self._database.session_clips = self._working.session_clips
 

@@ -37,6 +37,7 @@ from tests.fakes.vision import (
     FakeTrajectoryStore,
     FakeVideoReader,
     FakeVideoStore,
+    SameBoxLook,
     SameLook,
 )
 
@@ -54,8 +55,8 @@ class Observed:
 class FakeSystem(Container):
     """A Container whose adapters are fakes; `parse` builds the Match of a raw upload."""
 
-    def __init__(self, parse: Callable[..., Any] | None = None) -> None:
-        super().__init__(Settings())
+    def __init__(self, parse: Callable[..., Any] | None = None, **settings: Any) -> None:
+        super().__init__(Settings(**settings))
         self.clock = FakeClock()
         self.database = FakeDatabase()
         self.storage = FakeObjectStorage()
@@ -69,6 +70,7 @@ class FakeSystem(Container):
         self.tracking_model = FakeDetectionModel()
         self.trajectories = FakeTrajectoryStore()
         self.indicator_renderer = FakeIndicatorRenderer()
+        self.box_appearance = SameBoxLook()
         self.video_editor = GameVideoEditor()
         self.interval_reader = CsvIntervalReader()
         self.observed = Observed()
@@ -99,12 +101,19 @@ class FakeSystem(Container):
 
     # --- Delivering --------------------------------------------------------------------------
     def deliver(
-        self, message: Message, key: str = "key-1", attempt: int = 1, correlation_id: str = "corr"
+        self,
+        message: Message,
+        key: str = "key-1",
+        attempt: int = 1,
+        correlation_id: str = "corr",
+        *,
+        force: bool = False,
     ) -> list[Result]:
-        """Hands `message` to the pipeline of the function that consumes it, as its queue would."""
+        """Hands `message` to the pipeline of the function that consumes it, as its queue would
+        (`force`: as `pitchlens replay --force` would)."""
         function = self.consumers[type(message)].function
         delivery = Delivery(correlation_id, key, attempt, self.settings.max_receive_count)
-        return self.pipeline(function).handle(message, delivery)
+        return self.pipeline(function).handle(message, delivery, force=force)
 
     def drain(self, until: type[Message] | None = None) -> list[Result]:
         """Delivers every published message in order (stopping before one of type `until`);

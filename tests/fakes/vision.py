@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from pitchlens.domain.appearance import Appearance, AppearanceEncoder, Sighting
+from pitchlens.domain.appearance import Appearance, AppearanceEncoder, BoxAppearance, Sighting
 from pitchlens.domain.errors import ClipNotFound, InvalidVideo, ObjectNotFound, ServiceUnavailable
 from pitchlens.domain.rendering import (
     Indicator,
@@ -17,12 +17,15 @@ from pitchlens.domain.rendering import (
     RenderedVideo,
     RenderPreset,
 )
+from pitchlens.domain.segments import Segment
 from pitchlens.domain.vision import (
+    BoundingBox,
     Clip,
     ClipRepository,
     DetectionArtifacts,
     DetectionModel,
     FrameDetections,
+    FrameSpan,
     FrameTracks,
     MultiObjectTracker,
     TrackingFrame,
@@ -35,8 +38,11 @@ from pitchlens.domain.vision import (
 
 
 class FakeClipRepository(ClipRepository):
-    def __init__(self, clips: dict[str, Clip]) -> None:
+    def __init__(
+        self, clips: dict[str, Clip], segments: dict[tuple[str, int], Segment] | None = None
+    ) -> None:
         self.clips = clips
+        self.stored_segments = segments if segments is not None else {}
 
     def add(self, clip: Clip) -> bool:
         if clip.clip_id in self.clips:
@@ -44,7 +50,7 @@ class FakeClipRepository(ClipRepository):
         self.clips[clip.clip_id] = clip
         return True
 
-    def get(self, clip_id: str) -> Clip:
+    def get(self, clip_id: str, *, lock: bool = False) -> Clip:
         if clip_id not in self.clips:
             raise ClipNotFound(f"no clip {clip_id!r}")
         return self.clips[clip_id]
@@ -54,6 +60,20 @@ class FakeClipRepository(ClipRepository):
 
     def list(self, match_id: str) -> list[Clip]:
         return [c for c in self.clips.values() if c.match_id == match_id]
+
+    def add_segments(self, segments: Sequence[Segment]) -> None:
+        for segment in segments:
+            self.stored_segments.setdefault((segment.clip_id, segment.index), segment)
+
+    def segments(self, clip_id: str) -> list[Segment]:
+        return sorted(
+            (s for (c, _), s in self.stored_segments.items() if c == clip_id), key=lambda s: s.index
+        )
+
+    def update_segment(self, segment: Segment) -> None:
+        if (segment.clip_id, segment.index) not in self.stored_segments:
+            raise ClipNotFound(f"no segment {segment.index} of clip {segment.clip_id!r}")
+        self.stored_segments[(segment.clip_id, segment.index)] = segment
 
 
 class FakeVideoStore(VideoStore):
@@ -77,6 +97,17 @@ class FakeVideoStore(VideoStore):
             path.write_bytes(data)
             yield str(path)
 
+    def readable(self, uri: str) -> str:
+        """A local file holding the object's bytes as they are now (kept until the store goes)."""
+        bucket, _, key = uri[5:].partition("/")
+        data = self.storage.get(bucket, key)
+        if not self.as_files:
+            return data.decode(errors="replace")
+        self._scratch = getattr(self, "_scratch", None) or tempfile.TemporaryDirectory()
+        path = Path(self._scratch.name) / f"{len(list(Path(self._scratch.name).iterdir()))}-{Path(key).name}"
+        path.write_bytes(data)
+        return str(path)
+
     def save_detection(
         self, match_id: str, clip_id: str, image: Any, detections: FrameDetections
     ) -> DetectionArtifacts:
@@ -86,6 +117,10 @@ class FakeVideoStore(VideoStore):
 
     def publish_output(self, path: str, key: str) -> str:
         return self.storage.put("outputs", key, Path(path).read_bytes()).uri
+
+
+KEYFRAME_EVERY = 10
+"""The fake reader's keyframes: every 10th frame."""
 
 
 class FakeVideoReader(VideoReader):
@@ -103,18 +138,28 @@ class FakeVideoReader(VideoReader):
             raise InvalidVideo(f"frame {index} is out of range")
         return index
 
-    def frames(self, path: str) -> Iterator[tuple[int, Any]]:
-        for index in range(self.probe(path).frames):
+    def frames(self, path: str, span: FrameSpan | None = None) -> Iterator[tuple[int, Any]]:
+        frames = self.probe(path).frames
+        span = span or FrameSpan(0, frames)
+        if span.stop > frames:
+            raise InvalidVideo(f"frames {span.start}..{span.stop - 1} are not in the {frames}")
+        for index in range(span.start, span.stop):
             yield index, index
+
+    def keyframes(self, path: str) -> list[int]:
+        return list(range(0, self.probe(path).frames, KEYFRAME_EVERY))
+
+    def span(self, path: str, start: int, stop: int) -> FrameSpan:
+        return FrameSpan(start, stop)
 
 
 class FakeDetectionModel(DetectionModel):
-    """Two people per frame, walking right one pixel a frame."""
+    """Two people per frame, walking right one pixel a frame (at x = frame index and 20 px on)."""
 
     def detect(self, images: Sequence[Any], first_index: int = 0) -> list[FrameDetections]:
         return [
-            FrameDetections(first_index + i, [[i, 0, i + 5, 10], [i + 20, 0, i + 25, 10]], [0.9, 0.8], [0, 0])
-            for i, _ in enumerate(images)
+            FrameDetections(f, [[f, 0, f + 5, 10], [f + 20, 0, f + 25, 10]], [0.9, 0.8], [0, 0])
+            for f in range(first_index, first_index + len(images))
         ]
 
 
@@ -130,9 +175,15 @@ class FakeTrajectoryStore(TrajectoryStore):
         self.down = False
 
     def stage(
-        self, job_id: str, match_id: str, clip_id: str, fps: float, tracks: Sequence[FrameTracks]
+        self,
+        job_id: str,
+        match_id: str,
+        clip_id: str,
+        fps: float,
+        tracks: Sequence[FrameTracks],
+        name: str = "tracks",
     ) -> str:
-        uri = f"s3://artifacts/staging/tracks/{job_id}/tracks.parquet"
+        uri = f"s3://artifacts/staging/tracks/{job_id}/{name}.parquet"
         self.staged[uri] = [frame for frame in tracks if len(frame)]
         return uri
 
@@ -146,9 +197,29 @@ class FakeTrajectoryStore(TrajectoryStore):
         return TrajectoryRef(uri, sum(len(t) for t in self.staged[staged_uri]), 1)
 
     def tracks(self, uri: str) -> list[FrameTracks]:
-        if uri not in self.published:
+        found = self.published.get(uri, self.staged.get(uri))
+        if found is None:
             raise ObjectNotFound(f"{uri} does not exist")
-        return self.published[uri]
+        return found
+
+
+class SameBoxLook(BoxAppearance):
+    """Every box looks alike (the fake frames are numbers, not images): stitching relies on IoU."""
+
+    def describe_boxes(self, image: Any, boxes: Sequence[BoundingBox]) -> list[Appearance | None]:
+        return [1.0 for _ in boxes]
+
+    def similarity(self, first: Appearance, second: Appearance) -> float:
+        return 1.0
+
+    def mean(self, looks: Sequence[Appearance]) -> Appearance:
+        return 1.0
+
+    def encode(self, look: Appearance) -> list[float]:
+        return [float(look)]
+
+    def decode(self, numbers: Sequence[float]) -> Appearance:
+        return numbers[0]
 
 
 class SameLook(AppearanceEncoder):

@@ -24,6 +24,7 @@ POSTGRES_TABLES = (
     "jobs",
     "processed_messages",
     "clips",
+    "clip_segments",
     "sessions",
     "session_clips",
 )

@@ -78,8 +78,9 @@ class Score:
 
 
 TracksOf = Callable[..., list[FrameTracks]]
-"""(isa, clip, first, last, fresh=False) -> the tracks of that range under that instruction set;
-`fresh` computes them again instead of returning the session's copy."""
+"""(isa, clip, first, last, fresh=False, seconds=None) -> the tracks of that range under that
+instruction set (split into segments of `seconds` and stitched, when given); `fresh` computes them
+again instead of returning the session's copy."""
 
 
 INSTRUCTION_SETS = {"native": None, "AVX2": "AVX2"}
@@ -92,28 +93,39 @@ def ground_truth() -> dict[str, Any]:
     return data
 
 
+SEGMENT_SECONDS = (2.5, 3.0)
+"""The annotated ranges are also tracked split into segments this long (2-3 s, as a 90-minute
+match's 60-s segments would be if the clips were that long) and stitched (`test_..._boundaries`)."""
+
+
 @pytest.fixture(scope="session")
 def clip_tracks(
     shared_data: Path, ground_truth: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
 ) -> TracksOf:
-    """Tracks of every annotated range under an instruction set, computed once per test session."""
+    """Tracks of every annotated range under an instruction set, whole and split into segments,
+    computed once per test session (one child process per instruction set)."""
     pytest.importorskip("openvino", reason="needs the `vision` extra")
     pytest.importorskip("ultralytics", reason="needs the `vision` extra")
     if not model_dir(shared_data).is_dir():
         pytest.skip(f"the shared YOLO model is not at {model_dir(shared_data)}")
-    ranges = sorted({(p["clip"], *p["frames"]) for p in ground_truth["players"]})
-    cache: dict[str, dict[tuple[str, int, int], list[FrameTracks]]] = {}
+    ranges = sorted({f"{p['clip']}:{p['frames'][0]}:{p['frames'][1]}" for p in ground_truth["players"]})
+    specs = ranges + [f"{spec}/{seconds}" for spec in ranges for seconds in SEGMENT_SECONDS]
+    cache: dict[str, dict[str, list[FrameTracks]]] = {}
     runs = itertools.count()
 
-    def tracks(isa: str, clip: str, first: int, last: int, fresh: bool = False) -> list[FrameTracks]:
+    def tracks(
+        isa: str, clip: str, first: int, last: int, fresh: bool = False, seconds: float | None = None
+    ) -> list[FrameTracks]:
+        spec = f"{clip}:{first}:{last}" + (f"/{seconds}" if seconds else "")
         if fresh or isa not in cache:
-            wanted = [(clip, first, last)] if fresh else ranges
             out = tmp_path_factory.mktemp("tracks") / f"{isa}-{next(runs)}.json"
-            found = tracks_in_child(shared_data, wanted, TILES, INSTRUCTION_SETS[isa], out)
+            found = tracks_in_child(
+                shared_data, [spec] if fresh else specs, TILES, INSTRUCTION_SETS[isa], out
+            )
             if fresh:
-                return found[(clip, first, last)]
+                return found[spec]
             cache[isa] = found
-        return cache[isa][(clip, first, last)]
+        return cache[isa][spec]
 
     return tracks
 
@@ -149,10 +161,15 @@ def table(scores: list[Score]) -> str:
     return "\n".join(lines)
 
 
-@pytest.mark.parametrize("isa", list(INSTRUCTION_SETS))
-def test_following_the_annotated_players(
-    isa: str, ground_truth: dict[str, Any], clip_tracks: TracksOf, shared_data: Path
-) -> None:
+def follow_all(
+    isa: str,
+    ground_truth: dict[str, Any],
+    clip_tracks: TracksOf,
+    shared_data: Path,
+    seconds: float | None = None,
+) -> list[Score]:
+    """Every annotated player followed from the chosen box through the range's tracks (whole, or
+    split into segments of `seconds` and stitched), scored against the truth."""
     from pitchlens.infrastructure.vision.appearance import ColorHistogramAppearance
     from pitchlens.infrastructure.vision.video import PyAVVideoReader
 
@@ -161,7 +178,7 @@ def test_following_the_annotated_players(
     scores = []
     for player in ground_truth["players"]:
         clip = player["clip"]
-        tracks = clip_tracks(isa, clip, *player["frames"])
+        tracks = clip_tracks(isa, clip, *player["frames"], seconds=seconds)
         appearance = encoders.setdefault(
             clip, ColorHistogramAppearance(reader, str(shared_data / "video" / clip))
         )
@@ -170,13 +187,50 @@ def test_following_the_annotated_players(
         )
         assert [f.frame_index for f in followed] == [t.frame_index for t in tracks]
         scores.append(score(player, followed))
+    return scores
 
+
+def overall(scores: list[Score]) -> float:
+    return sum(s.successes for s in scores) / sum(s.annotated for s in scores)
+
+
+@pytest.mark.parametrize("isa", list(INSTRUCTION_SETS))
+def test_following_the_annotated_players(
+    isa: str, ground_truth: dict[str, Any], clip_tracks: TracksOf, shared_data: Path
+) -> None:
+    scores = follow_all(isa, ground_truth, clip_tracks, shared_data)
     report = f"instruction set: {isa}\n" + table(scores)
     print("\n" + report)
-    overall = sum(s.successes for s in scores) / sum(s.annotated for s in scores)
     assert sum(s.wrong for s in scores) == 0, report
-    assert overall >= MIN_SUCCESS, report
+    assert overall(scores) >= MIN_SUCCESS, report
     assert all(s.success >= MIN_PLAYER_SUCCESS for s in scores), report
+
+
+@pytest.mark.parametrize("seconds", SEGMENT_SECONDS)
+@pytest.mark.parametrize("isa", list(INSTRUCTION_SETS))
+def test_identity_holds_across_segment_boundaries(
+    isa: str, seconds: float, ground_truth: dict[str, Any], clip_tracks: TracksOf, shared_data: Path
+) -> None:
+    """The ranges split into segments of 2.5 or 3 s (3-5 boundaries each), tracked apart and
+    stitched: following succeeds within 0.02 of the whole range's, the clip has within 10 % of
+    the whole range's track ids, and no frame shows somebody else."""
+    whole = follow_all(isa, ground_truth, clip_tracks, shared_data)
+    split = follow_all(isa, ground_truth, clip_tracks, shared_data, seconds)
+    report = f"instruction set: {isa}, segments of {seconds} s\n{table(split)}\nwhole:\n{table(whole)}"
+    ids = {}
+    for clip, first, last in sorted({(p["clip"], *p["frames"]) for p in ground_truth["players"]}):
+        counts = [
+            len({int(i) for f in clip_tracks(isa, clip, first, last, seconds=s) for i in f.track_ids})
+            for s in (None, seconds)
+        ]
+        ids[clip] = counts
+        report += f"\n{clip} {first}..{last}: {counts[0]} track ids whole, {counts[1]} split"
+    print("\n" + report)
+    assert sum(s.wrong for s in split) == 0, report
+    assert overall(split) >= overall(whole) - 0.02, report
+    assert all(abs(split_ids - whole_ids) <= 0.10 * whole_ids for whole_ids, split_ids in ids.values()), (
+        report
+    )
 
 
 def test_the_same_clip_tracks_the_same_twice(ground_truth: dict[str, Any], clip_tracks: TracksOf) -> None:

@@ -135,7 +135,7 @@ def test_migrations_are_idempotent_and_create_every_table(scratch_database: str)
     assert current_revision(scratch_database) is None
     migrate(scratch_database)
     migrate(scratch_database)
-    assert current_revision(scratch_database) == head_revision() == "0003"
+    assert current_revision(scratch_database) == head_revision() == "0004"
     engine = create_engine(scratch_database)
     try:
         tables = set(inspect(engine).get_table_names())
@@ -148,6 +148,7 @@ def test_migrations_are_idempotent_and_create_every_table(scratch_database: str)
             "clips",
             "sessions",
             "session_clips",
+            "clip_segments",
         } <= tables
         index_names = {index["name"] for index in inspect(engine).get_indexes("events")}
         assert "ix_events_match_id_type" in index_names

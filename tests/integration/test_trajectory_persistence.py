@@ -394,7 +394,7 @@ def connection(database_url: str) -> Iterator[Connection]:
     engine = create_engine(database_url)
     try:
         with engine.begin() as setup:
-            setup.execute(text("TRUNCATE clips"))
+            setup.execute(text("TRUNCATE clips CASCADE"))
         with engine.connect() as open_connection:
             open_connection.begin()
             yield open_connection
@@ -485,17 +485,27 @@ def test_migration_0002_applies_on_top_of_0001_and_reverts(embedded_postgres: Em
         embedded_postgres.drop_database(name)
 
 
-def test_migration_0003_adds_sessions_and_reverts(embedded_postgres: EmbeddedPostgres) -> None:
+def test_migrations_0003_and_0004_add_sessions_and_segments_and_revert(
+    embedded_postgres: EmbeddedPostgres,
+) -> None:
     name = f"scratch_{uuid.uuid4().hex[:12]}"
     url = embedded_postgres.create_database(name)
     engine = create_engine(url)
     try:
         migrate(url)
-        assert current_revision(url) == "0003"
+        assert current_revision(url) == "0004"
         inspector = inspect(engine)
-        assert {"sessions", "session_clips"} <= set(inspector.get_table_names())
-        keys = inspector.get_pk_constraint("session_clips")["constrained_columns"]
-        assert keys == ["session_id", "clip_id"]
+        assert {"sessions", "session_clips", "clip_segments"} <= set(inspector.get_table_names())
+        assert inspector.get_pk_constraint("session_clips")["constrained_columns"] == [
+            "session_id",
+            "clip_id",
+        ]
+        assert inspector.get_pk_constraint("clip_segments")["constrained_columns"] == ["clip_id", "segment"]
+        with engine.begin() as connection:
+            command.downgrade(alembic_config(connection), "0003")
+        assert current_revision(url) == "0003"
+        assert "clip_segments" not in inspect(engine).get_table_names()
+        assert {"sessions", "session_clips"} <= set(inspect(engine).get_table_names())
         with engine.begin() as connection:
             command.downgrade(alembic_config(connection), "0002")
         assert current_revision(url) == "0002"

@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -295,3 +296,68 @@ def test_frames_are_decoded_ahead_of_the_consumer(videos: Path) -> None:
     assert [index for index, _ in ready] == [1, 2, 3]
     assert waited < 0.05  # already decoded
     assert decode_threads() == []
+
+
+# -------------------------------------------------------------------------------------------
+# Through a presigned URL (how the detect and track workers read a match where it lies)
+# -------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def bucket_urls(videos: Path) -> Iterator[tuple[Any, Any]]:
+    """(S3VideoStore on moto's S3 server holding the DFL clip and half of LaLiga, the server)."""
+    boto3 = pytest.importorskip("boto3")
+    from moto.server import ThreadedMotoServer
+
+    from pitchlens.infrastructure.storage.video_store import S3VideoStore
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    client = boto3.client(
+        "s3",
+        endpoint_url=f"http://127.0.0.1:{server.get_host_and_port()[1]}",
+        region_name="us-east-1",
+        aws_access_key_id="pitchlens",
+        aws_secret_access_key="pitchlens",
+    )
+    client.create_bucket(Bucket="videos")
+    client.upload_file(str(videos / DFL), "videos", f"match 7/{DFL}")
+    client.put_object(Bucket="videos", Key="half.mp4", Body=(videos / LALIGA).read_bytes()[:1_000_000])
+    try:
+        yield S3VideoStore(client, "artifacts"), server
+    finally:
+        server.stop()
+
+
+def test_a_presigned_url_reads_the_same_frames_as_the_file(
+    reader: PyAVVideoReader, videos: Path, bucket_urls: tuple[Any, Any]
+) -> None:
+    store, _ = bucket_urls
+    url = store.readable(f"s3://videos/match 7/{DFL}")
+    local = str(videos / DFL)
+
+    assert reader.probe(url) == reader.probe(local)
+    assert reader.keyframes(url) == reader.keyframes(local)
+    span = reader.span(url, 100, 110)
+    remote = dict(reader.frames(url, span))
+    assert list(remote) == list(range(100, 110))
+    for index, image in reader.frames(local, reader.span(local, 100, 110)):
+        np.testing.assert_array_equal(remote[index], image)
+
+
+def test_a_broken_object_is_invalid_and_an_unreachable_store_is_a_retry(
+    reader: PyAVVideoReader, bucket_urls: tuple[Any, Any]
+) -> None:
+    from pitchlens.domain.errors import ServiceUnavailable
+
+    store, server = bucket_urls
+    half = store.readable("s3://videos/half.mp4")
+    with pytest.raises(InvalidVideo, match=r"half\.mp4: truncated .*moov"):
+        reader.probe(half)
+
+    url = store.readable(f"s3://videos/match 7/{DFL}")
+    server.stop()
+    began = time.perf_counter()
+    with pytest.raises(ServiceUnavailable, match=f"{DFL}: could not be read"):
+        reader.probe(url)
+    assert time.perf_counter() - began < 5

@@ -9,6 +9,7 @@ from pitchlens.domain.errors import InvalidMessage
 from pitchlens.domain.messages import (
     ConcatRequested,
     DetectionRequested,
+    FinalClipRequested,
     FinalizeRequested,
     HighlightsRequested,
     IngestionRequested,
@@ -17,6 +18,8 @@ from pitchlens.domain.messages import (
     PlayersDetected,
     RawDataUploaded,
     RenderRequested,
+    SegmentTrackingRequested,
+    TracksStitchRequested,
     VideoProcessed,
     VideoUploaded,
 )
@@ -53,6 +56,21 @@ MESSAGES: list[Message] = [
         detections_uri="s3://artifacts/m1/c1/detections.json",
         detections=21,
     ),
+    SegmentTrackingRequested(
+        job_id="j3",
+        clip_id="c1",
+        match_id="m1",
+        video_uri="s3://videos/m1/a.mp4",
+        segment=2,
+        segments=90,
+        start=3000,
+        stop=4500,
+        track_from=2990,
+        fps=25.0,
+        seek_pts=2990000,
+        start_pts=2990000,
+    ),
+    TracksStitchRequested(job_id="j3", clip_id="c1", match_id="m1", fps=25.0),
     VideoProcessed(
         job_id="j3",
         clip_id="c1",
@@ -73,9 +91,11 @@ MESSAGES: list[Message] = [
         padding_s=1.5,
     ),
     FinalizeRequested(job_id="j6", session_id="s1"),
+    FinalClipRequested(job_id="j6", session_id="s1", clip_id="c1", position=2, clips=3),
     ConcatRequested(
         job_id="j7", clip_uris=("s3://outputs/a.mp4", "s3://outputs/b.mp4"), game="g", player="p"
     ),
+    ConcatRequested(job_id="j6", clip_uris=("s3://outputs/a.mp4",), game="g", player="p", session_id="s1"),
 ]
 
 

@@ -18,6 +18,7 @@ from pitchlens.domain.jobs import JobStatus
 from pitchlens.domain.messages import (
     ConcatRequested,
     Delivery,
+    FinalClipRequested,
     FinalizeRequested,
     HighlightsRequested,
     IngestionRequested,
@@ -26,11 +27,14 @@ from pitchlens.domain.messages import (
     PlayersDetected,
     RawDataUploaded,
     RenderRequested,
+    SegmentTrackingRequested,
+    TracksStitchRequested,
     VideoProcessed,
     VideoUploaded,
 )
 from pitchlens.domain.model import Coordinates, Event, EventType, Match, Team
 from pitchlens.domain.ports import RawMatchData
+from pitchlens.domain.segments import SegmentStatus
 from pitchlens.domain.sessions import SessionStatus
 from pitchlens.domain.vision import ClipStatus
 from tests.fakes.system import FakeSystem
@@ -142,6 +146,30 @@ def _bad_players_detected(system: System) -> Message:
     return message
 
 
+def _segment_tracking_requested(system: System, data: bytes = b"12") -> Message:
+    system.deliver(system.upload_video(data=data), key="upload")
+    return system.until(SegmentTrackingRequested)
+
+
+def _bad_segment_tracking_requested(system: System) -> Message:
+    message = _segment_tracking_requested(system)
+    system.storage.put("videos", "m1/a.mp4", b"overwritten with text")  # unreadable from now on
+    return message
+
+
+def _tracks_stitch_requested(system: System) -> Message:
+    system.deliver(system.upload_video(), key="upload")
+    return system.until(TracksStitchRequested)
+
+
+def _bad_tracks_stitch_requested(system: System) -> Message:
+    message = _tracks_stitch_requested(system)
+    assert isinstance(message, TracksStitchRequested)
+    for key, segment in list(system.database.segments.items()):  # a segment's tracks are gone for good
+        system.database.segments[key] = dataclasses.replace(segment, status=SegmentStatus.FAILED)
+    return message
+
+
 def _video_processed(system: System) -> Message:
     system.deliver(system.upload_video(), key="upload")
     return system.until(VideoProcessed)
@@ -183,6 +211,18 @@ def _finalize_requested(system: System) -> Message:
 def _bad_finalize_requested(system: System) -> Message:
     message = _finalize_requested(system)
     assert isinstance(message, FinalizeRequested)
+    for key, decision in list(system.database.session_clips.items()):  # the approval is withdrawn
+        system.database.session_clips[key] = dataclasses.replace(decision, approved=False)
+    return message
+
+
+def _final_clip_requested(system: System) -> Message:
+    system.deliver(_finalize_requested(system), key="finalize")
+    return system.until(FinalClipRequested)
+
+
+def _bad_final_clip_requested(system: System) -> Message:
+    message = _final_clip_requested(system)
     for key, decision in list(system.database.session_clips.items()):  # the approval is withdrawn
         system.database.session_clips[key] = dataclasses.replace(decision, approved=False)
     return message
@@ -288,6 +328,20 @@ SCENARIOS = [
         _players_detected,
         _bad_players_detected,
         _fail_publishing,
+        _job_moved_on("tracking", SegmentTrackingRequested),
+    ),
+    Scenario(
+        "SegmentTrackingRequested",
+        _segment_tracking_requested,
+        _bad_segment_tracking_requested,
+        _fail_publishing,
+        _job_moved_on("tracking", TracksStitchRequested),
+    ),
+    Scenario(
+        "TracksStitchRequested",
+        _tracks_stitch_requested,
+        _bad_tracks_stitch_requested,
+        _fail_publishing,
         _job_moved_on("persisting", VideoProcessed),
     ),
     Scenario("VideoProcessed", _video_processed, _bad_video_processed, _fail_trajectories, _job_succeeded),
@@ -299,7 +353,18 @@ SCENARIOS = [
         _job_succeeded,
     ),
     Scenario(
-        "FinalizeRequested", _finalize_requested, _bad_finalize_requested, _fail_rendering, _job_succeeded
+        "FinalizeRequested",
+        _finalize_requested,
+        _bad_finalize_requested,
+        _fail_publishing,
+        _job_moved_on("rendering", FinalClipRequested),
+    ),
+    Scenario(
+        "FinalClipRequested",
+        _final_clip_requested,
+        _bad_final_clip_requested,
+        _fail_rendering,
+        _job_moved_on("rendering", ConcatRequested),
     ),
     Scenario(
         "HighlightsRequested", _highlights_requested, _bad_highlights_requested, _fail_storage, _job_succeeded
@@ -378,7 +443,9 @@ def test_retries_exhausted_fail_the_job_with_the_reason(scenario: Scenario) -> N
             system.deliver(message, key="k", attempt=attempt)
     [(_, last)] = [(f, r) for f, r in system.observed.results if r.outcome is Outcome.ERROR][-1:]
     job = system.job(last.job_id)
-    assert job.status is JobStatus.FAILED and (job.reason or "").startswith("gave up after 3 attempts: ")
+    part = message.describe()  # a segment names itself: "segment 2 of 5 (frames ...): gave up ..."
+    expected = f"{part}: gave up after 3 attempts: " if part else "gave up after 3 attempts: "
+    assert job.status is JobStatus.FAILED and (job.reason or "").startswith(expected)
     assert last.job_status is JobStatus.FAILED
 
 

@@ -15,7 +15,12 @@ from pitchlens.domain.errors import (
 )
 from pitchlens.domain.highlights import HighlightError
 from pitchlens.domain.jobs import JobStatus
-from pitchlens.domain.messages import HighlightsRequested, RenderRequested
+from pitchlens.domain.messages import (
+    ConcatRequested,
+    FinalClipRequested,
+    HighlightsRequested,
+    RenderRequested,
+)
 from pitchlens.domain.sessions import (
     NothingApproved,
     SessionNotFound,
@@ -194,6 +199,66 @@ def test_a_finalize_that_fails_returns_the_session_to_ready_with_the_reason(desk
     assert job.status is JobStatus.FAILED and "damaged video" in (job.reason or "")
     assert session.status is SessionStatus.READY and "damaged video" in (session.reason or "")
     assert not desk.storage.list("outputs", "final/")
+
+
+def approved_session(desk: Desk, *names: str) -> str:
+    """A session whose clips are processed, previewed and approved, with its finalize requested
+    (its FinalizeRequested delivered: one FinalClipRequested per clip queued)."""
+    sid = upload(desk, *names)
+    for name in names:
+        clip = desk.processed(sid, name)
+        desk.preview_requester.execute(sid, clip.clip_id, (0, 0, 5, 10), 0, "dot", "c")
+        desk.run_renders()
+        desk.preview_approver.execute(sid, clip.clip_id)
+    desk.finalize_requester.execute(sid, "c")
+    desk.drain(until=FinalClipRequested)
+    return sid
+
+
+def final_clips(desk: Desk) -> list[tuple[FinalClipRequested, str]]:
+    desk.drain(until=FinalClipRequested)
+    found = [(m, k) for m, _, k in desk.publisher.sent if isinstance(m, FinalClipRequested)]
+    desk.publisher.sent = [e for e in desk.publisher.sent if not isinstance(e[0], FinalClipRequested)]
+    return found  # type: ignore[return-value]
+
+
+def test_a_finalize_fans_out_one_render_per_clip_and_joins_once(desk: Desk) -> None:
+    sid = approved_session(desk, "one.mp4", "two.mp4", "three.mp4")
+    clips = final_clips(desk)
+    assert [m.position for m, _ in clips] == [1, 2, 3] and {m.clips for m, _ in clips} == {3}
+    progress = []
+    for message, key in [*reversed(clips), clips[0]]:  # any order, one of them twice
+        desk.deliver(message, key)
+        progress.append(views.finalize_job(desk.unit_of_work, sid).progress)
+    assert progress == sorted(progress) and progress[0] < progress[-1]
+    assert [r.outcome.value for _, r in desk.observed.results[-4:]] == ["done", "done", "done", "duplicate"]
+    joins = desk.published(ConcatRequested)
+    assert len(joins) == 1  # the last clip done queued the join, once
+    desk.drain()
+    job = views.finalize_job(desk.unit_of_work, sid)
+    assert (
+        job.status is JobStatus.SUCCEEDED and job.counts["frames_done"] == job.counts["frames"] == 3 * FRAMES
+    )
+    assert [job.outputs[f"clip_{n:03d}_uri"].split("/")[5] for n in (1, 2, 3)] == [
+        "one.mp4-clip", "two.mp4-clip", "three.mp4-clip"
+    ]  # fmt: skip
+    joined = desk.storage.get("outputs", f"final/{sid}/Derby_No-10_tracked.mp4").decode().splitlines()
+    assert len(joined) == 3 and views.session(desk.unit_of_work, sid).status is SessionStatus.DONE
+
+
+def test_a_clip_that_cannot_be_rendered_fails_the_finalize_naming_it(desk: Desk) -> None:
+    sid = approved_session(desk, "one.mp4", "two.mp4", "three.mp4")
+    first, second, third = final_clips(desk)
+    desk.deliver(*first)
+    desk.indicator_renderer.fail_with = InvalidVideo("two.mp4: decoding failed (damaged video)")
+    desk.deliver(*second)
+    desk.indicator_renderer.fail_with = None
+    [skipped] = desk.deliver(*third)
+    job = views.finalize_job(desk.unit_of_work, sid)
+    assert job.status is JobStatus.FAILED and (job.reason or "").startswith("clip 2 of 3 (two.mp4-clip): ")
+    assert skipped.outcome.value == "skipped"  # not rendered for nothing
+    assert views.session(desk.unit_of_work, sid).status is SessionStatus.READY
+    assert not desk.published(ConcatRequested) and not desk.storage.list("outputs", "final/")
 
 
 def test_a_clip_of_another_session_is_not_found(desk: Desk) -> None:

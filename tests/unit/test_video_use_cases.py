@@ -14,7 +14,12 @@ from pitchlens.application.clip_tracker import track_frames
 from pitchlens.application.outcomes import Outcome, Result
 from pitchlens.domain.errors import ServiceUnavailable
 from pitchlens.domain.jobs import Job, JobKind, JobStatus
-from pitchlens.domain.messages import DetectionRequested, PlayersDetected, VideoProcessed, VideoUploaded
+from pitchlens.domain.messages import (
+    DetectionRequested,
+    SegmentTrackingRequested,
+    VideoProcessed,
+    VideoUploaded,
+)
 from pitchlens.domain.vision import ClipStatus, FrameDetections, FrameTracks
 from tests.fakes.system import FakeSystem
 from tests.fakes.vision import FakeDetectionModel, FakeTracker
@@ -46,7 +51,15 @@ def test_an_uploaded_video_is_detected_tracked_and_persisted(pipeline: Pipeline)
     pipeline.run(pipeline.upload("m1/first half.mp4", b"10"))
     job = pipeline.job()
     assert job.status is JobStatus.SUCCEEDED and job.correlation_id == "corr-v"
-    assert job.counts == {"detections": 2, "frames": 10, "frames_done": 10, "tracks": 2, "rows": 20}
+    assert job.counts == {
+        "detections": 2,
+        "frames": 10,
+        "frames_done": 10,
+        "tracks": 2,
+        "rows": 20,
+        "segments": 1,
+        "segments_done": 1,
+    }
     assert job.progress == 1.0
     [clip] = pipeline.database.clips.values()
     assert clip.status is ClipStatus.PERSISTED and clip.match_id == "m1"
@@ -151,18 +164,19 @@ def test_storage_down_keeps_the_message_for_retry_and_fails_the_job_on_the_last_
 
 def test_tracking_reports_progress_frame_by_frame(pipeline: Pipeline) -> None:
     pipeline.deliver(pipeline.upload("m1/long.mp4", b"120"))
-    [(detected, _, key)] = pipeline.publisher.sent
-    assert isinstance(detected, PlayersDetected)
+    pipeline.drain(until=SegmentTrackingRequested)
+    [(segment, _, key)] = pipeline.publisher.sent
+    assert isinstance(segment, SegmentTrackingRequested)
     seen: list[float] = []
-    tracker = pipeline.clip_tracker
+    tracker = pipeline.segment_tracker
     original = tracker._report
 
-    def spy(job_id: str, done: int, total: int) -> None:
-        original(job_id, done, total)
+    def spy(message: SegmentTrackingRequested, done: int) -> None:
+        original(message, done)
         seen.append(pipeline.job().progress)
 
     tracker._report = spy  # type: ignore[method-assign]
-    pipeline.deliver(detected, key)
+    pipeline.deliver(segment, key)
     assert seen and seen == sorted(seen) and 0.1 < seen[0] < seen[-1] <= 0.9
 
 

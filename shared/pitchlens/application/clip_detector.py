@@ -33,11 +33,11 @@ class ClipDetector:
         self._clock = clock
 
     def execute(self, request: DetectionRequested, delivery: Delivery) -> Result:
-        with self._videos.local_copy(request.video_uri) as path:
-            info = self._reader.probe(path)
-            image = self._reader.frame(path, request.frame_index)
-            [detections] = self._model.detect([image], first_index=request.frame_index)
-            artifacts = self._videos.save_detection(request.match_id, request.clip_id, image, detections)
+        source = self._videos.readable(request.video_uri)  # read where it lies: a match is GBs
+        info = self._reader.probe(source)
+        image = self._reader.frame(source, request.frame_index)
+        [detections] = self._model.detect([image], first_index=request.frame_index)
+        artifacts = self._videos.save_detection(request.match_id, request.clip_id, image, detections)
         self._publisher.publish(
             PlayersDetected(
                 job_id=request.job_id,

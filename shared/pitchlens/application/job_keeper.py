@@ -64,15 +64,18 @@ class JobKeeper:
             raise
         return job
 
-    def fail(self, job_id: str | None, reason: str, delivery: Delivery | None = None) -> Job | None:
+    def fail(
+        self, job_id: str | None, reason: str, delivery: Delivery | None = None, *, part: bool = False
+    ) -> Job | None:
         """Marks the job FAILED with the reason, and what it works on with it (`fail_in`), in one
         transaction that also records `delivery`'s key in its inbox when given (bad input: the
-        message is consumed). Returns the job, or None when there is none or even this is
-        impossible (the database is down: the message goes back to the queue and a later
-        attempt, or the dead-letter queue's redrive, tries again)."""
+        message is consumed). `part`: the failure is one part's of a fanned-out job (a segment);
+        a job that one part already FAILED keeps that first reason. Returns the job, or None when
+        there is none or even this is impossible (the database is down: the message goes back to
+        the queue and a later attempt, or the dead-letter queue's redrive, tries again)."""
         try:
             with self._uow() as uow:
-                job = self.fail_in(uow, job_id, reason) if job_id else None
+                job = self.fail_in(uow, job_id, reason, keep_first=part) if job_id else None
                 if delivery is not None:
                     uow.inbox.record(delivery.consumer, delivery.idempotency_key)
                 uow.commit()
@@ -80,17 +83,17 @@ class JobKeeper:
         except PitchLensError:
             return None
 
-    def fail_in(self, uow: UnitOfWork, job_id: str, reason: str) -> Job | None:
+    def fail_in(self, uow: UnitOfWork, job_id: str, reason: str, *, keep_first: bool = False) -> Job | None:
         """In `uow`: the job FAILED with `reason`, and what it works on with it: a
         video's clip FAILED, a cut's session FAILED, a finalize's session back to READY (its
-        approvals kept, so the person can try again). A job that already SUCCEEDED is left alone;
-        None when no job has that id."""
+        approvals kept, so the person can try again). A job that already SUCCEEDED is left alone,
+        and with `keep_first` one already FAILED; None when no job has that id."""
         now = self._clock.now()
         try:
             job = uow.jobs.get(job_id)
         except JobNotFound:
             return None
-        if job.status is JobStatus.SUCCEEDED:
+        if job.status is JobStatus.SUCCEEDED or (keep_first and job.status is JobStatus.FAILED):
             return job
         job = job.failed(reason, now)
         uow.jobs.update(job)

@@ -101,13 +101,15 @@ class MessagePipeline:
                         return self._report(message, Result.of(delivery, Outcome.DUPLICATE, job_id, None))
             result = consumer.use_case().execute(message, delivery)
         except PermanentError as error:
-            job = self._jobs.fail(job_id, str(error), delivery)
-            failed = Result.of(delivery, Outcome.FAILED, job_id, None, str(error))
+            reason = _reason(message, str(error))
+            job = self._jobs.fail(job_id, reason, delivery, part=bool(message.describe()))
+            failed = Result.of(delivery, Outcome.FAILED, job_id, None, reason)
             return self._report(message, failed.with_job(job))
         except Exception as error:
             job = None
             if delivery.last_attempt and job_id:
-                job = self._jobs.fail(job_id, f"gave up after {delivery.attempt} attempts: {error}")
+                reason = _reason(message, f"gave up after {delivery.attempt} attempts: {error}")
+                job = self._jobs.fail(job_id, reason, part=bool(message.describe()))
             self._report(message, Result.of(delivery, Outcome.ERROR, job_id, None, str(error)).with_job(job))
             raise
         return self._report(message, result.with_job(self._job(result.job_id)))
@@ -125,3 +127,9 @@ class MessagePipeline:
         if self._observer is not None:
             self._observer.handled(self._function, message, result)
         return result
+
+
+def _reason(message: Message, reason: str) -> str:
+    """A failure's reason, naming the part of the job the message was (a segment) when it was one."""
+    part = message.describe()
+    return f"{part}: {reason}" if part else reason

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 import uuid
 from collections.abc import Callable, Sequence
@@ -14,6 +15,7 @@ from pitchlens.domain.highlights import HighlightError, VideoEditor
 from pitchlens.domain.jobs import Job, JobKind, JobStage, JobStatus
 from pitchlens.domain.messages import ConcatRequested, Delivery
 from pitchlens.domain.ports import Clock, MessagePublisher, UnitOfWork
+from pitchlens.domain.sessions import SessionStatus
 from pitchlens.domain.vision import VideoStore
 
 FINAL_FOLDER = "final"
@@ -87,8 +89,9 @@ class ConcatRequester:
 
 class TrackedClipConcatenator:
     """ConcatRequested: the clips joined, in order, into `final/{game}_{player}_tracked.mp4` in the
-    outputs bucket. Clips of one size and frame rate are stream-copied; others are normalised to
-    the first clip's (VideoEditor.concat). The final video is published only once it is complete."""
+    outputs bucket (`final/{session}/...` for a session's finalize, whose session is then DONE with
+    it). Clips of one size and frame rate are stream-copied; others are normalised to the first
+    clip's (VideoEditor.concat). The final video is published only once it is complete."""
 
     def __init__(
         self, unit_of_work: Callable[[], UnitOfWork], videos: VideoStore, editor: VideoEditor, clock: Clock
@@ -100,8 +103,9 @@ class TrackedClipConcatenator:
         self._jobs = JobKeeper(unit_of_work, clock)
 
     def execute(self, message: ConcatRequested, delivery: Delivery) -> Result:
-        job = self._jobs.save(self._jobs.get(message.job_id).running(JobStage.RENDERING, self._clock.now()))
-        key = final_key(message.game, message.player)
+        stage = JobStage.PUBLISHING if message.session_id else JobStage.RENDERING
+        job = self._jobs.save(self._jobs.get(message.job_id).running(stage, self._clock.now()))
+        key = final_key(message.game, message.player, folder=message.session_id)
         with ExitStack() as stack:
             paths = [Path(stack.enter_context(self._videos.local_copy(uri))) for uri in message.clip_uris]
             scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="pitchlens-final-")))
@@ -109,9 +113,16 @@ class TrackedClipConcatenator:
             self._jobs.save(job.running(JobStage.PUBLISHING, self._clock.now()))
             uri = self._videos.publish_output(str(joined.path), key)
         counts = {"clips": len(message.clip_uris), "stream_copied": int(joined.stream_copied)}
+        now = self._clock.now()
         with self._uow() as uow:
             current = uow.jobs.get(message.job_id)
-            uow.jobs.update(current.succeeded(counts, self._clock.now(), outputs={"final_uri": uri}))
+            if message.session_id:
+                counts = {**current.counts, **counts, "frames_done": current.counts.get("frames", 0)}
+                session = uow.sessions.get(message.session_id)
+                uow.sessions.update(
+                    dataclasses.replace(session.with_status(SessionStatus.DONE, now), final_uri=uri)
+                )
+            uow.jobs.update(current.succeeded(counts, now, outputs={"final_uri": uri}))
             uow.inbox.record(delivery.consumer, delivery.idempotency_key)
             uow.commit()
         return Result.of(delivery, Outcome.DONE, message.job_id, "final", counts=counts)

@@ -32,3 +32,26 @@ class AppearanceEncoder(ABC):
     @abstractmethod
     def similarity(self, first: Appearance, second: Appearance) -> float:
         """In [0, 1]: 1 for the same look, 0 for nothing in common."""
+
+
+class BoxAppearance(ABC):
+    """Describes people in a frame already decoded (while tracking: no video read again)."""
+
+    @abstractmethod
+    def describe_boxes(self, image: Any, boxes: Sequence[BoundingBox]) -> list[Appearance | None]:
+        """One description per box of `image`; None where a box shows too little."""
+
+    @abstractmethod
+    def similarity(self, first: Appearance, second: Appearance) -> float:
+        """In [0, 1], as AppearanceEncoder.similarity."""
+
+    @abstractmethod
+    def mean(self, looks: Sequence[Appearance]) -> Appearance:
+        """One description standing for several of the same person (a track over a few frames)."""
+
+    @abstractmethod
+    def encode(self, look: Appearance) -> list[float]:
+        """A description as plain numbers (to store it); `decode` reverses it."""
+
+    @abstractmethod
+    def decode(self, numbers: Sequence[float]) -> Appearance: ...

@@ -16,6 +16,10 @@ class Message:
     TYPE: ClassVar[str] = ""
     VERSION: ClassVar[int] = 1
 
+    def describe(self) -> str:
+        """What part of its job this message is, for failure reasons ("" when the whole job)."""
+        return ""
+
 
 @dataclass(frozen=True, slots=True)
 class IngestionRequested(Message):
@@ -92,7 +96,7 @@ class DetectionRequested(Message):
 
 @dataclass(frozen=True, slots=True)
 class PlayersDetected(Message):
-    """People were detected on a clip's detection frame; the clip is ready to track."""
+    """People were detected on a clip's detection frame; the clip is ready to track (in segments)."""
 
     TYPE: ClassVar[str] = "PlayersDetected"
     VERSION: ClassVar[int] = 1
@@ -105,6 +109,47 @@ class PlayersDetected(Message):
     frame_uri: str
     detections_uri: str
     detections: int
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentTrackingRequested(Message):
+    """Track one segment of a clip (frames [track_from, stop), its own ones from `start`), reaching
+    them by seeking (`seek_pts`, `start_pts`: see FrameSpan). `overlap`: the frames every later
+    segment tracks before its start (where the stitch matches tracks). Any number of workers take
+    segments."""
+
+    TYPE: ClassVar[str] = "SegmentTrackingRequested"
+    VERSION: ClassVar[int] = 1
+
+    job_id: str
+    clip_id: str
+    match_id: str
+    video_uri: str
+    segment: int
+    segments: int
+    start: int
+    stop: int
+    track_from: int
+    fps: float
+    seek_pts: int | None = None
+    start_pts: int | None = None
+    overlap: int = 25
+
+    def describe(self) -> str:
+        return f"segment {self.segment + 1} of {self.segments} (frames {self.start}..{self.stop - 1})"
+
+
+@dataclass(frozen=True, slots=True)
+class TracksStitchRequested(Message):
+    """Every segment of a clip is tracked: join their tracks into clip-wide ones."""
+
+    TYPE: ClassVar[str] = "TracksStitchRequested"
+    VERSION: ClassVar[int] = 1
+
+    job_id: str
+    clip_id: str
+    match_id: str
+    fps: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,7 +202,8 @@ class HighlightsRequested(Message):
 
 @dataclass(frozen=True, slots=True)
 class FinalizeRequested(Message):
-    """Render every approved clip of a session at source quality and join them into one video."""
+    """Render every approved clip of a session at source quality and join them into one video:
+    fans out as one `FinalClipRequested` per clip, joined by a `ConcatRequested` when all are done."""
 
     TYPE: ClassVar[str] = "FinalizeRequested"
     VERSION: ClassVar[int] = 1
@@ -167,9 +213,27 @@ class FinalizeRequested(Message):
 
 
 @dataclass(frozen=True, slots=True)
+class FinalClipRequested(Message):
+    """Render approved clip `position` (from 1) of `clips` of a session's finalize at source quality."""
+
+    TYPE: ClassVar[str] = "FinalClipRequested"
+    VERSION: ClassVar[int] = 1
+
+    job_id: str
+    session_id: str
+    clip_id: str
+    position: int
+    clips: int
+
+    def describe(self) -> str:
+        return f"clip {self.position} of {self.clips} ({self.clip_id})"
+
+
+@dataclass(frozen=True, slots=True)
 class ConcatRequested(Message):
     """Join rendered clips (`s3://` URIs in the outputs bucket, in order) into one video named
-    after the game and the player."""
+    after the game and the player; for a session's finalize (`session_id`), into the session's own
+    folder, and the session is DONE with it."""
 
     TYPE: ClassVar[str] = "ConcatRequested"
     VERSION: ClassVar[int] = 1
@@ -178,6 +242,7 @@ class ConcatRequested(Message):
     clip_uris: tuple[str, ...]
     game: str
     player: str
+    session_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

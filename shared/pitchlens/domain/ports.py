@@ -228,8 +228,9 @@ class JobRepository(ABC):
         """Inserts the job; returns False when a job with this id already exists."""
 
     @abstractmethod
-    def get(self, job_id: str) -> Job:
-        """Raises JobNotFound."""
+    def get(self, job_id: str, *, lock: bool = False) -> Job:
+        """Raises JobNotFound; `lock` holds the job's row until the transaction ends, so that
+        transactions deciding something about the job (its last part done?) take turns."""
 
     @abstractmethod
     def update(self, job: Job) -> None: ...

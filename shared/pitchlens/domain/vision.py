@@ -13,10 +13,13 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from pitchlens.domain.errors import InvalidTrackingData
 from pitchlens.domain.geometry import Box, iou
+
+if TYPE_CHECKING:
+    from pitchlens.domain.segments import Segment
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".m4v", ".mkv", ".avi", ".webm", ".mpg", ".mpeg", ".ts"})
 """The file names PitchLens takes as videos, everywhere (uploads, the detect function, the CLI)."""
@@ -181,8 +184,25 @@ class Clip:
     counts: dict[str, int] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class FrameSpan:
+    """Frames [start, stop) of a video, and how a reader reaches them without decoding the frames
+    before: seek to `seek_pts` (a keyframe's timestamp, at or before the span) and drop decoded frames
+    until `start_pts` (frame `start`'s). Without timestamps the reader decodes from the beginning."""
+
+    start: int
+    stop: int
+    seek_pts: int | None = None
+    start_pts: int | None = None
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.start < self.stop:
+            raise ValueError(f"frames [{self.start}, {self.stop}) are no span")
+
+
 class VideoReader(ABC):
-    """Decodes a local video file."""
+    """Decodes a video: a local file, or a URL the decoder reads with HTTP range requests (a
+    presigned S3 URL), seeking instead of reading what it does not need."""
 
     @abstractmethod
     def probe(self, path: str) -> VideoInfo:
@@ -193,8 +213,17 @@ class VideoReader(ABC):
         """One decoded frame (BGR image) by index; raises InvalidVideo when out of range."""
 
     @abstractmethod
-    def frames(self, path: str) -> Iterator[tuple[int, Any]]:
-        """(index, BGR image) for every frame, decoded ahead of the consumer."""
+    def frames(self, path: str, span: FrameSpan | None = None) -> Iterator[tuple[int, Any]]:
+        """(index, BGR image) for every frame (or those of `span`), decoded ahead of the consumer;
+        InvalidVideo when the stream ends early or is damaged."""
+
+    @abstractmethod
+    def keyframes(self, path: str) -> list[int]:
+        """Indexes of the frames decoding can start at, in order."""
+
+    @abstractmethod
+    def span(self, path: str, start: int, stop: int) -> FrameSpan:
+        """Frames [start, stop) with what reaching them takes (see FrameSpan)."""
 
 
 class DetectionModel(ABC):
@@ -228,11 +257,16 @@ class DetectionArtifacts:
 
 
 class VideoStore(ABC):
-    """Videos in object storage, made available as local files for decoding."""
+    """Videos in object storage, made available for decoding."""
 
     @abstractmethod
     def local_copy(self, uri: str) -> AbstractContextManager[str]:
         """A temporary local path holding the object; removed on exit. ObjectNotFound if absent."""
+
+    @abstractmethod
+    def readable(self, uri: str) -> str:
+        """Where a VideoReader reads the object without copying it whole (a presigned URL the
+        decoder reads with range requests, seeking to what it needs). ObjectNotFound if absent."""
 
     @abstractmethod
     def save_detection(
@@ -252,9 +286,16 @@ class TrajectoryStore(ABC):
 
     @abstractmethod
     def stage(
-        self, job_id: str, match_id: str, clip_id: str, fps: float, tracks: Sequence[FrameTracks]
+        self,
+        job_id: str,
+        match_id: str,
+        clip_id: str,
+        fps: float,
+        tracks: Sequence[FrameTracks],
+        name: str = "tracks",
     ) -> str:
-        """Writes the claim check; returns its URI."""
+        """Writes the claim check `<job_id>/<name>` (a clip's tracks, or one segment's); returns
+        its URI."""
 
     @abstractmethod
     def publish(self, staged_uri: str, match_id: str, clip_id: str) -> TrajectoryRef:
@@ -304,8 +345,21 @@ class ClipRepository(ABC):
         """Inserts the clip; False when one with this id exists."""
 
     @abstractmethod
-    def get(self, clip_id: str) -> Clip:
-        """Raises ClipNotFound."""
+    def get(self, clip_id: str, *, lock: bool = False) -> Clip:
+        """Raises ClipNotFound. `lock`: the clip is held until the transaction ends, so that
+        transactions deciding something about it (the last segment done?) take turns."""
+
+    @abstractmethod
+    def add_segments(self, segments: Sequence[Segment]) -> None:
+        """Stores a clip's segments; those already stored are left as they are."""
+
+    @abstractmethod
+    def segments(self, clip_id: str) -> list[Segment]:
+        """The clip's segments in order (none when it was never split)."""
+
+    @abstractmethod
+    def update_segment(self, segment: Segment) -> None:
+        """Overwrites a stored segment."""
 
     @abstractmethod
     def update(self, clip: Clip) -> None: ...

@@ -14,7 +14,7 @@ from typing import Any
 from pitchlens.application.clip_detector import ClipDetector
 from pitchlens.application.clip_registerer import ClipRegisterer
 from pitchlens.application.clip_renderer import ClipRenderer, FollowRender
-from pitchlens.application.clip_tracker import ClipTracker
+from pitchlens.application.clip_tracker import SegmentPlanner, SegmentTracker, TrackStitcher
 from pitchlens.application.highlight_cut_worker import HighlightCutWorker
 from pitchlens.application.highlight_sessions import (
     CutSessionCreator,
@@ -29,16 +29,17 @@ from pitchlens.application.match_ingester import MatchIngester
 from pitchlens.application.match_persister import MatchPersister
 from pitchlens.application.message_pipeline import Consumer, MessagePipeline
 from pitchlens.application.render_requester import RenderRequester
-from pitchlens.application.session_finalizer import SessionFinalizer
+from pitchlens.application.session_finalizer import FinalClipRenderer, SessionFinalizer
 from pitchlens.application.tracked_clip_concatenator import ConcatRequester, TrackedClipConcatenator
 from pitchlens.application.trajectory_persister import TrajectoryPersister
 from pitchlens.application.upload_ingester import UploadIngester
 from pitchlens.application.uploads import UploadCompleter, UploadStarter
-from pitchlens.domain.appearance import AppearanceEncoder
+from pitchlens.domain.appearance import AppearanceEncoder, BoxAppearance
 from pitchlens.domain.highlights import IntervalReader, VideoEditor
 from pitchlens.domain.messages import (
     ConcatRequested,
     DetectionRequested,
+    FinalClipRequested,
     FinalizeRequested,
     HighlightsRequested,
     IngestionRequested,
@@ -48,6 +49,8 @@ from pitchlens.domain.messages import (
     PlayersDetected,
     RawDataUploaded,
     RenderRequested,
+    SegmentTrackingRequested,
+    TracksStitchRequested,
     VideoProcessed,
     VideoUploaded,
 )
@@ -115,10 +118,13 @@ class Container:
             MatchIngested: Consumer("persist", "persist", lambda: self.match_persister),
             VideoUploaded: Consumer("detect", "detect", lambda: self.clip_registerer),
             DetectionRequested: Consumer("detect", "detect", lambda: self.clip_detector),
-            PlayersDetected: Consumer("track", "track", lambda: self.clip_tracker),
+            PlayersDetected: Consumer("track", "track", lambda: self.segment_planner),
+            SegmentTrackingRequested: Consumer("track", "track-segment", lambda: self.segment_tracker),
+            TracksStitchRequested: Consumer("track", "stitch", lambda: self.track_stitcher),
             VideoProcessed: Consumer("persist", "persist", lambda: self.trajectory_persister),
             RenderRequested: Consumer("render", "render", lambda: self.clip_renderer),
             FinalizeRequested: Consumer("render", "finalize", lambda: self.session_finalizer),
+            FinalClipRequested: Consumer("render", "final-clip", lambda: self.final_clip_renderer),
             HighlightsRequested: Consumer("render", "cut", lambda: self.highlight_cut_worker),
             ConcatRequested: Consumer("render", "concat", lambda: self.tracked_clip_concatenator),
         }
@@ -253,6 +259,12 @@ class Container:
 
         return FfmpegVideoEditor()
 
+    @functools.cached_property
+    def box_appearance(self) -> BoxAppearance:
+        from pitchlens.infrastructure.vision.appearance import KitColours
+
+        return KitColours()
+
     def appearance(self, path: str) -> AppearanceEncoder:
         from pitchlens.infrastructure.vision.appearance import ColorHistogramAppearance
 
@@ -293,17 +305,42 @@ class Container:
         )
 
     @functools.cached_property
-    def clip_tracker(self) -> ClipTracker:
-        return ClipTracker(
+    def segment_planner(self) -> SegmentPlanner:
+        return SegmentPlanner(
+            self.unit_of_work,
+            self.videos,
+            self.video_reader,
+            self.publisher,
+            self.clock,
+            segment_seconds=self.settings.segment_seconds,
+            overlap_seconds=self.settings.segment_overlap_seconds,
+        )
+
+    @functools.cached_property
+    def segment_tracker(self) -> SegmentTracker:
+        return SegmentTracker(
             self.unit_of_work,
             self.videos,
             self.video_reader,
             self.tracking_model,
             self.tracker,
             self.trajectories,
+            self.storage,
+            self.box_appearance,
             self.publisher,
             self.clock,
             batch_size=self.settings.detection_batch,
+        )
+
+    @functools.cached_property
+    def track_stitcher(self) -> TrackStitcher:
+        return TrackStitcher(
+            self.unit_of_work,
+            self.trajectories,
+            self.storage,
+            self.box_appearance,
+            self.publisher,
+            self.clock,
         )
 
     @functools.cached_property
@@ -392,10 +429,14 @@ class Container:
 
     @functools.cached_property
     def session_finalizer(self) -> SessionFinalizer:
+        return SessionFinalizer(self.unit_of_work, self.publisher, self.clock)
+
+    @functools.cached_property
+    def final_clip_renderer(self) -> FinalClipRenderer:
         follow_render = FollowRender(
             self.videos, self.video_reader, self.trajectories, self.appearance, self.indicator_renderer
         )
-        return SessionFinalizer(self.unit_of_work, follow_render, self.videos, self.video_editor, self.clock)
+        return FinalClipRenderer(self.unit_of_work, follow_render, self.videos, self.publisher, self.clock)
 
     @functools.cached_property
     def highlight_cut_worker(self) -> HighlightCutWorker:

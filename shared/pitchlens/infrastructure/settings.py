@@ -84,6 +84,13 @@ class Settings(BaseSettings):
     detection_batch: int = 8
     tracker: str = "botsort"
     """botsort or bytetrack."""
+    segment_seconds: float = Field(default=60.0, gt=0)
+    """A video longer than this is tracked as segments of about this length, in parallel."""
+    segment_overlap_seconds: float = Field(default=1.0, gt=0)
+    """Each segment after the first also tracks this long before its start: its tracker has the
+    players by then, and the stitch matches tracks on frames both segments saw (and across gaps
+    this long). Measured on the shared clips split into 2.5-3 s segments: 0.4 s left 4-9 % more
+    track ids than the unsplit run, 1 s 0-4 %; it costs 1.7 % more frames at 60-s segments."""
 
     # Security.
     api_token: str | None = None

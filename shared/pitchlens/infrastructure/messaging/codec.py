@@ -19,6 +19,7 @@ from pitchlens.domain.messages import (
     ConcatRequested,
     DetectionRequested,
     Envelope,
+    FinalClipRequested,
     FinalizeRequested,
     HighlightsRequested,
     IngestionRequested,
@@ -27,6 +28,8 @@ from pitchlens.domain.messages import (
     PlayersDetected,
     RawDataUploaded,
     RenderRequested,
+    SegmentTrackingRequested,
+    TracksStitchRequested,
     VideoProcessed,
     VideoUploaded,
 )
@@ -40,10 +43,13 @@ MESSAGE_TYPES: dict[str, type[Message]] = {
         VideoUploaded,
         DetectionRequested,
         PlayersDetected,
+        SegmentTrackingRequested,
+        TracksStitchRequested,
         VideoProcessed,
         RenderRequested,
         HighlightsRequested,
         FinalizeRequested,
+        FinalClipRequested,
         ConcatRequested,
     )
 }

@@ -4,17 +4,18 @@ transaction, of the unit of work that created it; never commits."""
 from __future__ import annotations
 
 import builtins
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Row, select
 from sqlalchemy.dialects.postgresql import insert
 
 from pitchlens.domain.errors import ClipNotFound
+from pitchlens.domain.segments import Segment, SegmentPlan, SegmentStatus
 from pitchlens.domain.vision import Clip, ClipRepository, ClipStatus, VideoInfo
 from pitchlens.infrastructure.postgres.engine import connection_errors_as_unavailable
 from pitchlens.infrastructure.postgres.repositories import as_utc
-from pitchlens.infrastructure.postgres.tables import clips
+from pitchlens.infrastructure.postgres.tables import clip_segments, clips
 
 _NO_INFO: Mapping[str, object] = dict.fromkeys(
     ("width", "height", "fps", "frames", "duration_s", "codec", "has_audio", "variable_frame_rate")
@@ -109,10 +110,13 @@ class PostgresClipRepository(ClipRepository):
         with connection_errors_as_unavailable():
             return self._connection.execute(statement).first() is not None
 
-    def get(self, clip_id: str) -> Clip:
-        """Raises ClipNotFound."""
+    def get(self, clip_id: str, *, lock: bool = False) -> Clip:
+        """Raises ClipNotFound; `lock` takes the row (SELECT ... FOR UPDATE) until the transaction ends."""
+        statement = select(clips).where(clips.c.clip_id == clip_id)
+        if lock:
+            statement = statement.with_for_update()
         with connection_errors_as_unavailable():
-            row = self._connection.execute(select(clips).where(clips.c.clip_id == clip_id)).first()
+            row = self._connection.execute(statement).first()
         if row is None:
             raise ClipNotFound(f"no clip {clip_id!r}")
         return clip_from_row(row)
@@ -134,3 +138,61 @@ class PostgresClipRepository(ClipRepository):
         )
         with connection_errors_as_unavailable():
             return [clip_from_row(row) for row in self._connection.execute(statement)]
+
+    def add_segments(self, segments: Sequence[Segment]) -> None:
+        if not segments:
+            return
+        rows = [_segment_values(segment) for segment in segments]
+        statement = (
+            insert(clip_segments)
+            .values(rows)
+            .on_conflict_do_nothing(index_elements=[clip_segments.c.clip_id, clip_segments.c.segment])
+        )
+        with connection_errors_as_unavailable():
+            self._connection.execute(statement)
+
+    def segments(self, clip_id: str) -> builtins.list[Segment]:
+        statement = (
+            select(clip_segments).where(clip_segments.c.clip_id == clip_id).order_by(clip_segments.c.segment)
+        )
+        with connection_errors_as_unavailable():
+            return [_segment_from_row(row) for row in self._connection.execute(statement)]
+
+    def update_segment(self, segment: Segment) -> None:
+        values = _segment_values(segment)
+        with connection_errors_as_unavailable():
+            result = self._connection.execute(
+                clip_segments.update()
+                .where(clip_segments.c.clip_id == segment.clip_id, clip_segments.c.segment == segment.index)
+                .values(values)
+            )
+        if result.rowcount == 0:
+            raise ClipNotFound(f"no segment {segment.index} of clip {segment.clip_id!r}")
+
+
+def _segment_values(segment: Segment) -> dict[str, object]:
+    plan = segment.plan
+    return {
+        "clip_id": segment.clip_id,
+        "segment": plan.index,
+        "start_frame": plan.start,
+        "stop_frame": plan.stop,
+        "track_from": plan.track_from,
+        "status": segment.status.value,
+        "frames_done": segment.frames_done,
+        "tracks_uri": segment.tracks_uri,
+        "reason": segment.reason,
+        "updated_at": as_utc(segment.updated_at),
+    }
+
+
+def _segment_from_row(row: Row[Any]) -> Segment:
+    return Segment(
+        clip_id=row.clip_id,
+        plan=SegmentPlan(row.segment, row.start_frame, row.stop_frame, row.track_from),
+        status=SegmentStatus(row.status),
+        updated_at=row.updated_at,
+        frames_done=row.frames_done,
+        tracks_uri=row.tracks_uri,
+        reason=row.reason,
+    )

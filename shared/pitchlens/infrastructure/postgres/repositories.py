@@ -373,9 +373,12 @@ class PostgresJobRepository(JobRepository):
         with connection_errors_as_unavailable():
             return self._connection.execute(statement).first() is not None
 
-    def get(self, job_id: str) -> Job:
+    def get(self, job_id: str, *, lock: bool = False) -> Job:
+        statement = select(jobs).where(jobs.c.job_id == job_id)
+        if lock:
+            statement = statement.with_for_update()
         with connection_errors_as_unavailable():
-            row = self._connection.execute(select(jobs).where(jobs.c.job_id == job_id)).first()
+            row = self._connection.execute(statement).first()
         if row is None:
             raise JobNotFound(f"no job {job_id!r}")
         return _job(row)

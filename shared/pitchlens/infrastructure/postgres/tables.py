@@ -221,6 +221,29 @@ clips = Table(
 )
 
 
+# Segments of a clip tracked in parallel (migration 0004): one row each, the last one done fires
+# the stitch (decided under a lock on the clip's row).
+clip_segments = Table(
+    "clip_segments",
+    metadata,
+    Column(
+        "clip_id",
+        IDENTIFIER,
+        ForeignKey("clips.clip_id", ondelete="CASCADE", name="fk_clip_segments_clip"),
+        primary_key=True,
+    ),
+    Column("segment", Integer, primary_key=True),
+    Column("start_frame", Integer, nullable=False),
+    Column("stop_frame", Integer, nullable=False),
+    Column("track_from", Integer, nullable=False),
+    Column("status", StorableText, nullable=False),
+    Column("frames_done", Integer, nullable=False, server_default=text("0")),
+    Column("tracks_uri", StorableText, nullable=True),
+    Column("reason", StorableText, nullable=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+
 # Highlight sessions (migration 0003): one reel of one player; its clips are the clips whose
 # match_id is the session id. session_clips holds what a person decided about each clip.
 sessions = Table(

@@ -322,13 +322,19 @@ class S3TrajectoryStore(TrajectoryStore):
         return TrajectoryRef(uri=uri, rows=table.num_rows, schema_version=SCHEMA_VERSION)
 
     def stage(
-        self, job_id: str, match_id: str, clip_id: str, fps: float, tracks: Sequence[FrameTracks]
+        self,
+        job_id: str,
+        match_id: str,
+        clip_id: str,
+        fps: float,
+        tracks: Sequence[FrameTracks],
+        name: str = "tracks",
     ) -> str:
-        """The TrajectoryStore port: the clip's trajectory file, already in its final form, as a claim
-        check at `s3://<staging bucket>/staging/tracks/<job_id>/tracks.parquet` (one attempt: the
-        queue retries the message)."""
+        """The TrajectoryStore port: the clip's (or a segment's) trajectory file, already in its
+        final form, as a claim check at `s3://<staging bucket>/staging/tracks/<job_id>/<name>.parquet`
+        (one attempt: the queue retries the message)."""
         table = trajectory_table(match_id, clip_id, fps, tracks)
-        key = f"staging/tracks/{_segment(job_id, 'job_id')}/tracks.parquet"
+        key = f"staging/tracks/{_segment(job_id, 'job_id')}/{_segment(name, 'name')}.parquet"
         uri = f"s3://{self.staging_bucket}/{key}"
         with _storage_errors(uri):
             self._put(self.staging_bucket, key, encode_parquet(table), table.num_rows)

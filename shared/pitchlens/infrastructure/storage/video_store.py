@@ -40,6 +40,10 @@ def detections_document(detections: FrameDetections) -> list[dict[str, float | i
     ]
 
 
+READABLE_S = 6 * 3600
+"""How long a worker may read a video through one presigned URL (a segment of a long match)."""
+
+
 class S3VideoStore(VideoStore):
     """Downloads videos to temporary files and writes detection frames and JSON next to them."""
 
@@ -72,6 +76,23 @@ class S3VideoStore(VideoStore):
             yield path
         finally:
             os.unlink(path)
+
+    def readable(self, uri: str) -> str:
+        """A presigned GET of the object (valid READABLE_S), which PyAV's decoder reads with range
+        requests: a worker reads what it decodes (the index, then its frames), not the whole file."""
+        bucket, key = split_uri(uri)
+        try:
+            self._client.head_object(Bucket=bucket, Key=key)
+            url: str = self._client.generate_presigned_url(
+                "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=READABLE_S
+            )
+        except ClientError as error:
+            if str(error.response.get("Error", {}).get("Code")) in ("404", "NoSuchKey", "NotFound"):
+                raise ObjectNotFound(f"{uri} does not exist") from error
+            raise ServiceUnavailable(f"could not read {uri}: {error}") from error
+        except BotoCoreError as error:
+            raise ServiceUnavailable(f"could not read {uri}: {error}") from error
+        return url
 
     def publish_output(self, path: str, key: str) -> str:
         """One `upload_file` (multipart above 8 MB): S3, MinIO and moto show the object only once

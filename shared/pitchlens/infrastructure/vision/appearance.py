@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from typing import Any
 
 import cv2
 import numpy as np
 
-from pitchlens.domain.appearance import Appearance, AppearanceEncoder, Sighting
-from pitchlens.domain.vision import VideoReader
+from pitchlens.domain.appearance import Appearance, AppearanceEncoder, BoxAppearance, Sighting
+from pitchlens.domain.vision import BoundingBox, VideoReader
 
 HUE_BINS = 16
 VALUE_BINS = 4
@@ -60,8 +61,33 @@ class ColorHistogramAppearance(AppearanceEncoder):
         return [self._known.get(key) for key in keys]
 
     def similarity(self, first: Appearance, second: Appearance) -> float:
-        distance = cv2.compareHist(first, second, cv2.HISTCMP_BHATTACHARYYA)
-        return float(min(1.0, max(0.0, 1.0 - distance)))
+        return kit_similarity(first, second)
+
+
+class KitColours(BoxAppearance):
+    """The same kit-colour descriptions, of boxes in a frame already decoded (while tracking)."""
+
+    def describe_boxes(self, image: Any, boxes: Sequence[BoundingBox]) -> list[Appearance | None]:
+        return [describe_box(image, box) for box in boxes]
+
+    def similarity(self, first: Appearance, second: Appearance) -> float:
+        return kit_similarity(first, second)
+
+    def mean(self, looks: Sequence[Appearance]) -> Appearance:
+        histogram = np.mean(np.stack(looks), axis=0).astype(np.float32)
+        return histogram / max(float(histogram.sum()), 1e-9)
+
+    def encode(self, look: Appearance) -> list[float]:
+        return [round(float(value), 5) for value in look]
+
+    def decode(self, numbers: Sequence[float]) -> Appearance:
+        return np.asarray(numbers, np.float32)
+
+
+def kit_similarity(first: np.ndarray, second: np.ndarray) -> float:
+    """1 - Bhattacharyya distance of two kit histograms, in [0, 1]."""
+    distance = cv2.compareHist(first, second, cv2.HISTCMP_BHATTACHARYYA)
+    return float(min(1.0, max(0.0, 1.0 - distance)))
 
 
 def describe_box(image: np.ndarray, box: object) -> np.ndarray | None:

