@@ -62,8 +62,9 @@ stress-crash: install ## 100 up/stop cycles, every 3rd a SIGKILL mid-upload: not
 
 # Every image, built with podman on a Debian base made here (no registry needed; root, podman,
 # debootstrap). PITCHLENS_IMAGES=worker,function,function-video,gpu-worker picks some; see
-# infra/images/build.sh. `make test-images` then starts them against the embedded stack (opt-in:
-# CI's `make test` skips tests/integration/test_images.py unless PITCHLENS_IMAGE_TESTS=1).
+# infra/images/build.sh. `make test` smoke-tests the images built (tests/integration/test_images_smoke.py,
+# seconds; skipped, naming this target, for an image not built). `make test-images` then runs the
+# shared clip through them against the embedded stack (minutes; tests/integration/test_images.py).
 images:
 	bash infra/images/build.sh
 

@@ -19,6 +19,10 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 TAG="${PITCHLENS_IMAGE_TAG:-local}"
 ONLY="${PITCHLENS_IMAGES:-worker,function,function-video,gpu-worker}"
 MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
+# The commit the images are built from (-dirty: with uncommitted changes), as a label the smoke test
+# (tests/integration/test_images_smoke.py) compares with the checkout.
+REVISION="$(git -C "$REPO" rev-parse HEAD 2>/dev/null || echo unknown)"
+git -C "$REPO" diff --quiet HEAD -- shared functions pyproject.toml infra 2>/dev/null || REVISION="${REVISION}-dirty"
 BASE=localhost/pitchlens-base/debian-python:bookworm
 LAMBDA_BASE=localhost/pitchlens-base/lambda-python:3.11
 
@@ -37,7 +41,8 @@ build() { # name dockerfile context [build args...]
   shift 3
   local started=$SECONDS
   echo "== building ${name} (${dockerfile})"
-  podman build "${FLAGS[@]}" -f "$dockerfile" -t "$name" "$@" "$context"
+  podman build "${FLAGS[@]}" -f "$dockerfile" -t "$name" \
+    --label "org.opencontainers.image.revision=${REVISION}" "$@" "$context"
   local size
   size="$(podman image inspect "$name" --format '{{.Size}}')"
   printf 'built %s in %d s, %d MB\n' "$name" $((SECONDS - started)) $((size / 1000000))

@@ -8,8 +8,10 @@ the CPU here: no GPU, PITCHLENS_DEVICE=auto falls back with a warning) in contai
 goes through the container API (presigned upload) and the containers to a persisted, rendered clip.
 Without the GPU worker image, the stack's own pollers take detect and track.
 
-Opt-in: PITCHLENS_IMAGE_TESTS=1, after `make images` (the builds take minutes; CI's `make test`
-skips this file). Skipped without podman; fails when the flag is set and an image is missing.
+Opt-in: PITCHLENS_IMAGE_TESTS=1, after `make images` (`make test-images`; the clip alone takes
+minutes on 2 cores, so `make test` skips this file and runs the seconds-long
+tests/integration/test_images_smoke.py instead). Skipped without podman; fails when the flag is
+set and an image is missing.
 """
 
 from __future__ import annotations
@@ -19,16 +21,14 @@ import contextlib
 import http.server
 import json
 import os
-import queue
 import shutil
-import socket
 import subprocess
 import sys
 import threading
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,50 +36,37 @@ import httpx
 import pytest
 
 from tests.conftest import service_dir
+from tests.podman_images import (
+    FUNCTION,
+    FUNCTION_VIDEO,
+    GPU_WORKER,
+    PODMAN_RUN,
+    REPO,
+    WORKER,
+    RuntimeApi,
+    apigw_event,
+    free_port,
+    podman,
+    s3_test_event_record,
+)
 
 pytestmark = pytest.mark.integration
 
-REPO = Path(__file__).resolve().parents[2]
-TAG = os.environ.get("PITCHLENS_IMAGE_TAG", "local")
-WORKER = f"localhost/pitchlens-worker:{TAG}"
-FUNCTION = f"localhost/pitchlens-function:{TAG}"
-FUNCTION_VIDEO = f"localhost/pitchlens-function-video:{TAG}"
-GPU_WORKER = f"localhost/pitchlens-gpu-worker:{TAG}"
 CLIP = "dfl_08fd33_4_848x478.mp4"
 
 if os.environ.get("PITCHLENS_IMAGE_TESTS") != "1":
-    pytest.skip("image smoke tests: set PITCHLENS_IMAGE_TESTS=1 after `make images`", allow_module_level=True)
+    pytest.skip(
+        "the images against the embedded stack: `make images && make test-images` (PITCHLENS_IMAGE_TESTS=1);"
+        " `make test` runs only tests/integration/test_images_smoke.py",
+        allow_module_level=True,
+    )
 if shutil.which("podman") is None:
     pytest.skip("podman is not installed (apt-get install podman)", allow_module_level=True)
-
-# Runtime flags build.sh uses too: runc where crun cannot (hybrid cgroups), limits the sandbox allows.
-PODMAN_RUN = [
-    "podman",
-    "run",
-    "--network",
-    "host",
-    "--ulimit",
-    "nofile=4096:4096",
-    "--ulimit",
-    "nproc=4096:4096",
-]
-if shutil.which("runc"):
-    PODMAN_RUN[2:2] = ["--runtime", "runc"]
-
-
-def _podman(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["podman", *args], capture_output=True, text=True, timeout=timeout)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture(scope="module", autouse=True)
 def images() -> None:
-    missing = [i for i in (WORKER, FUNCTION, FUNCTION_VIDEO) if _podman("image", "exists", i).returncode]
+    missing = [i for i in (WORKER, FUNCTION, FUNCTION_VIDEO) if podman("image", "exists", i).returncode]
     if missing:
         pytest.fail(f"images missing, run `make images` first: {missing}")
 
@@ -90,7 +77,7 @@ class PostgresBridge:
 
     def __init__(self, socket_path: str) -> None:
         self.socket_path = socket_path
-        self.port = _free_port()
+        self.port = free_port()
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -161,7 +148,7 @@ def _stack(folder: Path, shared_data: Path) -> Iterator[Stack]:
     # The host's pollers take the GPU worker's functions when its image is not there, else none.
     functions = folder / "functions"
     functions.mkdir()
-    if _podman("image", "exists", GPU_WORKER).returncode:
+    if podman("image", "exists", GPU_WORKER).returncode:
         for name in ("detect", "track"):
             shutil.copytree(REPO / "functions" / name, functions / name)
     env = {
@@ -215,7 +202,7 @@ def _stack(folder: Path, shared_data: Path) -> Iterator[Stack]:
 @pytest.fixture(scope="module")
 def containers(stack: Stack, shared_data: Path) -> Iterator[dict[str, Any]]:
     """The API, the CPU worker and (when built) the GPU worker, as compose runs them."""
-    ports = {"api": _free_port(), "metrics": _free_port(), "gpu_metrics": _free_port()}
+    ports = {"api": free_port(), "metrics": free_port(), "gpu_metrics": free_port()}
     suffix = uuid.uuid4().hex[:8]
     names = {"api": f"pitchlens-api-{suffix}", "worker": f"pitchlens-cpu-{suffix}"}
     run = [*PODMAN_RUN, "-d", "--env-file", str(stack.env_file)]
@@ -231,7 +218,7 @@ def containers(stack: Stack, shared_data: Path) -> Iterator[dict[str, Any]]:
         ],
     }
     urls = [f"http://127.0.0.1:{ports['api']}/healthz", f"http://127.0.0.1:{ports['metrics']}/metrics"]
-    if _podman("image", "exists", GPU_WORKER).returncode == 0:
+    if podman("image", "exists", GPU_WORKER).returncode == 0:
         names["gpu"] = f"pitchlens-gpu-{suffix}"
         models = shared_data.parent / "models"
         commands["gpu"] = [
@@ -254,12 +241,12 @@ def containers(stack: Stack, shared_data: Path) -> Iterator[dict[str, Any]]:
                 except httpx.HTTPError:
                     time.sleep(0.5)
             else:
-                logs = "\n".join(_podman("logs", n).stderr[-2000:] for n in names.values())
+                logs = "\n".join(podman("logs", n).stderr[-2000:] for n in names.values())
                 pytest.fail(f"{url} never answered:\n{logs}")
         yield {**ports, **{f"{k}_name": v for k, v in names.items()}}
     finally:
         for name in names.values():
-            _podman("rm", "-f", "-t", "5", name)
+            podman("rm", "-f", "-t", "5", name)
 
 
 def _metric(port: int, line_start: str) -> float:
@@ -307,97 +294,13 @@ def test_clip_through_the_api_and_worker_containers(
 
     # The worker finishes on SIGTERM (compose stop, ECS scale-in) well within its grace period.
     started = time.monotonic()
-    stopped = _podman("stop", "-t", "60", containers["worker_name"], timeout=90)
+    stopped = podman("stop", "-t", "60", containers["worker_name"], timeout=90)
     assert stopped.returncode == 0 and time.monotonic() - started < 30, stopped.stderr
-    code = _podman("inspect", containers["worker_name"], "--format", "{{.State.ExitCode}}").stdout.strip()
+    code = podman("inspect", containers["worker_name"], "--format", "{{.State.ExitCode}}").stdout.strip()
     assert code == "0"
 
 
 # --------------------------------------------------------------------------- Lambda function images
-
-
-@dataclass
-class RuntimeApi:
-    """A local Lambda Runtime API (the interface awslambdaric polls): hands out queued events,
-    collects each invocation's response or error."""
-
-    events: queue.Queue[tuple[str, dict[str, Any]]] = field(default_factory=queue.Queue)
-    answers: dict[str, tuple[str, Any]] = field(default_factory=dict)
-    port: int = 0
-
-    def __post_init__(self) -> None:
-        api = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_GET(self) -> None:
-                request_id, event = api.events.get()
-                body = json.dumps(event).encode()
-                self.send_response(200)
-                # Every header the real API sends: the client reads them all (one missing crashed it).
-                self.send_header("Content-Type", "application/json")
-                self.send_header(
-                    "Lambda-Runtime-Trace-Id", f"Root=1-00000000-{request_id[:24].replace('-', '0')}"
-                )
-                self.send_header("Lambda-Runtime-Aws-Request-Id", request_id)
-                self.send_header("Lambda-Runtime-Deadline-Ms", str(int(time.time() * 1000) + 300_000))
-                self.send_header(
-                    "Lambda-Runtime-Invoked-Function-Arn",
-                    "arn:aws:lambda:eu-west-1:123456789012:function:pitchlens",
-                )
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
-                parts = self.path.strip("/").split("/")  # 2018-06-01/runtime/invocation/<id>/response
-                kind = parts[-1]
-                key = parts[-2] if parts[-3] == "invocation" else "init"
-                api.answers[key] = (kind, json.loads(body) if body else None)
-                self.send_response(202)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *_: Any) -> None:
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def invoke(self, image: str, handler: str, event: dict[str, Any], env_file: Path) -> tuple[str, Any, str]:
-        """Starts the image as Lambda would (its entrypoint, the handler as the command), sends one
-        event, returns (response|error, its body, the container's log)."""
-        request_id = str(uuid.uuid4())
-        self.events.put((request_id, event))
-        name = f"pitchlens-lambda-{request_id[:8]}"
-        env = [
-            f"AWS_LAMBDA_RUNTIME_API=127.0.0.1:{self.port}",
-            "AWS_LAMBDA_FUNCTION_NAME=pitchlens-smoke",
-            "AWS_LAMBDA_FUNCTION_VERSION=$LATEST",
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=1024",
-            "AWS_LAMBDA_LOG_GROUP_NAME=/aws/lambda/pitchlens-smoke",
-            "AWS_LAMBDA_LOG_STREAM_NAME=smoke",
-        ]
-        run = [*PODMAN_RUN, "-d", "--name", name, "--env-file", str(env_file)]
-        for item in env:
-            run += ["-e", item]
-        started = subprocess.run([*run, image, handler], capture_output=True, text=True, timeout=60)
-        assert started.returncode == 0, started.stderr
-        try:
-            deadline = time.monotonic() + 180
-            while (
-                request_id not in self.answers and "init" not in self.answers and time.monotonic() < deadline
-            ):
-                time.sleep(0.2)
-            logs = _podman("logs", name)
-            kind, body = self.answers.pop(request_id, None) or self.answers.pop("init", ("timeout", None))
-            return kind, body, logs.stdout + logs.stderr
-        finally:
-            _podman("rm", "-f", "-t", "1", name)
 
 
 @pytest.fixture
@@ -409,31 +312,9 @@ def runtime_api() -> Iterator[RuntimeApi]:
     api.server.shutdown()
 
 
-def _apigw_event(path: str) -> dict[str, Any]:
-    return {
-        "version": "2.0",
-        "routeKey": "$default",
-        "rawPath": path,
-        "rawQueryString": "",
-        "headers": {"host": "api.example.com", "x-correlation-id": "smoke-correlation"},
-        "requestContext": {
-            "http": {
-                "method": "GET",
-                "path": path,
-                "protocol": "HTTP/1.1",
-                "sourceIp": "127.0.0.1",
-                "userAgent": "t",
-            },
-            "requestId": "r1",
-            "stage": "$default",
-        },
-        "isBase64Encoded": False,
-    }
-
-
 def test_api_function_image(stack: Stack, runtime_api: RuntimeApi) -> None:
     kind, body, logs = runtime_api.invoke(
-        FUNCTION, "functions.api.handler.handler", _apigw_event("/api/v1/matches"), stack.env_file
+        FUNCTION, "functions.api.handler.handler", apigw_event("/api/v1/matches"), stack.env_file
     )
     assert kind == "response", (body, logs[-3000:])
     assert body["statusCode"] == 200 and isinstance(json.loads(body["body"]), list)
@@ -445,7 +326,7 @@ def test_api_function_image(stack: Stack, runtime_api: RuntimeApi) -> None:
 def test_queue_function_image_reports_emf(stack: Stack, runtime_api: RuntimeApi) -> None:
     """ingest through the runtime interface client: an S3 test event (no work), partial-batch
     answer, and the cold start as a CloudWatch EMF line (AWS_LAMBDA_FUNCTION_NAME is set)."""
-    event = {"Records": [_test_event_record("ingest")]}
+    event = {"Records": [s3_test_event_record("ingest")]}
     kind, body, logs = runtime_api.invoke(FUNCTION, "functions.ingest.handler.handler", event, stack.env_file)
     assert kind == "response", (body, logs[-3000:])
     assert body == {"batchItemFailures": []}
@@ -454,22 +335,8 @@ def test_queue_function_image_reports_emf(stack: Stack, runtime_api: RuntimeApi)
     assert [line["function"] for line in cold] == ["ingest"], logs[-2000:]
 
 
-def _test_event_record(function: str) -> dict[str, Any]:
-    """An SQS record carrying S3's test event: a real delivery that asks for no work."""
-    return {
-        "messageId": "m1",
-        "receiptHandle": "r",
-        "body": json.dumps({"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": "raw-data"}),
-        "attributes": {"ApproximateReceiveCount": "1"},
-        "messageAttributes": {},
-        "eventSource": "aws:sqs",
-        "eventSourceARN": f"arn:aws:sqs:eu-west-1:123456789012:pitchlens-{function}",
-        "awsRegion": "eu-west-1",
-    }
-
-
 def test_render_function_image(stack: Stack, runtime_api: RuntimeApi) -> None:
-    event = {"Records": [_test_event_record("render")]}
+    event = {"Records": [s3_test_event_record("render")]}
     kind, body, logs = runtime_api.invoke(
         FUNCTION_VIDEO, "functions.render.handler.handler", event, stack.env_file
     )
