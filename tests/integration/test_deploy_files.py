@@ -739,6 +739,89 @@ def test_template_gpu_workers_scale_on_the_track_backlog(
     ), "no scale-out on the age of the track queue's oldest message"
 
 
+# What each queue function's use cases publish to a queue (FollowUps run in the same process and are
+# not here): issue 12's two fan-outs, a long video's segments and their stitch on the track queue,
+# a finalize's clips and their join on the render queue, and the messages around them.
+QUEUE_SENDS = {
+    ("ingest", "MatchIngested"),
+    ("detect", "PlayersDetected"),
+    ("track", "SegmentTrackingRequested"),
+    ("track", "TracksStitchRequested"),
+    ("track", "VideoProcessed"),
+    ("render", "FinalClipRequested"),
+    ("render", "ConcatRequested"),
+}
+
+
+def test_template_declares_the_fan_out(template: dict[str, Any], defaults: Settings) -> None:
+    """Issue 12: each message a function publishes reaches a queue the template declares, with its
+    dead-letter queue and the alarms on both, and a consumer (the GPU workers, scaled on it, or a
+    Lambda trigger); the sender may send there. Consumers come from the code's one table."""
+    from pitchlens.infrastructure.bootstrap import Container
+
+    consumer_of = {kind.TYPE: c.function for kind, c in Container(defaults).consumers.items()}
+    application = REPO / "shared" / "pitchlens" / "application"
+    published = "\n".join(
+        f.read_text() for f in application.glob("*.py") if "_publisher.publish(" in f.read_text()
+    )
+    alarms = _resources(template, "AWS::CloudWatch::Alarm")
+    dead_letters = _alarms_on(template, "AWS/SQS", "ApproximateNumberOfMessagesVisible")
+    ages = _alarms_on(template, "AWS/SQS", "ApproximateAgeOfOldestMessage")
+    [topic] = _resources(template, "AWS::SNS::Topic")
+    container = _gpu_container(template)
+    gpu_functions = container["Command"][container["Command"].index("--functions") + 1].split(",")
+    role = template["Resources"][_getatt(_task_role_arn(template))[0]]
+    gpu_sends = {
+        _getatt(r)[0]
+        for policy in role["Properties"]["Policies"]
+        for st in policy["PolicyDocument"]["Statement"]
+        if "sqs:SendMessage" in st["Action"]
+        for r in st["Resource"]
+    }
+    scaling_text = json.dumps(
+        [a for a in alarms.values() if "RunningTaskCount" in json.dumps(a) or "Oldest" in json.dumps(a)]
+    )
+    for sender, kind in sorted(QUEUE_SENDS):
+        assert f"{kind}(" in published, f"{kind} is not published by a use case any more"
+        function = consumer_of[kind]
+        queue = _queue_resource(template, defaults.queue_name(function))
+        dlq = _queue_resource(template, defaults.dlq_name(function))
+        redrive = template["Resources"][queue]["Properties"]["RedrivePolicy"]
+        assert _getatt(redrive["deadLetterTargetArn"])[0] == dlq
+        for watched, by in ((dlq, dead_letters), (queue, ages)):
+            assert any(
+                q == watched and {"Ref": topic} in alarms[a]["Properties"]["AlarmActions"]
+                for a, q in by.items()
+            ), f"no alarm on {watched}"
+        if function in GPU_WORKER_FUNCTIONS:
+            assert function in gpu_functions
+            assert queue in scaling_text, f"the GPU workers do not scale on {queue}"
+        else:
+            _, resource = _function_resource(template, function)
+            events = [e for e in resource["Properties"]["Events"].values() if e["Type"] == "SQS"]
+            assert [_getatt(e["Properties"]["Queue"])[0] for e in events] == [queue]
+        if sender in GPU_WORKER_FUNCTIONS:
+            assert queue in gpu_sends, f"the GPU task role may not send {kind} to {queue}"
+        else:
+            _, resource = _function_resource(template, sender)
+            may_send = [
+                _getatt(p["SQSSendMessagePolicy"]["QueueName"])[0]
+                for p in resource["Properties"]["Policies"]
+                if isinstance(p, dict) and "SQSSendMessagePolicy" in p
+            ]
+            assert queue in may_send, f"{sender} may not send {kind} to {queue}"
+
+    # Scale out before anyone is paged: the track queue's age alarm waits longer than the age at
+    # which the GPU service adds a worker.
+    track = _queue_resource(template, defaults.queue_name("track"))
+    thresholds = {
+        bool({"Ref": topic} in alarms[a]["Properties"]["AlarmActions"]): alarms[a]["Properties"]["Threshold"]
+        for a, q in ages.items()
+        if q == track
+    }
+    assert thresholds[True] > thresholds[False], thresholds
+
+
 def _gpu_container(template: dict[str, Any]) -> dict[str, Any]:
     [definition] = _resources(template, "AWS::ECS::TaskDefinition").values()
     [container] = definition["Properties"]["ContainerDefinitions"]
