@@ -1124,6 +1124,10 @@ def test_compose_gpu_workers_scale(compose: dict[str, Any]) -> None:
     for name in ("cpu-worker", "gpu-worker"):
         service = compose["services"][name]
         assert "container_name" not in service and "ports" not in service, name
+    # Every replica may start on a host with fewer GPUs than replicas: they share the host's GPUs
+    # (`count: all`) instead of each reserving its own, which would leave replicas unscheduled.
+    [device] = compose["services"]["gpu-worker"]["deploy"]["resources"]["reservations"]["devices"]
+    assert device["count"] == "all" and "device_ids" not in device
     config = yaml.safe_load(PROMETHEUS.read_text())
     discovered = {
         name: (job["metrics_path"], sd["port"])
@@ -1271,6 +1275,30 @@ def test_metric_names_are_prefixed() -> None:
     assert not unprefixed, f"metrics without the pitchlens_ prefix: {unprefixed}"
     assert {"pitchlens_build_info", "pitchlens_http_request_duration_seconds"} <= METRICS
     assert "pitchlens_http_request_duration_seconds" in HISTOGRAMS
+
+
+def test_metrics_are_defined_in_one_module() -> None:
+    """The dashboard tests read the collectors of pitchlens.infrastructure.metrics; a collector made
+    anywhere else would escape them (and the prefix check), so none is."""
+    import ast
+
+    kinds = {"Counter", "Gauge", "Histogram", "Summary", "Info", "Enum"}
+    home = REPO / "shared" / "pitchlens" / "infrastructure" / "metrics.py"
+    elsewhere = []
+    for path in [*(REPO / "shared" / "pitchlens").rglob("*.py"), *(REPO / "functions").rglob("*.py")]:
+        if path == home:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("prometheus_client"):
+                elsewhere += [f"{path.relative_to(REPO)}: {a.name}" for a in node.names if a.name in kinds]
+            if (
+                isinstance(node, ast.Attribute)
+                and node.attr in kinds
+                and isinstance(node.value, ast.Name)
+                and node.value.id == "prometheus_client"
+            ):
+                elsewhere.append(f"{path.relative_to(REPO)}: prometheus_client.{node.attr}")
+    assert not elsewhere, f"metrics defined outside infrastructure/metrics.py: {elsewhere}"
 
 
 def test_dashboard_metrics_are_exported() -> None:
