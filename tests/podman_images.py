@@ -51,6 +51,13 @@ def image_exists(image: str) -> bool:
     return shutil.which("podman") is not None and podman("image", "exists", image).returncode == 0
 
 
+def revision(image: str) -> str:
+    """The commit build.sh labelled the image with ("" for an image built before the label)."""
+    label = '{{index .Labels "org.opencontainers.image.revision"}}'
+    found = podman("image", "inspect", image, "--format", label)
+    return found.stdout.strip() if found.returncode == 0 else ""
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -3,10 +3,11 @@ stack: the worker image's three roles (migrate, api, worker) and the Lambda func
 their real entrypoint (the runtime interface client) and a local Lambda Runtime API.
 
 What runs where: the embedded stack (moto S3 + SQS, PostgreSQL) on this machine; the API, the CPU
-worker (ingest, persist, render) and, when `make images` built it, the GPU worker (detect, track; on
-the CPU here: no GPU, PITCHLENS_DEVICE=auto falls back with a warning) in containers. A shared clip
-goes through the container API (presigned upload) and the containers to a persisted, rendered clip.
-Without the GPU worker image, the stack's own pollers take detect and track.
+worker (ingest, persist, render) and, when `make images` built it from the same commit as the
+worker image, the GPU worker (detect, track; on the CPU here: no GPU, PITCHLENS_DEVICE=auto falls
+back with a warning) in containers. A shared clip goes through the container API (presigned
+upload) and the containers to a persisted, rendered clip. Without that GPU worker image, the
+stack's own pollers take detect and track.
 
 Opt-in: PITCHLENS_IMAGE_TESTS=1, after `make images` (`make test-images`; the clip alone takes
 minutes on 2 cores, so `make test` skips this file and runs the seconds-long
@@ -46,7 +47,9 @@ from tests.podman_images import (
     RuntimeApi,
     apigw_event,
     free_port,
+    image_exists,
     podman,
+    revision,
     s3_test_event_record,
 )
 
@@ -69,6 +72,13 @@ def images() -> None:
     missing = [i for i in (WORKER, FUNCTION, FUNCTION_VIDEO) if podman("image", "exists", i).returncode]
     if missing:
         pytest.fail(f"images missing, run `make images` first: {missing}")
+
+
+def _use_gpu_image() -> bool:
+    """The GPU worker image takes detect and track when it was built from the same commit as the
+    worker image: its 25-minute build is often skipped (PITCHLENS_IMAGES), and an older one would
+    run older code against this schema. Otherwise the embedded stack's pollers take them."""
+    return image_exists(GPU_WORKER) and revision(GPU_WORKER) == revision(WORKER) != ""
 
 
 class PostgresBridge:
@@ -148,7 +158,7 @@ def _stack(folder: Path, shared_data: Path) -> Iterator[Stack]:
     # The host's pollers take the GPU worker's functions when its image is not there, else none.
     functions = folder / "functions"
     functions.mkdir()
-    if podman("image", "exists", GPU_WORKER).returncode:
+    if not _use_gpu_image():
         for name in ("detect", "track"):
             shutil.copytree(REPO / "functions" / name, functions / name)
     env = {
@@ -218,7 +228,7 @@ def containers(stack: Stack, shared_data: Path) -> Iterator[dict[str, Any]]:
         ],
     }
     urls = [f"http://127.0.0.1:{ports['api']}/healthz", f"http://127.0.0.1:{ports['metrics']}/metrics"]
-    if podman("image", "exists", GPU_WORKER).returncode == 0:
+    if _use_gpu_image():
         names["gpu"] = f"pitchlens-gpu-{suffix}"
         models = shared_data.parent / "models"
         commands["gpu"] = [

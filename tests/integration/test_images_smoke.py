@@ -29,7 +29,7 @@ from tests.podman_images import (
     RuntimeApi,
     apigw_event,
     image_exists,
-    podman,
+    revision,
 )
 
 pytestmark = pytest.mark.integration
@@ -43,9 +43,7 @@ if shutil.which("podman") is None:
 def _needs(image: str) -> None:
     if not image_exists(image):
         pytest.skip(f"{image} is not built: run `make images` (infra/images/build.sh) to smoke-test it")
-    built = podman(
-        "image", "inspect", image, "--format", '{{index .Labels "org.opencontainers.image.revision"}}'
-    ).stdout.strip()
+    built = revision(image)
     head = subprocess.run(
         ["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True
     ).stdout.strip()
