@@ -11,7 +11,7 @@ export PITCHLENS_MODEL ?= $(SHARED)/models/yolo11n_int8_openvino_model
 CLIP ?= $(SHARED)/data/video/dfl_08fd33_4_848x478.mp4
 PYTEST_ARGS ?=
 
-.PHONY: install browser test test-unit test-integration test-e2e lint format bench stress-crash run run-ingest indicators up down clean images test-images
+.PHONY: install browser sam-cli test test-unit test-integration test-e2e lint format bench stress-crash run run-ingest indicators up down clean images test-images
 
 install: $(STAMP) ## Create .venv with the package, the embedded stack and the dev tools
 
@@ -31,7 +31,7 @@ format: install
 	$(BIN)/ruff format shared functions tests
 	$(BIN)/ruff check --fix shared functions tests
 
-test: install browser lint ## Everything CI runs: lint, then unit, integration and e2e tests
+test: install browser sam-cli lint ## Everything CI runs: lint, then unit, integration and e2e tests
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # The web page's end-to-end test drives Debian's Chromium through Playwright (never
@@ -44,6 +44,15 @@ browser:
 	  else \
 	    echo "note: no chromium; install it (apt-get install chromium) to run the web page test"; \
 	  fi; }
+
+# `sam validate --lint` (SAM's translation of template.yaml, then cfn-lint) in the tests. The SAM CLI
+# pins its own boto3, so it lives in a venv of its own, made once.
+SAM_VENV := .venv-sam
+sam-cli: $(SAM_VENV)/bin/sam
+
+$(SAM_VENV)/bin/sam:
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check aws-sam-cli==1.170.0
 
 test-unit: install
 	$(BIN)/pytest -m unit $(PYTEST_ARGS)

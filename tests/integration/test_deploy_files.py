@@ -285,9 +285,10 @@ def test_template_passes_sam_validate_lint() -> None:
     """`sam validate --lint` (SAM's own translation, then cfn-lint) where the SAM CLI is installed
     (`pip install aws-sam-cli`, in a venv of its own: it pins its own boto3); cfn-lint above runs
     everywhere."""
-    sam = os.environ.get("PITCHLENS_SAM") or shutil.which("sam")
+    local = REPO / ".venv-sam" / "bin" / "sam"  # `make sam-cli`, which `make test` runs first
+    sam = os.environ.get("PITCHLENS_SAM") or (str(local) if local.exists() else shutil.which("sam"))
     if sam is None:
-        pytest.skip("no SAM CLI (pip install aws-sam-cli, or PITCHLENS_SAM=/path/to/sam)")
+        pytest.skip("no SAM CLI (`make sam-cli`, or PITCHLENS_SAM=/path/to/sam)")
     env = {**os.environ, "SAM_CLI_TELEMETRY": "0", "AWS_DEFAULT_REGION": "eu-west-1"}
     result = subprocess.run(
         [sam, "validate", "--lint", "--template-file", str(TEMPLATE)],
