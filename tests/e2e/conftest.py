@@ -60,7 +60,7 @@ class RunningStack:
                 response = self.api.get(f"/api/v1/jobs/{job_id}")
                 job = response.json() if response.status_code == 200 else None
             else:
-                found = self.api.get("/api/v1/jobs", params={"correlation_id": correlation_id}).json()
+                found = self.api.get("/api/v1/jobs", params={"correlation_id": correlation_id}).json()["jobs"]
                 job = found[-1] if found else None
             if job and job["status"] in TERMINAL:
                 return job

@@ -58,7 +58,7 @@ def test_database_down_dead_letters_after_three_receives_then_redrive_processes_
     job = running.job(correlation_id=correlation_id)
     assert job["status"] == "SUCCEEDED", job
     assert running.sql("SELECT count(*) FROM events WHERE match_id = '9880'") == [(job["counts"]["events"],)]
-    assert len(running.api.get("/api/v1/jobs", params={"match_id": "9880"}).json()) == 1
+    assert running.api.get("/api/v1/jobs", params={"match_id": "9880"}).json()["total"] == 1
     assert running.queue_depth("pitchlens-ingest-dlq") == 0
 
 

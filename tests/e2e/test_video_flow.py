@@ -105,7 +105,7 @@ def test_a_truncated_video_fails_with_a_reason(running: RunningStack, shared_dat
 def test_a_non_video_key_is_skipped(running: RunningStack) -> None:
     running.upload("match-8/notes.txt", b"hello", {"correlation-id": "not-a-video"}, bucket="videos")
     running.upload("match-8/ok.json", b"{}", {"correlation-id": "not-a-video"}, bucket="videos")
-    assert running.api.get("/api/v1/jobs", params={"correlation_id": "not-a-video"}).json() == []
+    assert running.api.get("/api/v1/jobs", params={"correlation_id": "not-a-video"}).json()["jobs"] == []
     assert running.api.get("/healthz").status_code == 200
 
 
@@ -275,11 +275,11 @@ def test_bad_render_requests_are_refused_with_a_clear_message(
     status: int,
     message: str,
 ) -> None:
-    before = len(running.api.get("/api/v1/jobs").json())
+    before = running.api.get("/api/v1/jobs").json()["total"]
     response = running.api.post(path.format(clip=processed["outputs"]["clip_id"]), json=body)
     assert response.status_code == status, response.text
     assert message in response.text
-    assert len(running.api.get("/api/v1/jobs").json()) == before  # no job for a refused request
+    assert running.api.get("/api/v1/jobs").json()["total"] == before  # no job for a refused request
 
 
 def test_a_box_on_nobody_fails_the_render_with_the_reason(

@@ -19,7 +19,7 @@ from pitchlens.domain.errors import (
 )
 from pitchlens.domain.jobs import Job
 from pitchlens.domain.messages import Message
-from pitchlens.domain.model import Match
+from pitchlens.domain.model import Match, Team
 from pitchlens.domain.ports import (
     Clock,
     EventPage,
@@ -198,11 +198,26 @@ class FakeMatchRepository(MatchRepository):
     def list(self, *, limit: int, offset: int) -> list[MatchSummary]:
         return [self.summary(m) for m in list(self.state.matches)[offset : offset + limit]]
 
+    def count(self) -> int:
+        return len(self.state.matches)
+
+    def lineup(self, match_id: str) -> tuple[Team, Team]:
+        if match_id not in self.state.matches:
+            raise MatchNotFound(match_id)
+        match = self.state.matches[match_id][0]
+        return match.home_team, match.away_team
+
     def events(self, query: EventQuery) -> EventPage:
         if query.match_id not in self.state.matches:
             raise MatchNotFound(query.match_id)
+        match = self.state.matches[query.match_id][0]
+        named = {
+            p.player_id for p in match.players if query.player and query.player.lower() in p.name.lower()
+        }
         events = [
-            e for e in self.state.matches[query.match_id][0].events if query.type in (None, e.type.value)
+            e
+            for e in match.events
+            if query.type in (None, e.type.value) and query.player in (None, e.player_id, *named)
         ]
         return EventPage(len(events), tuple(events[query.offset : query.offset + query.limit]))
 

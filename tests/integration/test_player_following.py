@@ -54,7 +54,9 @@ from pitchlens.domain.following import PlayerFollower
 from pitchlens.domain.vision import BoundingBox, FrameTracks, TrackingFrame
 from tests.clip_tracks import model_dir, tracks_in_child
 
-pytestmark = pytest.mark.integration
+# The first test of each instruction set tracks every annotated range in a child process, whole
+# and split into segments (minutes on 2 cores): the timeout covers that set-up, not one test.
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(1200)]
 
 GROUND_TRUTH = Path(__file__).resolve().parents[1] / "data" / "follow_ground_truth.json"
 TILES = 2

@@ -420,6 +420,20 @@ def test_unknown_match_raises_match_not_found(uow_factory: PostgresUnitOfWorkFac
             uow.matches.summary("nope")
         with pytest.raises(MatchNotFound):
             uow.matches.events(EventQuery(match_id="nope"))
+        with pytest.raises(MatchNotFound):
+            uow.matches.lineup("nope")
+
+
+def test_lineup_lists_each_team_starters_first(uow_factory: PostgresUnitOfWorkFactory) -> None:
+    match = synthetic_match("m-lineup", 5)
+    save(uow_factory, match, T0)
+    with uow_factory() as uow:
+        home, away = uow.matches.lineup("m-lineup")
+        assert uow.matches.count() >= 1
+    assert (home.team_id, home.name, away.name) == ("home-team", "Home FC", "Away FC")
+    assert [p.jersey_number for p in home.players] == [*range(1, 15)]
+    assert home.players[0] == match.home_team.players[0]
+    assert set(away.players) == set(match.away_team.players)
 
 
 def test_list_orders_matches_by_ingestion_newest_first(uow_factory: PostgresUnitOfWorkFactory) -> None:

@@ -6,17 +6,20 @@ needs, each in one read-only transaction. Missing things raise the domain's not-
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from pitchlens.application.followable_players import FollowablePlayers, followable_players
 from pitchlens.domain.errors import ClipNotFound, StateConflict
 from pitchlens.domain.jobs import Job, JobKind
-from pitchlens.domain.ports import EventPage, EventQuery, MatchSummary, ObjectStorage, UnitOfWork
+from pitchlens.domain.model import Event, Team
+from pitchlens.domain.ports import EventQuery, MatchSummary, ObjectStorage, UnitOfWork
 from pitchlens.domain.sessions import HighlightSession, SessionClip
 from pitchlens.domain.vision import Clip, ClipStatus, TrajectoryStore
 
 UnitOfWorkFactory = Callable[[], UnitOfWork]
+T = TypeVar("T")
 
 
 # --- Jobs ------------------------------------------------------------------------------------------
@@ -25,12 +28,28 @@ def job(unit_of_work: UnitOfWorkFactory, job_id: str) -> Job:
         return uow.jobs.get(job_id)
 
 
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    """A page of a list: `items` from `offset` on, and how many there are in all (`total`)."""
+
+    total: int
+    items: list[T]
+
+
 def jobs(
-    unit_of_work: UnitOfWorkFactory, *, correlation_id: str | None = None, match_id: str | None = None
-) -> list[Job]:
-    """The jobs of one correlation id and/or match, oldest first."""
+    unit_of_work: UnitOfWorkFactory,
+    *,
+    correlation_id: str | None = None,
+    match_id: str | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+) -> Page[Job]:
+    """A page of the jobs of one correlation id and/or match (every job when neither is given),
+    oldest first."""
     with unit_of_work() as uow:
-        return uow.jobs.find(correlation_id=correlation_id, match_id=match_id)
+        found = uow.jobs.find(correlation_id=correlation_id, match_id=match_id)
+    end = None if limit is None else offset + limit
+    return Page(len(found), found[offset:end])
 
 
 # --- Matches and events ----------------------------------------------------------------------------
@@ -39,16 +58,71 @@ def match(unit_of_work: UnitOfWorkFactory, match_id: str) -> MatchSummary:
         return uow.matches.summary(match_id)
 
 
-def matches(unit_of_work: UnitOfWorkFactory, *, limit: int = 50, offset: int = 0) -> list[MatchSummary]:
+def matches(unit_of_work: UnitOfWorkFactory, *, limit: int = 50, offset: int = 0) -> Page[MatchSummary]:
     """A page of the stored matches, newest first."""
     with unit_of_work() as uow:
-        return uow.matches.list(limit=limit, offset=offset)
+        return Page(uow.matches.count(), uow.matches.list(limit=limit, offset=offset))
 
 
-def events(unit_of_work: UnitOfWorkFactory, query: EventQuery) -> EventPage:
-    """A filtered page of one match's events in match order, with the total that match the filter."""
+@dataclass(frozen=True, slots=True)
+class NamedEvents:
+    """A page of a match's events with the names of the players and teams they refer to."""
+
+    total: int
+    events: tuple[Event, ...]
+    player_names: Mapping[str, str]
+    team_names: Mapping[str, str]
+
+
+def events(unit_of_work: UnitOfWorkFactory, query: EventQuery) -> NamedEvents:
+    """A filtered page of one match's events in match order, with the total that match the filter
+    and the names of their players and teams."""
     with unit_of_work() as uow:
-        return uow.matches.events(query)
+        page = uow.matches.events(query)
+        teams = uow.matches.lineup(query.match_id)
+    return NamedEvents(
+        page.total,
+        page.events,
+        {player.player_id: player.name for team in teams for player in team.players},
+        {team.team_id: team.name for team in teams},
+    )
+
+
+ALL_EVENTS = 10_000_000
+"""A limit no match reaches: every event of the selection in one read."""
+
+
+def selected_events(
+    unit_of_work: UnitOfWorkFactory,
+    match_id: str,
+    *,
+    type: str | None = None,
+    player: str | None = None,
+    team: str | None = None,
+) -> tuple[NamedEvents, tuple[Team, Team]]:
+    """Every event of a match of one type (all types when None), of one player (id or part of a
+    name) and of one team (id or part of a name, case-insensitive), with the teams.
+    MatchNotFound when the match is unknown."""
+    with unit_of_work() as uow:
+        page = uow.matches.events(EventQuery(match_id, type, player, ALL_EVENTS, 0))
+        teams = uow.matches.lineup(match_id)
+    chosen = page.events
+    if team is not None:
+        wanted = {t.team_id for t in teams if t.team_id == team or team.casefold() in t.name.casefold()}
+        chosen = tuple(event for event in chosen if event.team_id in wanted)
+    named = NamedEvents(
+        len(chosen),
+        chosen,
+        {p.player_id: p.name for t in teams for p in t.players},
+        {t.team_id: t.name for t in teams},
+    )
+    return named, teams
+
+
+def lineup(unit_of_work: UnitOfWorkFactory, match_id: str) -> tuple[Team, Team]:
+    """The home and away teams of a match with their players; MatchNotFound when unknown."""
+    with unit_of_work() as uow:
+        return uow.matches.lineup(match_id)
 
 
 # --- Clips -----------------------------------------------------------------------------------------

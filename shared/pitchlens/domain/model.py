@@ -57,6 +57,13 @@ class Coordinates:
         return Coordinates(x=-self.x, y=-self.y)
 
 
+class Provider(StrEnum):
+    """The event-data providers PitchLens reads (the `source` of a match)."""
+
+    STATSBOMB = "statsbomb"
+    METRICA = "metrica"
+
+
 class EventType(StrEnum):
     """Normalised event types (names follow kloppy's, the de facto open standard)."""
 

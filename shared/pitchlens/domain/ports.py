@@ -11,7 +11,7 @@ from typing import BinaryIO
 
 from pitchlens.domain.jobs import Job
 from pitchlens.domain.messages import Message
-from pitchlens.domain.model import Event, Match
+from pitchlens.domain.model import Event, Match, Team
 from pitchlens.domain.sessions import SessionRepository
 from pitchlens.domain.vision import ClipRepository
 
@@ -218,8 +218,17 @@ class MatchRepository(ABC):
     def list(self, *, limit: int, offset: int) -> list[MatchSummary]: ...
 
     @abstractmethod
+    def count(self) -> int:
+        """How many matches are stored."""
+
+    @abstractmethod
     def events(self, query: EventQuery) -> EventPage:
         """Raises MatchNotFound."""
+
+    @abstractmethod
+    def lineup(self, match_id: str) -> tuple[Team, Team]:
+        """The home and away teams with their players (starters first, then by jersey number).
+        Raises MatchNotFound."""
 
 
 class JobRepository(ABC):

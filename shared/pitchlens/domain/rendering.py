@@ -24,6 +24,13 @@ class Indicator(StrEnum):
     """A soft spotlight: the rest of the picture dimmed."""
 
 
+class Preset(StrEnum):
+    """The quality presets (see `PRESETS`)."""
+
+    PREVIEW = "preview"
+    FINAL = "final"
+
+
 class InvalidSelection(PermanentError, ValueError):
     """The box chosen to follow a player is unusable: outside the frame, empty, or on a frame the
     clip does not have. The message says which."""

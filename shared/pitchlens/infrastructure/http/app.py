@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 from urllib.parse import quote_plus
 
 import orjson
@@ -31,14 +31,14 @@ from pitchlens.domain import errors
 from pitchlens.domain.highlights import HighlightError
 from pitchlens.domain.jobs import Job
 from pitchlens.domain.messages import ObjectCreated
-from pitchlens.domain.model import Event
+from pitchlens.domain.model import Event, EventType, Provider
 from pitchlens.domain.ports import EventQuery, MatchSummary
-from pitchlens.domain.rendering import PRESETS, Indicator, InvalidSelection
+from pitchlens.domain.rendering import PRESETS, Indicator, InvalidSelection, Preset
 from pitchlens.domain.sessions import SessionNotFound, UnsupportedUpload, UploadTooLarge
 from pitchlens.domain.vision import Clip
 from pitchlens.infrastructure import metrics
 from pitchlens.infrastructure.bootstrap import Container, container
-from pitchlens.infrastructure.http import cv
+from pitchlens.infrastructure.http import analysis, cv
 from pitchlens.infrastructure.http.dependencies import Wired
 from pitchlens.infrastructure.http.schemas import UploadPlanView
 from pitchlens.infrastructure.logging import get_logger, log_context
@@ -157,7 +157,7 @@ def _validation_problems(error: RequestValidationError) -> list[FieldProblem]:
 
 # --- Schemas ---------------------------------------------------------------------------------
 class IngestRequest(BaseModel):
-    source: str = Field(description="Provider: statsbomb or metrica", examples=["statsbomb"])
+    source: Provider = Field(description="The event-data provider", examples=["statsbomb"])
     match_id: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.\-]+$", examples=["3788741"])
     location: str | None = Field(
         default=None,
@@ -219,7 +219,7 @@ class RenderRequest(BaseModel):
     frame_index: int | None = Field(
         default=None, ge=0, description="The frame the box is on; the clip's detection frame if omitted"
     )
-    preset: Literal["preview", "final"] = Field(default="preview", description=", ".join(PRESETS))
+    preset: Preset = Field(default=Preset.PREVIEW, description=", ".join(PRESETS))
     indicator: Indicator = Field(default=Indicator.CIRCLE)
 
 
@@ -243,7 +243,7 @@ class PlayersView(BaseModel):
 
 class MatchView(BaseModel):
     match_id: str
-    source: str
+    source: Provider
     home_team: str
     away_team: str
     competition: str | None
@@ -264,27 +264,31 @@ class Point(BaseModel):
 
 class EventView(BaseModel):
     event_id: str
-    type: str
+    type: EventType
     raw_type: str
     period: int
     timestamp: float
     team_id: str | None
+    team_name: str | None
     player_id: str | None
+    player_name: str | None
     outcome: str | None
     start: Point | None
     end: Point | None
     attributes: dict[str, Any]
 
     @classmethod
-    def of(cls, event: Event) -> EventView:
+    def of(cls, event: Event, names: views.NamedEvents | None = None) -> EventView:
         return cls(
             event_id=event.event_id,
-            type=event.type.value,
+            type=event.type,
             raw_type=event.raw_type,
             period=event.period,
             timestamp=event.timestamp,
             team_id=event.team_id,
+            team_name=names.team_names.get(event.team_id) if names and event.team_id else None,
             player_id=event.player_id,
+            player_name=names.player_names.get(event.player_id) if names and event.player_id else None,
             outcome=event.outcome,
             start=Point(x=event.start.x, y=event.start.y) if event.start else None,
             end=Point(x=event.end.x, y=event.end.y) if event.end else None,
@@ -298,6 +302,20 @@ class EventPageView(BaseModel):
     limit: int
     offset: int
     events: list[EventView]
+
+
+class MatchPageView(BaseModel):
+    total: int = Field(description="Matches stored")
+    limit: int
+    offset: int
+    matches: list[MatchView]
+
+
+class JobPageView(BaseModel):
+    total: int = Field(description="Jobs that match the filters")
+    limit: int
+    offset: int
+    jobs: list[JobView]
 
 
 class VideoInfoView(BaseModel):
@@ -490,6 +508,7 @@ def create_app(container_factory: Callable[[], Container] = container) -> FastAP
         return problem_response(request, 500, "InternalError", detail)
 
     app.include_router(cv.create_router())
+    app.include_router(analysis.create_router())
     if STATIC_DIR.is_dir():
         app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
@@ -517,7 +536,7 @@ def create_app(container_factory: Callable[[], Container] = container) -> FastAP
     )
     def ingest(body: IngestRequest, request: Request, app_container: Wired) -> Accepted:
         job = app_container.ingestion_requester.execute(
-            body.source, body.match_id, body.location, request.state.correlation_id
+            body.source.value, body.match_id, body.location, request.state.correlation_id
         )
         return Accepted(
             job_id=job.job_id,
@@ -646,26 +665,38 @@ def create_app(container_factory: Callable[[], Container] = container) -> FastAP
     def job(job_id: str, app_container: Wired) -> JobView:
         return JobView.of(views.job(app_container.unit_of_work, job_id))
 
-    @app.get(f"{api}/jobs", response_model=list[JobView], tags=["ingest"], dependencies=guarded)
+    @app.get(f"{api}/jobs", response_model=JobPageView, tags=["ingest"], dependencies=guarded)
     def jobs(
         app_container: Wired,
         correlation_id: Annotated[str | None, Query(max_length=128)] = None,
         match_id: Annotated[str | None, Query(max_length=128)] = None,
-    ) -> list[JobView]:
-        if correlation_id is None and match_id is None:
-            raise errors.InvalidMessage("give correlation_id or match_id")
-        found = views.jobs(app_container.unit_of_work, correlation_id=correlation_id, match_id=match_id)
-        return [JobView.of(j) for j in found]
+        limit: Annotated[int, Query(ge=1, le=500)] = 100,
+        offset: Annotated[int, Query(ge=0)] = 0,
+    ) -> JobPageView:
+        """A page of the jobs of a correlation id and/or a match (all jobs without either), oldest
+        first, with their `total`."""
+        page = views.jobs(
+            app_container.unit_of_work,
+            correlation_id=correlation_id,
+            match_id=match_id,
+            limit=limit,
+            offset=offset,
+        )
+        return JobPageView(
+            total=page.total, limit=limit, offset=offset, jobs=[JobView.of(j) for j in page.items]
+        )
 
-    @app.get(f"{api}/matches", response_model=list[MatchView], tags=["matches"], dependencies=guarded)
+    @app.get(f"{api}/matches", response_model=MatchPageView, tags=["matches"], dependencies=guarded)
     def matches(
         app_container: Wired,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
         offset: Annotated[int, Query(ge=0)] = 0,
-    ) -> list[MatchView]:
-        return [
-            MatchView.of(m) for m in views.matches(app_container.unit_of_work, limit=limit, offset=offset)
-        ]
+    ) -> MatchPageView:
+        """A page of the stored matches, newest first, with their `total`."""
+        page = views.matches(app_container.unit_of_work, limit=limit, offset=offset)
+        return MatchPageView(
+            total=page.total, limit=limit, offset=offset, matches=[MatchView.of(m) for m in page.items]
+        )
 
     @app.get(f"{api}/matches/{{match_id}}", response_model=MatchView, tags=["matches"], dependencies=guarded)
     def match(match_id: str, app_container: Wired) -> MatchView:
@@ -680,20 +711,21 @@ def create_app(container_factory: Callable[[], Container] = container) -> FastAP
     def events(
         match_id: str,
         app_container: Wired,
-        type: Annotated[str | None, Query(max_length=64, description="normalised type, e.g. pass")] = None,
+        type: Annotated[EventType | None, Query(description="normalised type, e.g. pass")] = None,
         player: Annotated[
             str | None, Query(max_length=128, description="player id or part of a name")
         ] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
         offset: Annotated[int, Query(ge=0)] = 0,
     ) -> EventPageView:
-        page = views.events(app_container.unit_of_work, EventQuery(match_id, type, player, limit, offset))
+        query = EventQuery(match_id, type.value if type else None, player, limit, offset)
+        page = views.events(app_container.unit_of_work, query)
         return EventPageView(
             match_id=match_id,
             total=page.total,
             limit=limit,
             offset=offset,
-            events=[EventView.of(e) for e in page.events],
+            events=[EventView.of(e, page) for e in page.events],
         )
 
     @app.get(f"{api}/clips/{{clip_id}}", response_model=ClipView, tags=["video"], dependencies=guarded)
@@ -727,7 +759,7 @@ def create_app(container_factory: Callable[[], Container] = container) -> FastAP
             body.box,
             request.state.correlation_id,
             frame_index=body.frame_index,
-            preset=body.preset,
+            preset=body.preset.value,
             indicator=body.indicator.value,
         )
         return Accepted(

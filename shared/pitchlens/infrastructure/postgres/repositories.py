@@ -20,7 +20,7 @@ from sqlalchemy.dialects.postgresql import insert
 
 from pitchlens.domain.errors import InvalidMatchData, JobNotFound, MatchNotFound
 from pitchlens.domain.jobs import Job, JobKind, JobStage, JobStatus
-from pitchlens.domain.model import Coordinates, Event, EventType, Match
+from pitchlens.domain.model import Coordinates, Event, EventType, Match, Player, Team
 from pitchlens.domain.ports import (
     EventPage,
     EventQuery,
@@ -295,6 +295,41 @@ class PostgresMatchRepository(MatchRepository):
         )
         with connection_errors_as_unavailable():
             return [_summary(row) for row in self._connection.execute(statement)]
+
+    def count(self) -> int:
+        with connection_errors_as_unavailable():
+            return int(self._connection.execute(select(func.count()).select_from(matches)).scalar_one())
+
+    def lineup(self, match_id: str) -> tuple[Team, Team]:
+        with connection_errors_as_unavailable():
+            match = self._connection.execute(select(matches).where(matches.c.match_id == match_id)).first()
+            if match is None:
+                raise MatchNotFound(f"no match {match_id!r} in the database")
+            rows = self._connection.execute(
+                select(match_players)
+                .where(match_players.c.match_id == match_id)
+                .order_by(
+                    match_players.c.starting.desc(),
+                    match_players.c.jersey_number.nulls_last(),
+                    match_players.c.name,
+                )
+            ).all()
+        players = [
+            Player(row.player_id, row.name, row.team_id, row.jersey_number, row.position, row.starting)
+            for row in rows
+        ]
+        return (
+            Team(
+                match.home_team_id,
+                match.home_team_name,
+                tuple(p for p in players if p.team_id == match.home_team_id),
+            ),
+            Team(
+                match.away_team_id,
+                match.away_team_name,
+                tuple(p for p in players if p.team_id == match.away_team_id),
+            ),
+        )
 
     def events(self, query: EventQuery) -> EventPage:
         conditions = [events.c.match_id == query.match_id]

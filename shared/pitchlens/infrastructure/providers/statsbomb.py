@@ -709,7 +709,14 @@ class StatsBombPyClient:
         return self._documents("frames", match_id)
 
     def _documents(self, kind: str, match_id: int) -> list[Any]:
-        import requests  # statsbombpy's own HTTP client
+        try:
+            import requests  # statsbombpy's own HTTP client
+            import statsbombpy  # noqa: F401
+        except ImportError:
+            raise UnsupportedSource(
+                "fetching StatsBomb matches online needs statsbombpy: install the online extra "
+                "(pip install 'pitchlens[online]'), or upload the match's files"
+            ) from None
 
         try:
             if self._authenticated:

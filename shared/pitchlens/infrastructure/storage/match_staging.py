@@ -1,6 +1,20 @@
 """Claim checks for normalised matches: events as gzip'd JSON, tracking as Parquet, both in the
 artifacts bucket under `staging/matches/<job_id>/`; persisted tracking goes to
-`tracking-data/provider/<source>/<match_id>/tracking.parquet`."""
+`tracking-data/provider/<source>/<match_id>/tracking.parquet`.
+
+Provider tracking schema, version 1 (`TRACKING_SCHEMA`): one row per object per frame, sorted by
+(frame, object_id), zstd.
+
+    match_id    string   the match
+    period      int8     1, 2 (3, 4 in extra time)
+    frame       int64    the provider's frame number
+    t_seconds   float64  seconds since the start of the period
+    object_id   string   a player_id of the match's lineups, or "ball"
+    team_id     string   the player's team; null for the ball
+    x, y        float64  metres in the pitch frame of the events (domain/model.py: centre origin,
+                         home attacking +x in every period, +y to its left); NaN when unknown
+
+Key-value metadata: `pitchlens.schema_version` ("1"), `pitchlens.units` ("metres")."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """The `pitchlens` command line, by area: the stack (`stack`), match data (`ingest`), video
-(`video`) and operations (`ops`). Commands on the running system go through its HTTP API; local
-commands (detect, indicators, replay, the roles a container runs) through the composition root."""
+(`video`), analysis (`analysis`: exports, pictures, lineups) and operations (`ops`). Commands on the
+running system go through its HTTP API; local commands (detect, indicators, replay, the roles a
+container runs) through the composition root."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 from pitchlens.runtime.cli import stack  # noqa: F401
 from pitchlens.runtime.cli import ingest  # noqa: F401
 from pitchlens.runtime.cli import video  # noqa: F401
+from pitchlens.runtime.cli import analysis  # noqa: F401
 from pitchlens.runtime.cli import ops  # noqa: F401
 from pitchlens.runtime.cli.app import app
 

@@ -4,6 +4,7 @@ stays bounded whatever the file's size. Errors arrive as RFC 9457 problems and r
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -16,6 +17,30 @@ from pitchlens.domain.jobs import JobStatus
 
 PART_ATTEMPTS = 3
 DOWNLOAD_CHUNK = 1 << 20
+EVENTS_PAGE = 1000
+"""Events per request (the events route's largest page)."""
+
+EVENT_COLUMNS = {
+    "event_id": "string",
+    "period": "int16",
+    "timestamp": "double",
+    "type": "string",
+    "raw_type": "string",
+    "outcome": "string",
+    "team_id": "string",
+    "team_name": "string",
+    "player_id": "string",
+    "player_name": "string",
+    "start_x": "double",
+    "start_y": "double",
+    "end_x": "double",
+    "end_y": "double",
+    "attributes": "string",
+}
+"""A match's events as a table (exports, the notebook API), in order, with their Arrow types: one row
+per event in match order, coordinates in the PitchLens frame (metres, centre origin, home attacking
++x), `timestamp` in seconds since the start of the period, `attributes` the provider's extras as JSON
+text."""
 
 
 class ApiError(RuntimeError):
@@ -59,6 +84,51 @@ class ApiClient:
             raise _problem(response)
         return response.json() if response.content else None
 
+    def get_bytes(self, path: str, params: Mapping[str, Any] | None = None) -> httpx.Response:
+        """A binary answer (a PNG) as the response, headers included; ApiError for a problem."""
+        try:
+            response = self._http.get(path, params=params)
+        except httpx.HTTPError as error:
+            raise ApiError(0, f"the PitchLens API at {self.base_url} cannot be reached: {error}") from error
+        if response.status_code >= 400:
+            raise _problem(response)
+        return response
+
+    def items(
+        self,
+        path: str,
+        key: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        limit: int = 500,
+        on_page: Callable[[int, int], None] | None = None,
+    ) -> list[Any]:
+        """Every item of a paged list route (`total`, `limit`, `offset` and the items under `key`),
+        a page at a time; `on_page` is told the items read so far and the total after each."""
+        found: list[Any] = []
+        while True:
+            page = self.request("GET", path, params={**(params or {}), "limit": limit, "offset": len(found)})
+            found.extend(page[key])
+            if on_page is not None:
+                on_page(len(found), page["total"])
+            if not page[key] or len(found) >= page["total"]:
+                return found
+
+    def event_rows(
+        self,
+        match_id: str,
+        *,
+        type: str | None = None,
+        player: str | None = None,
+        on_page: Callable[[int, int], None] | None = None,
+    ) -> list[dict[str, Any]]:
+        """A match's events (of one type and/or player) as flat rows with the EVENT_COLUMNS."""
+        params = {name: value for name, value in (("type", type), ("player", player)) if value is not None}
+        events = self.items(
+            f"/api/v1/matches/{match_id}/events", "events", params, limit=EVENTS_PAGE, on_page=on_page
+        )
+        return [_event_row(event) for event in events]
+
     # --- Jobs ------------------------------------------------------------------------------------
     def wait_for_job(
         self,
@@ -76,7 +146,7 @@ class ApiClient:
             if job_id is not None:
                 job = self.request("GET", f"/api/v1/jobs/{job_id}")
             else:
-                found = self.request("GET", "/api/v1/jobs", params={"correlation_id": correlation_id})
+                found = self.items("/api/v1/jobs", "jobs", {"correlation_id": correlation_id})
                 job = found[-1] if found else None
             if job is not None:
                 if on_update is not None:
@@ -202,3 +272,19 @@ def _problem(response: httpx.Response) -> ApiError:
         return ApiError(response.status_code, str(problem)[:300])
     detail = str(problem.get("detail") or problem.get("title") or response.reason_phrase)
     return ApiError(response.status_code, detail, str(problem.get("error") or ""), problem)
+
+
+def _event_row(event: Mapping[str, Any]) -> dict[str, Any]:
+    start, end = event.get("start") or {}, event.get("end") or {}
+    row = {name: event.get(name) for name in EVENT_COLUMNS}
+    row.update(start_x=start.get("x"), start_y=start.get("y"), end_x=end.get("x"), end_y=end.get("y"))
+    row["attributes"] = json.dumps(event.get("attributes") or {}, ensure_ascii=False)
+    return row
+
+
+def events_table(rows: list[dict[str, Any]]) -> Any:
+    """Event rows (`ApiClient.event_rows`) as a pyarrow Table with the EVENT_COLUMNS."""
+    import pyarrow as pa
+
+    schema = pa.schema([(name, pa.type_for_alias(kind)) for name, kind in EVENT_COLUMNS.items()])
+    return pa.Table.from_pylist(rows, schema=schema)

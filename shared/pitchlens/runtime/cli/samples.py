@@ -162,7 +162,7 @@ class SampleRunner:
     def _earlier_upload(self, kind: str, match_id: str, name: str) -> dict[str, Any] | None:
         if kind != "video":
             return None
-        for job in reversed(self._client.request("GET", "/api/v1/jobs", params={"match_id": match_id})):
+        for job in reversed(self._client.items("/api/v1/jobs", "jobs", {"match_id": match_id})):
             uri = job["outputs"].get("video_uri", "")
             if job["kind"] == "process" and job["status"] == "SUCCEEDED" and uri.endswith(f"/{name}"):
                 return {"job_id": job["job_id"], "uri": uri, "key": uri.split("/", 3)[3]}
@@ -203,7 +203,9 @@ class SampleRunner:
         elif "object" in expectation:
             self._client.read(expectation["object"])
         elif "outcome" in expectation:
-            if expectation["outcome"] not in outcomes:
+            # A duplicate was handled by an earlier replay: its effect is what the other
+            # expectations check; the replay says so and how to run it again (--force).
+            if expectation["outcome"] not in outcomes and set(outcomes) != {"duplicate"}:
                 raise SampleError(
                     f"no record ended {expectation['outcome']} (outcomes: {outcomes or 'none'})"
                 )

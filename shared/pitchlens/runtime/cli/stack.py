@@ -105,7 +105,18 @@ def down(
 
 
 @app.command()
-def status(data_dir: DataDir = None, as_json: AsJson = False) -> None:
+def status(
+    data_dir: DataDir = None,
+    as_json: AsJson = False,
+    env: Annotated[
+        bool,
+        typer.Option(
+            "--env",
+            help="Print `export` lines that point the AWS CLI, boto3, pyarrow, polars and DuckDB at the "
+            'stack (eval "$(pitchlens status --env)")',
+        ),
+    ] = False,
+) -> None:
     """Show the running stack's endpoints (exit code 1 when none runs)."""
     from dataclasses import asdict
 
@@ -117,6 +128,12 @@ def status(data_dir: DataDir = None, as_json: AsJson = False) -> None:
     document: dict[str, Any] = {"running": running, "data_dir": str(settings.data_dir.expanduser().resolve())}
     if info is not None and running:
         document.update(asdict(info))
+    if env:
+        if info is None or not running:
+            raise fail(f"no stack runs on {document['data_dir']}; start one with `pitchlens up`")
+        for line in environment_lines(info):
+            out.print(line, highlight=False, soft_wrap=True)
+        return
     if as_json:
         out.print_json(json.dumps(document))
     else:
@@ -124,6 +141,24 @@ def status(data_dir: DataDir = None, as_json: AsJson = False) -> None:
             out.print(f"{key:14} {value}")
     if not running:
         raise typer.Exit(1)
+
+
+def environment_lines(info: Any) -> list[str]:
+    """`export` lines for a shell: the stack's endpoints under the names the AWS SDKs and CLI
+    (`AWS_ENDPOINT_URL`), polars / object_store (`AWS_ALLOW_HTTP` for a plain-http endpoint) and
+    PitchLens (`PITCHLENS_DATA_DIR`: `pitchlens` commands and `pitchlens.connect()` find the stack
+    there) read; any access key works on the embedded stack."""
+    import shlex
+
+    variables = {
+        "PITCHLENS_DATA_DIR": info.data_dir,
+        "AWS_ENDPOINT_URL": info.s3_endpoint,
+        **{name: value for name, value in info.environment().items() if name.startswith("AWS_")},
+        "AWS_REGION": info.aws_region,
+    }
+    if info.s3_endpoint.startswith("http://"):
+        variables["AWS_ALLOW_HTTP"] = "true"
+    return [f"export {name}={shlex.quote(value)}" for name, value in variables.items()]
 
 
 @app.command()

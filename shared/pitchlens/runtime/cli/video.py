@@ -12,6 +12,7 @@ import orjson
 import typer
 from rich.table import Table
 
+from pitchlens.domain.rendering import Indicator, Preset
 from pitchlens.infrastructure.logging import configure_logging
 from pitchlens.infrastructure.settings import Settings
 from pitchlens.runtime.cli.api_client import ApiError
@@ -25,6 +26,7 @@ from pitchlens.runtime.cli.app import (
     stack_and_client,
     stage_bars,
     upload_bar,
+    work_bar,
 )
 
 # --- Video -------------------------------------------------------------------------------------
@@ -275,7 +277,7 @@ def cut(
     cutter = HighlightCutter(
         CsvIntervalReader(), FfmpegVideoEditor(), padding, min_gap, CutMode.COPY if copy else CutMode.ACCURATE
     )
-    with stage_bars(as_json) as progress:
+    with work_bar(as_json) as progress:
         bar = progress.add_task("cutting", total=1.0, detail="")
 
         def step(done: int, total: int, what: str) -> None:
@@ -397,8 +399,10 @@ def render(
     frame: Annotated[
         int | None, typer.Option("--frame", help="Frame the box is on (default: the detection frame)")
     ] = None,
-    preset: Annotated[str, typer.Option(help="preview (720p, fast) or final (source quality)")] = "preview",
-    indicator: Annotated[str, typer.Option(help="dot, circle or glow")] = "circle",
+    preset: Annotated[
+        Preset, typer.Option(help="preview (720p, fast) or final (source quality)")
+    ] = Preset.PREVIEW,
+    indicator: Annotated[Indicator, typer.Option(help="What marks the player")] = Indicator.CIRCLE,
     out_dir: Annotated[Path, typer.Option("--out-dir", help="Where a local copy of the video goes")] = Path(
         "outputs"
     ),
@@ -424,12 +428,12 @@ def render(
             if not chosen:
                 raise fail(f"no player {player} in clip {clip_id}: there are 1..{len(found['players'])}")
             box, frame = chosen[0]["box"], found["frame_index"]
-        body = {"box": box, "frame_index": frame, "preset": preset, "indicator": indicator}
+        body = {"box": box, "frame_index": frame, "preset": preset.value, "indicator": indicator.value}
         accepted = client.request("POST", f"/api/v1/clips/{clip_id}/renders", json=body)
     except ApiError as error:
         raise fail(str(error)) from error
     with stage_bars(as_json) as progress:
-        bar = progress.add_task(f"{preset}", total=1.0, detail="queued")
+        bar = progress.add_task(preset.value, total=1.0, detail="queued")
 
         def show(job: Mapping[str, Any]) -> None:
             counts = job.get("counts", {})
@@ -450,8 +454,8 @@ def render(
         "status": job["status"],
         "job_id": job["job_id"],
         "clip_id": clip_id,
-        "preset": preset,
-        "indicator": indicator,
+        "preset": preset.value,
+        "indicator": indicator.value,
         "box": box,
         "output_uri": output_uri,
         "local_path": str(local) if local else None,
@@ -465,7 +469,7 @@ def render(
     if as_json:
         out.print_json(json.dumps(summary))
     elif job["status"] == "SUCCEEDED":
-        out.print(f"[bold green]SUCCEEDED[/] {preset} render of clip {clip_id} in {elapsed:.1f} s")
+        out.print(f"[bold green]SUCCEEDED[/] {preset.value} render of clip {clip_id} in {elapsed:.1f} s")
         out.print(f"  output_uri   {output_uri}", soft_wrap=True)
         if local:
             out.print(f"  local copy   {local}", soft_wrap=True)
@@ -499,7 +503,7 @@ def concat(
         )
     except ApiError as error:
         raise fail(str(error)) from error
-    with stage_bars(as_json) as progress:
+    with work_bar(as_json) as progress:
         bar = progress.add_task("joining", total=1.0, detail=f"{len(videos)} clip(s)")
         try:
             job = client.wait_for_job(

@@ -1,0 +1,151 @@
+"""Routes for analysts: a match's lineups and pictures of its events (PNG, drawn with mplsoccer:
+the optional `plots` extra; without it the picture routes answer 503 saying so)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Response
+from pydantic import BaseModel, Field
+
+from pitchlens.application import views
+from pitchlens.domain.model import EventType, Team
+from pitchlens.infrastructure.http.cv import cv_token
+from pitchlens.infrastructure.http.dependencies import Wired
+from pitchlens.infrastructure.plots import PitchEvents, PlotKind, draw
+
+API = "/api/v1"
+MARKERS_HEADER = "X-PitchLens-Markers"
+
+
+class Side(StrEnum):
+    HOME = "home"
+    AWAY = "away"
+
+
+class LineupPlayerView(BaseModel):
+    player_id: str
+    name: str
+    team_id: str
+    team_name: str
+    side: Side
+    jersey_number: int | None
+    position: str | None
+    starting: bool
+
+
+class TeamView(BaseModel):
+    team_id: str
+    name: str
+    side: Side
+
+
+class LineupView(BaseModel):
+    match_id: str
+    total: int = Field(description="Players of both teams")
+    teams: list[TeamView]
+    players: list[LineupPlayerView] = Field(description="Home team first; starters first, by jersey number")
+
+    @classmethod
+    def of(cls, match_id: str, teams: tuple[Team, Team]) -> LineupView:
+        sides = tuple(zip((Side.HOME, Side.AWAY), teams, strict=True))
+        players = [
+            LineupPlayerView(
+                player_id=player.player_id,
+                name=player.name,
+                team_id=team.team_id,
+                team_name=team.name,
+                side=side,
+                jersey_number=player.jersey_number,
+                position=player.position,
+                starting=player.starting,
+            )
+            for side, team in sides
+            for player in team.players
+        ]
+        return cls(
+            match_id=match_id,
+            total=len(players),
+            teams=[TeamView(team_id=team.team_id, name=team.name, side=side) for side, team in sides],
+            players=players,
+        )
+
+
+def pitch_events(
+    kind: PlotKind, selected: views.NamedEvents, teams: tuple[Team, Team], title: str
+) -> PitchEvents:
+    """The selected events as the columns a picture draws."""
+    events = selected.events
+    home = teams[0].team_id
+    return PitchEvents(
+        x=[e.start.x if e.start else None for e in events],
+        y=[e.start.y if e.start else None for e in events],
+        end_x=[e.end.x if e.end else None for e in events],
+        end_y=[e.end.y if e.end else None for e in events],
+        home=[e.team_id == home for e in events],
+        outcome=[e.outcome for e in events],
+        xg=[_number(e.attributes.get("statsbomb_xg")) for e in events],
+        home_team=teams[0].name,
+        away_team=teams[1].name,
+        title=title,
+    ).drawable(kind)
+
+
+def _number(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) else None
+
+
+def create_router() -> APIRouter:
+    router = APIRouter(prefix=API, dependencies=[Depends(cv_token)])
+
+    @router.get(
+        "/matches/{match_id}/players",
+        response_model=LineupView,
+        tags=["matches"],
+        responses={404: {"description": "Unknown match"}},
+    )
+    def lineup(match_id: str, app_container: Wired) -> LineupView:
+        """The match's lineups: both teams and their players (names, jersey numbers, positions,
+        starters)."""
+        return LineupView.of(match_id, views.lineup(app_container.unit_of_work, match_id))
+
+    @router.get(
+        "/matches/{match_id}/plots/{kind}.png",
+        tags=["matches"],
+        response_class=Response,
+        responses={
+            200: {
+                "content": {"image/png": {}},
+                "description": f"The picture; `{MARKERS_HEADER}` says how many events it draws",
+            },
+            404: {"description": "Unknown match"},
+            503: {"description": "The server has no mplsoccer (the plots extra)"},
+        },
+    )
+    def plot(
+        match_id: str,
+        kind: PlotKind,
+        app_container: Wired,
+        player: Annotated[
+            str | None, Query(max_length=128, description="player id or part of a name")
+        ] = None,
+        team: Annotated[str | None, Query(max_length=128, description="team id or part of a name")] = None,
+        type: Annotated[
+            EventType | None, Query(description="heatmap only: the event type (default: every event)")
+        ] = None,
+    ) -> Response:
+        """A picture of the match's events on the pitch (home attacking right): `shots` (sized by
+        xG, goals filled), `passes` (arrows; failed ones red) or `heatmap` (where the events were),
+        for one player and/or team. Events without the coordinates the picture needs are left out."""
+        event_type = kind.event_type or (type.value if type else None)
+        selected, teams = views.selected_events(
+            app_container.unit_of_work, match_id, type=event_type, player=player, team=team
+        )
+        who = " ".join(part for part in (player, team) if part)
+        title = f"{teams[0].name} v {teams[1].name}: {who + ' ' if who else ''}{kind.value}"
+        picture = draw(kind, pitch_events(kind, selected, teams, title))
+        png = picture.png()
+        return Response(png, media_type="image/png", headers={MARKERS_HEADER: str(picture.markers)})
+
+    return router
