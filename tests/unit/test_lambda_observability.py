@@ -109,3 +109,35 @@ def test_log_lines_carry_request_id_and_cold_start(
     ]
     [outside] = [line for line in lines if line["message"] == "outside"]
     assert "aws_request_id" not in outside and "cold_start" not in outside
+
+
+def test_http_metrics_are_per_route_template_not_per_url() -> None:
+    """`pitchlens_http_request_duration_seconds` and `_requests_total` carry the route template, so
+    one series per route whatever the ids in the URL; an unknown path is `unmatched`. (401s: the
+    token check answers before anything touches a database.)"""
+    from fastapi.testclient import TestClient
+
+    from pitchlens.infrastructure.http.app import create_app
+
+    container = Container(Settings(database_url="postgresql://nobody@/none", api_token="t" * 16))
+    client = TestClient(create_app(lambda: container))
+    route = "/api/v1/matches/{match_id}"
+
+    def count(name: str, **labels: str) -> float:
+        return REGISTRY.get_sample_value(name, labels) or 0.0
+
+    before = count("pitchlens_http_request_duration_seconds_count", method="GET", route=route)
+    for match_id in ("m-1", "m-2", "m-3"):
+        assert client.get(f"/api/v1/matches/{match_id}").status_code == 401
+    assert client.get("/no/such/path").status_code == 404
+    after = count("pitchlens_http_request_duration_seconds_count", method="GET", route=route)
+    assert after - before == 3
+    assert count("pitchlens_http_requests_total", method="GET", route=route, status="401") >= 3
+    assert count("pitchlens_http_request_duration_seconds_count", method="GET", route="unmatched") >= 1
+    urls = [
+        s.labels["route"]
+        for m in REGISTRY.collect()
+        if m.name == "pitchlens_http_request_duration_seconds"
+        for s in m.samples
+    ]
+    assert not [u for u in urls if "m-1" in u], urls
