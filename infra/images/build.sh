@@ -83,8 +83,10 @@ if wanted function || wanted function-video; then
     build "$LAMBDA_BASE" infra/images/Containerfile.lambda-base infra/images --build-arg "BASE_IMAGE=${BASE}"
 fi
 if wanted function; then
+  # One image for ingest, persist, migrate and the API: with the API's extra (template.yaml's
+  # ApiFunction builds EXTRAS=plots; the others' images are this one without mplsoccer).
   build "localhost/pitchlens-function:${TAG}" infra/Dockerfile.function . \
-    --build-arg "LAMBDA_BASE_IMAGE=${LAMBDA_BASE}"
+    --build-arg "LAMBDA_BASE_IMAGE=${LAMBDA_BASE}" --build-arg EXTRAS=plots
 fi
 if wanted function-video; then
   build "localhost/pitchlens-function-video:${TAG}" infra/Dockerfile.function . \

@@ -440,6 +440,11 @@ def test_template_api_function(template: dict[str, Any]) -> None:
     _, resource = _function_resource(template, "api")
     events = resource["Properties"]["Events"].values()
     assert any(e["Type"] == "HttpApi" for e in events)
+    # The picture routes answer 503 without mplsoccer: the API's image has the plots extra (as
+    # compose's api, whose image test_dockerfiles checks).
+    assert resource["Metadata"]["DockerBuildArgs"]["EXTRAS"] == "plots"
+    extras = tomllib.loads(PYPROJECT.read_text())["project"]["optional-dependencies"]
+    assert any(r.startswith("mplsoccer") for r in extras["plots"])
 
 
 def test_template_persist_reads_artifacts_and_writes_tracking_data(template: dict[str, Any]) -> None:
@@ -1218,7 +1223,7 @@ def test_dockerfiles() -> None:
     video = {re.split(r"[<>=!~ ;\[]", r)[0] for r in extras["video"]}
     assert video == {"av", "imageio-ffmpeg", "opencv-python-headless"}
     assert "pitchlens[video]" in extras["vision"], "the vision extra builds on the video extra"
-    assert '".[video]"' in worker and '"pitchlens[video]"' in worker
+    assert '".[video,plots]"' in worker and '"pitchlens[video,plots]"' in worker
     assert re.search(r'^ARG EXTRAS=""$', function, re.MULTILINE)
     assert '".${EXTRAS:+[${EXTRAS}]}"' in function and '"pitchlens${EXTRAS:+[${EXTRAS}]}"' in function
     assert ".[vision]" not in worker and ".[vision]" not in function

@@ -86,7 +86,7 @@ def test_worker_image_entrypoint_and_handlers() -> None:
         assert role in result.stdout, f"`pitchlens {role}` missing from the image's CLI"
     out = _python(
         WORKER,
-        "import av, cv2, imageio_ffmpeg, subprocess, prometheus_client\n"
+        "import av, cv2, imageio_ffmpeg, mplsoccer, subprocess, prometheus_client\n"
         "from pitchlens.runtime.worker.functions import available_functions, load_handler\n"
         "import pitchlens.infrastructure.metrics\n"
         "names = available_functions(); [load_handler(n) for n in names]\n"
@@ -118,7 +118,7 @@ def test_function_image_loads_every_queue_handler() -> None:
     _python(
         FUNCTION,
         "import functions.ingest.handler, functions.persist.handler, functions.migrate.handler\n"
-        "import aws_lambda_powertools.metrics",
+        "import aws_lambda_powertools.metrics, mplsoccer",
     )
 
 
