@@ -327,7 +327,8 @@ def test_api_function_image(stack: Stack, runtime_api: RuntimeApi) -> None:
         FUNCTION, "functions.api.handler.handler", apigw_event("/api/v1/matches"), stack.env_file
     )
     assert kind == "response", (body, logs[-3000:])
-    assert body["statusCode"] == 200 and isinstance(json.loads(body["body"]), list)
+    assert body["statusCode"] == 200, body
+    assert isinstance(json.loads(body["body"])["matches"], list)  # the paged envelope
     lines = [json.loads(line) for line in logs.splitlines() if line.startswith("{")]
     request = [line for line in lines if line.get("message") == "request"]
     assert request and request[0]["cold_start"] is True and request[0]["aws_request_id"]
