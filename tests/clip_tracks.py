@@ -25,7 +25,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,31 @@ from pitchlens.domain.vision import DetectionModel, FrameDetections, FrameTracks
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BATCH = 8
 TIMEOUT_S = 600
+DATA = REPO_ROOT / "tests" / "data"
+
+TILES = 2
+"""Detector tiles, as the track function runs by default (PITCHLENS_TRACKING_TILES=2): the wide DFL
+shot needs tiles for its 10-30 px players."""
+INSTRUCTION_SETS = {"native": None, "AVX2": "AVX2"}
+"""oneDNN instruction-set caps the quality is asserted under (None: the CPU's own)."""
+SEGMENT_SECONDS = (2.5, 3.0)
+"""The annotated ranges are also tracked split into segments this long (2-3 s, as a 90-minute
+match's 60-s segments would be if the clips were that long) and stitched (`test_..._boundaries`)."""
+
+TracksOf = Callable[..., list[FrameTracks]]
+"""(isa, clip, first, last, fresh=False, seconds=None) -> the tracks of that range under that
+instruction set (split into segments of `seconds` and stitched, when given); `fresh` computes them
+again instead of returning the session's copy."""
+
+
+def quality_ranges() -> tuple[list[str], list[str]]:
+    """`CLIP:FIRST:LAST` of the ranges the quality tests follow players in (also tracked split
+    into segments) and of those they only place players in, so one child process per
+    instruction set detects each frame once for all of them."""
+    follow = json.loads((DATA / "follow_ground_truth.json").read_text())["players"]
+    placed = json.loads((DATA / "players_on_pitch.json").read_text())["ranges"]
+    followed = sorted({f"{p['clip']}:{p['frames'][0]}:{p['frames'][1]}" for p in follow})
+    return followed, sorted(set(placed) - set(followed))
 
 
 def model_dir(shared_data: Path) -> Path:

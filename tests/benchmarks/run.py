@@ -7,7 +7,9 @@
 4. upload-to-handler latency of the embedded runtime over 50 uploads (target p95 <= 1 s).
 
 `--only` picks sections: ingestion (the above), vision, trajectories, rendering (see each module
-under tests/benchmarks/; PITCHLENS_BENCH_4K_FINAL=0 skips rendering's longest part, the 4K final).
+under tests/benchmarks/; PITCHLENS_BENCH_4K_FINAL=0 skips rendering's longest part, the 4K final),
+match (a looped match video uploaded and tracked in segments by 1 and 2 workers; quick unless
+PITCHLENS_BENCH_MATCH=full).
 
 Each figure is the median of several repetitions; the machine is small and shared, so read the
 ratios, not the absolute times. Results go to stdout and `bench-results/benchmarks.md` (only the
@@ -34,7 +36,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[2]
 MATCH = "9880"
 REPEATS = 5
-SECTIONS = ("ingestion", "vision", "trajectories", "rendering")
+SECTIONS = ("ingestion", "vision", "trajectories", "rendering", "match")
 
 PROBE_HANDLER = textwrap.dedent(
     '''
@@ -97,6 +99,10 @@ def main() -> int:
         from tests.benchmarks import rendering
 
         sections.append(render("Rendering", rendering.run(args.shared)))
+    if "match" in chosen:
+        from tests.benchmarks import match
+
+        sections.append(render("Whole match", match.run(args.shared)))
     table = "\n\n".join(sections)
     print(table)
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -9,7 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from pitchlens.domain.appearance import Appearance, AppearanceEncoder, BoxAppearance, Sighting
+from pitchlens.domain.camera import CameraView, PitchArea, PitchCamera
 from pitchlens.domain.errors import ClipNotFound, InvalidVideo, ObjectNotFound, ServiceUnavailable
+from pitchlens.domain.pitch import Homography
 from pitchlens.domain.rendering import (
     Indicator,
     IndicatorRenderer,
@@ -18,6 +20,7 @@ from pitchlens.domain.rendering import (
     RenderPreset,
 )
 from pitchlens.domain.segments import Segment
+from pitchlens.domain.teams import TeamClassifier, TeamRun, Teams
 from pitchlens.domain.vision import (
     BoundingBox,
     Clip,
@@ -171,6 +174,7 @@ class FakeTracker(MultiObjectTracker):
 class FakeTrajectoryStore(TrajectoryStore):
     def __init__(self) -> None:
         self.staged: dict[str, list[FrameTracks]] = {}
+        self.pitch_reasons: dict[str, str | None] = {}
         self.published: dict[str, list[FrameTracks]] = {}
         self.down = False
 
@@ -182,8 +186,10 @@ class FakeTrajectoryStore(TrajectoryStore):
         fps: float,
         tracks: Sequence[FrameTracks],
         name: str = "tracks",
+        pitch_reason: str | None = None,
     ) -> str:
         uri = f"s3://artifacts/staging/tracks/{job_id}/{name}.parquet"
+        self.pitch_reasons[uri] = pitch_reason
         self.staged[uri] = [frame for frame in tracks if len(frame)]
         return uri
 
@@ -261,3 +267,53 @@ class FakeIndicatorRenderer(IndicatorRenderer):
         return RenderedVideo(
             target, width, height, preset.output_fps(25.0), len(frames), len(frames), len(marked), False
         )
+
+
+class FakePitchArea(PitchArea):
+    """Everybody whose box starts at x >= 0 stands on the pitch (a box reaching past the frame's
+    left edge is somebody on the touchline)."""
+
+    def on_pitch(self, image: Any, boxes: Sequence[Sequence[float]]) -> list[bool]:
+        return [float(box[0]) >= 0 for box in boxes]
+
+
+class FakeTeams(TeamClassifier):
+    """Odd track ids play in white, even ones in green."""
+
+    def __init__(self) -> None:
+        self.seen: dict[int, list[int]] = {}
+
+    def observe(
+        self,
+        frame_index: int,
+        image: Any,
+        track_ids: Sequence[int],
+        boxes: Sequence[Sequence[float]],
+        on_pitch: Sequence[bool],
+    ) -> None:
+        for track_id, inside in zip(track_ids, on_pitch, strict=True):
+            if inside:
+                self.seen.setdefault(int(track_id), []).append(frame_index)
+
+    def teams(self) -> Teams:
+        runs = {
+            track: (TeamRun(min(frames), max(frames), "white" if track % 2 else "green"),)
+            for track, frames in self.seen.items()
+        }
+        return Teams(("white", "green"), runs)
+
+
+class StillCamera(PitchCamera):
+    """A camera that never moves, with no cuts and no pitch lines to re-anchor on."""
+
+    def observe(self, frame_index: int, image: Any, boxes: Sequence[Sequence[float]]) -> CameraView:
+        return CameraView(frame_index, 64, 36, Homography.identity(), None)
+
+    def cuts(self) -> list[int]:
+        return []
+
+    def reanchor(self, view: CameraView, guess: Homography) -> Homography | None:
+        return None
+
+    def calibrate(self, view: CameraView) -> Homography | None:
+        return None

@@ -9,6 +9,7 @@ from typing import Any
 
 from pitchlens.application.job_keeper import JobKeeper
 from pitchlens.application.outcomes import Outcome, Result
+from pitchlens.application.player_placer import PlayerPlacer, continuous_shots, pitch_reason
 from pitchlens.domain.appearance import Appearance, BoxAppearance
 from pitchlens.domain.errors import InvalidTrackingData, PermanentError, PitchLensError
 from pitchlens.domain.jobs import JobStage, JobStatus
@@ -139,8 +140,10 @@ class SegmentTracker:
         publisher: MessagePublisher,
         clock: Clock,
         batch_size: int = 8,
+        placer: PlayerPlacer | None = None,
     ) -> None:
         self._uow = unit_of_work
+        self._placer = placer
         self._videos = videos
         self._reader = reader
         self._model = model
@@ -172,17 +175,28 @@ class SegmentTracker:
         plan = SegmentPlan(message.segment, message.start, message.stop, message.track_from)
         span = FrameSpan(message.track_from, message.stop, message.seek_pts, message.start_pts)
         edges = EdgeLooks(plan, self._looks, message.overlap)
+        placing = self._placer.start() if self._placer is not None else None
+
+        def see(index: int, image: Any, tracked: FrameTracks) -> None:
+            edges.see(index, image, tracked)
+            if placing is not None:
+                placing.see(index, image, tracked)
+
         tracks = track_frames(
             self._reader.frames(self._videos.readable(message.video_uri), span),
             self._model,
             self._tracker_factory(message.fps),
             self._batch_size,
             on_progress=lambda done: self._report(message, done),
-            on_frame=edges.see,
+            on_frame=see,
         )
+        reason = None
+        if placing is not None:
+            placed = placing.place(tracks)
+            tracks, reason = list(placed.tracks), placed.reason
         name = f"segment-{message.segment:05d}"
         staged = self._trajectories.stage(
-            message.job_id, message.match_id, message.clip_id, message.fps, tracks, name
+            message.job_id, message.match_id, message.clip_id, message.fps, tracks, name, reason
         )
         bucket, _, key = staged.removeprefix("s3://").partition("/")
         self._storage.put(bucket, key.replace(".parquet", ".looks.json"), edges.document())
@@ -301,9 +315,14 @@ class TrackStitcher:
                 f"clip {message.clip_id} cannot be stitched: segments {missing} are not tracked"
             )
         parts = [self._tracked(segment) for segment in segments]
-        tracks = stitch_segments(parts, self._looks.similarity)
+        tracks = continuous_shots(stitch_segments(parts, self._looks.similarity))
         staged = self._trajectories.stage(
-            message.job_id, message.match_id, message.clip_id, message.fps, tracks
+            message.job_id,
+            message.match_id,
+            message.clip_id,
+            message.fps,
+            tracks,
+            pitch_reason=pitch_reason(tracks),
         )
         track_ids = {int(i) for frame in tracks for i in frame.track_ids}
         frames = segments[-1].plan.stop

@@ -7,6 +7,7 @@ which satisfy the `Sequence` types), never a Python object per box.
 
 from __future__ import annotations
 
+import dataclasses
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
@@ -118,9 +119,23 @@ class FrameTracks:
     track_ids: Sequence[int]
     boxes: Sequence[Sequence[float]]
     confidences: Sequence[float]
+    on_pitch: Sequence[bool] | None = None
+    """Per box: its foot point on the playing area (None: not placed)."""
+    teams: Sequence[str | None] | None = None
+    """Per box: the team by kit (a kit colour's name, "other", or None: kit not seen)."""
+    pitch_xy: Sequence[Sequence[float]] | None = None
+    """Per box: the foot point in metres of the match frame (x, y; NaN where the frame has no
+    homography; None: not placed)."""
+    shot: int | None = None
+    """The first frame of the camera shot this frame belongs to (a cut starts a new one; None: the
+    cuts were not looked for)."""
 
     def __len__(self) -> int:
         return len(self.track_ids)
+
+    def renumbered(self, track_ids: Sequence[int]) -> FrameTracks:
+        """The same boxes and placement under other track ids."""
+        return dataclasses.replace(self, track_ids=track_ids)
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,9 +308,10 @@ class TrajectoryStore(ABC):
         fps: float,
         tracks: Sequence[FrameTracks],
         name: str = "tracks",
+        pitch_reason: str | None = None,
     ) -> str:
-        """Writes the claim check `<job_id>/<name>` (a clip's tracks, or one segment's); returns
-        its URI."""
+        """Writes the claim check `<job_id>/<name>` (a clip's tracks, or one segment's), with why
+        its tracks have no pitch coordinates when they have none; returns its URI."""
 
     @abstractmethod
     def publish(self, staged_uri: str, match_id: str, clip_id: str) -> TrajectoryRef:

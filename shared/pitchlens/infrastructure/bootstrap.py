@@ -11,6 +11,7 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
+from pitchlens.application.clip_calibrator import CalibrationRequester, ClipCalibrator
 from pitchlens.application.clip_detector import ClipDetector
 from pitchlens.application.clip_registerer import ClipRegisterer
 from pitchlens.application.clip_renderer import ClipRenderer, FollowRender
@@ -28,6 +29,7 @@ from pitchlens.application.ingestion_requester import IngestionRequester
 from pitchlens.application.match_ingester import MatchIngester
 from pitchlens.application.match_persister import MatchPersister
 from pitchlens.application.message_pipeline import Consumer, MessagePipeline
+from pitchlens.application.player_placer import PlayerPlacer
 from pitchlens.application.render_requester import RenderRequester
 from pitchlens.application.session_finalizer import FinalClipRenderer, SessionFinalizer
 from pitchlens.application.tracked_clip_concatenator import ConcatRequester, TrackedClipConcatenator
@@ -35,8 +37,10 @@ from pitchlens.application.trajectory_persister import TrajectoryPersister
 from pitchlens.application.upload_ingester import UploadIngester
 from pitchlens.application.uploads import UploadCompleter, UploadStarter
 from pitchlens.domain.appearance import AppearanceEncoder, BoxAppearance
+from pitchlens.domain.camera import PitchArea
 from pitchlens.domain.highlights import IntervalReader, VideoEditor
 from pitchlens.domain.messages import (
+    CalibrationRequested,
     ConcatRequested,
     DetectionRequested,
     FinalClipRequested,
@@ -127,6 +131,7 @@ class Container:
             FinalClipRequested: Consumer("render", "final-clip", lambda: self.final_clip_renderer),
             HighlightsRequested: Consumer("render", "cut", lambda: self.highlight_cut_worker),
             ConcatRequested: Consumer("render", "concat", lambda: self.tracked_clip_concatenator),
+            CalibrationRequested: Consumer("track", "calibrate", lambda: self.clip_calibrator),
         }
 
     @functools.cached_property
@@ -236,7 +241,10 @@ class Container:
         from pitchlens.infrastructure.storage.video_store import S3VideoStore
 
         return S3VideoStore(
-            self.s3, self.settings.bucket_artifacts, outputs_bucket=self.settings.bucket_outputs
+            self.s3,
+            self.settings.bucket_artifacts,
+            outputs_bucket=self.settings.bucket_outputs,
+            pitch_area=self.pitch_area if self.settings.place_players else None,
         )
 
     @functools.cached_property
@@ -330,7 +338,50 @@ class Container:
             self.publisher,
             self.clock,
             batch_size=self.settings.detection_batch,
+            placer=self.player_placer if self.settings.place_players else None,
         )
+
+    @functools.cached_property
+    def player_placer(self) -> PlayerPlacer:
+        """While tracking: on the pitch by the grass and its boundary lines, teams by kit colour,
+        the camera's cuts (tracks split there); no pitch lines (metres need a calibration first)."""
+        from pitchlens.infrastructure.vision.camera import BroadcastPitchCamera
+        from pitchlens.infrastructure.vision.teams import KitColourTeams
+
+        return PlayerPlacer(
+            self.pitch_area, functools.partial(BroadcastPitchCamera, lines=False), KitColourTeams
+        )
+
+    @functools.cached_property
+    def calibration_requester(self) -> CalibrationRequester:
+        return CalibrationRequester(
+            self.unit_of_work, self.publisher, self.clock, self.settings.calibration_max_frames
+        )
+
+    @functools.cached_property
+    def clip_calibrator(self) -> ClipCalibrator:
+        """A calibrated clip placed again with the pitch lines (re-anchoring) and no automatic fit."""
+        from pitchlens.infrastructure.vision.camera import BroadcastPitchCamera
+        from pitchlens.infrastructure.vision.teams import KitColourTeams
+
+        placer = PlayerPlacer(
+            self.pitch_area, BroadcastPitchCamera, KitColourTeams, automatic_calibration=False
+        )
+        return ClipCalibrator(
+            self.unit_of_work,
+            self.videos,
+            self.video_reader,
+            self.trajectories,
+            placer,
+            self.clock,
+            self.settings.calibration_max_frames,
+        )
+
+    @functools.cached_property
+    def pitch_area(self) -> PitchArea:
+        from pitchlens.infrastructure.vision.pitch_area import GrassPitchArea
+
+        return GrassPitchArea()
 
     @functools.cached_property
     def track_stitcher(self) -> TrackStitcher:

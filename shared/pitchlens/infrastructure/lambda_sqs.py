@@ -100,9 +100,11 @@ def _handle_record(
     correlation_id = _attribute(record, "correlation_id") or str(uuid.uuid4())
     started = time.perf_counter()
     results: list[Result] = []
+    types: list[str] = []
     with log_context(function=function, correlation_id=correlation_id, message_id=record.message_id):
         try:
             for message, delivery in _messages(record.body, correlation_id, attempt, max_attempts, uploads):
+                types.append(message.TYPE)
                 with log_context(correlation_id=delivery.correlation_id, message_type=message.TYPE):
                     results.extend(pipeline.handle(message, delivery, force=force))
         except Exception as error:
@@ -120,10 +122,16 @@ def _handle_record(
                 function_metrics.dead_lettered(queue)
             raise
         finally:
-            function_metrics.duration(function, time.perf_counter() - started)
+            seconds = time.perf_counter() - started
+            function_metrics.duration(function, seconds)
         for result in results:
             log.info(
-                "message handled", outcome=result.outcome.value, job_id=result.job_id, detail=result.detail
+                "message handled",
+                outcome=result.outcome.value,
+                job_id=result.job_id,
+                detail=result.detail,
+                message_type=",".join(types),
+                seconds=round(seconds, 3),  # the whole record's handling
             )
         replay = _REPLAY.get()
         if replay is not None:
