@@ -756,6 +756,12 @@ QUEUE_SENDS = {
     ("track", "VideoProcessed"),
     ("render", "FinalClipRequested"),
     ("render", "ConcatRequested"),
+    # The API's requests (the storage webhook route is compose's; on AWS S3 notifies the queues).
+    ("api", "IngestionRequested"),
+    ("api", "RenderRequested"),
+    ("api", "FinalizeRequested"),
+    ("api", "HighlightsRequested"),
+    ("api", "CalibrationRequested"),
 }
 
 
@@ -768,7 +774,7 @@ def test_template_declares_the_fan_out(template: dict[str, Any], defaults: Setti
     consumer_of = {kind.TYPE: c.function for kind, c in Container(defaults).consumers.items()}
     application = REPO / "shared" / "pitchlens" / "application"
     published = "\n".join(
-        f.read_text() for f in application.glob("*.py") if "_publisher.publish(" in f.read_text()
+        f.read_text() for f in application.glob("*.py") if "self._publisher" in f.read_text()
     )
     alarms = _resources(template, "AWS::CloudWatch::Alarm")
     dead_letters = _alarms_on(template, "AWS/SQS", "ApproximateNumberOfMessagesVisible")
@@ -931,19 +937,23 @@ def test_template_gpu_task_role(template: dict[str, Any], defaults: Settings) ->
     assert '"Action": "*"' not in text and '"Resource": "*"' not in text and "sqs:*" not in text
 
     def resources_for(action: str) -> set[str]:
-        return {
-            _getatt(r)[0]
-            for s in statements
-            if action in s["Action"]
-            for r in s["Resource"]
-            if isinstance(r, dict) and "Fn::GetAtt" in r
-        }
+        """Logical ids of the resources `action` is allowed on (GetAtt, or `${X.Arn}` in a Sub)."""
+        found: set[str] = set()
+        for s in statements:
+            if action not in s["Action"]:
+                continue
+            for r in s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]]:
+                if isinstance(r, dict) and "Fn::GetAtt" in r:
+                    found.add(_getatt(r)[0])
+                elif isinstance(r, dict) and "Fn::Sub" in r:
+                    found |= set(re.findall(r"\$\{(\w+)\.Arn\}", r["Fn::Sub"]))
+        return found
 
     queue = {f: _queue_resource(template, defaults.queue_name(f)) for f in (*GPU_WORKER_FUNCTIONS, "persist")}
     assert resources_for("sqs:ReceiveMessage") == {queue["detect"], queue["track"]}
     assert resources_for("sqs:SendMessage") == {queue["track"], queue["persist"]}
     assert "VideosBucket" in resources_for("s3:GetObject")
-    assert resources_for("s3:PutObject") == {"ArtifactsBucket"}
+    assert resources_for("s3:PutObject") == {"ArtifactsBucket", "TrackingDataBucket"}
 
 
 def _task_role_arn(template: dict[str, Any]) -> Any:
