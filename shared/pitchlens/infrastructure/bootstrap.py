@@ -8,6 +8,7 @@ a `Container` with their own settings, or call `reset()` after changing the envi
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import Any
 
 from pitchlens.application.clip_calibrator import CalibrationRequester, ClipCalibrator
@@ -71,6 +72,7 @@ from pitchlens.infrastructure.clock import SystemClock
 from pitchlens.infrastructure.match_sources import RoutingMatchSource, S3FolderMatchSource
 from pitchlens.infrastructure.messaging.dead_letters import DeadLetterOffice
 from pitchlens.infrastructure.messaging.sqs import QueueDirectory, SqsMessagePublisher
+from pitchlens.infrastructure.metrics import FunctionMetrics
 from pitchlens.infrastructure.settings import Settings
 from pitchlens.infrastructure.storage.match_staging import S3MatchStaging
 from pitchlens.infrastructure.storage.s3 import S3ObjectStorage
@@ -140,9 +142,15 @@ class Container:
     @functools.cache  # noqa: B019 - one pipeline per function for the container's lifetime
     def pipeline(self, function: str) -> MessagePipeline:
         """The message pipeline of one queue-driven function."""
-        from pitchlens.infrastructure.lambda_sqs import PrometheusOutcomes
+        from pitchlens.infrastructure.lambda_sqs import MetricsOutcomes
 
-        return MessagePipeline(function, self.consumers, self.unit_of_work, self.clock, PrometheusOutcomes())
+        observer = MetricsOutcomes(self.function_metrics)
+        return MessagePipeline(function, self.consumers, self.unit_of_work, self.clock, observer)
+
+    @functools.cached_property
+    def function_metrics(self) -> FunctionMetrics:
+        """Prometheus everywhere; CloudWatch EMF too on Lambda (settings.emf_namespace)."""
+        return FunctionMetrics(self.settings.emf_namespace)
 
     @functools.cached_property
     def engine(self) -> Any:
@@ -150,7 +158,12 @@ class Container:
 
         if not self.settings.database_url:
             raise RuntimeError("PITCHLENS_DATABASE_URL is not set (start the stack with `pitchlens up`)")
-        return create_engine(self.settings.database_url)
+        return create_engine(
+            self.settings.database_url,
+            pool_size=self.settings.database_pool_size,
+            max_overflow=self.settings.database_max_overflow,
+            password=database_password(self.settings),
+        )
 
     def unit_of_work(self) -> UnitOfWork:
         from pitchlens.infrastructure.postgres.unit_of_work import PostgresUnitOfWork
@@ -499,6 +512,15 @@ class Container:
     @functools.cached_property
     def concat_requester(self) -> ConcatRequester:
         return ConcatRequester(self.unit_of_work, self.publisher, self.clock, self.settings.bucket_outputs)
+
+
+def database_password(settings: Settings) -> Callable[[], str] | None:
+    """The password of each new database connection, when a secret holds it (AWS)."""
+    if not settings.database_secret_arn:
+        return None
+    from pitchlens.infrastructure.postgres.secrets import SecretsManagerPassword
+
+    return SecretsManagerPassword(aws_clients.secretsmanager_client(settings), settings.database_secret_arn)
 
 
 @functools.cache

@@ -35,6 +35,14 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("PITCHLENS_SQS_ENDPOINT", "AWS_ENDPOINT_URL_SQS", "AWS_ENDPOINT_URL"),
     )
     database_url: str | None = None
+    """PostgreSQL URL. On AWS without the password: it comes from `database_secret_arn`."""
+    database_secret_arn: str | None = None
+    """A Secrets Manager secret (JSON with `password`, optionally `username`, as RDS writes them)
+    whose password is used for each new database connection (fetched again after a rotation)."""
+    database_pool_size: int = 5
+    database_max_overflow: int = 10
+    """Connections a process keeps open (pool size) and may add for bursts (overflow). Lambda
+    handles one event at a time: template.yaml sets 1 + 1 per function (see its connection budget)."""
     api_url: str | None = None
     aws_region: str = Field(
         default="us-east-1",
@@ -118,8 +126,18 @@ class Settings(BaseSettings):
     api_port: int = 8000
     aws_port: int = 4566
 
+    lambda_function_name: str | None = Field(default=None, validation_alias="AWS_LAMBDA_FUNCTION_NAME")
+    """Set by Lambda: function metrics then also go to CloudWatch as EMF (Prometheus cannot scrape)."""
+    metrics_namespace: str = "PitchLens"
+    """CloudWatch namespace of the EMF metrics."""
+
     log_level: str = "INFO"
     log_format: str = "json"
+
+    @property
+    def emf_namespace(self) -> str | None:
+        """Where function metrics go as CloudWatch EMF: on Lambda only."""
+        return self.metrics_namespace if self.lambda_function_name else None
 
     def queue_name(self, function: str) -> str:
         return f"{self.queue_prefix}{function}"

@@ -494,6 +494,7 @@ def create_app(container_factory: Callable[[], Container] = container) -> FastAP
             route = request.scope.get("route")
             path = getattr(route, "path", "unmatched")
             metrics.HTTP_REQUESTS.labels(request.method, path, str(response.status_code)).inc()
+            metrics.HTTP_REQUEST_DURATION.labels(request.method, path).observe(time.perf_counter() - started)
             if path not in ("/healthz", "/metrics"):
                 log.info(
                     "request",

@@ -650,7 +650,7 @@ class DeferredDetectionModel(DetectionModel):
 
 
 class CountedDetectionModel(DetectionModel):
-    """Counts the frames a function runs through detection (`frames_processed_total`), for
+    """Counts the frames a function runs through detection (`pitchlens_frames_processed_total`), for
     frames-per-second dashboards."""
 
     def __init__(self, model: DetectionModel, function: str) -> None:
