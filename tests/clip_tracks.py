@@ -1,12 +1,12 @@
 """Tracks of clip frame ranges as the track function computes them (tiled YOLO on the OpenVINO
-runtime, then BoT-SORT), computed in a child process.
+runtime, then BoT-SORT; frames read as SegmentTracker reads them), computed in a child process.
 
 Why a child: oneDNN reads `ONEDNN_MAX_CPU_ISA` once, when OpenVINO's CPU plugin loads, so the
 tracks an AVX2-only CPU would produce can only be computed in a process started with
 `ONEDNN_MAX_CPU_ISA=AVX2`. Quality tests run the same ranges under several instruction sets this
 way and assert their thresholds under each.
 
-    python -m tests.clip_tracks OUT.json SHARED_DATA TILES CLIP:FIRST:LAST[/SECONDS] [...]
+    python -m tests.clip_tracks OUT.json SHARED_DATA TILES[:small] CLIP:FIRST:LAST[/SECONDS] [...]
 
 writes {"CLIP:FIRST:LAST": [[frame_index, track_ids, boxes, confidences], ...], ...}; float32
 values survive JSON exactly (each is a double with a short repr).
@@ -25,17 +25,48 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from pitchlens.application.clip_tracker import EdgeLooks, track_frames
+from pitchlens.domain.frame_sampling import tracking_step
 from pitchlens.domain.segments import SegmentPlan, overlap_frames, plan_segments, stitch_segments
-from pitchlens.domain.vision import DetectionModel, FrameDetections, FrameTracks, VideoReader
+from pitchlens.domain.vision import DetectionModel, FrameDetections, FrameSpan, FrameTracks, VideoReader
+from pitchlens.infrastructure.settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BATCH = 8
-TIMEOUT_S = 600
+TIMEOUT_S = 1200
+"""A child tracks ~470 frames three times; on a shared 2-core machine under load that took > 600 s
+(the follow tests' own timeout is 1200 s too)."""
+DATA = REPO_ROOT / "tests" / "data"
+
+TILES = "{tracking_tiles}:{tracking_tiles_where}".format_map(
+    {name: field.default for name, field in Settings.model_fields.items()}
+)
+"""Detector tiles as the track function runs them by default (PITCHLENS_TRACKING_TILES=2 and
+PITCHLENS_TRACKING_TILES_WHERE): the wide DFL shot needs tiles for its 10-30 px players."""
+INSTRUCTION_SETS = {"native": None, "AVX2": "AVX2"}
+"""oneDNN instruction-set caps the quality is asserted under (None: the CPU's own)."""
+SEGMENT_SECONDS = (2.5, 3.0)
+"""The annotated ranges are also tracked split into segments this long (2-3 s, as a 90-minute
+match's 60-s segments would be if the clips were that long) and stitched (`test_..._boundaries`)."""
+
+TracksOf = Callable[..., list[FrameTracks]]
+"""(isa, clip, first, last, fresh=False, seconds=None) -> the tracks of that range under that
+instruction set (split into segments of `seconds` and stitched, when given); `fresh` computes them
+again instead of returning the session's copy."""
+
+
+def quality_ranges() -> tuple[list[str], list[str]]:
+    """`CLIP:FIRST:LAST` of the ranges the quality tests follow players in (also tracked split
+    into segments) and of those they only place players in, so one child process per
+    instruction set detects each frame once for all of them."""
+    follow = json.loads((DATA / "follow_ground_truth.json").read_text())["players"]
+    placed = json.loads((DATA / "players_on_pitch.json").read_text())["ranges"]
+    followed = sorted({f"{p['clip']}:{p['frames'][0]}:{p['frames'][1]}" for p in follow})
+    return followed, sorted(set(placed) - set(followed))
 
 
 def model_dir(shared_data: Path) -> Path:
@@ -43,10 +74,10 @@ def model_dir(shared_data: Path) -> Path:
 
 
 def tracks_in_child(
-    shared_data: Path, specs: list[str], tiles: int, isa: str | None, out: Path
+    shared_data: Path, specs: list[str], tiles: int | str, isa: str | None, out: Path
 ) -> dict[str, list[FrameTracks]]:
     """Tracks of each `CLIP:FIRST:LAST[/SECONDS]` spec, computed by a child process under oneDNN's
-    `isa` (None: whatever the CPU offers)."""
+    `isa` (None: whatever the CPU offers); `tiles` N or "N:small" (tiles only where people are small)."""
     env = {**os.environ, "YOLO_OFFLINE": "1"}
     env.pop("ONEDNN_MAX_CPU_ISA", None)
     if isa is not None:
@@ -77,15 +108,19 @@ class RememberedDetections(DetectionModel):
                 self.seen[(self.clip, found.frame_index)] = found
         return [self.seen[(self.clip, index)] for index in wanted]
 
+    def frame_size(self, width: int, height: int) -> tuple[int, int]:
+        return self.model.frame_size(width, height)
 
-def _track(shared_data: Path, tiles: int, specs: list[str]) -> dict[str, list[list[object]]]:
+
+def _track(
+    shared_data: Path, tiles: int, tiles_where: str, specs: list[str]
+) -> dict[str, list[list[object]]]:
     from pitchlens.infrastructure.vision.detection import YoloDetectionModel
-    from pitchlens.infrastructure.vision.tracking import create_tracker
     from pitchlens.infrastructure.vision.video import PyAVVideoReader
 
     reader = PyAVVideoReader()
     detector = RememberedDetections(
-        YoloDetectionModel(str(model_dir(shared_data)), device="cpu", tiles=tiles)
+        YoloDetectionModel(str(model_dir(shared_data)), device="cpu", tiles=tiles, tiles_where=tiles_where)
     )
     found: dict[str, list[list[object]]] = {}
     for spec in specs:
@@ -97,10 +132,8 @@ def _track(shared_data: Path, tiles: int, specs: list[str]) -> dict[str, list[li
             seconds = float(spec.partition("/")[2])
             tracks = _track_split(reader, detector, path, int(first), int(last), seconds)
         else:
-            tracker = create_tracker("botsort", reader.probe(path).fps)
-            tracks = track_frames(
-                reader.frames(path, reader.span(path, int(first), int(last) + 1)), detector, tracker, BATCH
-            )
+            span = reader.span(path, int(first), int(last) + 1)
+            tracks = track_as_shipped(reader, detector, path, span, reader.probe(path).fps)
         isa = os.environ.get("ONEDNN_MAX_CPU_ISA", "native")
         print(f"{spec} ({isa}): tracked in {time.perf_counter() - began:.1f} s", file=sys.stderr)
         found[spec] = [
@@ -115,13 +148,33 @@ def _track(shared_data: Path, tiles: int, specs: list[str]) -> dict[str, list[li
     return found
 
 
+def track_as_shipped(
+    reader: VideoReader,
+    detector: DetectionModel,
+    path: str,
+    span: FrameSpan,
+    fps: float,
+    on_frame: Callable[[int, Any, FrameTracks], None] | None = None,
+) -> list[FrameTracks]:
+    """`track_frames` over `span` read as SegmentTracker reads it: at most the settings'
+    tracking_max_fps frames a second (the rest interpolated), decoded at the model's frame_size,
+    the boxes back in source pixels."""
+    from pitchlens.infrastructure.vision.tracking import create_tracker
+
+    step = tracking_step(fps, Settings().tracking_max_fps or None)
+    width, height = reader.frame_size(path)
+    size = detector.frame_size(width, height)
+    frames = reader.frames(path, span, step=step, size=None if size == (width, height) else size)
+    tracker = create_tracker("botsort", fps / step)
+    scale = (width / size[0], height / size[1])
+    return track_frames(frames, detector, tracker, BATCH, on_frame=on_frame, scale=scale)
+
+
 def _track_split(
     reader: VideoReader, detector: DetectionModel, path: str, first: int, last: int, seconds: float
 ) -> list[FrameTracks]:
     """The range tracked as segments of about `seconds` and stitched, as the track function does."""
-    from pitchlens.infrastructure.settings import Settings
     from pitchlens.infrastructure.vision.appearance import KitColours
-    from pitchlens.infrastructure.vision.tracking import create_tracker
 
     fps = reader.probe(path).fps
     overlap = overlap_frames(Settings().segment_overlap_seconds, fps)
@@ -131,12 +184,13 @@ def _track_split(
     for plan in plan_segments(last - first + 1, fps, keyframes, seconds, overlap):
         shifted = SegmentPlan(plan.index, plan.start + first, plan.stop + first, plan.track_from + first)
         edges = EdgeLooks(shifted, looks, overlap)
-        frames = reader.frames(path, reader.span(path, shifted.track_from, shifted.stop))
-        tracks = track_frames(frames, detector, create_tracker("botsort", fps), BATCH, on_frame=edges.see)
+        span = reader.span(path, shifted.track_from, shifted.stop)
+        tracks = track_as_shipped(reader, detector, path, span, fps, edges.see)
         parts.append(edges.tracked(tracks))
     return stitch_segments(parts, looks.similarity)
 
 
 if __name__ == "__main__":
     out, shared, tiles, *wanted = sys.argv[1:]
-    Path(out).write_text(json.dumps(_track(Path(shared), int(tiles), wanted)))
+    count, _, where = tiles.partition(":")
+    Path(out).write_text(json.dumps(_track(Path(shared), int(count), where or "always", wanted)))

@@ -9,7 +9,12 @@
 * peak memory (RSS) of the tracking loop on the 25.8 s clip against the 6.75 s clip (target:
   within 20%: memory stays flat with clip length);
 * detection quality on detection_gt, default sliced inference vs the whole frame only, with the
-  cost per frame.
+  cost per frame;
+* the 4K60 preview clip (15 s of the DFL clip scaled to 3840x2160 at 60 fps by ffmpeg, made once
+  per run in a temporary folder, not timed): the track function as shipped (tracking at <= 30
+  frames/s with the skipped frames interpolated, frames decoded at the network's resolution) over
+  the whole clip, and each lever alone against neither on its first UHD_EXCERPT_S seconds, side by
+  side, with the CPU seconds each side used (on a shared machine the steadier figure).
 
 Each run is a fresh subprocess so peak RSS and warm caches do not leak between runs.
 """
@@ -24,29 +29,65 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
+
+import cv2
 
 Row = tuple[str, str, str, str, str]
 CLIPS = ("dfl_08fd33_4_848x478.mp4", "laliga_rma_sev_broadcast_720p.mp4")
 ROUNDS = 3
+UHD_SOURCE = "dfl_08fd33_4_848x478.mp4"
+UHD_EXCERPT_S = 3.0
+"""The levers are compared on this many seconds of the 4K clip (180 frames), each once."""
+UHD_TRACK_TARGET_S = 120.0
+"""The seed's preview: <= 2 min end to end (tracking here, the preview render in Rendering)."""
 
 
-def _ours(clip: str, model: str, tiles: int = 1) -> dict[str, float]:
+def _ours(
+    clip: str,
+    model: str,
+    tiles: int = 1,
+    *,
+    max_fps: float | None = None,
+    shrink: bool = False,
+    seconds: float | None = None,
+    tiles_where: str = "always",
+) -> dict[str, float]:
+    """The track function's loop over `clip` (its first `seconds`), reading it as SegmentTracker
+    does: at tracking_step(fps, `max_fps`), decoded at the model's frame_size with `shrink`."""
     from pitchlens.application.clip_tracker import track_frames
+    from pitchlens.domain.frame_sampling import tracking_step
     from pitchlens.infrastructure.vision.detection import YoloDetectionModel
     from pitchlens.infrastructure.vision.tracking import create_tracker
     from pitchlens.infrastructure.vision.video import PyAVVideoReader
 
-    detector = YoloDetectionModel(model, tiles=tiles)
+    detector = YoloDetectionModel(model, tiles=tiles, tiles_where=tiles_where)
     reader = PyAVVideoReader()
-    detector.detect([reader.frame(clip, 0)])  # warm-up, as a running worker is warm
+    width, height = reader.frame_size(clip)
+    size = detector.frame_size(width, height) if shrink else (width, height)
+    first = reader.frame(clip, 0)
+    detector.detect([cv2.resize(first, size) if size != (width, height) else first])  # warm, as a worker
     create_tracker("botsort")  # imports the trackers
-    started = time.perf_counter()
+    cpu_started, started = time.process_time(), time.perf_counter()
     info = reader.probe(clip)
-    tracks = track_frames(reader.frames(clip), detector, create_tracker("botsort", info.fps), batch_size=8)
-    frames = len(tracks)
-    seconds = time.perf_counter() - started
+    span = reader.span(clip, 0, min(info.frames, round(seconds * info.fps))) if seconds else None
+    step = tracking_step(info.fps, max_fps)
+    tracks = track_frames(
+        reader.frames(clip, span, step=step, size=None if size == (width, height) else size),
+        detector,
+        create_tracker("botsort", info.fps / step),
+        batch_size=8,
+        scale=(width / size[0], height / size[1]),
+    )
+    elapsed = time.perf_counter() - started
     people = statistics.median(len(frame) for frame in tracks)
-    return {"frames": frames, "seconds": seconds, "peak_rss_mb": _peak_rss_mb(), "people": people}
+    return {
+        "frames": len(tracks),
+        "seconds": elapsed,
+        "cpu_s": time.process_time() - cpu_started,
+        "peak_rss_mb": _peak_rss_mb(),
+        "people": people,
+    }
 
 
 def _baseline(clip: str, model: str) -> dict[str, float]:
@@ -64,20 +105,22 @@ def _baseline(clip: str, model: str) -> dict[str, float]:
     list(yolo.track(source=first, tracker="botsort.yaml", classes=[0], verbose=False))
     predictor = yolo.predictor
     assert predictor is not None
-    started = time.perf_counter()
+    cpu_started, started = time.process_time(), time.perf_counter()
     frames = sum(1 for _ in predictor(source=clip, stream=True))
     seconds = time.perf_counter() - started
-    return {"frames": frames, "seconds": seconds, "peak_rss_mb": _peak_rss_mb()}
+    cpu_s = time.process_time() - cpu_started
+    return {"frames": frames, "seconds": seconds, "cpu_s": cpu_s, "peak_rss_mb": _peak_rss_mb()}
 
 
 def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _in_subprocess(kind: str, clip: Path, model: Path) -> dict[str, float]:
+def _in_subprocess(kind: str, clip: Path, model: Path, **options: Any) -> dict[str, float]:
+    """`kind` ("ours", "ours-tiles-N" or "baseline") in a fresh process; `options` go to `_ours`."""
     env = {**os.environ, "YOLO_OFFLINE": "1", "PYTHONWARNINGS": "ignore"}
     result = subprocess.run(
-        [sys.executable, "-m", "tests.benchmarks.vision", kind, str(clip), str(model)],
+        [sys.executable, "-m", "tests.benchmarks.vision", kind, str(clip), str(model), json.dumps(options)],
         capture_output=True,
         text=True,
         env=env,
@@ -90,7 +133,10 @@ def _in_subprocess(kind: str, clip: Path, model: Path) -> dict[str, float]:
 def run(shared: Path) -> list[Row]:
     from pitchlens.infrastructure.settings import Settings
 
-    tracking_tiles = Settings.model_fields["tracking_tiles"].default
+    defaults = {name: field.default for name, field in Settings.model_fields.items()}
+    tracking_tiles, max_fps = defaults["tracking_tiles"], defaults["tracking_max_fps"]
+    shipped = {"max_fps": max_fps, "shrink": True, "tiles_where": defaults["tracking_tiles_where"]}
+    where_label = "only where people are small" if shipped["tiles_where"] == "small" else "on every frame"
     model = shared / "models" / "yolo11n_int8_openvino_model"
     rows: list[Row] = []
     ours_by_clip = {}
@@ -117,18 +163,31 @@ def run(shared: Path) -> list[Row]:
                 ">= 1.5x",
             )
         )
-        tiled = _in_subprocess(f"ours-tiles-{tracking_tiles}", clip, model)
-        tiled_fps = tiled["frames"] / tiled["seconds"]
-        rows.append(
-            (
-                f"  the track function's default ({tracking_tiles} tiles + whole frame), one run; people "
-                f"tracked per frame (median): {tiled['people']:.0f} vs {ours['people']:.0f} whole-frame",
-                f"{tiled_fps:.1f} frames/s",
-                f"{baseline_fps:.1f} frames/s",
-                f"{tiled_fps / baseline_fps:.2f}x",
-                "-",
+        # The track function as shipped next to the previous default (every tile on every frame,
+        # full-size decode), each once: frames/s, and the CPU seconds against the baseline's
+        # (the steadier ratio when other work shares the cores).
+        baseline_cpu = statistics.median(run["cpu_s"] for run in baseline_runs)
+        variants = {
+            f"the track function as shipped ({tracking_tiles} tiles {where_label}, <= {max_fps:g} "
+            "frames/s, decoded at the network's size)": shipped,
+            f"the previous default ({tracking_tiles} tiles + whole frame on every frame, "
+            "full-size decode)": {},
+            f"{tracking_tiles} tiles only where people are small (PITCHLENS_TRACKING_TILES_WHERE=small), "
+            "otherwise as shipped": {**shipped, "tiles_where": "small"},
+        }
+        for label, options in variants.items():
+            tiled = _in_subprocess(f"ours-tiles-{tracking_tiles}", clip, model, **options)
+            tiled_fps = tiled["frames"] / tiled["seconds"]
+            rows.append(
+                (
+                    f"  {label}, one run; people tracked per frame (median): {tiled['people']:.0f} vs "
+                    f"{ours['people']:.0f} whole-frame",
+                    f"{tiled_fps:.1f} frames/s ({tiled['cpu_s']:.0f} CPU-s)",
+                    f"{baseline_fps:.1f} frames/s ({baseline_cpu:.0f} CPU-s)",
+                    f"{tiled_fps / baseline_fps:.2f}x ({baseline_cpu / tiled['cpu_s']:.2f}x CPU)",
+                    ">= 1.0x" if options is shipped else "-",
+                )
             )
-        )
     short, long = (ours_by_clip[name]["peak_rss_mb"] for name in CLIPS)
     rows.append(
         (
@@ -140,6 +199,58 @@ def run(shared: Path) -> list[Row]:
         )
     )
     rows += _detection_quality(shared, model)
+    rows += _uhd_rows(shared, model, tracking_tiles, shipped)
+    return rows
+
+
+def _uhd_rows(shared: Path, model: Path, tiles: int, shipped: dict[str, Any]) -> list[Row]:
+    """The 4K60 preview clip through the track function as shipped, and its levers side by side."""
+    import tempfile
+
+    from pitchlens.infrastructure.video_editing import find_ffmpeg
+    from tests.benchmarks.rendering import UHD_FPS, UHD_SECONDS, UHD_SIZE, make_uhd_clip
+
+    max_fps, where = shipped["max_fps"], shipped["tiles_where"]
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory(prefix="pitchlens-bench-vision-") as tmp:
+        clip = Path(tmp) / f"dfl_{UHD_SIZE[0]}x{UHD_SIZE[1]}_{UHD_FPS}fps_{UHD_SECONDS}s.mp4"
+        make_uhd_clip(find_ffmpeg(), shared / "data" / "video" / UHD_SOURCE, clip)
+        label = f"{UHD_SECONDS} s {UHD_SIZE[0]}x{UHD_SIZE[1]} {UHD_FPS} fps clip made from {UHD_SOURCE}"
+        whole = _in_subprocess(f"ours-tiles-{tiles}", clip, model, **shipped)
+        rows.append(
+            (
+                f"track function as shipped ({tiles} tiles ({where}), <= {max_fps:g} frames/s tracked, "
+                f"decoded at the network's size), {label} ({int(whole['frames'])} frames), one run",
+                f"{whole['seconds']:.0f} s ({whole['frames'] / whole['seconds']:.1f} frames/s; "
+                f"{whole['cpu_s']:.0f} CPU-s; peak RSS {whole['peak_rss_mb']:.0f} MB)",
+                "-",
+                "-",
+                f"<= {UHD_TRACK_TARGET_S:.0f} s with the preview render (Rendering)",
+            )
+        )
+        levers = {  # all with the shipped tile mode, so each row isolates its lever
+            "neither (every frame, full 4K frames converted)": {"tiles_where": where},
+            "tracking at <= 30 frames/s, the rest interpolated": {"max_fps": max_fps, "tiles_where": where},
+            "decoded at the network's size": {"shrink": True, "tiles_where": where},
+            "both (as shipped)": shipped,
+        }
+        runs = {
+            name: _in_subprocess(f"ours-tiles-{tiles}", clip, model, seconds=UHD_EXCERPT_S, **options)
+            for name, options in levers.items()
+        }
+        base = runs["neither (every frame, full 4K frames converted)"]
+        for name, run in runs.items():
+            rows.append(
+                (
+                    f"  first {UHD_EXCERPT_S:g} s of it ({int(run['frames'])} frames), {name}",
+                    f"{run['frames'] / run['seconds']:.1f} frames/s ({run['cpu_s']:.0f} CPU-s, "
+                    f"people/frame {run['people']:.0f})",
+                    f"{base['frames'] / base['seconds']:.1f} frames/s (neither; {base['cpu_s']:.0f} CPU-s, "
+                    f"people/frame {base['people']:.0f})",
+                    f"{base['seconds'] / run['seconds']:.2f}x ({base['cpu_s'] / run['cpu_s']:.2f}x CPU)",
+                    "-",
+                )
+            )
     return rows
 
 
@@ -177,9 +288,9 @@ def _detection_quality(shared: Path, model: Path) -> list[Row]:
 
 if __name__ == "__main__":
     kind, clip_path, model_path = sys.argv[1:4]
+    options = json.loads(sys.argv[4]) if len(sys.argv) > 4 else {}
     if kind == "baseline":
         print(json.dumps(_baseline(clip_path, model_path)))
     else:  # "ours" or "ours-tiles-N"
-        print(
-            json.dumps(_ours(clip_path, model_path, int(kind.rpartition("-")[2]) if "tiles" in kind else 1))
-        )
+        tiles = int(kind.rpartition("-")[2]) if "tiles" in kind else 1
+        print(json.dumps(_ours(clip_path, model_path, tiles, **options)))

@@ -165,11 +165,11 @@ def test_minio_webhook_needs_the_token_and_enqueues(running: RunningStack) -> No
 def test_metrics_are_exported(running: RunningStack) -> None:
     text = running.api.get("/metrics").text
     for sample in (
-        'function_invocations_total{function="ingest",outcome="done"}',
-        'function_invocations_total{function="persist",outcome="done"}',
-        'ingestion_jobs_total{outcome="succeeded",source="statsbomb"}',
-        'ingestion_jobs_total{outcome="failed",source="statsbomb"}',
-        'function_duration_seconds_bucket{function="persist"',
+        'pitchlens_function_invocations_total{function="ingest",outcome="done"}',
+        'pitchlens_function_invocations_total{function="persist",outcome="done"}',
+        'pitchlens_ingestion_jobs_total{outcome="succeeded",source="statsbomb"}',
+        'pitchlens_ingestion_jobs_total{outcome="failed",source="statsbomb"}',
+        'pitchlens_function_duration_seconds_bucket{function="persist"',
     ):
         assert sample in text, sample
 

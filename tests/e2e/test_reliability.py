@@ -47,7 +47,7 @@ def test_database_down_dead_letters_after_three_receives_then_redrive_processes_
     finally:
         running.stack.postgres.start()
     metrics = running.api.get("/metrics").text
-    assert 'messages_dead_lettered_total{queue="pitchlens-ingest"}' in metrics
+    assert 'pitchlens_messages_dead_lettered_total{queue="pitchlens-ingest"}' in metrics
 
     office = DeadLetterOffice(aws_clients.sqs_client(running.settings), running.settings)
     # One notification per uploaded file; each that reached the database failed 3 times.

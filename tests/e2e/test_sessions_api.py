@@ -93,6 +93,14 @@ def test_a_session_goes_from_upload_to_a_final_video(
         478,
     )
     assert len(frame["players"]) >= 5
+    assert all(p["on_pitch"] for p in frame["players"]) and {p["team"] for p in frame["players"]} >= {
+        "white",
+        "green",
+    }
+    everybody = api.post(
+        "/cv/detect?include=all", json={"session_id": sid, "clip_id": clip["clip_id"]}
+    ).json()["players"]
+    assert len(everybody) > len(frame["players"]) and not all(p["on_pitch"] for p in everybody)
     player = max(frame["players"], key=lambda p: p["box"][3] - p["box"][1])
 
     nothing = api.post("/cv/finalize-all", json={"session_id": sid})

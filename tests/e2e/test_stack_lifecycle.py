@@ -78,7 +78,7 @@ def run_lifecycle(data_dir: Path, statsbomb_dir: Path, metrica_dir: Path) -> Non
         replayed = cli("replay", str(REPO / "events" / "apigw-v2-post-ingest.json"), data_dir=data_dir)
         assert replayed.returncode == 0, replayed.stderr
         response = json.loads(replayed.stdout)
-        assert response["function"] == "api" and response["result"]["statusCode"] == 202
+        assert response["function"] == "api" and response["response"]["statusCode"] == 202
 
         metrica = cli(
             "ingest",

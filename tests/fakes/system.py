@@ -8,8 +8,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from pitchlens.application.clip_calibrator import ClipCalibrator
 from pitchlens.application.message_pipeline import MessagePipeline
 from pitchlens.application.outcomes import Result
+from pitchlens.application.player_placer import PlayerPlacer
 from pitchlens.application.uploads import UploadKind
 from pitchlens.domain.appearance import AppearanceEncoder
 from pitchlens.domain.jobs import Job
@@ -33,12 +35,15 @@ from tests.fakes.highlights import GameVideoEditor
 from tests.fakes.vision import (
     FakeDetectionModel,
     FakeIndicatorRenderer,
+    FakePitchArea,
+    FakeTeams,
     FakeTracker,
     FakeTrajectoryStore,
     FakeVideoReader,
     FakeVideoStore,
     SameBoxLook,
     SameLook,
+    StillCamera,
 )
 
 
@@ -71,6 +76,17 @@ class FakeSystem(Container):
         self.trajectories = FakeTrajectoryStore()
         self.indicator_renderer = FakeIndicatorRenderer()
         self.box_appearance = SameBoxLook()
+        self.pitch_area = FakePitchArea()
+        self.player_placer = PlayerPlacer(self.pitch_area, None, FakeTeams)
+        self.clip_calibrator = ClipCalibrator(
+            self.unit_of_work,
+            self.videos,
+            self.video_reader,
+            self.trajectories,
+            PlayerPlacer(self.pitch_area, StillCamera, FakeTeams, automatic_calibration=False),
+            self.clock,
+            self.settings.calibration_max_frames,
+        )
         self.video_editor = GameVideoEditor()
         self.interval_reader = CsvIntervalReader()
         self.observed = Observed()

@@ -9,7 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from pitchlens.domain.appearance import Appearance, AppearanceEncoder, BoxAppearance, Sighting
+from pitchlens.domain.camera import CameraView, PitchArea, PitchCamera
 from pitchlens.domain.errors import ClipNotFound, InvalidVideo, ObjectNotFound, ServiceUnavailable
+from pitchlens.domain.frame_sampling import is_tracked
+from pitchlens.domain.pitch import Homography
 from pitchlens.domain.rendering import (
     Indicator,
     IndicatorRenderer,
@@ -18,6 +21,7 @@ from pitchlens.domain.rendering import (
     RenderPreset,
 )
 from pitchlens.domain.segments import Segment
+from pitchlens.domain.teams import TeamClassifier, TeamRun, Teams
 from pitchlens.domain.vision import (
     BoundingBox,
     Clip,
@@ -124,27 +128,41 @@ KEYFRAME_EVERY = 10
 
 
 class FakeVideoReader(VideoReader):
-    """A "path" is the frame count as text, or a file holding it; anything else is not a video."""
+    """A "path" is the frame count as text ("120", or "120@50" for 50 fps; 25 by default), or a
+    file holding it; anything else is not a video. `read` keeps the (step, size) of each `frames`."""
+
+    def __init__(self) -> None:
+        self.read: list[tuple[int, tuple[int, int] | None]] = []
 
     def probe(self, path: str) -> VideoInfo:
         text = Path(path).read_text(errors="replace") if Path(path).is_file() else path
-        if not text.strip().isdigit():
+        count, _, rate = text.strip().partition("@")
+        if not count.isdigit() or not (rate or "25").isdigit():
             raise InvalidVideo(f"{Path(path).name if Path(path).is_file() else path!r} is not a video")
-        frames = int(text)
-        return VideoInfo(64, 36, 25.0, frames, frames / 25.0, "h264")
+        frames, fps = int(count), float(rate or 25)
+        return VideoInfo(64, 36, fps, frames, frames / fps, "h264")
 
     def frame(self, path: str, index: int) -> Any:
         if index >= self.probe(path).frames:
             raise InvalidVideo(f"frame {index} is out of range")
         return index
 
-    def frames(self, path: str, span: FrameSpan | None = None) -> Iterator[tuple[int, Any]]:
+    def frames(
+        self,
+        path: str,
+        span: FrameSpan | None = None,
+        *,
+        step: int = 1,
+        size: tuple[int, int] | None = None,
+    ) -> Iterator[tuple[int, Any]]:
+        self.read.append((step, size))
         frames = self.probe(path).frames
         span = span or FrameSpan(0, frames)
         if span.stop > frames:
             raise InvalidVideo(f"frames {span.start}..{span.stop - 1} are not in the {frames}")
         for index in range(span.start, span.stop):
-            yield index, index
+            if is_tracked(index, span.start, span.stop, step):
+                yield index, index
 
     def keyframes(self, path: str) -> list[int]:
         return list(range(0, self.probe(path).frames, KEYFRAME_EVERY))
@@ -171,6 +189,7 @@ class FakeTracker(MultiObjectTracker):
 class FakeTrajectoryStore(TrajectoryStore):
     def __init__(self) -> None:
         self.staged: dict[str, list[FrameTracks]] = {}
+        self.pitch_reasons: dict[str, str | None] = {}
         self.published: dict[str, list[FrameTracks]] = {}
         self.down = False
 
@@ -182,8 +201,10 @@ class FakeTrajectoryStore(TrajectoryStore):
         fps: float,
         tracks: Sequence[FrameTracks],
         name: str = "tracks",
+        pitch_reason: str | None = None,
     ) -> str:
         uri = f"s3://artifacts/staging/tracks/{job_id}/{name}.parquet"
+        self.pitch_reasons[uri] = pitch_reason
         self.staged[uri] = [frame for frame in tracks if len(frame)]
         return uri
 
@@ -261,3 +282,53 @@ class FakeIndicatorRenderer(IndicatorRenderer):
         return RenderedVideo(
             target, width, height, preset.output_fps(25.0), len(frames), len(frames), len(marked), False
         )
+
+
+class FakePitchArea(PitchArea):
+    """Everybody whose box starts at x >= 0 stands on the pitch (a box reaching past the frame's
+    left edge is somebody on the touchline)."""
+
+    def on_pitch(self, image: Any, boxes: Sequence[Sequence[float]]) -> list[bool]:
+        return [float(box[0]) >= 0 for box in boxes]
+
+
+class FakeTeams(TeamClassifier):
+    """Odd track ids play in white, even ones in green."""
+
+    def __init__(self) -> None:
+        self.seen: dict[int, list[int]] = {}
+
+    def observe(
+        self,
+        frame_index: int,
+        image: Any,
+        track_ids: Sequence[int],
+        boxes: Sequence[Sequence[float]],
+        on_pitch: Sequence[bool],
+    ) -> None:
+        for track_id, inside in zip(track_ids, on_pitch, strict=True):
+            if inside:
+                self.seen.setdefault(int(track_id), []).append(frame_index)
+
+    def teams(self) -> Teams:
+        runs = {
+            track: (TeamRun(min(frames), max(frames), "white" if track % 2 else "green"),)
+            for track, frames in self.seen.items()
+        }
+        return Teams(("white", "green"), runs)
+
+
+class StillCamera(PitchCamera):
+    """A camera that never moves, with no cuts and no pitch lines to re-anchor on."""
+
+    def observe(self, frame_index: int, image: Any, boxes: Sequence[Sequence[float]]) -> CameraView:
+        return CameraView(frame_index, 64, 36, Homography.identity(), None)
+
+    def cuts(self) -> list[int]:
+        return []
+
+    def reanchor(self, view: CameraView, guess: Homography) -> Homography | None:
+        return None
+
+    def calibrate(self, view: CameraView) -> Homography | None:
+        return None

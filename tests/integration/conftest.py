@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
 
+from pitchlens.domain.vision import FrameTracks
 from pitchlens.infrastructure.postgres.migrate import migrate
 from pitchlens.runtime.embedded.postgres import EmbeddedPostgres
+from tests.clip_tracks import (
+    INSTRUCTION_SETS,
+    SEGMENT_SECONDS,
+    TILES,
+    TracksOf,
+    model_dir,
+    quality_ranges,
+    tracks_in_child,
+)
 from tests.conftest import service_dir
 
 # --------------------------------------------------------------------------------------------
@@ -61,3 +73,40 @@ def database_url(embedded_postgres: EmbeddedPostgres, migrated_database_url: str
     with psycopg.connect(embedded_postgres.database_url(POSTGRES_TEST_DATABASE, libpq=True)) as connection:
         connection.execute(f"TRUNCATE {', '.join(POSTGRES_TABLES)}")
     return migrated_database_url
+
+
+# --------------------------------------------------------------------------------------------
+# Tracks of the shared clips' annotated ranges (YOLO + BoT-SORT, as the track function runs):
+# computed once per test session and instruction set, in one child process each, for every
+# quality test (following, players on the pitch).
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def clip_tracks(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> TracksOf:
+    """Tracks of every annotated range under an instruction set, whole and split into segments,
+    computed once per test session (one child process per instruction set)."""
+    pytest.importorskip("openvino", reason="needs the `vision` extra")
+    pytest.importorskip("ultralytics", reason="needs the `vision` extra")
+    if not model_dir(shared_data).is_dir():
+        pytest.skip(f"the shared YOLO model is not at {model_dir(shared_data)}")
+    followed, placed = quality_ranges()
+    specs = [*followed, *placed, *(f"{spec}/{seconds}" for spec in followed for seconds in SEGMENT_SECONDS)]
+    cache: dict[str, dict[str, list[FrameTracks]]] = {}
+    runs = itertools.count()
+
+    def tracks(
+        isa: str, clip: str, first: int, last: int, fresh: bool = False, seconds: float | None = None
+    ) -> list[FrameTracks]:
+        spec = f"{clip}:{first}:{last}" + (f"/{seconds}" if seconds else "")
+        if fresh or isa not in cache:
+            out = tmp_path_factory.mktemp("tracks") / f"{isa}-{next(runs)}.json"
+            found = tracks_in_child(
+                shared_data, [spec] if fresh else specs, TILES, INSTRUCTION_SETS[isa], out
+            )
+            if fresh:
+                return found[spec]
+            cache[isa] = found
+        return cache[isa][spec]
+
+    return tracks

@@ -163,6 +163,22 @@ def test_multipart_uploads_survive_completed_and_in_progress(aws: Server) -> Non
     assert aws.s3.head_object(Bucket="videos", Key="open.mp4")["ContentLength"] == len(first) + 1
 
 
+def test_an_unknown_or_finished_upload_is_no_such_upload_not_a_server_error(aws: Server) -> None:
+    aws.s3.create_bucket(Bucket="videos")
+    done = aws.s3.create_multipart_upload(Bucket="videos", Key="a.mp4")["UploadId"]
+    aws.s3.abort_multipart_upload(Bucket="videos", Key="a.mp4", UploadId=done)
+    for upload_id in ("nope", done):
+        with pytest.raises(aws.s3.exceptions.NoSuchUpload):
+            aws.s3.complete_multipart_upload(
+                Bucket="videos",
+                Key="a.mp4",
+                UploadId=upload_id,
+                MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": "x"}]},
+            )
+        with pytest.raises(aws.s3.exceptions.NoSuchUpload):
+            aws.s3.abort_multipart_upload(Bucket="videos", Key="a.mp4", UploadId=upload_id)
+
+
 def test_presigned_put_is_durable(aws: Server) -> None:
     aws.s3.create_bucket(Bucket="videos")
     url = aws.s3.generate_presigned_url("put_object", Params={"Bucket": "videos", "Key": "browser.mp4"})

@@ -12,7 +12,8 @@ AMD), so detections move slightly from one machine to another. The tracks are th
 under two instruction sets, in child processes (`tests/clip_tracks.py`): the machine's own and
 oneDNN capped at AVX2 (`ONEDNN_MAX_CPU_ISA=AVX2`, what an AVX2-only CPU runs), and every threshold
 is asserted under each. Measured (OpenVINO 2026.4 YOLO11n INT8, f32 for its floating-point layers;
-2 tiles, the tracking default; BoT-SORT), identical on both:
+2 tiles, the tracking default; BoT-SORT), identical on both (and again, player for player, with
+tiles only where people are small and frames decoded at the network's size, December 2026):
 
     player                      frames  native (AMX Xeon)  AVX2     lost while visible  wrong
     dfl-white-left                  18  1.00               1.00     0 / 0               0 / 0
@@ -40,9 +41,7 @@ and the same clip tracked twice gives the same tracks and the same Parquet bytes
 
 from __future__ import annotations
 
-import itertools
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,15 +50,14 @@ import pytest
 
 from pitchlens.domain.errors import PlayerNotTracked
 from pitchlens.domain.following import PlayerFollower
-from pitchlens.domain.vision import BoundingBox, FrameTracks, TrackingFrame
-from tests.clip_tracks import model_dir, tracks_in_child
+from pitchlens.domain.vision import BoundingBox, TrackingFrame
+from tests.clip_tracks import INSTRUCTION_SETS, SEGMENT_SECONDS, TracksOf
 
-pytestmark = pytest.mark.integration
+# The first test of each instruction set tracks every annotated range in a child process, whole
+# and split into segments (minutes on 2 cores): the timeout covers that set-up, not one test.
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(1200)]
 
 GROUND_TRUTH = Path(__file__).resolve().parents[1] / "data" / "follow_ground_truth.json"
-TILES = 2
-"""Detector tiles, as the track function runs by default (PITCHLENS_TRACKING_TILES=2): the wide DFL
-shot needs tiles for its 10-30 px players."""
 MIN_SUCCESS = 0.95
 MIN_PLAYER_SUCCESS = 0.85
 
@@ -77,57 +75,10 @@ class Score:
         return self.successes / self.annotated
 
 
-TracksOf = Callable[..., list[FrameTracks]]
-"""(isa, clip, first, last, fresh=False, seconds=None) -> the tracks of that range under that
-instruction set (split into segments of `seconds` and stitched, when given); `fresh` computes them
-again instead of returning the session's copy."""
-
-
-INSTRUCTION_SETS = {"native": None, "AVX2": "AVX2"}
-"""oneDNN instruction-set caps the quality is asserted under (None: the CPU's own)."""
-
-
 @pytest.fixture(scope="session")
 def ground_truth() -> dict[str, Any]:
     data: dict[str, Any] = json.loads(GROUND_TRUTH.read_text())
     return data
-
-
-SEGMENT_SECONDS = (2.5, 3.0)
-"""The annotated ranges are also tracked split into segments this long (2-3 s, as a 90-minute
-match's 60-s segments would be if the clips were that long) and stitched (`test_..._boundaries`)."""
-
-
-@pytest.fixture(scope="session")
-def clip_tracks(
-    shared_data: Path, ground_truth: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
-) -> TracksOf:
-    """Tracks of every annotated range under an instruction set, whole and split into segments,
-    computed once per test session (one child process per instruction set)."""
-    pytest.importorskip("openvino", reason="needs the `vision` extra")
-    pytest.importorskip("ultralytics", reason="needs the `vision` extra")
-    if not model_dir(shared_data).is_dir():
-        pytest.skip(f"the shared YOLO model is not at {model_dir(shared_data)}")
-    ranges = sorted({f"{p['clip']}:{p['frames'][0]}:{p['frames'][1]}" for p in ground_truth["players"]})
-    specs = ranges + [f"{spec}/{seconds}" for spec in ranges for seconds in SEGMENT_SECONDS]
-    cache: dict[str, dict[str, list[FrameTracks]]] = {}
-    runs = itertools.count()
-
-    def tracks(
-        isa: str, clip: str, first: int, last: int, fresh: bool = False, seconds: float | None = None
-    ) -> list[FrameTracks]:
-        spec = f"{clip}:{first}:{last}" + (f"/{seconds}" if seconds else "")
-        if fresh or isa not in cache:
-            out = tmp_path_factory.mktemp("tracks") / f"{isa}-{next(runs)}.json"
-            found = tracks_in_child(
-                shared_data, [spec] if fresh else specs, TILES, INSTRUCTION_SETS[isa], out
-            )
-            if fresh:
-                return found[spec]
-            cache[isa] = found
-        return cache[isa][spec]
-
-    return tracks
 
 
 def score(player: dict[str, Any], followed: list[TrackingFrame]) -> Score:

@@ -171,10 +171,10 @@ def test_a_saved_table_reads_back_with_its_schema_order_metadata_and_foot_points
     ref = store.save("m-1", "clip-a", table)
 
     assert ref.uri == "s3://tracking-data/tracking/m-1/clip-a/trajectories.parquet"
-    assert (ref.rows, ref.schema_version) == (5, SCHEMA_VERSION) == (5, 1)
+    assert (ref.rows, ref.schema_version) == (5, SCHEMA_VERSION) == (5, 2)
     loaded = store.load_tracks(ref.uri)
     assert loaded.schema.equals(TRAJECTORY_SCHEMA, check_metadata=False)
-    assert loaded.schema.metadata[b"pitchlens.schema_version"] == b"1"
+    assert loaded.schema.metadata[b"pitchlens.schema_version"] == b"2"
     assert loaded.schema.metadata[b"pitchlens.fps"] == b"25.0"
     rows = loaded.to_pylist()
     assert [(row["track_id"], row["frame"]) for row in rows] == [(2, 0), (2, 1), (7, 0), (7, 1), (7, 3)]
@@ -190,7 +190,7 @@ def test_a_saved_table_reads_back_with_its_schema_order_metadata_and_foot_points
     # The file itself: footer metadata, zstd, declared sort order, dictionary-encoded ids.
     body = store._client.get_object(Bucket=BUCKET, Key="tracking/m-1/clip-a/trajectories.parquet")["Body"]
     parquet = pq.ParquetFile(pa.BufferReader(body.read()))
-    assert parquet.metadata.metadata[b"pitchlens.schema_version"] == b"1"
+    assert parquet.metadata.metadata[b"pitchlens.schema_version"] == b"2"
     group = parquet.metadata.row_group(0)
     columns = {group.column(i).path_in_schema: group.column(i) for i in range(group.num_columns)}
     assert {column.compression for column in columns.values()} == {"ZSTD"}
@@ -202,7 +202,63 @@ def test_a_saved_table_reads_back_with_its_schema_order_metadata_and_foot_points
         assert parquet.schema.column(parquet.schema_arrow.get_field_index(name)).logical_type.type == "STRING"
         assert columns[name].has_dictionary_page
     head = store._client.head_object(Bucket=BUCKET, Key="tracking/m-1/clip-a/trajectories.parquet")
-    assert head["Metadata"] == {"schema-version": "1", "rows": "5"}
+    assert head["Metadata"] == {"schema-version": "2", "rows": "5"}
+    # Not placed on the pitch: the version-2 columns are there, all null.
+    assert {(row["pitch_x"], row["pitch_y"], row["team"], row["on_pitch"]) for row in rows} == {
+        (None, None, None, None)
+    }
+
+
+def test_version_2_keeps_the_version_1_columns_and_carries_the_placement_back(
+    store: S3TrajectoryStore, s3: MotoS3
+) -> None:
+    nan = float("nan")
+    tracks = [
+        FrameTracks(
+            0,
+            [7, 2],
+            [[10.0, 20.0, 30.0, 80.0], [100.0, 50.0, 140.0, 150.0]],
+            [0.9, 0.5],
+            on_pitch=[True, False],
+            teams=["white", None],
+            pitch_xy=[(-12.5, 3.25), (nan, nan)],
+        ),
+        FrameTracks(1, [7], [[11.0, 21.0, 31.0, 81.0]], [0.8], [True], ["white"], [(-12.0, 3.5)], shot=1),
+    ]
+    table = trajectory_table("m-1", "clip-b", 25.0, tracks, pitch_reason="frames 0-0: not calibrated")
+    ref = store.save("m-1", "clip-b", table)
+
+    loaded = store.load_tracks(ref.uri)
+    v1 = ["match_id", "clip_id", "frame", "t_seconds", "track_id", "x1", "y1", "x2", "y2", "confidence"]
+    assert loaded.column_names[: len(v1)] == v1 and loaded.column_names[-5:] == [
+        "pitch_x",
+        "pitch_y",
+        "team",
+        "on_pitch",
+        "shot",
+    ]
+    rows = [
+        (r["track_id"], r["frame"], r["pitch_x"], r["pitch_y"], r["team"], r["on_pitch"])
+        for r in loaded.to_pylist()
+    ]
+    assert rows == [
+        (2, 0, None, None, None, False),
+        (7, 0, -12.5, 3.25, "white", True),
+        (7, 1, -12.0, 3.5, "white", True),
+    ]
+    back = store.tracks(ref.uri)
+    assert [frame.shot for frame in back] == [None, 1]  # a cut on frame 1
+    assert [[bool(f) for f in frame.on_pitch] for frame in back if frame.on_pitch is not None] == [
+        [False, True],
+        [True],
+    ]
+    assert [list(frame.teams) for frame in back if frame.teams is not None] == [[None, "white"], ["white"]]
+    assert back[1].pitch_xy is not None and list(back[1].pitch_xy[0]) == [-12.0, 3.5]
+    unplaced = store.save(
+        "m-1", "clip-c", trajectory_table("m-1", "clip-c", 25.0, tracks[:0], "not calibrated")
+    )
+    assert store.pitch_reason(unplaced.uri) == "not calibrated"
+    assert store.pitch_reason(ref.uri) == "frames 0-0: not calibrated"
 
 
 @pytest.mark.parametrize(
@@ -244,6 +300,7 @@ def test_an_empty_clip_is_an_empty_file(store: S3TrajectoryStore) -> None:
     ref = store.save("m", "empty", trajectory_table("m", "empty", 25.0, []))
     assert ref.rows == 0
     assert store.load_tracks(ref.uri).num_rows == 0
+    assert store.tracks(ref.uri) == []  # a segment where nobody was tracked stitches as nothing
 
 
 def test_ids_that_are_not_one_path_segment_and_foreign_tables_are_refused(store: S3TrajectoryStore) -> None:
@@ -364,7 +421,7 @@ def test_staged_tracks_publish_to_the_clip_key(store: S3TrajectoryStore) -> None
 
     ref = store.publish(staged, "m-3", "clip-z")
     assert ref.uri == store.uri("m-3", "clip-z")
-    assert (ref.rows, ref.schema_version) == (80, 1)
+    assert (ref.rows, ref.schema_version) == (80, 2)
     assert store.load_tracks(ref.uri).equals(store.load_tracks(staged))
     with pytest.raises(ObjectNotFound):
         store.publish("s3://artifacts/staging/tracks/job-404/tracks.parquet", "m-3", "clip-z")

@@ -123,6 +123,28 @@ def test_frames_decodes_every_frame_the_probe_counts(
     print(f"\n{clip}: {info.frames} frames decoded in {seconds:.2f} s = {info.frames / seconds:.0f} frames/s")
 
 
+def test_frames_at_a_step_and_a_smaller_size_are_the_tracked_frames_scaled_down(
+    reader: PyAVVideoReader, videos: Path
+) -> None:
+    """What a 50/60 fps clip's tracking reads: every second frame plus the span's ends, scaled by
+    the decoder (swscale, area averaging) to the size the network uses."""
+    import cv2
+
+    path = str(videos / DFL)
+    span = reader.span(path, 3, 20)
+    assert reader.frame_size(path) == (848, 478)
+
+    read = list(reader.frames(path, span, step=2, size=(424, 240)))
+
+    assert [index for index, _ in read] == [3, 4, 6, 8, 10, 12, 14, 16, 18, 19]
+    assert all(image.shape == (240, 424, 3) for _, image in read)
+    # The same picture as the full-size frame shrunk afterwards (colour conversion and filters
+    # differ in rounding only).
+    full = cv2.resize(reader.frame(path, 10), (424, 240), interpolation=cv2.INTER_AREA)
+    difference = np.abs(dict(read)[10].astype(np.int16) - full.astype(np.int16))
+    assert difference.mean() < 3, difference.mean()
+
+
 @pytest.mark.parametrize(("clip", "indexes"), [(DFL, [0, 1, 57, 168]), (LALIGA, [0, 300])])
 def test_frame_by_index_is_the_same_frame_as_in_the_stream(
     reader: PyAVVideoReader, videos: Path, clip: str, indexes: list[int]

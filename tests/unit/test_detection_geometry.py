@@ -20,6 +20,8 @@ from pitchlens.infrastructure.vision.detection import (
     letterbox,
     tile_counts,
     tile_grid,
+    tiles_needed,
+    useful_side,
 )
 from pitchlens.infrastructure.vision.detection_evaluation import count_true_positives
 from pitchlens.infrastructure.vision.input_shapes import (
@@ -187,6 +189,33 @@ def test_frame_views_start_with_the_whole_frame() -> None:
     assert views[0].tolist() == [0, 0, 1280, 720]
     assert views[1:].tolist() == tile_grid(1280, 720, 2).tolist()
     assert frame_views(1280, 720, 1).tolist() == [[0, 0, 1280, 720]]
+
+
+TWO_TILES = np.array([[0, 0, 700, 720], [580, 0, 1280, 720]])
+"""The two tiles of a 1280 x 720 frame (columns 0-700 and 580-1280)."""
+
+
+@pytest.mark.parametrize(
+    ("boxes", "needed"),
+    [
+        ([], [True, True]),  # nobody seen whole: small people may be there
+        ([(100, 100, 120, 200), (900, 100, 920, 200)], [False, False]),  # 100 px -> 50 network px
+        ([(100, 100, 120, 160), (900, 100, 920, 200)], [True, False]),  # 60 px -> 30: too small
+        ([(100, 100, 120, 200)], [False, True]),  # the right tile shows nobody
+        ([(620, 100, 660, 160), (100, 0, 120, 100)], [True, True]),  # a small one in the overlap
+        ([(660, 100, 700, 180)], [False, False]),  # centred in both tiles, 40 network px: large enough
+    ],
+)
+def test_tiles_are_needed_where_people_are_small_or_unseen(
+    boxes: list[tuple[float, ...]], needed: list[bool]
+) -> None:
+    found = np.array(boxes, np.float32).reshape(-1, 4)
+    assert tiles_needed(TWO_TILES, found, shrink=0.5, min_height=40).tolist() == needed
+
+
+@pytest.mark.parametrize(("input_size", "tiles", "side"), [(640, 1, 640), (640, 2, 1152), (640, 3, 1664)])
+def test_useful_side_is_where_a_tile_fills_the_network_input(input_size: int, tiles: int, side: int) -> None:
+    assert useful_side(input_size, tiles) == side
 
 
 # --------------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import pytest
 
 from pitchlens.domain.errors import InvalidMessage
 from pitchlens.domain.messages import (
+    CalibrationRequested,
     ConcatRequested,
     DetectionRequested,
     FinalClipRequested,
@@ -96,6 +97,14 @@ MESSAGES: list[Message] = [
         job_id="j7", clip_uris=("s3://outputs/a.mp4", "s3://outputs/b.mp4"), game="g", player="p"
     ),
     ConcatRequested(job_id="j6", clip_uris=("s3://outputs/a.mp4",), game="g", player="p", session_id="s1"),
+    CalibrationRequested(
+        job_id="j8",
+        clip_id="c1",
+        match_id="m1",
+        frame_index=12,
+        points=(("centre_spot", 424.0, 260.5), ("halfway_far", 430.0, 120.0)),
+        orientation="home_attacks_left",
+    ),
 ]
 
 

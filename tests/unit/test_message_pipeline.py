@@ -16,6 +16,7 @@ from pitchlens.application.uploads import UploadKind
 from pitchlens.domain.errors import InvalidMatchData, ObjectNotFound, ServiceUnavailable
 from pitchlens.domain.jobs import JobStatus
 from pitchlens.domain.messages import (
+    CalibrationRequested,
     ConcatRequested,
     Delivery,
     FinalClipRequested,
@@ -33,6 +34,7 @@ from pitchlens.domain.messages import (
     VideoUploaded,
 )
 from pitchlens.domain.model import Coordinates, Event, EventType, Match, Team
+from pitchlens.domain.pitch import LANDMARKS, Homography
 from pitchlens.domain.ports import RawMatchData
 from pitchlens.domain.segments import SegmentStatus
 from pitchlens.domain.sessions import SessionStatus
@@ -258,6 +260,25 @@ def _bad_concat_requested(system: System) -> Message:
     return message
 
 
+SMALL_VIEW = Homography.of((0.6, 0.1, 32.0, 0.0, -0.25, 21.0, 0.0, 0.004, 1.0))
+"""A broadcast-like view of the fakes' 64 x 36 frames: camera-frame metres -> pixels."""
+LANDMARKS_MARKED = tuple(
+    (name, *SMALL_VIEW.apply(*LANDMARKS[name]))
+    for name in ("centre_spot", "centre_circle_far", "box_left_near", "penalty_spot_right", "halfway_far")
+)
+
+
+def _calibration_requested(system: System) -> Message:
+    clip_id = system.processed_clip()
+    system.calibration_requester.execute(clip_id, 0, LANDMARKS_MARKED, "c")
+    return system.until(CalibrationRequested)
+
+
+def _bad_calibration_requested(system: System) -> Message:
+    message = _calibration_requested(system)
+    return dataclasses.replace(message, points=message.points[:3])  # type: ignore[type-var]
+
+
 def _fail_publishing(system: System, down: bool) -> None:
     system.publisher.down = down
 
@@ -370,6 +391,13 @@ SCENARIOS = [
         "HighlightsRequested", _highlights_requested, _bad_highlights_requested, _fail_storage, _job_succeeded
     ),
     Scenario("ConcatRequested", _concat_requested, _bad_concat_requested, _fail_storage, _job_succeeded),
+    Scenario(
+        "CalibrationRequested",
+        _calibration_requested,
+        _bad_calibration_requested,
+        _fail_trajectories,
+        _job_succeeded,
+    ),
 ]
 
 

@@ -241,3 +241,110 @@ def test_track_frames_stops_at_a_detection_error_with_the_error() -> None:
     with pytest.raises(RuntimeError, match="frame 8"):
         track_frames(frames, BrokenModel(), FakeTracker(), 4)
     assert frames.pulled <= 16  # stopped reading the clip: at most one batch past the failure
+
+
+class _SkippingFrames:
+    """Frames of 0..n-1 as a reader hands them out at `step` (the grid plus the last frame)."""
+
+    def __init__(self, count: int, step: int) -> None:
+        self.count, self.step = count, step
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        for index in range(self.count):
+            if index % self.step == 0 or index == self.count - 1:
+                yield index, index
+
+
+class _WalkingPeople(FakeDetectionModel):
+    """Two people walking right two pixels a frame, placed by the frame's own index (the image)."""
+
+    def detect(self, images: Sequence[Any], first_index: int = 0) -> list[FrameDetections]:
+        return [
+            FrameDetections(
+                first_index + offset,
+                [[2 * i, 0, 2 * i + 5, 10], [2 * i + 20, 0, 2 * i + 25, 10]],
+                [0.9, 0.8],
+                [0, 0],
+            )
+            for offset, i in enumerate(images)
+        ]
+
+
+def test_track_frames_fills_the_frames_a_step_skipped_by_interpolation() -> None:
+    updates: list[int] = []
+    seen: list[int] = []
+
+    class CountingTracker(FakeTracker):
+        def update(self, detections: FrameDetections, image: Any) -> FrameTracks:
+            assert detections.frame_index == image  # numbered by the frame, not by batch position
+            updates.append(image)
+            return super().update(detections, image)
+
+    progress: list[int] = []
+    tracks = track_frames(
+        _SkippingFrames(125, 3),
+        _WalkingPeople(),
+        CountingTracker(),
+        8,
+        progress.append,
+        on_frame=lambda index, image, found: seen.append(index),
+    )
+
+    assert updates == seen == [*range(0, 125, 3), 124]
+    assert [t.frame_index for t in tracks] == list(range(125))
+    for frame in tracks:  # every frame, tracked or not, has both people where they walked
+        assert list(frame.track_ids) == [1, 2]
+        assert [float(v) for v in frame.boxes[0]] == pytest.approx(
+            [2 * frame.frame_index, 0, 2 * frame.frame_index + 5, 10]
+        )
+    assert progress == [70, 118]  # frames done (interpolated ones too), at the end of a batch
+
+
+def test_track_frames_returns_boxes_in_source_pixels_when_images_are_smaller() -> None:
+    found: list[FrameTracks] = []
+    tracks = track_frames(
+        _Frames(4),
+        _WalkingPeople(),
+        FakeTracker(),
+        8,
+        on_frame=lambda index, image, t: found.append(t),
+        scale=(3.0, 2.0),
+    )
+
+    assert [float(v) for v in found[1].boxes[0]] == [2, 0, 7, 10]  # the image's pixels
+    assert [float(v) for v in tracks[1].boxes[0]] == [6, 0, 21, 20]  # the source's
+    assert [float(v) for v in tracks[3].boxes[1]] == [78, 0, 93, 20]
+
+
+class _HalfSizeModel(FakeDetectionModel):
+    """A model that uses frames at half their size: two people standing still in each image."""
+
+    def frame_size(self, width: int, height: int) -> tuple[int, int]:
+        return width // 2, height // 2
+
+    def detect(self, images: Sequence[Any], first_index: int = 0) -> list[FrameDetections]:
+        return [
+            FrameDetections(first_index + i, [[10, 4, 14, 12], [20, 4, 24, 12]], [0.9, 0.8], [0, 0])
+            for i in range(len(images))
+        ]
+
+
+@pytest.mark.parametrize(
+    ("video", "read", "tracker_fps"), [(b"11@50", (2, (32, 18)), 25.0), (b"11", (1, (32, 18)), 25.0)]
+)
+def test_tracking_reads_at_most_30_frames_a_second_at_the_models_size_and_keeps_every_frame(
+    video: bytes, read: tuple[int, tuple[int, int]], tracker_fps: float
+) -> None:
+    pipeline = Pipeline(tracking_max_fps=30)
+    pipeline.tracking_model = _HalfSizeModel()
+    rates: list[float] = []
+    pipeline.tracker = lambda fps: rates.append(fps) or FakeTracker()  # type: ignore[method-assign]
+
+    pipeline.run(pipeline.upload("m1/fast.mp4", video))
+
+    assert pipeline.job().status is JobStatus.SUCCEEDED
+    assert pipeline.video_reader.read == [read]  # a 50 fps video: every second frame
+    assert rates == [tracker_fps]  # the tracker is told the rate it sees
+    [tracks] = pipeline.trajectories.published.values()
+    assert [t.frame_index for t in tracks] == list(range(11))  # every frame, skipped ones interpolated
+    assert all([float(v) for v in t.boxes[1]] == [40, 8, 48, 24] for t in tracks)  # source pixels

@@ -9,8 +9,10 @@ from typing import Any
 
 from pitchlens.application.job_keeper import JobKeeper
 from pitchlens.application.outcomes import Outcome, Result
+from pitchlens.application.player_placer import PlayerPlacer, continuous_shots, pitch_reason
 from pitchlens.domain.appearance import Appearance, BoxAppearance
 from pitchlens.domain.errors import InvalidTrackingData, PermanentError, PitchLensError
+from pitchlens.domain.frame_sampling import fill_between, to_every_frame, to_source, tracking_step
 from pitchlens.domain.jobs import JobStage, JobStatus
 from pitchlens.domain.messages import (
     Delivery,
@@ -121,9 +123,10 @@ class SegmentPlanner:
 
 class SegmentTracker:
     """SegmentTrackingRequested: detection and multi-object tracking over one segment's frames
-    (decoded by seeking, ahead of inference, never all in memory), staged as the segment's tracks
-    with how its tracks look at its edges; the segment DONE, the job's progress the sum of all its
-    segments'. The last segment of a clip to be done (decided under a lock on the clip, so two
+    (decoded by seeking, ahead of inference, never all in memory; at most `max_fps` of them a
+    second, the frames between interpolated; decoded at the size the model can use), staged as the
+    segment's tracks with how its tracks look at its edges; the segment DONE, the job's progress the
+    sum of all its segments'. The last segment of a clip to be done (decided under a lock on the clip, so two
     finishing at once cannot both or neither fire) queues the stitch."""
 
     def __init__(
@@ -139,11 +142,15 @@ class SegmentTracker:
         publisher: MessagePublisher,
         clock: Clock,
         batch_size: int = 8,
+        placer: PlayerPlacer | None = None,
+        max_fps: float | None = None,
     ) -> None:
         self._uow = unit_of_work
+        self._placer = placer
         self._videos = videos
         self._reader = reader
         self._model = model
+        self._max_fps = max_fps
         self._tracker_factory = tracker_factory
         self._trajectories = trajectories
         self._storage = storage
@@ -172,17 +179,39 @@ class SegmentTracker:
         plan = SegmentPlan(message.segment, message.start, message.stop, message.track_from)
         span = FrameSpan(message.track_from, message.stop, message.seek_pts, message.start_pts)
         edges = EdgeLooks(plan, self._looks, message.overlap)
+        placing = self._placer.start() if self._placer is not None else None
+        seen: list[FrameTracks] = []  # the tracked frames as the placer saw them (decoded pixels)
+
+        def see(index: int, image: Any, tracked: FrameTracks) -> None:
+            edges.see(index, image, tracked)
+            if placing is not None:
+                placing.see(index, image, tracked)
+                seen.append(tracked)
+
+        path = self._videos.readable(message.video_uri)
+        # At most max_fps frames a second are detected and tracked (the rest interpolated), each
+        # decoded no larger than the model can use.
+        step = tracking_step(message.fps, self._max_fps)
+        width, height = self._reader.frame_size(path)
+        size = self._model.frame_size(width, height)
+        scale = (width / size[0], height / size[1])
         tracks = track_frames(
-            self._reader.frames(self._videos.readable(message.video_uri), span),
+            self._reader.frames(path, span, step=step, size=None if size == (width, height) else size),
             self._model,
-            self._tracker_factory(message.fps),
+            self._tracker_factory(message.fps / step),
             self._batch_size,
             on_progress=lambda done: self._report(message, done),
-            on_frame=edges.see,
+            on_frame=see,
+            scale=scale,
         )
+        reason = None
+        if placing is not None:
+            # Placed in the pixels and on the frames it saw, then in source pixels on every frame.
+            placed = placing.place(seen)
+            tracks, reason = to_every_frame(placed.tracks, scale), placed.reason
         name = f"segment-{message.segment:05d}"
         staged = self._trajectories.stage(
-            message.job_id, message.match_id, message.clip_id, message.fps, tracks, name
+            message.job_id, message.match_id, message.clip_id, message.fps, tracks, name, reason
         )
         bucket, _, key = staged.removeprefix("s3://").partition("/")
         self._storage.put(bucket, key.replace(".parquet", ".looks.json"), edges.document())
@@ -301,9 +330,14 @@ class TrackStitcher:
                 f"clip {message.clip_id} cannot be stitched: segments {missing} are not tracked"
             )
         parts = [self._tracked(segment) for segment in segments]
-        tracks = stitch_segments(parts, self._looks.similarity)
+        tracks = continuous_shots(stitch_segments(parts, self._looks.similarity))
         staged = self._trajectories.stage(
-            message.job_id, message.match_id, message.clip_id, message.fps, tracks
+            message.job_id,
+            message.match_id,
+            message.clip_id,
+            message.fps,
+            tracks,
+            pitch_reason=pitch_reason(tracks),
         )
         track_ids = {int(i) for frame in tracks for i in frame.track_ids}
         frames = segments[-1].plan.stop
@@ -407,25 +441,40 @@ def track_frames(
     batch_size: int,
     on_progress: Callable[[int], None] | None = None,
     on_frame: Callable[[int, Any, FrameTracks], None] | None = None,
+    *,
+    scale: tuple[float, float] = (1.0, 1.0),
 ) -> list[FrameTracks]:
     """Detection in batches, then tracking frame by frame, over a clip's (index, image) frames;
     `on_progress(frames_done)` about every PROGRESS_EVERY frames, `on_frame(index, image, tracks)`
-    for each frame while its image is in hand. The tracking loop of the track function, also what
-    the benchmark measures.
+    for each frame handed in while its image is in hand. The tracking loop of the track function,
+    also what the benchmark measures.
+
+    Frames may skip indexes (a reader's `step`): the frames skipped get the tracks of the frames
+    around them, interpolated (`fill_between`), so one FrameTracks comes back per frame from the
+    first to the last. Images may be smaller than the source: `scale` is source pixels per image
+    pixel (x, y); the tracks returned are in source pixels, those `on_frame` gets in the image's.
 
     Detection of the next batch runs on a worker thread while this one tracks the last batch, so
     the tracker's own work (camera-motion compensation, matching) overlaps inference instead of
     leaving cores idle; at most two batches of frames are held."""
     tracks: list[FrameTracks] = []
+    reported = 0
 
     def track(batch: list[tuple[int, Any]], detections: list[FrameDetections]) -> None:
+        nonlocal reported
         for found, (index, image) in zip(detections, batch, strict=True):
+            if found.frame_index != index:  # the model numbers a batch consecutively
+                found = dataclasses.replace(found, frame_index=index)
             tracked = tracker.update(found, image)
-            tracks.append(tracked)
             if on_frame is not None:
                 on_frame(index, image, tracked)
-        if on_progress is not None and len(tracks) % PROGRESS_EVERY < len(batch):
-            on_progress(len(tracks))
+            here = to_source(tracked, *scale)
+            if tracks:
+                tracks.extend(fill_between(tracks[-1], here))
+            tracks.append(here)
+        if on_progress is not None and len(tracks) // PROGRESS_EVERY > reported // PROGRESS_EVERY:
+            reported = len(tracks)
+            on_progress(reported)
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="detect") as detector:
         pending: tuple[list[tuple[int, Any]], Future[list[FrameDetections]]] | None = None

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -14,10 +15,14 @@ after its first detection)."""
 @dataclass(frozen=True, slots=True)
 class FollowablePlayer:
     number: int
-    """1-based, left to right on the frame: what a person picks."""
+    """1-based, left to right on the frame among the players offered: what a person picks."""
     track_id: int
     box: BoundingBox
     confidence: float
+    on_pitch: bool | None = None
+    """On the playing area (None: the clip's people were not placed on the pitch)."""
+    team: str | None = None
+    """The team by kit colour, "other", or None (kit not seen, or not placed)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,13 +38,18 @@ class FollowablePlayers:
         for player in self.players:
             if player.number == number:
                 return player
-        raise LookupError(f"no player {number} on clip {self.clip_id} (1..{len(self.players)})")
+        numbers = ", ".join(str(player.number) for player in self.players)
+        raise LookupError(f"no player {number} on clip {self.clip_id} (players: {numbers})")
 
 
-def followable_players(clip: Clip, trajectories: TrajectoryStore) -> FollowablePlayers:
+def followable_players(
+    clip: Clip, trajectories: TrajectoryStore, include_all: bool = False
+) -> FollowablePlayers:
     """The players a person can choose to follow in a processed clip: the tracked boxes on (or next
-    to) its detection frame, numbered left to right. Players found on the detection frame by sliced
-    inference but never tracked over the clip are not offered: they could not be followed.
+    to) its detection frame that stand on the pitch (everybody with `include_all`: staff, benches,
+    spectators too), numbered left to right. Players found on the detection frame by sliced
+    inference but never tracked over the clip are not offered: they could not be followed. A clip
+    whose people were not placed (trajectories of schema version 1) offers everybody.
     ClipNotReady while the clip has no trajectories."""
     if clip.trajectories_uri is None or clip.info is None:
         raise ClipNotReady(
@@ -47,17 +57,22 @@ def followable_players(clip: Clip, trajectories: TrajectoryStore) -> FollowableP
         )
     frame = _busiest_frame_near(trajectories.tracks(clip.trajectories_uri), clip.detection_frame)
     width, height = clip.info.width, clip.info.height
-    candidates: list[tuple[int, BoundingBox, float]] = []
+    candidates: list[FollowablePlayer] = []
     if frame is not None:
-        for track_id, box, confidence in zip(frame.track_ids, frame.boxes, frame.confidences, strict=True):
+        flags = frame.on_pitch if frame.on_pitch is not None else [None] * len(frame)
+        teams = frame.teams if frame.teams is not None else [None] * len(frame)
+        columns = zip(frame.track_ids, frame.boxes, frame.confidences, flags, teams, strict=True)
+        for track_id, box, confidence, on_pitch, team in columns:
             inside = _within(box, width, height)  # tracked boxes may reach past the frame's edges
-            if inside is not None:
-                candidates.append((int(track_id), inside, float(confidence)))
-    candidates.sort(key=lambda candidate: candidate[1].x1)
-    players = tuple(
-        FollowablePlayer(number, track_id, box, confidence)
-        for number, (track_id, box, confidence) in enumerate(candidates, 1)
-    )
+            if inside is None:
+                continue
+            placed = None if on_pitch is None else bool(on_pitch)
+            candidates.append(
+                FollowablePlayer(0, int(track_id), inside, float(confidence), placed, team and str(team))
+            )
+    candidates.sort(key=lambda candidate: candidate.box.x1)
+    offered = [p for p in candidates if include_all or p.on_pitch is not False]
+    players = tuple(dataclasses.replace(player, number=number) for number, player in enumerate(offered, 1))
     frame_index = clip.detection_frame if frame is None else frame.frame_index
     return FollowablePlayers(clip.clip_id, frame_index, width, height, players)
 

@@ -137,10 +137,10 @@ def match_clips(unit_of_work: UnitOfWorkFactory, match_id: str) -> list[Clip]:
 
 
 def players(
-    unit_of_work: UnitOfWorkFactory, trajectories: TrajectoryStore, clip_id: str
+    unit_of_work: UnitOfWorkFactory, trajectories: TrajectoryStore, clip_id: str, include_all: bool = False
 ) -> FollowablePlayers:
     """The players a person can choose to follow in a processed clip (see `followable_players`)."""
-    return followable_players(clip(unit_of_work, clip_id), trajectories)
+    return followable_players(clip(unit_of_work, clip_id), trajectories, include_all)
 
 
 # --- Highlight sessions ----------------------------------------------------------------------------
@@ -226,10 +226,11 @@ def detection(
     trajectories: TrajectoryStore,
     session_id: str,
     clip_id: str,
+    include_all: bool = False,
 ) -> DetectionView:
     """The clip's detection frame (JPEG) and the players that can be followed on it."""
     found = session_clip(unit_of_work, session_id, clip_id)
-    offered = followable_players(found, trajectories)
+    offered = followable_players(found, trajectories, include_all)
     if found.frame_uri is None:
         raise StateConflict(f"clip {clip_id} has no detection frame yet")
     bucket, _, key = found.frame_uri.removeprefix("s3://").partition("/")

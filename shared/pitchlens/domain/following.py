@@ -6,7 +6,10 @@ player. `PlayerFollower` first cuts every track where its kit colours change for
 handed over to a player of another team or to the referee), then picks the piece under the
 user's box and, each time the followed piece ends, stitches it to the new piece that best
 continues it: one whose first box lies where the player's constant-velocity foot point predicts
-(a gate that widens with the gap) and whose kit colours match the player's. A weak, too distant
+(a gate that widens with the gap) and whose kit colours match the player's; where the tracks
+carry teams (trajectories of schema version 2), never a piece of another team, and never across
+a cut to another camera view (the player is marked lost from the cut on: by position and kit
+alone, a player of the same team standing where he stood is another player). A weak, too distant
 or ambiguous continuation is never taken: those frames are marked lost instead, because showing
 another player is worse than showing none. The clip is followed forwards and backwards from the
 chosen frame.
@@ -102,6 +105,17 @@ class _Piece:
     confidences: list[float] = field(default_factory=list)
     looks: dict[int, Appearance] = field(default_factory=dict)
     """Descriptions by (local) time."""
+    teams: list[str | None] = field(default_factory=list)
+    """The team by kit of each sighting (None: unknown)."""
+
+    @property
+    def team(self) -> str | None:
+        """The team most of its sightings with a known team are in."""
+        counts: dict[str, int] = {}
+        for team in self.teams:
+            if team is not None:
+                counts[team] = counts.get(team, 0) + 1
+        return max(counts, key=lambda team: counts[team]) if counts else None
 
     def position_after(self, time: int) -> int | None:
         position = bisect_right(self.times, time)
@@ -116,6 +130,7 @@ class _Piece:
             list(reversed(self.boxes)),
             list(reversed(self.confidences)),
             {last - t: look for t, look in self.looks.items()},
+            list(reversed(self.teams)),
         )
 
 
@@ -159,9 +174,10 @@ class PlayerFollower:
         start, start_time = _nearest_piece(pieces, selected_id, selected_time)
         reference = [start.looks[t] for t in sorted(start.looks, key=lambda t: abs(t - start_time))][:5]
         last = len(tracks) - 1
-        ahead = self._follow(pieces, start.key, start_time, reference, appearance)
+        shots = [frame.shot for frame in tracks]
+        ahead = self._follow(pieces, start.key, start_time, reference, appearance, shots)
         backward = {key: piece.reversed(last) for key, piece in pieces.items()}
-        behind = self._follow(backward, start.key, last - start_time, reference, appearance)
+        behind = self._follow(backward, start.key, last - start_time, reference, appearance, shots[::-1])
         sightings = {seen.time: seen for seen in ahead}
         for seen in behind:
             time = last - seen.time
@@ -265,6 +281,7 @@ class PlayerFollower:
                     piece.times.append(time)
                     piece.boxes.append(track.boxes[position])
                     piece.confidences.append(track.confidences[position])
+                    piece.teams.append(track.teams[position])
                     if time in track.looks:
                         piece.looks[time] = track.looks[time]
                     previous = time
@@ -281,6 +298,7 @@ class PlayerFollower:
         start_time: int,
         reference: list[Appearance],
         appearance: AppearanceEncoder,
+        shots: Sequence[int | None],
     ) -> list[_Sighting]:
         settings = self._settings
         reference = list(reference)
@@ -301,7 +319,7 @@ class PlayerFollower:
                 if look is not None:
                     reference.append(look)
                     del reference[anchors : max(anchors, len(reference) - settings.reference_size)]
-            following = self._continuation(pieces, followed, visited, reference, appearance)
+            following = self._continuation(pieces, followed, visited, reference, appearance, shots)
             if following is None:
                 break
             current = following
@@ -316,6 +334,7 @@ class PlayerFollower:
         visited: set[int],
         reference: list[Appearance],
         appearance: AppearanceEncoder,
+        shots: Sequence[int | None],
     ) -> _Piece | None:
         """The piece that continues the followed player after its last sighting: of the pieces
         starting then close to the predicted position and looking alike, the best one, unless a
@@ -328,6 +347,7 @@ class PlayerFollower:
             return None
         velocity = self._velocity(followed, height)
         end_foot = foot(end.box)
+        team = pieces[followed[0].piece].team  # the chosen player's
         seen = {sighting.time: sighting.box for sighting in followed}
         scored: list[tuple[float, _Piece, int]] = []  # (score, piece, position after the end)
         for piece in pieces.values():
@@ -335,11 +355,15 @@ class PlayerFollower:
                 continue
             if piece.times[0] > end.time + settings.max_gap:
                 continue
+            if team is not None and piece.team is not None and piece.team != team:
+                continue  # never the other team's player (nor a referee for a player)
             if piece.times[0] < end.time - settings.max_overlap and not self._shadow(piece, seen):
                 continue
             position = piece.position_after(end.time)
             if position is None:
                 continue
+            if shots[piece.times[position]] != shots[end.time]:
+                continue  # another shot: where a player stood says nothing about the next view
             time, box = piece.times[position], piece.boxes[position]
             gap = time - end.time
             if gap > settings.max_gap:
@@ -506,11 +530,13 @@ def _whole_tracks(tracks: Sequence[FrameTracks]) -> dict[int, _Piece]:
     """Every track id's sightings, by position in the clip."""
     whole: dict[int, _Piece] = {}
     for time, frame in enumerate(tracks):
-        for (track_id, box), confidence in zip(_rows(frame), frame.confidences, strict=True):
+        teams = frame.teams if frame.teams is not None else [None] * len(frame)
+        for (track_id, box), confidence, team in zip(_rows(frame), frame.confidences, teams, strict=True):
             track = whole.setdefault(track_id, _Piece(track_id, track_id))
             track.times.append(time)
             track.boxes.append(as_box(box))
             track.confidences.append(float(confidence))
+            track.teams.append(None if team is None else str(team))
     return whole
 
 

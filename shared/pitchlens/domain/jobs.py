@@ -33,6 +33,8 @@ class JobKind(StrEnum):
     """A session's approved clips rendered and joined (its session goes back to READY)."""
     CONCAT = "concat"
     """Rendered clips joined into one video."""
+    CALIBRATE = "calibrate"
+    """A processed clip's people placed in pitch metres from a calibrated frame."""
 
 
 class JobStage(StrEnum):

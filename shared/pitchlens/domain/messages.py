@@ -186,6 +186,22 @@ class RenderRequested(Message):
 
 
 @dataclass(frozen=True, slots=True)
+class CalibrationRequested(Message):
+    """Place a processed clip's people on the pitch in metres from landmarks marked on one frame:
+    `points` are (landmark name, x, y pixels); `orientation` says which goal the home team attacks."""
+
+    TYPE: ClassVar[str] = "CalibrationRequested"
+    VERSION: ClassVar[int] = 1
+
+    job_id: str
+    clip_id: str
+    match_id: str
+    frame_index: int
+    points: tuple[tuple[str, float, float], ...]
+    orientation: str = "home_attacks_right"
+
+
+@dataclass(frozen=True, slots=True)
 class HighlightsRequested(Message):
     """Cut a session's highlight clips out of a game video (`game_video_uri`) with a CSV of
     intervals (`intervals_uri`), and upload each clip as one of the session's videos."""

@@ -266,7 +266,7 @@ def stitch_segments(
                         clip_ids[key] = next_id
                         next_id += 1
                 ids.append(clip_ids[key])
-            stitched.append(FrameTracks(frame.frame_index, ids, frame.boxes, frame.confidences))
+            stitched.append(frame.renumbered(ids))
         # Tracks of the earlier segment seen only in the overlap still continue through `links`.
         for later, earlier in links.items():
             key, source = (segment.plan.index, later), (segment.plan.index - 1, earlier)

@@ -7,6 +7,7 @@ which satisfy the `Sequence` types), never a Python object per box.
 
 from __future__ import annotations
 
+import dataclasses
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
@@ -118,9 +119,23 @@ class FrameTracks:
     track_ids: Sequence[int]
     boxes: Sequence[Sequence[float]]
     confidences: Sequence[float]
+    on_pitch: Sequence[bool] | None = None
+    """Per box: its foot point on the playing area (None: not placed)."""
+    teams: Sequence[str | None] | None = None
+    """Per box: the team by kit (a kit colour's name, "other", or None: kit not seen)."""
+    pitch_xy: Sequence[Sequence[float]] | None = None
+    """Per box: the foot point in metres of the match frame (x, y; NaN where the frame has no
+    homography; None: not placed)."""
+    shot: int | None = None
+    """The first frame of the camera shot this frame belongs to (a cut starts a new one; None: the
+    cuts were not looked for)."""
 
     def __len__(self) -> int:
         return len(self.track_ids)
+
+    def renumbered(self, track_ids: Sequence[int]) -> FrameTracks:
+        """The same boxes and placement under other track ids."""
+        return dataclasses.replace(self, track_ids=track_ids)
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,9 +228,24 @@ class VideoReader(ABC):
         """One decoded frame (BGR image) by index; raises InvalidVideo when out of range."""
 
     @abstractmethod
-    def frames(self, path: str, span: FrameSpan | None = None) -> Iterator[tuple[int, Any]]:
+    def frames(
+        self,
+        path: str,
+        span: FrameSpan | None = None,
+        *,
+        step: int = 1,
+        size: tuple[int, int] | None = None,
+    ) -> Iterator[tuple[int, Any]]:
         """(index, BGR image) for every frame (or those of `span`), decoded ahead of the consumer;
-        InvalidVideo when the stream ends early or is damaged."""
+        InvalidVideo when the stream ends early or is damaged. With `step` > 1 only the frames
+        `frame_sampling.is_tracked` keeps are handed out (the others are decoded, never converted);
+        with `size` (width, height) the images are scaled to it by the decoder."""
+
+    def frame_size(self, path: str) -> tuple[int, int]:
+        """(width, height) of the video's frames; readers that can tell without a pass over the
+        file (the stream's header) should."""
+        info = self.probe(path)
+        return info.width, info.height
 
     @abstractmethod
     def keyframes(self, path: str) -> list[int]:
@@ -232,6 +262,12 @@ class DetectionModel(ABC):
     @abstractmethod
     def detect(self, images: Sequence[Any], first_index: int = 0) -> list[FrameDetections]:
         """One FrameDetections per image (frame indexes from `first_index`), class 0 = person."""
+
+    def frame_size(self, width: int, height: int) -> tuple[int, int]:
+        """The smallest size frames of `width` x `height` can be scaled down to before `detect`
+        without losing detail the model would see (its network input's resolution); the size
+        itself by default."""
+        return width, height
 
 
 class MultiObjectTracker(ABC):
@@ -293,9 +329,10 @@ class TrajectoryStore(ABC):
         fps: float,
         tracks: Sequence[FrameTracks],
         name: str = "tracks",
+        pitch_reason: str | None = None,
     ) -> str:
-        """Writes the claim check `<job_id>/<name>` (a clip's tracks, or one segment's); returns
-        its URI."""
+        """Writes the claim check `<job_id>/<name>` (a clip's tracks, or one segment's), with why
+        its tracks have no pitch coordinates when they have none; returns its URI."""
 
     @abstractmethod
     def publish(self, staged_uri: str, match_id: str, clip_id: str) -> TrajectoryRef:

@@ -17,6 +17,10 @@ _CONFIG = Config(
     # Bodies are not hashed for the signature: over HTTPS (AWS) a CRC32 checksum covers them
     # anyway, and over plain HTTP (local servers) hashing a 60 MB Parquet file costs 0.5 s.
     s3={"addressing_style": "path", "payload_signing_enabled": False},
+    # Presigned URLs with Signature Version 4 (X-Amz-Signature): botocore would otherwise presign
+    # with version 2 for a custom endpoint in us-east-1, which S3-compatible servers (compose's
+    # SeaweedFS) refuse with 403 SignatureDoesNotMatch.
+    signature_version="s3v4",
 )
 
 
@@ -52,3 +56,7 @@ def public_s3_client(settings: Settings) -> Any:
 
 def sqs_client(settings: Settings) -> Any:
     return _client("sqs", settings.sqs_endpoint, settings)
+
+
+def secretsmanager_client(settings: Settings) -> Any:
+    return _client("secretsmanager", None, settings)

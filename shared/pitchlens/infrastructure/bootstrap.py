@@ -8,8 +8,10 @@ a `Container` with their own settings, or call `reset()` after changing the envi
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import Any
 
+from pitchlens.application.clip_calibrator import CalibrationRequester, ClipCalibrator
 from pitchlens.application.clip_detector import ClipDetector
 from pitchlens.application.clip_registerer import ClipRegisterer
 from pitchlens.application.clip_renderer import ClipRenderer, FollowRender
@@ -27,6 +29,7 @@ from pitchlens.application.ingestion_requester import IngestionRequester
 from pitchlens.application.match_ingester import MatchIngester
 from pitchlens.application.match_persister import MatchPersister
 from pitchlens.application.message_pipeline import Consumer, MessagePipeline
+from pitchlens.application.player_placer import PlayerPlacer
 from pitchlens.application.render_requester import RenderRequester
 from pitchlens.application.session_finalizer import FinalClipRenderer, SessionFinalizer
 from pitchlens.application.tracked_clip_concatenator import ConcatRequester, TrackedClipConcatenator
@@ -34,8 +37,10 @@ from pitchlens.application.trajectory_persister import TrajectoryPersister
 from pitchlens.application.upload_ingester import UploadIngester
 from pitchlens.application.uploads import UploadCompleter, UploadStarter
 from pitchlens.domain.appearance import AppearanceEncoder, BoxAppearance
+from pitchlens.domain.camera import PitchArea
 from pitchlens.domain.highlights import IntervalReader, VideoEditor
 from pitchlens.domain.messages import (
+    CalibrationRequested,
     ConcatRequested,
     DetectionRequested,
     FinalClipRequested,
@@ -67,6 +72,7 @@ from pitchlens.infrastructure.clock import SystemClock
 from pitchlens.infrastructure.match_sources import RoutingMatchSource, S3FolderMatchSource
 from pitchlens.infrastructure.messaging.dead_letters import DeadLetterOffice
 from pitchlens.infrastructure.messaging.sqs import QueueDirectory, SqsMessagePublisher
+from pitchlens.infrastructure.metrics import FunctionMetrics
 from pitchlens.infrastructure.settings import Settings
 from pitchlens.infrastructure.storage.match_staging import S3MatchStaging
 from pitchlens.infrastructure.storage.s3 import S3ObjectStorage
@@ -125,6 +131,7 @@ class Container:
             FinalClipRequested: Consumer("render", "final-clip", lambda: self.final_clip_renderer),
             HighlightsRequested: Consumer("render", "cut", lambda: self.highlight_cut_worker),
             ConcatRequested: Consumer("render", "concat", lambda: self.tracked_clip_concatenator),
+            CalibrationRequested: Consumer("track", "calibrate", lambda: self.clip_calibrator),
         }
 
     @functools.cached_property
@@ -135,9 +142,15 @@ class Container:
     @functools.cache  # noqa: B019 - one pipeline per function for the container's lifetime
     def pipeline(self, function: str) -> MessagePipeline:
         """The message pipeline of one queue-driven function."""
-        from pitchlens.infrastructure.lambda_sqs import PrometheusOutcomes
+        from pitchlens.infrastructure.lambda_sqs import MetricsOutcomes
 
-        return MessagePipeline(function, self.consumers, self.unit_of_work, self.clock, PrometheusOutcomes())
+        observer = MetricsOutcomes(self.function_metrics)
+        return MessagePipeline(function, self.consumers, self.unit_of_work, self.clock, observer)
+
+    @functools.cached_property
+    def function_metrics(self) -> FunctionMetrics:
+        """Prometheus everywhere; CloudWatch EMF too on Lambda (settings.emf_namespace)."""
+        return FunctionMetrics(self.settings.emf_namespace)
 
     @functools.cached_property
     def engine(self) -> Any:
@@ -145,7 +158,12 @@ class Container:
 
         if not self.settings.database_url:
             raise RuntimeError("PITCHLENS_DATABASE_URL is not set (start the stack with `pitchlens up`)")
-        return create_engine(self.settings.database_url)
+        return create_engine(
+            self.settings.database_url,
+            pool_size=self.settings.database_pool_size,
+            max_overflow=self.settings.database_max_overflow,
+            password=database_password(self.settings),
+        )
 
     def unit_of_work(self) -> UnitOfWork:
         from pitchlens.infrastructure.postgres.unit_of_work import PostgresUnitOfWork
@@ -202,7 +220,8 @@ class Container:
 
     @functools.cached_property
     def tracking_model(self) -> DetectionModel:
-        """For every frame of a clip: `tracking_tiles` sliced views per frame (2 tiles + the whole frame)."""
+        """For every tracked frame of a clip: the whole frame plus `tracking_tiles` tiles (those
+        `tracking_tiles_where` keeps)."""
         from pitchlens.infrastructure.vision.detection import (
             CountedDetectionModel,
             DeferredDetectionModel,
@@ -210,7 +229,9 @@ class Container:
         )
 
         settings = self.settings.model_copy(update={"detection_tiles": self.settings.tracking_tiles})
-        model = DeferredDetectionModel(lambda: YoloDetectionModel.from_settings(settings), settings.model)
+        model = DeferredDetectionModel(
+            lambda: YoloDetectionModel.from_settings(settings, settings.tracking_tiles_where), settings.model
+        )
         return CountedDetectionModel(model, "track")
 
     def tracker(self, fps: float) -> MultiObjectTracker:
@@ -223,7 +244,10 @@ class Container:
         from pitchlens.infrastructure.storage.video_store import S3VideoStore
 
         return S3VideoStore(
-            self.s3, self.settings.bucket_artifacts, outputs_bucket=self.settings.bucket_outputs
+            self.s3,
+            self.settings.bucket_artifacts,
+            outputs_bucket=self.settings.bucket_outputs,
+            pitch_area=self.pitch_area if self.settings.place_players else None,
         )
 
     @functools.cached_property
@@ -317,7 +341,51 @@ class Container:
             self.publisher,
             self.clock,
             batch_size=self.settings.detection_batch,
+            placer=self.player_placer if self.settings.place_players else None,
+            max_fps=self.settings.tracking_max_fps or None,
         )
+
+    @functools.cached_property
+    def player_placer(self) -> PlayerPlacer:
+        """While tracking: on the pitch by the grass and its boundary lines, teams by kit colour,
+        the camera's cuts (tracks split there); no pitch lines (metres need a calibration first)."""
+        from pitchlens.infrastructure.vision.camera import BroadcastPitchCamera
+        from pitchlens.infrastructure.vision.teams import KitColourTeams
+
+        return PlayerPlacer(
+            self.pitch_area, functools.partial(BroadcastPitchCamera, lines=False), KitColourTeams
+        )
+
+    @functools.cached_property
+    def calibration_requester(self) -> CalibrationRequester:
+        return CalibrationRequester(
+            self.unit_of_work, self.publisher, self.clock, self.settings.calibration_max_frames
+        )
+
+    @functools.cached_property
+    def clip_calibrator(self) -> ClipCalibrator:
+        """A calibrated clip placed again with the pitch lines (re-anchoring) and no automatic fit."""
+        from pitchlens.infrastructure.vision.camera import BroadcastPitchCamera
+        from pitchlens.infrastructure.vision.teams import KitColourTeams
+
+        placer = PlayerPlacer(
+            self.pitch_area, BroadcastPitchCamera, KitColourTeams, automatic_calibration=False
+        )
+        return ClipCalibrator(
+            self.unit_of_work,
+            self.videos,
+            self.video_reader,
+            self.trajectories,
+            placer,
+            self.clock,
+            self.settings.calibration_max_frames,
+        )
+
+    @functools.cached_property
+    def pitch_area(self) -> PitchArea:
+        from pitchlens.infrastructure.vision.pitch_area import GrassPitchArea
+
+        return GrassPitchArea()
 
     @functools.cached_property
     def track_stitcher(self) -> TrackStitcher:
@@ -444,6 +512,15 @@ class Container:
     @functools.cached_property
     def concat_requester(self) -> ConcatRequester:
         return ConcatRequester(self.unit_of_work, self.publisher, self.clock, self.settings.bucket_outputs)
+
+
+def database_password(settings: Settings) -> Callable[[], str] | None:
+    """The password of each new database connection, when a secret holds it (AWS)."""
+    if not settings.database_secret_arn:
+        return None
+    from pitchlens.infrastructure.postgres.secrets import SecretsManagerPassword
+
+    return SecretsManagerPassword(aws_clients.secretsmanager_client(settings), settings.database_secret_arn)
 
 
 @functools.cache

@@ -3,8 +3,9 @@
 Each record's body is a PitchLens envelope or an object-created notification; it is decoded into
 messages and handed to the function's `MessagePipeline` (application layer: inbox, failures,
 retries). A record that raises is reported in `batchItemFailures` (only that record is retried);
-the others are deleted. Logs carry the function and correlation id; metrics count the outcomes
-the pipeline reports and the duration of each record.
+the others are deleted. Logs carry the function, correlation id, Lambda request id and cold-start
+flag; metrics count the outcomes the pipeline reports and the duration of each record (Prometheus,
+plus CloudWatch EMF on Lambda: `FunctionMetrics`).
 """
 
 from __future__ import annotations
@@ -26,9 +27,10 @@ from pitchlens.application.outcomes import Result
 from pitchlens.domain.errors import InvalidMessage
 from pitchlens.domain.jobs import JobKind
 from pitchlens.domain.messages import Delivery, Message, ObjectCreated
-from pitchlens.infrastructure import metrics
+from pitchlens.infrastructure.lambda_context import lambda_invocation
 from pitchlens.infrastructure.logging import get_logger, log_context
 from pitchlens.infrastructure.messaging import codec, notifications
+from pitchlens.infrastructure.metrics import FunctionMetrics
 
 log = get_logger("pitchlens.function")
 
@@ -67,14 +69,20 @@ def handle_sqs_batch(event: dict[str, Any], context: Any, *, function: str) -> d
     app = container()
     pipeline = app.pipeline(function)
     uploads = app.upload_types
+    function_metrics = app.function_metrics
 
     def record_handler(record: SQSRecord) -> list[dict[str, Any]]:
-        return _handle_record(record, function, pipeline, uploads, app.settings.max_receive_count, force)
+        return _handle_record(
+            record, function, pipeline, uploads, app.settings.max_receive_count, force, function_metrics
+        )
 
-    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-    response = process_partial_response(
-        event=event, record_handler=record_handler, processor=processor, context=context
-    )
+    with lambda_invocation(context) as cold_start:
+        if cold_start:
+            function_metrics.cold_start(function)
+        processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+        response = process_partial_response(
+            event=event, record_handler=record_handler, processor=processor, context=context
+        )
     return dict(response)
 
 
@@ -85,6 +93,7 @@ def _handle_record(
     uploads: Mapping[str, type[ObjectCreated]],
     max_attempts: int,
     force: bool,
+    function_metrics: FunctionMetrics,
 ) -> list[dict[str, Any]]:
     attempt = int(record.attributes.approximate_receive_count or 1)
     queue = record.event_source_arn.rsplit(":", 1)[-1] if record.event_source_arn else function
@@ -110,11 +119,11 @@ def _handle_record(
                 exc_info=True,
             )
             if last:
-                metrics.MESSAGES_DEAD_LETTERED.labels(queue).inc()
+                function_metrics.dead_lettered(queue)
             raise
         finally:
             seconds = time.perf_counter() - started
-            metrics.FUNCTION_DURATION.labels(function).observe(seconds)
+            function_metrics.duration(function, seconds)
         for result in results:
             log.info(
                 "message handled",
@@ -156,13 +165,16 @@ def _messages(
         raise InvalidMessage("message is neither a PitchLens envelope nor an object notification")
 
 
-class PrometheusOutcomes:
+class MetricsOutcomes:
     """The pipeline's observer: counts outcomes per function, and ingestion jobs that finished."""
 
+    def __init__(self, function_metrics: FunctionMetrics) -> None:
+        self._metrics = function_metrics
+
     def handled(self, function: str, message: Message, result: Result) -> None:
-        metrics.FUNCTION_INVOCATIONS.labels(function, result.outcome.value).inc()
+        self._metrics.handled(function, result.outcome.value)
         if result.job_finished and result.job_kind is JobKind.INGEST and result.job_status is not None:
-            metrics.INGESTION_JOBS.labels(result.source or "", result.job_status.value.lower()).inc()
+            self._metrics.ingestion_finished(result.source or "", result.job_status.value.lower())
 
 
 def describe_result(result: Result) -> dict[str, Any]:

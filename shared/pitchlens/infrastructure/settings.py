@@ -4,6 +4,7 @@ the S3/SQS endpoints also honour the standard `AWS_ENDPOINT_URL`. Nothing here c
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import platformdirs
 from pydantic import AliasChoices, Field
@@ -38,6 +39,14 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("PITCHLENS_SQS_ENDPOINT", "AWS_ENDPOINT_URL_SQS", "AWS_ENDPOINT_URL"),
     )
     database_url: str | None = None
+    """PostgreSQL URL. On AWS without the password: it comes from `database_secret_arn`."""
+    database_secret_arn: str | None = None
+    """A Secrets Manager secret (JSON with `password`, optionally `username`, as RDS writes them)
+    whose password is used for each new database connection (fetched again after a rotation)."""
+    database_pool_size: int = 5
+    database_max_overflow: int = 10
+    """Connections a process keeps open (pool size) and may add for bursts (overflow). Lambda
+    handles one event at a time: template.yaml sets 1 + 1 per function (see its connection budget)."""
     api_url: str | None = None
     aws_region: str = Field(
         default="us-east-1",
@@ -78,9 +87,25 @@ class Settings(BaseSettings):
     default: on the wide DFL shot's first frames whole-frame inference alone tracks 6-7 people (sliced
     detection finds 21), tiles track 19-23 (a player can only be followed if tracked), at about a
     third of the frames per second (12.2 against 34.6 on 2 cores)."""
+    tracking_tiles_where: Literal["always", "small"] = "always"
+    """Where the tracking tiles are inferred: on every frame ("always"), or only where the whole
+    frame's view shows people shorter than 48 network px or nobody ("small": each batch's whole
+    frames first, then the tiles needed). Measured: "small" used 1.19x less CPU on a broadcast shot
+    zoomed 2x, but on the shared clips every tile is needed and the second pass per batch cost
+    about 4 % more CPU and 15 % more wall time, so it is not the default."""
+    tracking_max_fps: float = Field(default=30.0, ge=0)
+    """Detection and tracking run on at most this many frames a second: a 50 or 60 fps video on
+    every second frame, the boxes of the frames between interpolated (trajectories and renders keep
+    every frame). 0 = every frame."""
     detection_batch: int = 8
     tracker: str = "botsort"
     """botsort or bytetrack."""
+    place_players: bool = True
+    """Tracked people are placed on the pitch as they are tracked (on-pitch flag, team by kit,
+    camera cuts; PITCHLENS_PLACE_PLAYERS=false leaves trajectories' version-2 columns null)."""
+    calibration_max_frames: int = Field(default=15_000, gt=0)
+    """Longest clip calibrated in one pass (the pass keeps ~25 KB of pitch-line pixels per frame:
+    15,000 frames, 10 minutes at 25 fps, is ~400 MB)."""
     segment_seconds: float = Field(default=60.0, gt=0)
     """A video longer than this is tracked as segments of about this length, in parallel."""
     segment_overlap_seconds: float = Field(default=1.0, gt=0)
@@ -106,11 +131,21 @@ class Settings(BaseSettings):
     api_port: int = 8000
     aws_port: int = 4566
 
+    lambda_function_name: str | None = Field(default=None, validation_alias="AWS_LAMBDA_FUNCTION_NAME")
+    """Set by Lambda: function metrics then also go to CloudWatch as EMF (Prometheus cannot scrape)."""
+    metrics_namespace: str = "PitchLens"
+    """CloudWatch namespace of the EMF metrics."""
+
     log_level: str = "INFO"
     log_format: str = "json"
 
     def batch_size_for(self, function: str) -> int:
         return 1 if function in ONE_MESSAGE_AT_A_TIME else self.batch_size
+
+    @property
+    def emf_namespace(self) -> str | None:
+        """Where function metrics go as CloudWatch EMF: on Lambda only."""
+        return self.metrics_namespace if self.lambda_function_name else None
 
     def queue_name(self, function: str) -> str:
         return f"{self.queue_prefix}{function}"

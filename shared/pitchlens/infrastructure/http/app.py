@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import quote_plus
 
 import orjson
@@ -32,6 +32,7 @@ from pitchlens.domain.highlights import HighlightError
 from pitchlens.domain.jobs import Job
 from pitchlens.domain.messages import ObjectCreated
 from pitchlens.domain.model import Event, EventType, Provider
+from pitchlens.domain.pitch import LANDMARKS, InvalidCalibration
 from pitchlens.domain.ports import EventQuery, MatchSummary
 from pitchlens.domain.rendering import PRESETS, Indicator, InvalidSelection, Preset
 from pitchlens.domain.sessions import SessionNotFound, UnsupportedUpload, UploadTooLarge
@@ -49,6 +50,7 @@ log = get_logger("pitchlens.api")
 STATIC_DIR = Path(__file__).with_name("static")
 
 ERROR_STATUS: dict[type[Exception], int] = {
+    InvalidCalibration: 422,
     errors.Unauthorized: 401,
     errors.JobNotFound: 404,
     errors.MatchNotFound: 404,
@@ -207,6 +209,32 @@ class Accepted(BaseModel):
     status: str
     correlation_id: str
     status_url: str
+
+
+class MarkedPointView(BaseModel):
+    name: str = Field(
+        min_length=1, max_length=64, description="A landmark of the 105 x 68 pitch", examples=["centre_spot"]
+    )
+    x: float = Field(description="Pixels of the clip's frames, from the left")
+    y: float = Field(description="Pixels of the clip's frames, from the top")
+
+
+class CalibrationRequest(BaseModel):
+    frame_index: int = Field(ge=0, le=10_000_000, description="The frame the points are marked on")
+    points: list[MarkedPointView] = Field(
+        max_length=64, description="At least 4 landmarks, no 3 of them on one line (see /pitch/landmarks)"
+    )
+    orientation: Literal["home_attacks_right", "home_attacks_left"] = Field(
+        default="home_attacks_right",
+        description="Which goal of the main camera's picture the home team attacks (the metres' +x)",
+    )
+
+
+class CalibrationAccepted(Accepted):
+    homography: list[list[float]] = Field(description="Image pixels -> camera-frame metres (3 x 3)")
+    residuals_m: dict[str, float] = Field(
+        description="Per landmark: metres between where it was marked and the fit"
+    )
 
 
 class RenderRequest(BaseModel):
@@ -466,6 +494,7 @@ def create_app(container_factory: Callable[[], Container] = container) -> FastAP
             route = request.scope.get("route")
             path = getattr(route, "path", "unmatched")
             metrics.HTTP_REQUESTS.labels(request.method, path, str(response.status_code)).inc()
+            metrics.HTTP_REQUEST_DURATION.labels(request.method, path).observe(time.perf_counter() - started)
             if path not in ("/healthz", "/metrics"):
                 log.info(
                     "request",
@@ -738,9 +767,54 @@ def create_app(container_factory: Callable[[], Container] = container) -> FastAP
         dependencies=guarded,
         responses={404: {"description": "Unknown clip"}, 409: {"description": "Clip not processed yet"}},
     )
-    def players(clip_id: str, app_container: Wired) -> PlayersView:
-        """The players that can be followed: tracked boxes on (or next to) the detection frame."""
-        return PlayersView.of(views.players(app_container.unit_of_work, app_container.trajectories, clip_id))
+    def players(clip_id: str, app_container: Wired, include: cv.Include = "pitch") -> PlayersView:
+        """The players that can be followed: tracked boxes on (or next to) the detection frame that
+        stand on the pitch (`?include=all`: everybody tracked), with their team by kit."""
+        found = views.players(
+            app_container.unit_of_work, app_container.trajectories, clip_id, include == "all"
+        )
+        return PlayersView.of(found)
+
+    @app.post(
+        f"{api}/clips/{{clip_id}}/calibration",
+        status_code=202,
+        response_model=CalibrationAccepted,
+        tags=["video"],
+        dependencies=guarded,
+        responses={
+            404: {"description": "Unknown clip"},
+            409: {"description": "Clip not processed yet"},
+            422: {"description": "Points that cannot calibrate the frame (the detail names why)"},
+        },
+    )
+    def calibration(
+        clip_id: str, body: CalibrationRequest, request: Request, app_container: Wired
+    ) -> CalibrationAccepted:
+        """Calibrate a processed clip from 4 or more pitch landmarks marked on one frame: answered at
+        once with the frame's homography (or 422 naming the problem: too few points, unknown name,
+        off the frame, collinear, a fit that folds the pitch); a job then places the clip's people
+        in metres (trajectories' pitch_x, pitch_y)."""
+        job, found = app_container.calibration_requester.execute(
+            clip_id,
+            body.frame_index,
+            [(p.name, p.x, p.y) for p in body.points],
+            request.state.correlation_id,
+            body.orientation,
+        )
+        return CalibrationAccepted(
+            job_id=job.job_id,
+            status=job.status.value,
+            correlation_id=job.correlation_id,
+            status_url=f"{api}/jobs/{job.job_id}",
+            homography=[list(row) for row in found.homography.rows],
+            residuals_m={p.name: round(r, 3) for p, r in zip(found.points, found.residuals_m, strict=True)},
+        )
+
+    @app.get(f"{api}/pitch/landmarks", tags=["video"])
+    def landmarks() -> dict[str, list[float]]:
+        """The landmarks a calibration can name, in camera-frame metres (+x: the goal on the right of
+        the main camera's picture, +y: the far touchline)."""
+        return {name: list(point) for name, point in sorted(LANDMARKS.items())}
 
     @app.post(
         f"{api}/clips/{{clip_id}}/renders",

@@ -10,7 +10,7 @@ import hmac
 import re
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from botocore.exceptions import ClientError
 from fastapi import APIRouter, Depends, Header, Query, Request
@@ -188,6 +188,12 @@ class PlayerView(BaseModel):
     track_id: int
     box: list[float] = Field(description="x1, y1, x2, y2 in pixels of the clip's frames")
     confidence: float
+    on_pitch: bool | None = Field(
+        description="Foot point on the playing area; null when the clip's people were not placed"
+    )
+    team: str | None = Field(
+        description='Team by kit colour ("white", "green" ...), "other" (goalkeepers, referees), or null'
+    )
 
     @classmethod
     def of(cls, player: FollowablePlayer) -> PlayerView:
@@ -197,7 +203,15 @@ class PlayerView(BaseModel):
             track_id=player.track_id,
             box=[box.x1, box.y1, box.x2, box.y2],
             confidence=player.confidence,
+            on_pitch=player.on_pitch,
+            team=player.team,
         )
+
+
+Include = Annotated[
+    Literal["pitch", "all"],
+    Query(description="`pitch`: people on the playing area only; `all`: staff and spectators too"),
+]
 
 
 class DetectView(BaseModel):
@@ -330,14 +344,16 @@ def create_router() -> APIRouter:
         )
 
     @router.post("/detect", response_model=DetectView, dependencies=guarded)
-    def detect(body: DetectRequest, app_container: Wired) -> DetectView:
-        """The clip's detection frame and the players that can be followed on it."""
+    def detect(body: DetectRequest, app_container: Wired, include: Include = "pitch") -> DetectView:
+        """The clip's detection frame and the players that can be followed on it: the people on
+        the pitch (`?include=all`: everybody tracked, each box with its `on_pitch` flag)."""
         view = views.detection(
             app_container.unit_of_work,
             app_container.storage,
             app_container.trajectories,
             body.session_id,
             body.clip_id,
+            include == "all",
         )
         found = view.players
         return DetectView(

@@ -16,6 +16,7 @@ import msgspec
 
 from pitchlens.domain.errors import InvalidMessage
 from pitchlens.domain.messages import (
+    CalibrationRequested,
     ConcatRequested,
     DetectionRequested,
     Envelope,
@@ -51,6 +52,7 @@ MESSAGE_TYPES: dict[str, type[Message]] = {
         FinalizeRequested,
         FinalClipRequested,
         ConcatRequested,
+        CalibrationRequested,
     )
 }
 """Every message type that travels in an envelope (which function consumes each: the composition

@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import psycopg
 import sqlalchemy
-from sqlalchemy import Engine, make_url
+from sqlalchemy import Engine, event, make_url
 from sqlalchemy import exc as sa_exc
 
 from pitchlens.domain.errors import InvalidInput, ServiceUnavailable
@@ -36,19 +37,26 @@ def driver_url(url: str) -> str:
     return url
 
 
-def create_engine(url: str, *, pool_size: int = 5, max_overflow: int = 10) -> Engine:
+def create_engine(
+    url: str,
+    *,
+    pool_size: int = 5,
+    max_overflow: int = 10,
+    password: Callable[[], str] | None = None,
+) -> Engine:
     """An engine on psycopg 3. Nothing connects until the first use.
 
     `pool_pre_ping` lets a process survive a database restart: stale pooled connections are
     replaced instead of failing the next unit of work. Sessions run in UTC so every timestamptz
-    comes back as an aware UTC datetime, whatever the server's default time zone.
+    comes back as an aware UTC datetime, whatever the server's default time zone. `password`, when
+    given, is asked for each new connection (a secret that may rotate), overriding the URL's.
     """
     normalised = make_url(driver_url(url))
     # Keep libpq `options` given in the URL; a later `-c timezone` would override ours.
     given = normalised.query.get("options")
     given_options = [given] if isinstance(given, str) else list(given or ())
     options = " ".join(["-c timezone=UTC", *given_options])
-    return sqlalchemy.create_engine(
+    engine = sqlalchemy.create_engine(
         normalised,
         pool_pre_ping=True,
         pool_size=pool_size,
@@ -56,6 +64,13 @@ def create_engine(url: str, *, pool_size: int = 5, max_overflow: int = 10) -> En
         pool_timeout=10,
         connect_args={"connect_timeout": 5, "options": options, "application_name": "pitchlens"},
     )
+    if password is not None:
+
+        @event.listens_for(engine, "do_connect")
+        def _current_password(dialect: Any, record: Any, cargs: Any, cparams: dict[str, Any]) -> None:
+            cparams["password"] = password()
+
+    return engine
 
 
 def is_connection_error(error: BaseException) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
@@ -30,13 +31,13 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return config
 
 
-def migrate(url: str) -> None:
+def migrate(url: str, password: Callable[[], str] | None = None) -> None:
     """Upgrades the database at `url` to the newest schema; a no-op when it is already there.
 
     Safe to call from several processes at once (env.py serialises them with an advisory lock).
-    Raises ServiceUnavailable when PostgreSQL cannot be reached.
+    Raises ServiceUnavailable when PostgreSQL cannot be reached. `password`: see create_engine.
     """
-    engine = create_engine(url, pool_size=1, max_overflow=0)
+    engine = create_engine(url, pool_size=1, max_overflow=0, password=password)
     try:
         with _IN_PROCESS_LOCK, connection_errors_as_unavailable(), engine.begin() as connection:
             command.upgrade(alembic_config(connection), "head")
@@ -44,9 +45,9 @@ def migrate(url: str) -> None:
         engine.dispose()
 
 
-def current_revision(url: str) -> str | None:
+def current_revision(url: str, password: Callable[[], str] | None = None) -> str | None:
     """The revision the database at `url` is at (None before the first migration)."""
-    engine = create_engine(url, pool_size=1, max_overflow=0)
+    engine = create_engine(url, pool_size=1, max_overflow=0, password=password)
     try:
         with connection_errors_as_unavailable(), engine.connect() as connection:
             return MigrationContext.configure(connection).get_current_revision()

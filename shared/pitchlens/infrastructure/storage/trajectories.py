@@ -1,8 +1,8 @@
 """Player trajectories of one clip as Parquet in the `tracking-data` bucket.
 
-Schema, version 1 (`TRAJECTORY_SCHEMA`): one row per track per frame, in pixels of the source video
+Schema, version 2 (`TRAJECTORY_SCHEMA`): one row per track per frame, in pixels of the source video
 (origin top-left, x right, y down), sorted by (track_id, frame) so each track is one contiguous run.
-Every column is required (no nulls).
+The version-1 columns are required (no nulls):
 
     match_id    string   the match the clip belongs to (dictionary-encoded, one value per file)
     clip_id     string   the clip (dictionary-encoded, one value per file)
@@ -15,7 +15,25 @@ Every column is required (no nulls).
     foot_x      float32  (x1 + x2) / 2: bottom centre of the box, where the player touches the pitch
     foot_y      float32  y2
 
-The file's key-value metadata carries `pitchlens.schema_version` ("1"), `pitchlens.units` ("pixels"),
+Version 2 keeps every version-1 column (a reader of version 1 that selects its columns by name
+still works) and adds the players' placement on the pitch, null where it is unknown:
+
+    pitch_x     float32  foot point in metres of the event data's frame (README "Coordinates"):
+    pitch_y     float32  105 x 68 pitch, origin the centre spot, +x towards the goal the home team
+                         attacks (by default the goal on the right of the main camera's picture),
+                         +y to the left of that direction; null where the frame has no homography
+    team        string   the team by kit colour ("white", "green" ...), "other" (goalkeepers,
+                         referees), null where the kit was never seen
+    on_pitch    bool     the foot point on the playing area (with a throw-in's margin); null for
+                         an unplaced clip
+    shot        int32    the first frame of the camera shot the frame is in (a cut or dissolve to
+                         another view starts a new one; tracks never continue across); null for
+                         an unplaced clip
+
+When the pitch columns are null the metadata key `pitchlens.pitch_reason` says why (not
+calibrated, no pitch in view ...).
+
+The file's key-value metadata carries `pitchlens.schema_version` ("2"), `pitchlens.units` ("pixels"),
 `pitchlens.sorted_by` ("track_id,frame") and the clip's `pitchlens.fps`; the footer also declares
 the sort order (sorting_columns). Readers check the version (`load_tracks` does).
 
@@ -59,7 +77,8 @@ from pitchlens.infrastructure.storage.s3 import split_uri
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+PITCH_REASON_KEY = "pitchlens.pitch_reason"
 SCHEMA_VERSION_KEY = "pitchlens.schema_version"
 TRAJECTORIES_BUCKET = "tracking-data"
 STAGING_BUCKET = "artifacts"
@@ -77,6 +96,11 @@ TRAJECTORY_SCHEMA = pa.schema(
         pa.field("t_seconds", pa.float64(), nullable=False),
         pa.field("track_id", pa.int32(), nullable=False),
         *(pa.field(name, pa.float32(), nullable=False) for name in _FLOAT_COLUMNS),
+        pa.field("pitch_x", pa.float32()),
+        pa.field("pitch_y", pa.float32()),
+        pa.field("team", pa.string()),
+        pa.field("on_pitch", pa.bool_()),
+        pa.field("shot", pa.int32()),
     ],
     metadata={
         SCHEMA_VERSION_KEY: str(SCHEMA_VERSION),
@@ -102,12 +126,15 @@ ROW_GROUP_ROWS = 512 * 1024
 PARQUET_OPTIONS: dict[str, Any] = {
     "compression": "zstd",
     "compression_level": -1,
-    "use_dictionary": ["match_id", "clip_id"],
+    "use_dictionary": ["match_id", "clip_id", "team"],
     "column_encoding": {
         "frame": "DELTA_BINARY_PACKED",
         "track_id": "DELTA_BINARY_PACKED",
         "t_seconds": "BYTE_STREAM_SPLIT",
         **dict.fromkeys(_FLOAT_COLUMNS, "BYTE_STREAM_SPLIT"),
+        "pitch_x": "BYTE_STREAM_SPLIT",
+        "pitch_y": "BYTE_STREAM_SPLIT",
+        "shot": "DELTA_BINARY_PACKED",
     },
     "write_statistics": ["match_id", "clip_id", "frame", "t_seconds", "track_id"],
     "store_schema": False,
@@ -133,7 +160,13 @@ def _segment(value: str, name: str) -> str:
     return value
 
 
-def trajectory_table(match_id: str, clip_id: str, fps: float, tracks: Iterable[FrameTracks]) -> pa.Table:
+def trajectory_table(
+    match_id: str,
+    clip_id: str,
+    fps: float,
+    tracks: Iterable[FrameTracks],
+    pitch_reason: str | None = None,
+) -> pa.Table:
     """The rows of `tracks` in TRAJECTORY_SCHEMA, sorted by (track_id, frame), with the clip's fps in
     the metadata. Works on whole columns: one numpy concatenation per FrameTracks field, one sort,
     one gather per column, never a Python object per row. Raises ValueError when fps is not positive,
@@ -187,9 +220,49 @@ def trajectory_table(match_id: str, clip_id: str, fps: float, tracks: Iterable[F
         pa.array(np.take(confidences, order)),
         pa.array((x1 + x2) * np.float32(0.5)),
         pa.array(y2),
+        *_placement_columns(frames, counts, order),
     ]
     metadata = {**_SCHEMA_METADATA, b"pitchlens.fps": repr(float(fps)).encode()}
+    if pitch_reason:
+        metadata[PITCH_REASON_KEY.encode()] = pitch_reason.encode()
     return pa.Table.from_arrays(columns, schema=TRAJECTORY_SCHEMA.with_metadata(metadata))
+
+
+def _placement_columns(frames: Sequence[FrameTracks], counts: Any, order: Any) -> list[pa.Array]:
+    """pitch_x, pitch_y, team, on_pitch, shot in row order; null where a frame was not placed
+    (whole null columns when none was, without a Python object per row)."""
+    rows = len(order)
+    shots = np.repeat(
+        np.fromiter((-1 if f.shot is None else f.shot for f in frames), np.int64, len(frames)), counts
+    )
+    shot_column = pa.array(np.take(shots, order).astype(np.int32), mask=np.take(shots, order) < 0)
+    if not any(frame.on_pitch is not None or frame.pitch_xy is not None for frame in frames):
+        return [
+            pa.nulls(rows, pa.float32()),
+            pa.nulls(rows, pa.float32()),
+            pa.nulls(rows, pa.string()),
+            pa.nulls(rows, pa.bool_()),
+            shot_column,
+        ]
+    xy = np.concatenate(
+        [
+            np.full((count, 2), np.nan, np.float32)
+            if frame.pitch_xy is None
+            else np.asarray(frame.pitch_xy, np.float32).reshape(-1, 2)
+            for frame, count in zip(frames, counts.tolist(), strict=True)
+        ]
+    )
+    teams: list[str | None] = []
+    flags: list[bool | None] = []
+    for frame, count in zip(frames, counts.tolist(), strict=True):
+        teams.extend(frame.teams if frame.teams is not None else [None] * count)
+        flags.extend(bool(f) for f in frame.on_pitch) if frame.on_pitch is not None else flags.extend(
+            [None] * count
+        )
+    x, y = np.take(xy[:, 0], order), np.take(xy[:, 1], order)
+    team = pa.array(teams, pa.string()).take(pa.array(order))
+    on_pitch = pa.array(flags, pa.bool_()).take(pa.array(order))
+    return [pa.array(x, mask=np.isnan(x)), pa.array(y, mask=np.isnan(y)), team, on_pitch, shot_column]
 
 
 def _track_then_frame_order(track_ids: Any, frame_indexes: Any, counts: Any) -> Any:
@@ -249,6 +322,29 @@ def _storage_errors(uri: str) -> Iterator[None]:
         raise ServiceUnavailable(f"object storage refused {uri}: {code}") from error
     except BotoCoreError as error:
         raise ServiceUnavailable(f"object storage unreachable for {uri}: {error}") from error
+
+
+def _placement(table: pa.Table, order: Any) -> tuple[Any, Any, Any]:
+    """(on_pitch, teams, pitch_xy) columns in `order`, each None when the file has none (version 1,
+    or a clip never placed)."""
+    if "on_pitch" not in table.column_names or table["on_pitch"].null_count == table.num_rows:
+        on_pitch = None
+    else:
+        on_pitch = np.asarray(table["on_pitch"].fill_null(False).to_numpy(zero_copy_only=False))[order]
+    if "team" not in table.column_names or table["team"].null_count == table.num_rows:
+        teams = None
+    else:
+        teams = np.asarray(table["team"].to_pylist(), dtype=object)[order]
+    if "pitch_x" not in table.column_names or table["pitch_x"].null_count == table.num_rows:
+        xy = None
+    else:
+        xy = np.column_stack(
+            [
+                np.asarray(table[name].to_numpy(zero_copy_only=False), np.float32)[order]
+                for name in ("pitch_x", "pitch_y")
+            ]
+        )
+    return on_pitch, teams, xy
 
 
 class S3TrajectoryStore(TrajectoryStore):
@@ -329,11 +425,12 @@ class S3TrajectoryStore(TrajectoryStore):
         fps: float,
         tracks: Sequence[FrameTracks],
         name: str = "tracks",
+        pitch_reason: str | None = None,
     ) -> str:
         """The TrajectoryStore port: the clip's (or a segment's) trajectory file, already in its
         final form, as a claim check at `s3://<staging bucket>/staging/tracks/<job_id>/<name>.parquet`
         (one attempt: the queue retries the message)."""
-        table = trajectory_table(match_id, clip_id, fps, tracks)
+        table = trajectory_table(match_id, clip_id, fps, tracks, pitch_reason)
         key = f"staging/tracks/{_segment(job_id, 'job_id')}/{_segment(name, 'name')}.parquet"
         uri = f"s3://{self.staging_bucket}/{key}"
         with _storage_errors(uri):
@@ -383,17 +480,41 @@ class S3TrajectoryStore(TrajectoryStore):
         except (ValueError, pa.ArrowInvalid) as error:
             raise InvalidTrackingData(str(error)) from error
         frame = table["frame"].to_numpy()
+        if not len(frame):
+            return []  # a segment or clip where nobody was tracked
         order = np.argsort(frame, kind="stable")
         frame = frame[order]
         track_ids = table["track_id"].to_numpy()[order]
         boxes: Any = np.column_stack([table[name].to_numpy()[order] for name in ("x1", "y1", "x2", "y2")])
         confidences = table["confidence"].to_numpy()[order]
-        starts = np.flatnonzero(np.r_[True, frame[1:] != frame[:-1]]) if len(frame) else np.empty(0, np.intp)
+        placed = _placement(table, order)
+        shots = (
+            table["shot"].to_numpy(zero_copy_only=False)[order]
+            if "shot" in table.column_names and table["shot"].null_count < table.num_rows
+            else None
+        )
+        starts = np.flatnonzero(np.r_[True, frame[1:] != frame[:-1]])
         ends = np.r_[starts[1:], len(frame)]
         return [
-            FrameTracks(int(frame[start]), track_ids[start:end], boxes[start:end], confidences[start:end])
+            FrameTracks(
+                int(frame[start]),
+                track_ids[start:end],
+                boxes[start:end],
+                confidences[start:end],
+                on_pitch=None if placed[0] is None else placed[0][start:end],
+                teams=None if placed[1] is None else placed[1][start:end],
+                pitch_xy=None if placed[2] is None else placed[2][start:end],
+                shot=None if shots is None or np.isnan(shots[start]) else int(shots[start]),
+            )
             for start, end in zip(starts.tolist(), ends.tolist(), strict=True)
         ]
+
+    def pitch_reason(self, uri: str) -> str | None:
+        """Why the clip's trajectories at `uri` have no pitch coordinates (None: they have some, or
+        the file predates version 2)."""
+        metadata = self.load_tracks(uri).schema.metadata or {}
+        reason = metadata.get(PITCH_REASON_KEY.encode())
+        return reason.decode() if reason else None
 
     def _put(self, bucket: str, key: str, body: pa.Buffer, rows: int) -> None:
         self._client.put_object(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import PurePosixPath
 from typing import Any
@@ -15,6 +15,7 @@ import orjson
 from boto3.exceptions import S3UploadFailedError
 from botocore.exceptions import BotoCoreError, ClientError
 
+from pitchlens.domain.camera import PitchArea
 from pitchlens.domain.errors import ObjectNotFound, ServiceUnavailable
 from pitchlens.domain.vision import DetectionArtifacts, FrameDetections, VideoStore
 from pitchlens.infrastructure.storage.s3 import content_type, split_uri
@@ -22,9 +23,13 @@ from pitchlens.infrastructure.storage.s3 import content_type, split_uri
 JPEG_QUALITY = 92
 
 
-def detections_document(detections: FrameDetections) -> list[dict[str, float | int | str]]:
-    """`detections.json`: one object per box, in pixels of the source frame."""
+def detections_document(
+    detections: FrameDetections, on_pitch: Sequence[bool] | None = None
+) -> list[dict[str, float | int | str | bool | None]]:
+    """`detections.json`: one object per box, in pixels of the source frame, with `on_pitch`: its
+    foot point on the playing area (null when not judged)."""
     boxes = np.asarray(detections.boxes, dtype=float).reshape(-1, 4)
+    flags: Sequence[bool | None] = list(on_pitch) if on_pitch is not None else [None] * len(boxes)
     return [
         {
             "x1": round(float(x1), 1),
@@ -33,15 +38,30 @@ def detections_document(detections: FrameDetections) -> list[dict[str, float | i
             "y2": round(float(y2), 1),
             "confidence": round(float(confidence), 4),
             "class": "person" if int(class_id) == 0 else str(int(class_id)),
+            "on_pitch": None if flag is None else bool(flag),
         }
-        for (x1, y1, x2, y2), confidence, class_id in zip(
-            boxes, detections.confidences, detections.class_ids, strict=True
+        for (x1, y1, x2, y2), confidence, class_id, flag in zip(
+            boxes, detections.confidences, detections.class_ids, flags, strict=True
         )
     ]
 
 
 READABLE_S = 6 * 3600
 """How long a worker may read a video through one presigned URL (a segment of a long match)."""
+
+
+@contextmanager
+def _reading(uri: str, verb: str) -> Iterator[None]:
+    """Storage errors of reading `uri` as domain errors: ObjectNotFound for a missing object
+    (worth a retry: a notification can arrive before its object is visible), else ServiceUnavailable."""
+    try:
+        yield
+    except ClientError as error:
+        if str(error.response.get("Error", {}).get("Code")) in ("404", "NoSuchKey", "NotFound"):
+            raise ObjectNotFound(f"{uri} does not exist") from error
+        raise ServiceUnavailable(f"could not {verb} {uri}: {error}") from error
+    except BotoCoreError as error:
+        raise ServiceUnavailable(f"could not {verb} {uri}: {error}") from error
 
 
 class S3VideoStore(VideoStore):
@@ -53,7 +73,9 @@ class S3VideoStore(VideoStore):
         artifacts_bucket: str,
         scratch_dir: str | None = None,
         outputs_bucket: str = "outputs",
+        pitch_area: PitchArea | None = None,
     ) -> None:
+        self._pitch_area = pitch_area
         self._client = client
         self._artifacts = artifacts_bucket
         self._outputs = outputs_bucket
@@ -65,14 +87,8 @@ class S3VideoStore(VideoStore):
         handle, path = tempfile.mkstemp(suffix=PurePosixPath(key).suffix, dir=self._scratch_dir)
         os.close(handle)
         try:
-            try:
+            with _reading(uri, "download"):
                 self._client.download_file(bucket, key, path)
-            except ClientError as error:
-                if str(error.response.get("Error", {}).get("Code")) in ("404", "NoSuchKey", "NotFound"):
-                    raise ObjectNotFound(f"{uri} does not exist") from error
-                raise ServiceUnavailable(f"could not download {uri}: {error}") from error
-            except BotoCoreError as error:
-                raise ServiceUnavailable(f"could not download {uri}: {error}") from error
             yield path
         finally:
             os.unlink(path)
@@ -81,17 +97,11 @@ class S3VideoStore(VideoStore):
         """A presigned GET of the object (valid READABLE_S), which PyAV's decoder reads with range
         requests: a worker reads what it decodes (the index, then its frames), not the whole file."""
         bucket, key = split_uri(uri)
-        try:
+        with _reading(uri, "read"):
             self._client.head_object(Bucket=bucket, Key=key)
             url: str = self._client.generate_presigned_url(
                 "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=READABLE_S
             )
-        except ClientError as error:
-            if str(error.response.get("Error", {}).get("Code")) in ("404", "NoSuchKey", "NotFound"):
-                raise ObjectNotFound(f"{uri} does not exist") from error
-            raise ServiceUnavailable(f"could not read {uri}: {error}") from error
-        except BotoCoreError as error:
-            raise ServiceUnavailable(f"could not read {uri}: {error}") from error
         return url
 
     def publish_output(self, path: str, key: str) -> str:
@@ -112,11 +122,14 @@ class S3VideoStore(VideoStore):
         if not encoded:
             raise ValueError("the detection frame could not be encoded as JPEG")
         frame_key = f"{prefix}/frame_{detections.frame_index}.jpg"
+        on_pitch = None
+        if self._pitch_area is not None:
+            on_pitch = self._pitch_area.on_pitch(image, detections.boxes)
         document = {
             "frame_index": detections.frame_index,
             "width": int(image.shape[1]),
             "height": int(image.shape[0]),
-            "detections": detections_document(detections),
+            "detections": detections_document(detections, on_pitch),
         }
         try:
             self._client.put_object(

@@ -37,6 +37,7 @@ import av.error
 import numpy as np
 
 from pitchlens.domain.errors import InvalidVideo, ServiceUnavailable
+from pitchlens.domain.frame_sampling import is_tracked, tracked_count
 from pitchlens.domain.vision import FrameSpan, VideoInfo, VideoReader
 from pitchlens.infrastructure.mp4_index import MP4_FIRST_BOXES
 
@@ -52,6 +53,8 @@ _PUT_POLL_S = 0.05
 """How often a blocked decode thread looks whether its consumer has gone."""
 NETWORK_TIMEOUT_S = 30.0
 """How long opening a URL, or one read from it, may wait before the read fails (never a hang)."""
+SCALE_INTERPOLATION = "AREA"
+"""swscale's filter when frames are decoded smaller: area averaging, as a downscale should be."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,23 +102,36 @@ class PyAVVideoReader(VideoReader):
                 return image
         raise InvalidVideo(f"{_name(path)}: frame {index} could not be decoded")
 
-    def frames(self, path: str, span: FrameSpan | None = None) -> Iterator[tuple[int, np.ndarray]]:
+    def frames(
+        self,
+        path: str,
+        span: FrameSpan | None = None,
+        *,
+        step: int = 1,
+        size: tuple[int, int] | None = None,
+    ) -> Iterator[tuple[int, np.ndarray]]:
         # Without a span, the demux pass (tens of ms) rejects truncated files before any frame is
         # handed out, which the decoder alone does not: it stops quietly at the cut. A span comes
         # from `span()`, whose pass did that; its worker need not read the whole file again.
+        if step < 1:
+            raise ValueError(f"step must be >= 1, got {step}")
+        if size is not None and min(size) < 1:
+            raise ValueError(f"size must be positive, got {size}")
         if span is None:
             span = FrameSpan(0, self._index(path).info.frames)
         container, stream = self._open_video(path)
+        if size == (stream.codec_context.width, stream.codec_context.height):
+            size = None
         frames: queue.Queue[Any] = queue.Queue(maxsize=self._prefetch)
         stop = threading.Event()
         decoder = threading.Thread(
             target=_decode_into,
-            args=(container, stream, frames, stop, span),
+            args=(container, stream, frames, stop, span, step, size),
             name=f"pitchlens-decode-{_name(path)}",
             daemon=True,
         )
         decoder.start()
-        expected = span.stop - span.start
+        expected = tracked_count(span.start, span.stop, step)
         handed_out = 0
         try:
             while handed_out < expected:
@@ -144,6 +160,15 @@ class PyAVVideoReader(VideoReader):
 
     def keyframes(self, path: str) -> list[int]:
         return list(self._index(path).keyframes)
+
+    def frame_size(self, path: str) -> tuple[int, int]:
+        """From the stream's header: no pass over the file (a match is GBs)."""
+        container, stream = self._open_video(path)
+        with container:
+            width, height = stream.codec_context.width, stream.codec_context.height
+        if width <= 0 or height <= 0:
+            raise InvalidVideo(f"{_name(path)}: the video stream has no frame size")
+        return width, height
 
     def span(self, path: str, start: int, stop: int) -> FrameSpan:
         known = self._index(path)
@@ -298,11 +323,21 @@ class _Failure:
 
 
 def _decode_into(
-    container: Any, stream: Any, frames: queue.Queue[Any], stop: threading.Event, span: FrameSpan
+    container: Any,
+    stream: Any,
+    frames: queue.Queue[Any],
+    stop: threading.Event,
+    span: FrameSpan,
+    step: int = 1,
+    size: tuple[int, int] | None = None,
 ) -> None:
     """Decodes the span's frames into `frames`: from the start, counting; or, with timestamps, from
     the keyframe at `span.seek_pts`, dropping frames before `span.start_pts`. Only frames handed out
-    are converted to BGR."""
+    (those `is_tracked` at `step`) are converted to BGR, scaled to `size` by swscale on the way
+    (one pass: a 4K frame never exists in BGR)."""
+    convert: dict[str, Any] = {"format": "bgr24"}
+    if size is not None:
+        convert.update(width=size[0], height=size[1], interpolation=SCALE_INTERPOLATION)
     decoded = 0
     try:
         with container:
@@ -317,8 +352,8 @@ def _decode_into(
                     index = span.start
                 if index >= span.stop:
                     break
-                if index >= span.start:
-                    if not _put(frames, (index, decoded_frame.to_ndarray(format="bgr24")), stop):
+                if index >= span.start and is_tracked(index, span.start, span.stop, step):
+                    if not _put(frames, (index, decoded_frame.to_ndarray(**convert)), stop):
                         return
                     decoded += 1
                 index += 1

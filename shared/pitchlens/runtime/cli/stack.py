@@ -217,3 +217,16 @@ def migrate() -> None:
         raise fail("PITCHLENS_DATABASE_URL is not set")
     run_migrations(settings.database_url)
     console.print("migrations applied")
+
+
+@app.command()
+def buckets() -> None:
+    """Create the buckets with the CORS rules browsers need (compose's s3-init); idempotent."""
+    from pitchlens.infrastructure import aws_clients
+    from pitchlens.infrastructure.provisioning import AwsResourceProvisioner
+
+    settings = Settings()
+    configure_logging(settings.log_level, settings.log_format)
+    s3, sqs = aws_clients.s3_client(settings), aws_clients.sqs_client(settings)
+    AwsResourceProvisioner(s3, sqs, settings).ensure_buckets()
+    console.print("buckets ready: " + ", ".join(settings.buckets.values()))

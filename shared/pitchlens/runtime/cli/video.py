@@ -178,7 +178,8 @@ def detect(
     frame: Annotated[int, typer.Option("--frame", help="Video frame to detect on")] = 0,
     as_json: AsJson = False,
 ) -> None:
-    """Detect people on one image or video frame, locally (no stack needed)."""
+    """Detect people on one image or video frame, locally (no stack needed); each box says whether
+    its feet are on the pitch (the grass inside its boundary lines)."""
     import cv2
 
     from pitchlens.domain.errors import PitchLensError
@@ -197,15 +198,14 @@ def detect(
         [found] = wired.detection_model.detect([image], first_index=frame)
     except PitchLensError as error:
         raise fail(str(error)) from error
-    document = detections_document(found)
+    document = detections_document(found, wired.pitch_area.on_pitch(image, found.boxes))
     if as_json:
         out.print_json(json.dumps(document))
         return
-    table = Table(
-        "#", "x1", "y1", "x2", "y2", "confidence", "class", title=f"{len(document)} people in {source.name}"
-    )
+    columns = ("x1", "y1", "x2", "y2", "confidence", "class", "on_pitch")
+    table = Table("#", *columns, title=f"{len(document)} people in {source.name}")
     for number, box in enumerate(document):
-        table.add_row(str(number), *(str(box[k]) for k in ("x1", "y1", "x2", "y2", "confidence", "class")))
+        table.add_row(str(number), *(str(box[k]) for k in columns))
     out.print(table)
 
 
@@ -350,24 +350,36 @@ def players(
         Path, typer.Option("--out-dir", help="Where the numbered picture goes (<out-dir>/<clip>/players.jpg)")
     ] = Path("outputs"),
     data_dir: DataDir = None,
+    everybody: Annotated[
+        bool, typer.Option("--all", help="Also people off the pitch (staff, benches, spectators)")
+    ] = False,
     as_json: AsJson = False,
 ) -> None:
-    """List the players that can be followed in a processed clip, numbered left to right, and save the
-    detection frame with their numbered boxes; render one with `pitchlens render --player N`."""
+    """List the players on the pitch that can be followed in a processed clip, numbered left to
+    right, with their team, and save the detection frame with their numbered boxes; render one with
+    `pitchlens render --player N`."""
     _, client = stack_and_client(data_dir)
     try:
         clip = client.request("GET", f"/api/v1/clips/{clip_id}")
-        found = client.request("GET", f"/api/v1/clips/{clip_id}/players")
+        include = "all" if everybody else "pitch"
+        found = client.request("GET", f"/api/v1/clips/{clip_id}/players?include={include}")
     except ApiError as error:
         raise fail(str(error)) from error
     picture = _save_players_preview(client, clip, found, out_dir / clip_id)
     if as_json:
         out.print_json(json.dumps({**found, "picture": str(picture) if picture else None}))
         return
-    table = Table("player", "box x1,y1,x2,y2", "confidence", "track")
+    table = Table("player", "box x1,y1,x2,y2", "confidence", "track", "team", "on pitch")
     for player in found["players"]:
         box = ",".join(f"{value:.0f}" for value in player["box"])
-        table.add_row(str(player["number"]), box, f"{player['confidence']:.2f}", str(player["track_id"]))
+        table.add_row(
+            str(player["number"]),
+            box,
+            f"{player['confidence']:.2f}",
+            str(player["track_id"]),
+            str(player.get("team") or "-"),
+            {True: "yes", False: "no", None: "-"}[player.get("on_pitch")],
+        )
     out.print(table)
     out.print(
         f"{len(found['players'])} players on frame {found['frame_index']}; picture: {picture}", soft_wrap=True
@@ -396,6 +408,9 @@ def render(
         int | None,
         typer.Option("--player", help="Or: the player numbered N by `pitchlens players`"),
     ] = None,
+    everybody: Annotated[
+        bool, typer.Option("--all", help="--player N numbers everybody, as `pitchlens players --all` does")
+    ] = False,
     frame: Annotated[
         int | None, typer.Option("--frame", help="Frame the box is on (default: the detection frame)")
     ] = None,
@@ -423,7 +438,8 @@ def render(
         if bbox is not None:
             box = _parse_box(bbox)
         else:
-            found = client.request("GET", f"/api/v1/clips/{clip_id}/players")
+            include = "all" if everybody else "pitch"
+            found = client.request("GET", f"/api/v1/clips/{clip_id}/players?include={include}")
             chosen = [p for p in found["players"] if p["number"] == player]
             if not chosen:
                 raise fail(f"no player {player} in clip {clip_id}: there are 1..{len(found['players'])}")
@@ -532,6 +548,90 @@ def concat(
     how = "stream copy" if stream_copied else "re-encoded to one format"
     out.print(f"[bold green]{final_uri}[/] from {summary['clips']} clip(s) ({how})", soft_wrap=True)
     out.print(f"  local copy   {local}", soft_wrap=True)
+
+
+def parse_point(text: str) -> tuple[str, float, float]:
+    """`NAME=x,y` -> (name, x, y); BadParameter naming what is wrong."""
+    name, equals, position = text.partition("=")
+    values = position.split(",")
+    try:
+        if not equals or not name.strip() or len(values) != 2:
+            raise ValueError
+        x, y = (float(value) for value in values)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not NAME=x,y (e.g. centre_spot=424,260)") from None
+    return name.strip(), x, y
+
+
+@app.command()
+def calibrate(
+    clip_id: Annotated[str, typer.Option("--clip-id", help="A processed clip (see `pitchlens process`)")],
+    points: Annotated[
+        list[str],
+        typer.Option(
+            "--point",
+            help="A pitch landmark marked on the frame, NAME=x,y in pixels (4 or more; names: "
+            "centre_spot, halfway_far, box_left_near, penalty_spot_right ... see /api/v1/pitch/landmarks)",
+        ),
+    ],
+    frame: Annotated[int, typer.Option("--frame", help="The frame the points are marked on", min=0)] = 0,
+    home_attacks: Annotated[
+        str,
+        typer.Option("--home-attacks", help="right or left: the goal the home team attacks in the picture"),
+    ] = "right",
+    data_dir: DataDir = None,
+    as_json: AsJson = False,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for the placement")] = 3600,
+) -> None:
+    """Calibrate a processed clip from pitch landmarks marked on one frame, then place its people in
+    metres (trajectories' pitch_x, pitch_y): e.g. `--point centre_spot=424,260 --point
+    halfway_far=430,120 ...`. Bad points (fewer than 4, collinear, off the frame, unknown names, a
+    fit that folds the pitch) are refused with the reason."""
+    if home_attacks not in ("right", "left"):
+        raise fail(f"--home-attacks is right or left, not {home_attacks!r}")
+    marked = [parse_point(text) for text in points]
+    _, client = stack_and_client(data_dir)
+    body = {
+        "frame_index": frame,
+        "points": [{"name": name, "x": x, "y": y} for name, x, y in marked],
+        "orientation": f"home_attacks_{home_attacks}",
+    }
+    try:
+        accepted = client.request("POST", f"/api/v1/clips/{clip_id}/calibration", json=body)
+    except ApiError as error:
+        raise fail(str(error)) from error
+    with stage_bars(as_json) as progress:
+        bar = progress.add_task("placing", total=1.0, detail="queued")
+        try:
+            job = client.wait_for_job(
+                job_id=accepted["job_id"],
+                timeout_s=timeout,
+                on_update=lambda job: progress.update(bar, completed=job["progress"], detail=job["stage"]),
+            )
+        except (ApiError, TimeoutError) as error:
+            raise fail(str(error)) from error
+    if job["status"] != "SUCCEEDED":
+        out.print(f"[bold red]{job['status']}[/] {job.get('reason')}")
+        raise typer.Exit(1)
+    summary = {
+        "clip_id": clip_id,
+        "residuals_m": accepted["residuals_m"],
+        "homography": accepted["homography"],
+        "trajectories_uri": job["outputs"].get("trajectories_uri"),
+        "rows_with_metres": job["counts"].get("rows_with_metres"),
+        "rows": job["counts"].get("rows"),
+        "note": job.get("reason"),
+        "job_id": job["job_id"],
+    }
+    if as_json:
+        out.print_json(json.dumps(summary))
+        return
+    worst = max(accepted["residuals_m"].items(), key=lambda item: item[1])
+    out.print(f"[bold green]calibrated[/] frame {frame}: worst landmark {worst[0]} off by {worst[1]:.2f} m")
+    out.print(f"  {summary['rows_with_metres']} of {summary['rows']} rows in metres", soft_wrap=True)
+    if summary["note"]:
+        out.print(f"  {summary['note']}", soft_wrap=True)
+    out.print(f"  trajectories {summary['trajectories_uri']}", soft_wrap=True)
 
 
 @app.command()

@@ -223,6 +223,11 @@ def _new_upload(changes: Changes, backend: Any, args: dict[str, Any], call: Call
 
 
 def _upload(changes: Changes, backend: Any, args: dict[str, Any], call: Call) -> Any:
+    from moto.s3.exceptions import NoSuchUpload
+
+    bucket = backend.buckets.get(args["bucket_name"])
+    if bucket is not None and args["multipart_id"] not in bucket.multiparts:
+        raise NoSuchUpload(args["multipart_id"])  # moto 5.2 itself fails with a KeyError (a 500)
     changes.uploads.add((backend, args["bucket_name"], args["multipart_id"]))
     return call()
 

@@ -181,7 +181,7 @@ class QueuePoller(threading.Thread):
 
 
 def sample_queue_depths(sqs: Any, queue_urls: dict[str, str]) -> None:
-    """Sets the `queue_messages` gauge from each queue's visible messages (DLQs included)."""
+    """Sets the `pitchlens_queue_messages` gauge from each queue's visible messages (DLQs included)."""
     for name, url in queue_urls.items():
         try:
             attributes = sqs.get_queue_attributes(

@@ -551,7 +551,9 @@ function renderPlayers() {
     chip.dataset.box = JSON.stringify(p.box);
     chip.setAttribute("aria-pressed", String(p.number === state.selected));
     chip.setAttribute("aria-label", `Player ${p.number}`);
-    chip.title = `Player ${p.number} (confidence ${Math.round(p.confidence * 100)}%)`;
+    chip.dataset.team = p.team || "";
+    const team = p.team ? `${p.team}, ` : "";
+    chip.title = `Player ${p.number} (${team}confidence ${Math.round(p.confidence * 100)}%)`;
     chip.addEventListener("click", () => selectPlayer(p.number));
     chip.addEventListener("mouseenter", () => setFocused(p.number));
     chip.addEventListener("mouseleave", () => setFocused(null));
