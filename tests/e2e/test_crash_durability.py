@@ -89,7 +89,7 @@ def test_an_upload_acknowledged_before_kill_9_is_kept_and_its_notification_deliv
             while time.monotonic() < deadline:
                 jobs = httpx.get(
                     f"{info['api_url']}/api/v1/jobs", params={"correlation_id": correlation_id}, timeout=10
-                ).json()
+                ).json()["jobs"]
                 if jobs and jobs[-1]["status"] in {"SUCCEEDED", "FAILED"}:
                     break
                 time.sleep(0.2)
