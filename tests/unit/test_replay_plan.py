@@ -27,6 +27,7 @@ EXPECTED: dict[str, str] = {
     "message-players-detected.json": "track",
     "message-segment-tracking-requested.json": "track",
     "message-tracks-stitch-requested.json": "track",
+    "message-calibration-requested.json": "track",
     "message-render-requested.json": "render",
     "message-finalize-requested.json": "render",
     "message-final-clip-requested.json": "render",
