@@ -162,7 +162,7 @@ class FakeDatabase:
         self.jobs: dict[str, Job] = {}
         self.processed: set[tuple[str, str]] = set()
         self.clips: dict[str, Any] = {}
-        self.segments: dict[tuple[str, int], Any] = {}
+        self.segments: dict[tuple[str, str, int], Any] = {}
         self.sessions: dict[str, HighlightSession] = {}
         self.session_clips: dict[tuple[str, str], SessionClip] = {}
         self.down = False

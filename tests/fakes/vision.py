@@ -43,7 +43,7 @@ from pitchlens.domain.vision import (
 
 class FakeClipRepository(ClipRepository):
     def __init__(
-        self, clips: dict[str, Clip], segments: dict[tuple[str, int], Segment] | None = None
+        self, clips: dict[str, Clip], segments: dict[tuple[str, str, int], Segment] | None = None
     ) -> None:
         self.clips = clips
         self.stored_segments = segments if segments is not None else {}
@@ -67,17 +67,19 @@ class FakeClipRepository(ClipRepository):
 
     def add_segments(self, segments: Sequence[Segment]) -> None:
         for segment in segments:
-            self.stored_segments.setdefault((segment.clip_id, segment.index), segment)
+            self.stored_segments.setdefault((segment.clip_id, segment.job_id, segment.index), segment)
 
-    def segments(self, clip_id: str) -> list[Segment]:
+    def segments(self, clip_id: str, job_id: str) -> list[Segment]:
         return sorted(
-            (s for (c, _), s in self.stored_segments.items() if c == clip_id), key=lambda s: s.index
+            (s for (c, j, _), s in self.stored_segments.items() if (c, j) == (clip_id, job_id)),
+            key=lambda s: s.index,
         )
 
     def update_segment(self, segment: Segment) -> None:
-        if (segment.clip_id, segment.index) not in self.stored_segments:
+        key = (segment.clip_id, segment.job_id, segment.index)
+        if key not in self.stored_segments:
             raise ClipNotFound(f"no segment {segment.index} of clip {segment.clip_id!r}")
-        self.stored_segments[(segment.clip_id, segment.index)] = segment
+        self.stored_segments[key] = segment
 
 
 class FakeVideoStore(VideoStore):

@@ -557,7 +557,11 @@ def test_migrations_0003_and_0004_add_sessions_and_segments_and_revert(
             "session_id",
             "clip_id",
         ]
-        assert inspector.get_pk_constraint("clip_segments")["constrained_columns"] == ["clip_id", "segment"]
+        assert inspector.get_pk_constraint("clip_segments")["constrained_columns"] == [
+            "clip_id",
+            "job_id",
+            "segment",
+        ]
         with engine.begin() as connection:
             command.downgrade(alembic_config(connection), "0003")
         assert current_revision(url) == "0003"

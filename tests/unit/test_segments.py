@@ -140,10 +140,9 @@ def system(**settings: object) -> FakeSystem:
     return FakeSystem(segment_seconds=0.4, segment_overlap_seconds=0.12, **settings)
 
 
-def upload(fake: FakeSystem, frames: int = 40) -> VideoUploaded:
-    stored = fake.storage.put(
-        "videos", "m1/match.mp4", str(frames).encode(), metadata={"correlation-id": "c"}
-    )
+def upload(fake: FakeSystem, frames: int = 40, job_id: str | None = None) -> VideoUploaded:
+    metadata = {"correlation-id": "c", **({"job-id": job_id} if job_id else {})}
+    stored = fake.storage.put("videos", "m1/match.mp4", str(frames).encode(), metadata=metadata)
     return VideoUploaded("videos", "m1/match.mp4", stored.size, stored.etag)
 
 
@@ -175,6 +174,26 @@ def test_a_long_video_is_tracked_in_segments_in_any_order_and_stitched_once() ->
     [tracks] = fake.trajectories.published.values()
     assert [f.frame_index for f in tracks] == list(range(40))
     assert {int(t) for f in tracks for t in f.track_ids} == {1, 2}
+
+
+def test_the_same_video_processed_again_is_split_again_under_its_new_job() -> None:
+    fake = system()
+    fake.deliver(upload(fake))
+    first = segment_messages(fake)
+    for message, key in first:
+        fake.deliver(message, key)
+    fake.drain()
+    fake.deliver(upload(fake, job_id="job-2"), "second-upload")  # the same bytes: the same clip
+    second = segment_messages(fake)
+    assert len(second) == 4 and {m.job_id for m, _ in second} == {"job-2"}
+    for message, key in second[:3]:
+        fake.deliver(message, key)
+    assert not [s for s in fake.published(TracksStitchRequested) if s.job_id == "job-2"]  # one to go
+    fake.deliver(*second[3])
+    assert len([s for s in fake.published(TracksStitchRequested) if s.job_id == "job-2"]) == 1
+    fake.drain()
+    job = fake.job("job-2")
+    assert job.status is JobStatus.SUCCEEDED and job.counts["frames"] == 40 and job.counts["tracks"] == 2
 
 
 def test_progress_adds_up_over_segments() -> None:

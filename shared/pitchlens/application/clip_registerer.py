@@ -72,7 +72,9 @@ class ClipRegisterer:
             job = uow.jobs.get(job.job_id)
             clip = uow.clips.get(clip.clip_id)
             uow.commit()
-        traced = Delivery(correlation_id, f"video:{version}", delivery.attempt, delivery.max_attempts)
+        # Keyed by the job: a notification delivered again is the same job (a duplicate), the same
+        # video uploaded again under another job is processed again.
+        traced = Delivery(correlation_id, f"video:{job.job_id}", delivery.attempt, delivery.max_attempts)
         if job.status is JobStatus.SUCCEEDED:
             return Result.of(traced, Outcome.DUPLICATE, job.job_id, "video", "job already SUCCEEDED")
         if job.status is not JobStatus.RUNNING:  # a redelivered notification leaves a running job alone

@@ -85,7 +85,7 @@ class SegmentPlanner:
         with self._uow() as uow:
             uow.clips.get(message.clip_id, lock=True)
             uow.clips.add_segments(
-                [Segment(message.clip_id, plan, SegmentStatus.PENDING, now) for plan in plans]
+                [Segment(message.clip_id, message.job_id, plan, SegmentStatus.PENDING, now) for plan in plans]
             )
             job = uow.jobs.get(message.job_id)
             if not job.status.terminal:
@@ -218,7 +218,9 @@ class SegmentTracker:
         now = self._clock.now()
         with self._uow() as uow:
             uow.clips.get(message.clip_id, lock=True)  # segments of one clip finish one at a time
-            segments = {segment.index: segment for segment in uow.clips.segments(message.clip_id)}
+            segments = {
+                segment.index: segment for segment in uow.clips.segments(message.clip_id, message.job_id)
+            }
             mine = segments.get(message.segment)
             if mine is None:
                 raise InvalidTrackingData(f"clip {message.clip_id} has no segment {message.segment}")
@@ -260,7 +262,7 @@ class SegmentTracker:
         if job.status is not JobStatus.FAILED:
             return
         with self._uow() as uow:
-            segments = uow.clips.segments(message.clip_id)
+            segments = uow.clips.segments(message.clip_id, message.job_id)
         if not any(s.status is SegmentStatus.FAILED and s.index != message.segment for s in segments):
             self._jobs.save(job.running(JobStage.TRACKING, self._clock.now()))
 
@@ -268,7 +270,12 @@ class SegmentTracker:
         try:
             with self._uow() as uow:
                 mine = next(
-                    (s for s in uow.clips.segments(message.clip_id) if s.index == message.segment), None
+                    (
+                        s
+                        for s in uow.clips.segments(message.clip_id, message.job_id)
+                        if s.index == message.segment
+                    ),
+                    None,
                 )
                 if mine is None or mine.status is SegmentStatus.DONE:
                     return
@@ -285,7 +292,7 @@ class SegmentTracker:
         done = max(0, min(message.stop, message.track_from + tracked) - message.start)
         with self._uow() as uow:
             uow.clips.get(message.clip_id, lock=True)
-            segments = uow.clips.segments(message.clip_id)
+            segments = uow.clips.segments(message.clip_id, message.job_id)
             mine = next((s for s in segments if s.index == message.segment), None)
             job = uow.jobs.get(message.job_id)
             if mine is None or mine.status is SegmentStatus.DONE or job.status.terminal:
@@ -321,7 +328,7 @@ class TrackStitcher:
 
     def execute(self, message: TracksStitchRequested, delivery: Delivery) -> Result:
         with self._uow() as uow:
-            segments = uow.clips.segments(message.clip_id)
+            segments = uow.clips.segments(message.clip_id, message.job_id)
         missing = [
             s.index + 1 for s in segments if s.status is not SegmentStatus.DONE or s.tracks_uri is None
         ]

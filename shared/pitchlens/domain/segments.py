@@ -100,9 +100,11 @@ class SegmentStatus(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Segment:
-    """One segment of a clip being tracked: its plan, status and staged tracks."""
+    """One segment of a clip being tracked by one job: its plan, status and staged tracks. A clip
+    processed again (the same video uploaded again) gets new segments under the new job."""
 
     clip_id: str
+    job_id: str
     plan: SegmentPlan
     status: SegmentStatus
     updated_at: datetime

@@ -388,11 +388,12 @@ class ClipRepository(ABC):
 
     @abstractmethod
     def add_segments(self, segments: Sequence[Segment]) -> None:
-        """Stores a clip's segments; those already stored are left as they are."""
+        """Stores a job's segments of a clip; those already stored are left as they are."""
 
     @abstractmethod
-    def segments(self, clip_id: str) -> list[Segment]:
-        """The clip's segments in order (none when it was never split)."""
+    def segments(self, clip_id: str, job_id: str) -> list[Segment]:
+        """The clip's segments as job `job_id` planned them, in order (none when it did not split
+        the clip): a clip processed again is split again, under the new job."""
 
     @abstractmethod
     def update_segment(self, segment: Segment) -> None:

@@ -146,14 +146,18 @@ class PostgresClipRepository(ClipRepository):
         statement = (
             insert(clip_segments)
             .values(rows)
-            .on_conflict_do_nothing(index_elements=[clip_segments.c.clip_id, clip_segments.c.segment])
+            .on_conflict_do_nothing(
+                index_elements=[clip_segments.c.clip_id, clip_segments.c.job_id, clip_segments.c.segment]
+            )
         )
         with connection_errors_as_unavailable():
             self._connection.execute(statement)
 
-    def segments(self, clip_id: str) -> builtins.list[Segment]:
+    def segments(self, clip_id: str, job_id: str) -> builtins.list[Segment]:
         statement = (
-            select(clip_segments).where(clip_segments.c.clip_id == clip_id).order_by(clip_segments.c.segment)
+            select(clip_segments)
+            .where(clip_segments.c.clip_id == clip_id, clip_segments.c.job_id == job_id)
+            .order_by(clip_segments.c.segment)
         )
         with connection_errors_as_unavailable():
             return [_segment_from_row(row) for row in self._connection.execute(statement)]
@@ -163,7 +167,11 @@ class PostgresClipRepository(ClipRepository):
         with connection_errors_as_unavailable():
             result = self._connection.execute(
                 clip_segments.update()
-                .where(clip_segments.c.clip_id == segment.clip_id, clip_segments.c.segment == segment.index)
+                .where(
+                    clip_segments.c.clip_id == segment.clip_id,
+                    clip_segments.c.job_id == segment.job_id,
+                    clip_segments.c.segment == segment.index,
+                )
                 .values(values)
             )
         if result.rowcount == 0:
@@ -174,6 +182,7 @@ def _segment_values(segment: Segment) -> dict[str, object]:
     plan = segment.plan
     return {
         "clip_id": segment.clip_id,
+        "job_id": segment.job_id,
         "segment": plan.index,
         "start_frame": plan.start,
         "stop_frame": plan.stop,
@@ -189,6 +198,7 @@ def _segment_values(segment: Segment) -> dict[str, object]:
 def _segment_from_row(row: Row[Any]) -> Segment:
     return Segment(
         clip_id=row.clip_id,
+        job_id=row.job_id,
         plan=SegmentPlan(row.segment, row.start_frame, row.stop_frame, row.track_from),
         status=SegmentStatus(row.status),
         updated_at=row.updated_at,

@@ -232,6 +232,7 @@ clip_segments = Table(
         ForeignKey("clips.clip_id", ondelete="CASCADE", name="fk_clip_segments_clip"),
         primary_key=True,
     ),
+    Column("job_id", IDENTIFIER, primary_key=True),
     Column("segment", Integer, primary_key=True),
     Column("start_frame", Integer, nullable=False),
     Column("stop_frame", Integer, nullable=False),

@@ -22,6 +22,7 @@ def upgrade() -> None:
     op.create_table(
         "clip_segments",
         sa.Column("clip_id", IDENTIFIER, nullable=False),
+        sa.Column("job_id", IDENTIFIER, nullable=False),
         sa.Column("segment", sa.Integer(), nullable=False),
         sa.Column("start_frame", sa.Integer(), nullable=False),
         sa.Column("stop_frame", sa.Integer(), nullable=False),
@@ -31,7 +32,7 @@ def upgrade() -> None:
         sa.Column("tracks_uri", sa.Text(), nullable=True),
         sa.Column("reason", sa.Text(), nullable=True),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("clip_id", "segment", name="pk_clip_segments"),
+        sa.PrimaryKeyConstraint("clip_id", "job_id", "segment", name="pk_clip_segments"),
         sa.ForeignKeyConstraint(
             ["clip_id"], ["clips.clip_id"], name="fk_clip_segments_clip", ondelete="CASCADE"
         ),
