@@ -57,7 +57,8 @@ def test_an_uploaded_clip_becomes_detections_tracks_and_trajectories(
     detections = orjson.loads(read_object(running, outputs["detections_uri"]))
     assert len(detections["detections"]) == counts["detections"]
     for box in detections["detections"]:
-        assert set(box) == {"x1", "y1", "x2", "y2", "confidence", "class"} and box["class"] == "person"
+        assert set(box) == {"x1", "y1", "x2", "y2", "confidence", "class", "on_pitch"}
+        assert box["class"] == "person" and isinstance(box["on_pitch"], bool)
         assert 0 <= box["x1"] < box["x2"] <= 848 and 0 <= box["y1"] < box["y2"] <= 478
 
     table = pq.read_table(io.BytesIO(read_object(running, outputs["trajectories_uri"])))
@@ -66,6 +67,9 @@ def test_an_uploaded_clip_becomes_detections_tracks_and_trajectories(
     assert {"match_id", "clip_id", "frame", "t_seconds", "track_id", "foot_x", "foot_y"} <= set(
         table.column_names
     )
+    # Schema v2: placed as tracked (on the pitch, team by kit); metres only after a calibration.
+    assert {"on_pitch", "team", "pitch_x", "pitch_y"} <= set(table.column_names)
+    assert any(table["on_pitch"].to_pylist()) and table["pitch_x"].null_count == table.num_rows
 
     clip = running.api.get(f"/api/v1/clips/{outputs['clip_id']}").json()
     assert clip["status"] == "PERSISTED" and clip["trajectory_rows"] == table.num_rows
