@@ -99,6 +99,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     moto.start()
     api_port, master, volume, filer, s3_port = _free_ports(5)
     sqs_endpoint = "http://{}:{}".format(*moto.get_host_and_port())
+    # moto keeps its state in this process's globals: queues an earlier test made (with other
+    # attributes) would clash with the provisioner's.
+    httpx.post(f"{sqs_endpoint}/moto-api/reset", timeout=10).raise_for_status()
     s3_endpoint = f"http://127.0.0.1:{s3_port}"
     credentials = {
         k: re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", v) for k, v in S3_SERVICE["environment"].items()
