@@ -387,6 +387,27 @@ def players(
     out.print(f"render one: pitchlens render --clip-id {clip_id} --player N", soft_wrap=True)
 
 
+def _succeeded(
+    client: Any, job_id: str, timeout: float, bars: Any, label: str, detail: str
+) -> dict[str, Any]:
+    """The job followed on one bar of `bars` until it ends; exit 1 with its status and reason
+    unless it SUCCEEDED."""
+    with bars as progress:
+        bar = progress.add_task(label, total=1.0, detail=detail)
+        try:
+            job: dict[str, Any] = client.wait_for_job(
+                job_id=job_id,
+                timeout_s=timeout,
+                on_update=lambda job: progress.update(bar, completed=job["progress"], detail=job["stage"]),
+            )
+        except (ApiError, TimeoutError) as error:
+            raise fail(str(error)) from error
+    if job["status"] != "SUCCEEDED":
+        out.print(f"[bold red]{job['status']}[/] {job.get('reason')}")
+        raise typer.Exit(1)
+    return job
+
+
 def _download(client: Any, uri: str, folder: Path, as_json: bool = False) -> Path:
     """A stored result saved under `folder` at its key, with a progress bar in bytes."""
     key = uri.removeprefix("s3://").partition("/")[2]
@@ -519,19 +540,9 @@ def concat(
         )
     except ApiError as error:
         raise fail(str(error)) from error
-    with work_bar(as_json) as progress:
-        bar = progress.add_task("joining", total=1.0, detail=f"{len(videos)} clip(s)")
-        try:
-            job = client.wait_for_job(
-                job_id=accepted["job_id"],
-                timeout_s=timeout,
-                on_update=lambda job: progress.update(bar, completed=job["progress"], detail=job["stage"]),
-            )
-        except (ApiError, TimeoutError) as error:
-            raise fail(str(error)) from error
-    if job["status"] != "SUCCEEDED":
-        out.print(f"[bold red]{job['status']}[/] {job.get('reason')}")
-        raise typer.Exit(1)
+    job = _succeeded(
+        client, accepted["job_id"], timeout, work_bar(as_json), "joining", f"{len(videos)} clip(s)"
+    )
     final_uri = job["outputs"]["final_uri"]
     local = _download(client, final_uri, out_dir, as_json)
     stream_copied = bool(job["counts"].get("stream_copied"))
@@ -600,19 +611,7 @@ def calibrate(
         accepted = client.request("POST", f"/api/v1/clips/{clip_id}/calibration", json=body)
     except ApiError as error:
         raise fail(str(error)) from error
-    with stage_bars(as_json) as progress:
-        bar = progress.add_task("placing", total=1.0, detail="queued")
-        try:
-            job = client.wait_for_job(
-                job_id=accepted["job_id"],
-                timeout_s=timeout,
-                on_update=lambda job: progress.update(bar, completed=job["progress"], detail=job["stage"]),
-            )
-        except (ApiError, TimeoutError) as error:
-            raise fail(str(error)) from error
-    if job["status"] != "SUCCEEDED":
-        out.print(f"[bold red]{job['status']}[/] {job.get('reason')}")
-        raise typer.Exit(1)
+    job = _succeeded(client, accepted["job_id"], timeout, stage_bars(as_json), "placing", "queued")
     summary = {
         "clip_id": clip_id,
         "residuals_m": accepted["residuals_m"],
