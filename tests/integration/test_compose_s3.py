@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import boto3
 import httpx
 import orjson
 import pytest
@@ -114,8 +115,13 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         "PITCHLENS_NOTIFICATION_TOKEN": TOKEN,
         "PITCHLENS_DATA_DIR": str(folder / "pitchlens"),
     }
-    saved = {k: os.environ.get(k) for k in environment}
+    # Only these settings: a stack an earlier test ran in this process left its own in os.environ.
+    leftover = [k for k in os.environ if k.startswith(("PITCHLENS_", "AWS_")) and k not in environment]
+    saved = {k: os.environ.get(k) for k in [*environment, *leftover]}
+    for key in leftover:
+        os.environ.pop(key)
     os.environ.update(environment)
+    boto3.DEFAULT_SESSION = None  # it keeps the credentials it first found in os.environ
     settings = Settings()
     container = Container(settings)
     api = uvicorn.Server(
@@ -181,6 +187,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+        boto3.DEFAULT_SESSION = None
 
 
 def _queued(stack: Stack, function: str, expected: int, timeout_s: float = 30) -> list[dict[str, Any]]:
