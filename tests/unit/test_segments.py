@@ -3,6 +3,7 @@ through the real composition root over fakes (any order, duplicates, failures, r
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from itertools import pairwise
 
@@ -24,6 +25,7 @@ from pitchlens.domain.segments import (
     plan_segments,
     stitch_ids,
     stitch_segments,
+    team_renaming,
 )
 from pitchlens.domain.vision import ClipStatus, FrameTracks
 from tests.fakes.system import FakeSystem
@@ -261,3 +263,66 @@ def test_the_stitch_publishes_one_processed_clip() -> None:
     fake.drain(until=VideoProcessed)
     [processed] = fake.published(VideoProcessed)
     assert isinstance(processed, VideoProcessed) and processed.frames == 40 and processed.tracks == 2
+
+
+def test_a_team_named_otherwise_in_the_next_segment_keeps_its_clip_wide_name() -> None:
+    plans = plan_segments(200, 25.0, [0], 4.0, 10)
+
+    def with_teams(frames: list[FrameTracks], teams: dict[int, str]) -> list[FrameTracks]:
+        return [dataclasses.replace(f, teams=[teams[int(t)] for t in f.track_ids]) for f in frames]
+
+    # Segment 2 clustered the same kits but named them otherwise: "white" became "light grey", and
+    # the greens "dark green"; its referee stays "other", and a newcomer of the grey team follows.
+    first = {1: 0, 2: 100, 3: 200}
+    second = {7: 0, 8: 100, 9: 200, 6: 400}
+    parts = [
+        TrackedSegment(
+            plans[0], with_teams(frames_of(plans[0], first), {1: "white", 2: "green", 3: "other"}), {}, {}
+        ),
+        TrackedSegment(
+            plans[1],
+            with_teams(
+                frames_of(plans[1], second), {7: "light grey", 8: "dark green", 9: "other", 6: "light grey"}
+            ),
+            {},
+            {},
+        ),
+    ]
+    stitched = stitch_segments(parts)
+    later = [f for f in stitched if f.frame_index >= plans[1].start]
+    names = {(int(t), team) for f in later for t, team in zip(f.track_ids, f.teams or (), strict=True)}
+    assert names == {(1, "white"), (2, "green"), (3, "other"), (4, "white")}
+
+
+@pytest.mark.parametrize(
+    ("continued", "names", "earlier", "expected"),
+    [
+        (
+            [("grey", "white"), ("grey", "white"), ("green", "green")],
+            {"grey", "green"},
+            {"white", "green"},
+            {"grey": "white"},
+        ),
+        (
+            [("grey", "white")],
+            {"grey", "dark green"},
+            {"white", "green"},
+            {"grey": "white", "dark green": "green"},
+        ),
+        (
+            [("a", "white"), ("a", "green"), ("a", "white")],
+            {"a", "b"},
+            {"white", "green"},
+            {"a": "white", "b": "green"},
+        ),
+        ([], {"grey", "green"}, {"white", "green"}, {}),  # no continuing track: nothing to go by
+        ([("other", "white"), (None, "green")], {"grey"}, {"white", "green"}, {}),
+    ],
+)
+def test_team_renaming(
+    continued: list[tuple[str | None, str | None]],
+    names: set[str],
+    earlier: set[str],
+    expected: dict[str, str],
+) -> None:
+    assert team_renaming(continued, names, earlier) == expected

@@ -15,14 +15,16 @@ stitch can match tracks on frames both segments saw (`stitch_ids`).
 from __future__ import annotations
 
 from bisect import bisect_left
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 from itertools import pairwise
 from typing import Any, cast
 
 from pitchlens.domain.geometry import Box, as_box, iou
+from pitchlens.domain.teams import OTHER
 from pitchlens.domain.vision import FrameTracks
 
 SNAP_SHARE = 0.25
@@ -230,13 +232,19 @@ def stitch_segments(
     segment before when `stitch_ids` pairs them on the overlap (appearance compared between the
     earlier track's `tail` and the later one's `head`, when `similarity` is given), or across a
     gap of up to `max_gap` frames (default: the overlap's length) around the boundary; every
-    track gets a clip-wide id, numbered from 1 in order of first appearance."""
+    track gets a clip-wide id, numbered from 1 in order of first appearance.
+
+    Each segment names its teams by their kits on its own (`KitColourTeams` clusters per segment),
+    so the same team may be "white" in one and "light grey" in the next: its names are carried over
+    from the segment before by the tracks that continue across the boundary (`team_renaming`)."""
     clip_ids: dict[tuple[int, int], int] = {}
     next_id = 1
     stitched: list[FrameTracks] = []
     previous: TrackedSegment | None = None
+    previous_teams: dict[int, str] = {}
     for segment in segments:
         links: dict[int, int] = {}
+        teams = _majority_teams(segment.tracks)
         if previous is not None:
             overlap = range(segment.plan.track_from, segment.plan.start)
             alike = None
@@ -254,6 +262,12 @@ def stitch_segments(
             links = stitch_ids(
                 _boxes_on(previous.tracks, before), _boxes_on(segment.tracks, after), alike, gap
             )
+        renaming = team_renaming(
+            [(teams.get(later), previous_teams.get(earlier)) for later, earlier in links.items()],
+            set(teams.values()),
+            set(previous_teams.values()),
+        )
+        teams = {track: renaming.get(team, team) for track, team in teams.items()}
         for frame in segment.tracks:
             if not segment.plan.start <= frame.frame_index < segment.plan.stop:
                 continue
@@ -268,14 +282,50 @@ def stitch_segments(
                         clip_ids[key] = next_id
                         next_id += 1
                 ids.append(clip_ids[key])
-            stitched.append(frame.renumbered(ids))
+            renumbered = frame.renumbered(ids)
+            if renaming and frame.teams is not None:
+                renumbered = replace(renumbered, teams=[renaming.get(t, t) if t else t for t in frame.teams])
+            stitched.append(renumbered)
         # Tracks of the earlier segment seen only in the overlap still continue through `links`.
         for later, earlier in links.items():
             key, source = (segment.plan.index, later), (segment.plan.index - 1, earlier)
             if key not in clip_ids and source in clip_ids:
                 clip_ids[key] = clip_ids[source]
-        previous = segment
+        previous, previous_teams = segment, teams
     return stitched
+
+
+def team_renaming(
+    continued: Sequence[tuple[str | None, str | None]], names: set[str], earlier_names: set[str]
+) -> dict[str, str]:
+    """How a segment's team names become the clip's: `continued` holds, for each track that
+    continues one of the segment before, (its team here, the earlier track's clip-wide team). Each
+    name here takes the earlier name most of its continuing tracks had (one name each, most votes
+    first); a name left over takes the one earlier name left over (two teams, one of them voted);
+    a name nobody voted on keeps its own. OTHER and unknown teams neither vote nor get renamed.
+    Returns only the names that change."""
+    votes = Counter(
+        (mine, theirs) for mine, theirs in continued if mine and theirs and OTHER not in (mine, theirs)
+    )
+    mapping: dict[str, str] = {}
+    for (mine, theirs), _ in sorted(votes.items(), key=lambda vote: (-vote[1], vote[0])):
+        if mine not in mapping and theirs not in mapping.values():
+            mapping[mine] = theirs
+    left = sorted(names - mapping.keys() - {OTHER})
+    left_earlier = sorted(earlier_names - set(mapping.values()) - {OTHER})
+    if mapping and len(left) == 1 and len(left_earlier) == 1:
+        mapping[left[0]] = left_earlier[0]
+    return {mine: theirs for mine, theirs in mapping.items() if mine != theirs}
+
+
+def _majority_teams(tracks: Sequence[FrameTracks]) -> dict[int, str]:
+    """Each track's team in most of its frames (tracks whose kit was never seen left out)."""
+    counts: dict[int, Counter[str]] = {}
+    for frame in tracks:
+        for track_id, team in zip(frame.track_ids, frame.teams or (), strict=False):
+            if team:
+                counts.setdefault(int(track_id), Counter())[team] += 1
+    return {track: count.most_common(1)[0][0] for track, count in counts.items()}
 
 
 def _boxes_on(tracks: Sequence[FrameTracks], frames: range) -> dict[int, dict[int, Box]]:
