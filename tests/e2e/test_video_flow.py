@@ -83,6 +83,48 @@ def test_an_uploaded_clip_becomes_detections_tracks_and_trajectories(
     assert rows == [(outputs["trajectories_uri"], table.num_rows)]
 
 
+def test_a_processed_clip_calibrated_on_one_frame_gets_its_players_in_metres(
+    running: RunningStack, processed: dict[str, Any]
+) -> None:
+    """The hand-marked landmarks of the DFL clip's frame 0 (tests/data/pitch_landmarks.json) sent
+    to the API: the calibrate job re-reads the clip's one shot and rewrites its trajectories with
+    metres; teams and on-pitch flags stay as tracked."""
+    clip_id = processed["outputs"]["clip_id"]
+    before = pq.read_table(io.BytesIO(read_object(running, processed["outputs"]["trajectories_uri"])))
+    marked = json.loads((Path(__file__).parents[1] / "data" / "pitch_landmarks.json").read_text())
+    [dfl] = [c for c in marked["clips"] if c["clip"] == CLIP]
+    points = [{"name": name, "x": x, "y": y} for name, (x, y) in dfl["points"]["0"].items()]
+    answer = running.api.post(
+        f"/api/v1/clips/{clip_id}/calibration", json={"frame_index": 0, "points": points}
+    )
+    assert answer.status_code == 202, answer.text
+    assert max(answer.json()["residuals_m"].values()) < 0.5
+    job = running.job(job_id=answer.json()["job_id"], timeout=180)
+    assert job["status"] == "SUCCEEDED", job
+    assert job["outputs"]["placed_frames"] == "0-168" and job["counts"]["frames_with_metres"] >= 160
+
+    after = pq.read_table(io.BytesIO(read_object(running, job["outputs"]["trajectories_uri"])))
+    assert after.num_rows == before.num_rows
+    assert after["team"].to_pylist() == before["team"].to_pylist()
+    assert after["on_pitch"].to_pylist() == before["on_pitch"].to_pylist()
+    on = [
+        (x, y)
+        for x, y, flag in zip(
+            after["pitch_x"].to_pylist(),
+            after["pitch_y"].to_pylist(),
+            after["on_pitch"].to_pylist(),
+            strict=True,
+        )
+        if flag
+    ]
+    placed = [(x, y) for x, y in on if x is not None]
+    assert len(placed) >= 0.9 * len(on)
+    # Standing on the pitch: inside 105 x 68 with a few metres' margin (assistants on the touchline).
+    assert all(abs(x) <= 55.5 and abs(y) <= 37 for x, y in placed)
+    clip = running.api.get(f"/api/v1/clips/{clip_id}").json()
+    assert clip["trajectories_uri"] == job["outputs"]["trajectories_uri"]
+
+
 @pytest.mark.parametrize(
     ("name", "data", "problem"),
     [

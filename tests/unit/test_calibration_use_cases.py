@@ -3,13 +3,14 @@ fakes: bad points refused before anything is stored, good ones place the clip's 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
 import pytest
 import typer
 
-from pitchlens.application.clip_calibrator import CalibrationRequester, ClipCalibrator
+from pitchlens.application.clip_calibrator import CalibrationRequester, ClipCalibrator, calibration_window
 from pitchlens.application.player_placer import PlayerPlacer
 from pitchlens.domain.camera import CameraView, PitchCamera
 from pitchlens.domain.jobs import JobKind, JobStatus
@@ -70,10 +71,8 @@ def database() -> FakeDatabase:
     return database
 
 
-def requester(
-    database: FakeDatabase, publisher: FakePublisher, max_frames: int = 1000
-) -> CalibrationRequester:
-    return CalibrationRequester(lambda: FakeUnitOfWork(database), publisher, FakeClock(), max_frames)
+def requester(database: FakeDatabase, publisher: FakePublisher) -> CalibrationRequester:
+    return CalibrationRequester(lambda: FakeUnitOfWork(database), publisher, FakeClock())
 
 
 @pytest.mark.parametrize(
@@ -111,9 +110,7 @@ def test_a_folding_fit_is_refused() -> None:
         requester(database, FakePublisher()).execute("c1", 0, points, "corr")
 
 
-def test_an_unprocessed_or_too_long_clip_is_refused(database: FakeDatabase) -> None:
-    with pytest.raises(InvalidCalibration, match="not supported yet"):
-        requester(database, FakePublisher(), max_frames=FRAMES - 1).execute("c1", 0, GOOD, "corr")
+def test_an_unprocessed_clip_is_refused(database: FakeDatabase) -> None:
     database.clips["c1"] = Clip(
         "c1", "m1", "s3://v/c.mp4", ClipStatus.TRACKED, FakeClock().now(), FakeClock().now()
     )
@@ -156,6 +153,76 @@ def test_a_calibrated_clip_gets_its_people_in_metres_in_the_match_frame(database
         # The home team attacks the left goal: the match frame is the camera frame turned round.
         assert (x1, y1, x2, y2) == pytest.approx((0.0, 0.0, -41.5, 0.0), abs=1e-6)
         assert list(frame.teams or []) == ["white", "green"]
+
+
+def calibrator(database: FakeDatabase, trajectories: FakeTrajectoryStore, max_frames: int) -> ClipCalibrator:
+    storage = FakeObjectStorage()
+    storage.put("videos", "m1/clip.mp4", str(FRAMES).encode())
+    placer = PlayerPlacer(FakePitchArea(), StillCamera, FakeTeams, automatic_calibration=False)
+    return ClipCalibrator(
+        lambda: FakeUnitOfWork(database),
+        FakeVideoStore(storage),
+        FakeVideoReader(),
+        trajectories,
+        placer,
+        FakeClock(),
+        max_frames,
+    )
+
+
+@pytest.mark.parametrize(
+    ("shots", "frame", "max_frames", "expected"),
+    [
+        ([0, 100, 300], 150, 1000, range(100, 300)),  # the marked frame's shot
+        ([0, 100, 300], 150, 50, range(125, 175)),  # a long shot: the window around the frame
+        ([0, 100, 300], 105, 50, range(100, 150)),  # ... kept inside the shot
+        ([0, 100, 300], 299, 50, range(250, 300)),
+        ([0, 100, 300], 900, 5000, range(300, 1000)),  # the last shot ends with the clip
+        ([], 400, 100, range(350, 450)),  # cuts never looked for: the clip is one shot
+    ],
+)
+def test_a_calibration_places_the_marked_frames_shot_at_most_max_frames_of_it(
+    shots: list[int], frame: int, max_frames: int, expected: range
+) -> None:
+    tracks = [
+        FrameTracks(i, [1], [[0, 0, 1, 1]], [0.9], shot=max((s for s in shots if s <= i), default=None))
+        for i in range(1000)
+    ]
+    assert calibration_window(tracks, frame, 1000, max_frames) == expected
+
+
+def test_a_placed_match_calibrated_on_one_frame_gets_metres_in_that_window_only(
+    database: FakeDatabase,
+) -> None:
+    """Tracks already placed (on the pitch, teams, shots) keep all that; only the marked frame's
+    shot, at most max_frames of it, is read again and put in metres; other frames stay as they were."""
+    trajectories = FakeTrajectoryStore()
+    feet = PITCH_TO_IMAGE.apply(0.0, 0.0)
+    box = [feet[0] - 10, feet[1] - 60, feet[0] + 10, feet[1]]
+    nowhere = [(float("nan"), float("nan"))]
+    trajectories.published[TRAJECTORIES] = [
+        FrameTracks(i, [1], [box], [0.9], [True], ["red"], nowhere, shot=0 if i < 10 else 10)
+        for i in range(FRAMES)
+    ]
+    publisher = FakePublisher()
+    job, _ = requester(database, publisher).execute("c1", 12, GOOD, "corr")
+    [(message, _, key)] = publisher.sent
+    assert isinstance(message, CalibrationRequested)
+    calibrator(database, trajectories, max_frames=8).execute(message, Delivery("corr", key, 1, 3))
+
+    done = database.jobs[job.job_id]
+    assert done.status is JobStatus.SUCCEEDED
+    assert done.outputs["placed_frames"] == "10-17" and done.counts["frames_placed"] == 8
+    assert done.counts["rows_with_metres"] == 8
+    [placed] = [tracks for uri, tracks in trajectories.staged.items() if uri.endswith("calibrated.parquet")]
+    assert [f.frame_index for f in placed] == list(range(FRAMES))  # every frame, once
+    for frame in placed:
+        ((x, y),) = frame.pitch_xy or []
+        if 10 <= frame.frame_index <= 17:
+            assert (x, y) == pytest.approx((0.0, 0.0), abs=1e-6)
+        else:
+            assert math.isnan(x) and math.isnan(y)
+        assert list(frame.teams or []) == ["red"] and list(frame.on_pitch or []) == [True]
 
 
 @pytest.mark.parametrize(

@@ -15,18 +15,18 @@ from pitchlens.domain.messages import CalibrationRequested, Delivery
 from pitchlens.domain.pitch import Calibration, CalibrationPoint, InvalidCalibration, Orientation, calibrate
 from pitchlens.domain.ports import Clock, MessagePublisher, UnitOfWork
 from pitchlens.domain.rendering import ClipNotReady
-from pitchlens.domain.vision import Clip, ClipStatus, TrajectoryStore, VideoReader, VideoStore
+from pitchlens.domain.vision import Clip, ClipStatus, FrameTracks, TrajectoryStore, VideoReader, VideoStore
 
 MarkedPoint = tuple[str, float, float]
 """A landmark's name and where it was marked (x, y pixels of the frame)."""
 
 
 def checked_calibration(
-    clip: Clip, frame_index: int, points: Sequence[MarkedPoint], orientation: str, max_frames: int
+    clip: Clip, frame_index: int, points: Sequence[MarkedPoint], orientation: str
 ) -> tuple[Calibration, Orientation]:
     """The calibration the points give on the clip's frame, or InvalidCalibration naming what is
     wrong (too few points, unknown names, off the frame, collinear, folding, misplaced, a frame
-    outside the clip, a clip too long to place in one pass); ClipNotReady before it is processed."""
+    outside the clip); ClipNotReady before it is processed."""
     if clip.status is not ClipStatus.PERSISTED or clip.trajectories_uri is None or clip.info is None:
         raise ClipNotReady(f"clip {clip.clip_id} is {clip.status.value}: calibrate it once it is processed")
     try:
@@ -36,13 +36,22 @@ def checked_calibration(
         raise InvalidCalibration(f"unknown orientation {orientation!r}; one of {known}") from error
     if not 0 <= frame_index < clip.info.frames:
         raise InvalidCalibration(f"frame {frame_index} is outside the clip (0..{clip.info.frames - 1})")
-    if clip.info.frames > max_frames:
-        raise InvalidCalibration(
-            f"clip {clip.clip_id} has {clip.info.frames} frames: calibrating more than {max_frames} "
-            "in one pass is not supported yet (cut it into shorter clips)"
-        )
     marked = [CalibrationPoint(name, float(x), float(y)) for name, x, y in points]
     return calibrate(marked, frame_index, clip.info.width, clip.info.height), facing
+
+
+def calibration_window(
+    tracks: Sequence[FrameTracks], frame_index: int, frames: int, max_frames: int
+) -> range:
+    """The frames one calibration places: the marked frame's camera shot (the tracks' `shot`
+    column; the whole clip when its cuts were not looked for), at most `max_frames` of it around
+    the marked frame. A shot longer than that (a tactical camera's whole half) is placed a window
+    at a time: another frame calibrated further on places the next one."""
+    starts = sorted({int(frame.shot) for frame in tracks if frame.shot is not None})
+    first = max((start for start in starts if start <= frame_index), default=0)
+    last = min((start for start in starts if start > frame_index), default=frames) - 1
+    begin = max(first, min(frame_index - max_frames // 2, last + 1 - max_frames))
+    return range(begin, min(last + 1, begin + max_frames))
 
 
 class CalibrationRequester:
@@ -51,17 +60,12 @@ class CalibrationRequester:
     `CalibrationRequested`; returns the job and the frame's calibration at once."""
 
     def __init__(
-        self,
-        unit_of_work: Callable[[], UnitOfWork],
-        publisher: MessagePublisher,
-        clock: Clock,
-        max_frames: int,
+        self, unit_of_work: Callable[[], UnitOfWork], publisher: MessagePublisher, clock: Clock
     ) -> None:
         self._uow = unit_of_work
         self._publisher = publisher
         self._clock = clock
         self._jobs = JobKeeper(unit_of_work, clock)
-        self._max_frames = max_frames
 
     def execute(
         self,
@@ -73,7 +77,7 @@ class CalibrationRequester:
     ) -> tuple[Job, Calibration]:
         with self._uow() as uow:
             clip = uow.clips.get(clip_id)
-        calibration, facing = checked_calibration(clip, frame_index, points, orientation, self._max_frames)
+        calibration, facing = checked_calibration(clip, frame_index, points, orientation)
         now = self._clock.now()
         job = Job(
             job_id=str(uuid.uuid4()),
@@ -100,11 +104,13 @@ class CalibrationRequester:
 
 
 class ClipCalibrator:
-    """CalibrationRequested: the clip's tracked people placed again in one pass over its video
-    (`PlayerPlacer` with the calibrated frame as the anchor of its shot: carried through the shot
-    by the camera motion, re-anchored on the pitch lines), and its trajectories rewritten with
-    metres (version 2; frames of other shots keep null metres, the reason in the file). The job
-    counts the rows and frames that got metres."""
+    """CalibrationRequested: the frames of the calibrated frame's shot (`calibration_window`: at
+    most `max_frames` of it) read again and their people put in metres (`PlayerPlacer.metres`: the
+    marked frame's homography carried through the shot by the camera motion, re-anchored on the
+    pitch lines); the clip's trajectories rewritten with them (version 2), every other frame as it
+    was (another shot keeps its automatic calibration or null metres, the reason in the file).
+    Tracks never placed (placement off when processed) are placed in full over the window. The job
+    counts the rows and frames that got metres and names the frames placed."""
 
     def __init__(
         self,
@@ -129,31 +135,42 @@ class ClipCalibrator:
         with self._uow() as uow:
             clip = uow.clips.get(message.clip_id)
         calibration, facing = checked_calibration(
-            clip, message.frame_index, message.points, message.orientation, self._max_frames
+            clip, message.frame_index, message.points, message.orientation
         )
         assert clip.trajectories_uri is not None and clip.info is not None
         self._jobs.save(self._jobs.get(message.job_id).running(JobStage.TRACKING, self._clock.now()))
         tracks = self._trajectories.tracks(clip.trajectories_uri)
-        frames = self._reader.frames(self._videos.readable(clip.video_uri))
-        placed = self._placer.execute(tracks, frames, {message.frame_index: calibration.homography}, facing)
+        window = calibration_window(tracks, message.frame_index, clip.info.frames, self._max_frames)
+        video = self._videos.readable(clip.video_uri)
+        frames = self._reader.frames(video, self._reader.span(video, window.start, window.stop))
+        inside = [frame for frame in tracks if frame.frame_index in window]
+        anchors = {message.frame_index: calibration.homography}
+        if any(frame.on_pitch is not None for frame in inside):
+            placed, path = self._placer.metres(inside, frames, anchors, facing)
+        else:
+            full = self._placer.execute(inside, frames, anchors, facing)
+            placed, path = list(full.tracks), full.path
+        by_index = {frame.frame_index: frame for frame in placed}
+        merged = [by_index.get(frame.frame_index, frame) for frame in tracks]
         staged = self._trajectories.stage(
             message.job_id,
             message.match_id,
             message.clip_id,
             clip.info.fps,
-            placed.tracks,
+            merged,
             "calibrated",
-            placed.reason,
+            path.reason,
         )
         stored = self._trajectories.publish(staged, message.match_id, message.clip_id)
-        rows = sum(len(frame) for frame in placed.tracks)
+        rows = sum(len(frame) for frame in placed)
         with_metres = sum(
-            1 for frame in placed.tracks for x, _ in (frame.pitch_xy or []) if not math.isnan(float(x))
+            1 for frame in placed for x, _ in (frame.pitch_xy or []) if not math.isnan(float(x))
         )
         counts = {
             "rows": rows,
             "rows_with_metres": with_metres,
-            "frames_with_metres": sum(1 for h in placed.path.homographies if h is not None),
+            "frames_with_metres": sum(1 for h in path.homographies if h is not None),
+            "frames_placed": len(window),
         }
         now = self._clock.now()
         with self._uow() as uow:
@@ -168,8 +185,12 @@ class ClipCalibrator:
                 )
             )
             job = uow.jobs.get(message.job_id)
-            outputs = {**job.outputs, "trajectories_uri": stored.uri}
-            uow.jobs.update(job.succeeded({**job.counts, **counts}, now, placed.reason, outputs))
+            outputs = {
+                **job.outputs,
+                "trajectories_uri": stored.uri,
+                "placed_frames": f"{window.start}-{window.stop - 1}",
+            }
+            uow.jobs.update(job.succeeded({**job.counts, **counts}, now, path.reason, outputs))
             uow.inbox.record(delivery.consumer, delivery.idempotency_key)
             uow.commit()
         return Result.of(delivery, Outcome.DONE, message.job_id, "video", counts=counts)

@@ -136,13 +136,11 @@ class PlacementPass:
         split = split_at_cuts(tracks, cuts)
         teams = self._classifier.teams()
         first_seen = self._views[0].frame_index if self._views else 0
-        # The camera path has a homography per frame seen (every tracked one, not every frame).
-        positions = {view.frame_index: position for position, view in enumerate(self._views)}
+        homographies = _by_frame(self._views, path)
         placed = []
         frames = []
         for original, frame in zip(tracks, split, strict=True):
-            position = positions.get(frame.frame_index, len(path.homographies))
-            homography = path.homographies[position] if position < len(path.homographies) else None
+            homography = homographies.get(frame.frame_index)
             xy = [_metres(homography, box, orientation) for box in frame.boxes]
             on = self._flags.get(frame.frame_index) or [False] * len(frame)
             team = [teams.of(int(track_id), frame.frame_index) for track_id in original.track_ids]
@@ -230,6 +228,43 @@ class PlayerPlacer:
         for index, image in frames:
             placing.see(index, image, by_index.get(index))
         return placing.place(tracks, anchors, orientation, self._automatic)
+
+    def metres(
+        self,
+        tracks: Sequence[FrameTracks],
+        frames: Iterable[tuple[int, Any]],
+        anchors: Mapping[int, Homography],
+        orientation: Orientation = Orientation.HOME_ATTACKS_RIGHT,
+    ) -> tuple[list[FrameTracks], CameraPath]:
+        """The metres of already placed tracks of one shot, from manual `anchors` in it: the camera
+        followed through `frames` (motion, re-anchored on the lines), each box's foot point
+        placed; their on-pitch flags, teams and shot are kept (no cut search, no kits: a third of
+        `execute`'s work). Returns the tracks of the frames given, and the camera path."""
+        if self._camera_factory is None:
+            raise ValueError("this placer has no camera: nothing can be put in metres")
+        camera = self._camera_factory()
+        by_index = {frame.frame_index: frame for frame in tracks}
+        views = [
+            camera.observe(index, image, by_index[index].boxes if index in by_index else [])
+            for index, image in frames
+        ]
+        path = follow_camera(views, [], camera, anchors, automatic=False)
+        homographies = _by_frame(views, path)
+        placed = [
+            dataclasses.replace(
+                frame,
+                pitch_xy=[
+                    _metres(homographies.get(frame.frame_index), box, orientation) for box in frame.boxes
+                ],
+            )
+            for frame in tracks
+        ]
+        return placed, path
+
+
+def _by_frame(views: Sequence[CameraView], path: CameraPath) -> dict[int, Homography | None]:
+    """The camera path's homography of each frame seen (every tracked one, not every frame)."""
+    return {view.frame_index: homography for view, homography in zip(views, path.homographies, strict=False)}
 
 
 def _metres(

@@ -358,9 +358,7 @@ class Container:
 
     @functools.cached_property
     def calibration_requester(self) -> CalibrationRequester:
-        return CalibrationRequester(
-            self.unit_of_work, self.publisher, self.clock, self.settings.calibration_max_frames
-        )
+        return CalibrationRequester(self.unit_of_work, self.publisher, self.clock)
 
     @functools.cached_property
     def clip_calibrator(self) -> ClipCalibrator:

@@ -104,8 +104,9 @@ class Settings(BaseSettings):
     """Tracked people are placed on the pitch as they are tracked (on-pitch flag, team by kit,
     camera cuts; PITCHLENS_PLACE_PLAYERS=false leaves trajectories' version-2 columns null)."""
     calibration_max_frames: int = Field(default=15_000, gt=0)
-    """Longest clip calibrated in one pass (the pass keeps ~25 KB of pitch-line pixels per frame:
-    15,000 frames, 10 minutes at 25 fps, is ~400 MB)."""
+    """Most frames one manual calibration places: the marked frame's shot, at most this many frames
+    around it (the pass keeps ~25 KB of pitch-line pixels per frame: 15,000 frames, 10 minutes at
+    25 fps, is ~400 MB)."""
     segment_seconds: float = Field(default=60.0, gt=0)
     """A video longer than this is tracked as segments of about this length, in parallel."""
     segment_overlap_seconds: float = Field(default=1.0, gt=0)
