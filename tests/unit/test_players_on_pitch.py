@@ -14,7 +14,7 @@ import pytest
 
 from pitchlens.application.followable_players import followable_players
 from pitchlens.application.player_placer import NOT_CALIBRATED, PlacementPass, pitch_reason
-from pitchlens.domain.camera import CameraView, PitchArea, PitchCamera
+from pitchlens.domain.camera import CameraView, PitchArea, PitchCamera, follow_camera
 from pitchlens.domain.following import PlayerFollower
 from pitchlens.domain.pitch import Homography
 from pitchlens.domain.vision import BoundingBox, Clip, ClipStatus, FrameTracks, VideoInfo
@@ -203,3 +203,31 @@ def test_frames_without_metres_break_a_track_into_pieces() -> None:
     tracks = [FrameTracks(i, [1], [[0, 0, 1, 1]], [0.9], pitch_xy=[(x, 0.0)]) for i, x in enumerate(xs)]
     [motion] = track_motion(tracks, 25.0)
     assert (motion.distance_m, motion.top_speed_kmh, motion.seconds) == (0.0, 0.0, 0.8)
+
+
+class CalibratesItself(CutAt):
+    """A still camera with one cut that calibrates itself on any frame."""
+
+    FIT = Homography.of((0.1, 0.0, -5.0, 0.0, -0.1, 5.0, 0.0, 0.0, 1.0))
+
+    def calibrate(self, view: CameraView) -> Homography | None:
+        return self.FIT
+
+
+def test_a_50_or_60_fps_clip_tracked_on_every_other_frame_is_followed_by_the_frames_seen() -> None:
+    """A 60 fps source is tracked (and seen by the camera) on every second frame: the camera path
+    has one homography per frame seen, shots start at the first frame seen after a cut, and a
+    manual anchor on a frame not seen is taken on the nearest one."""
+    seen = list(range(0, 120, 2))
+    camera = CalibratesItself(61)
+    views = [camera.observe(index, None, []) for index in seen]
+    manual = Homography.of((0.2, 0.0, -10.0, 0.0, -0.2, 10.0, 0.0, 0.0, 1.0))
+
+    path = follow_camera(views, camera.cuts(), camera, {95: manual})
+
+    assert len(path.homographies) == len(seen) and all(h is not None for h in path.homographies)
+    first, second = path.shots
+    assert (first.first, first.last, first.source) == (0, 60, "automatic")
+    assert (second.first, second.last, second.anchor, second.source) == (62, 118, 94, "manual")
+    assert path.homographies[seen.index(60)] == CalibratesItself.FIT
+    assert path.homographies[seen.index(62)] == manual and path.homographies[-1] == manual

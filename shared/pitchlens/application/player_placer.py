@@ -264,7 +264,7 @@ class PlayerPlacer:
 
 def _by_frame(views: Sequence[CameraView], path: CameraPath) -> dict[int, Homography | None]:
     """The camera path's homography of each frame seen (every tracked one, not every frame)."""
-    return {view.frame_index: homography for view, homography in zip(views, path.homographies, strict=False)}
+    return {view.frame_index: homography for view, homography in zip(views, path.homographies, strict=True)}
 
 
 def _metres(

@@ -14,6 +14,7 @@ its frames get none, and the reason says why. Nothing is carried across a cut.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from bisect import bisect_left
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -104,7 +105,7 @@ between). Measured on the shared clips' hand-marked landmarks (median error, DFL
 frame 0.14 / 0.12 m, every 2nd 0.23 / 0.14 m, every 3rd 0.22 / 0.65 m, every 5th 0.19 / 0.75 m
 (the zooming LaLiga shot drifts between fits), for 100 / 53 / 43 / 28 % of the line-fitting time."""
 AUTO_CALIBRATION_STRIDE = 25
-"""Frames of a shot tried for automatic calibration: every this many (and the middle one first)."""
+"""Frames seen of a shot tried for automatic calibration: every this many (and the middle one first)."""
 AUTO_CALIBRATION_TRIES = 4
 
 
@@ -115,52 +116,60 @@ def follow_camera(
     anchors: Mapping[int, Homography] | None = None,
     automatic: bool = True,
 ) -> CameraPath:
-    """The camera path of a clip from its views (one per frame, in order, frame indexes from
-    `views[0].frame_index`), the first frames of its shots after the first (`cuts`), and manual
-    anchors (frame index -> image-to-pitch homography, e.g. from `pitch.calibrate`). A shot with
-    a manual anchor takes it (the first, if several); another one is calibrated automatically
-    when `automatic`."""
+    """The camera path of a clip from its views (one per frame seen, in order: every frame, or
+    every other one of a 50/60 fps source tracked at 30), the first frames of its shots after the
+    first (`cuts`), and manual anchors (frame index -> image-to-pitch homography, e.g. from
+    `pitch.calibrate`; an anchor on a frame not seen is taken for the nearest seen frame). A shot
+    with a manual anchor takes it (the first, if several); another one is calibrated automatically
+    when `automatic`. The path has one homography per view."""
     if not views:
         return CameraPath((), ())
-    first_frame = views[0].frame_index
-    last_frame = views[-1].frame_index
-    starts = sorted({first_frame, *(c for c in cuts if first_frame < c <= last_frame)})
-    bounds = list(zip(starts, [*(s - 1 for s in starts[1:]), last_frame], strict=True))
+    frames = [view.frame_index for view in views]
+    # Shots as positions in `views`: a cut between two seen frames starts at the later one.
+    starts = sorted({0, *(bisect_left(frames, cut) for cut in cuts if frames[0] < cut <= frames[-1])})
+    bounds = list(zip(starts, [*(s - 1 for s in starts[1:]), len(views) - 1], strict=True))
     homographies: list[Homography | None] = [None] * len(views)
     shots: list[Shot] = []
     for first, last in bounds:
-        manual = sorted(f for f in (anchors or {}) if first <= f <= last)
+        manual = sorted(f for f in (anchors or {}) if frames[first] <= f <= frames[last])
         anchor: tuple[int, Homography] | None = None
         source = reason = None
         if manual:
-            anchor, source = (manual[0], (anchors or {})[manual[0]]), "manual"
+            anchor, source = (_nearest(frames, manual[0], first, last), (anchors or {})[manual[0]]), "manual"
         elif automatic:
-            anchor = _automatic_anchor(views, first - first_frame, last - first_frame, camera)
+            anchor = _automatic_anchor(views, first, last, camera)
             source = "automatic" if anchor else None
             reason = None if anchor else "no pitch lines fitted the pitch model and no manual calibration"
         else:
             reason = "not calibrated"
         if anchor is None:
-            shots.append(Shot(first, last, reason=reason))
+            shots.append(Shot(frames[first], frames[last], reason=reason))
             continue
-        start = anchor[0] - first_frame
+        start = anchor[0]
         homographies[start] = anchor[1]
-        _carry(views, homographies, start, last - first_frame, camera, forwards=True)
-        _carry(views, homographies, start, first - first_frame, camera, forwards=False)
-        shots.append(Shot(first, last, anchor=anchor[0], source=source))
+        _carry(views, homographies, start, last, camera, forwards=True)
+        _carry(views, homographies, start, first, camera, forwards=False)
+        shots.append(Shot(frames[first], frames[last], anchor=frames[start], source=source))
     return CameraPath(tuple(homographies), tuple(shots))
+
+
+def _nearest(frames: Sequence[int], frame: int, first: int, last: int) -> int:
+    """The position in `frames[first..last]` of the frame nearest `frame`."""
+    return min(range(first, last + 1), key=lambda position: abs(frames[position] - frame))
 
 
 def _automatic_anchor(
     views: Sequence[CameraView], start: int, end: int, camera: PitchCamera
 ) -> tuple[int, Homography] | None:
+    """The first of a few views of positions `start..end` the camera calibrates on its own, as
+    (position, homography)."""
     middle = (start + end) // 2
     candidates = [middle, *range(start, end + 1, AUTO_CALIBRATION_STRIDE)]
     for position in list(dict.fromkeys(candidates))[:AUTO_CALIBRATION_TRIES]:
         view = views[position]
         found = camera.calibrate(view)
         if found is not None and _plausible(found, view):
-            return view.frame_index, found
+            return position, found
     return None
 
 
