@@ -7,6 +7,7 @@ import dataclasses
 import random
 from itertools import pairwise
 
+import numpy as np
 import pytest
 
 from pitchlens.application.outcomes import Outcome
@@ -269,7 +270,11 @@ def test_a_team_named_otherwise_in_the_next_segment_keeps_its_clip_wide_name() -
     plans = plan_segments(200, 25.0, [0], 4.0, 10)
 
     def with_teams(frames: list[FrameTracks], teams: dict[int, str]) -> list[FrameTracks]:
-        return [dataclasses.replace(f, teams=[teams[int(t)] for t in f.track_ids]) for f in frames]
+        # As the trajectory store reads them back: columns are numpy arrays.
+        return [
+            dataclasses.replace(f, teams=np.array([teams[int(t)] for t in f.track_ids], dtype=object))
+            for f in frames
+        ]
 
     # Segment 2 clustered the same kits but named them otherwise: "white" became "light grey", and
     # the greens "dark green"; its referee stays "other", and a newcomer of the grey team follows.

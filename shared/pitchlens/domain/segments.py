@@ -322,7 +322,9 @@ def _majority_teams(tracks: Sequence[FrameTracks]) -> dict[int, str]:
     """Each track's team in most of its frames (tracks whose kit was never seen left out)."""
     counts: dict[int, Counter[str]] = {}
     for frame in tracks:
-        for track_id, team in zip(frame.track_ids, frame.teams or (), strict=False):
+        if frame.teams is None:
+            continue
+        for track_id, team in zip(frame.track_ids, frame.teams, strict=True):
             if team:
                 counts.setdefault(int(track_id), Counter())[team] += 1
     return {track: count.most_common(1)[0][0] for track, count in counts.items()}
