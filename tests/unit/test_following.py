@@ -319,3 +319,13 @@ def test_appearance_is_asked_once_per_clip() -> None:
     PlayerFollower().execute(scene.tracks(), appearance, scene.box(10, 1), 10)
 
     assert appearance.calls == 1
+
+
+def test_settings_count_the_same_time_at_50_or_60_fps() -> None:
+    tuned = FollowSettings()
+    assert tuned.at_rate(25.0) is tuned and tuned.at_rate(29.97) is tuned
+    fast = tuned.at_rate(60.0)
+    assert (fast.max_gap, fast.interpolate_gap, fast.max_inner_gap) == (90, 40, 10)
+    assert fast.max_speed == pytest.approx(tuned.max_speed / 2) and fast.gate_base == tuned.gate_base
+    assert tuned.at_rate(50.0).max_gap == 75
+    assert PlayerFollower().at_rate(60.0)._settings == fast

@@ -163,7 +163,7 @@ class FollowRender:
         with self._videos.local_copy(clip.video_uri) as path:
             info = self._reader.probe(path)
             selection = check_selection(box, frame_index, info.width, info.height, info.frames)
-            followed = self._follower.execute(
+            followed = self._follower.at_rate(info.fps).execute(
                 every_frame(tracks, info.frames), self._appearance(path), selection, frame_index
             )
             if on_followed is not None:

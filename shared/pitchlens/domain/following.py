@@ -20,6 +20,7 @@ of the domain, used by the render use cases.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
@@ -93,6 +94,38 @@ class FollowSettings:
     reference_size: int = 30
     """Most recent looks of the player kept as reference (plus the chosen piece's first ones)."""
 
+    def at_rate(self, fps: float) -> FollowSettings:
+        """These settings for a clip of `fps` frames per second. They are counted in frames and were
+        tuned on 25 and 30 fps clips; at 50 or 60 fps a frame is half as long, so every span of time
+        (gaps, windows, strides) takes twice the frames and every speed per frame is halved. At up
+        to TUNED_FPS they are as they are."""
+        factor = fps / TUNED_FPS
+        if factor <= 1.0:
+            return self
+
+        def frames(value: int) -> int:
+            return max(value, round(value * factor))
+
+        return dataclasses.replace(
+            self,
+            selection_window=frames(self.selection_window),
+            max_gap=frames(self.max_gap),
+            interpolate_gap=frames(self.interpolate_gap),
+            max_inner_gap=frames(self.max_inner_gap),
+            max_overlap=frames(self.max_overlap),
+            shadow_frames=frames(self.shadow_frames),
+            gate_growth=self.gate_growth / factor,
+            max_speed=self.max_speed / factor,
+            velocity_window=frames(self.velocity_window),
+            rival_window=frames(self.rival_window),
+            appearance_stride=frames(self.appearance_stride),
+            edge_samples=frames(self.edge_samples),
+        )
+
+
+TUNED_FPS = 30.0
+"""The frame rate `FollowSettings` are counted at (the shared clips run at 25 and 29.97 fps)."""
+
 
 @dataclass(slots=True)
 class _Piece:
@@ -150,6 +183,11 @@ class PlayerFollower:
 
     def __init__(self, settings: FollowSettings | None = None) -> None:
         self._settings = settings or FollowSettings()
+
+    def at_rate(self, fps: float) -> PlayerFollower:
+        """This follower for a clip of `fps` frames per second (`FollowSettings.at_rate`)."""
+        settings = self._settings.at_rate(fps)
+        return self if settings is self._settings else PlayerFollower(settings)
 
     def execute(
         self,
