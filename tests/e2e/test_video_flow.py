@@ -126,6 +126,48 @@ def test_a_processed_clip_calibrated_on_one_frame_gets_its_players_in_metres(
     assert clip["trajectories_uri"] == job["outputs"]["trajectories_uri"]
 
 
+@pytest.fixture(scope="module")
+def sixty_fps_with_a_cut(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """3 s at 60 fps made from the DFL clip: 1.8 s of its start, then a cut to 1.2 s of its end
+    (the camera at the other penalty area). The cut is past the middle, where the camera path once
+    counted frames instead of frames seen and the track step failed."""
+    import imageio_ffmpeg
+
+    path = tmp_path_factory.mktemp("sixty") / "sixty.mp4"
+    graph = (
+        "[0:v]trim=0:1.8,setpts=PTS-STARTPTS[a];[0:v]trim=5.4:6.6,setpts=PTS-STARTPTS[b];"
+        "[a][b]concat=n=2:v=1,fps=60[v]"
+    )
+    command = [
+        imageio_ffmpeg.get_ffmpeg_exe(),
+        "-loglevel",
+        "error",
+        "-y",
+        "-i",
+        str(shared_data / "video" / CLIP),
+    ]
+    command += ["-filter_complex", graph, "-map", "[v]", "-c:v", "libx264", "-preset", "ultrafast", str(path)]
+    subprocess.run(command, check=True, timeout=120)
+    return path
+
+
+def test_a_60_fps_clip_with_a_cut_is_tracked_on_every_other_frame_and_placed(
+    running: RunningStack, sixty_fps_with_a_cut: Path
+) -> None:
+    running.upload(
+        "match-60/sixty.mp4", sixty_fps_with_a_cut.read_bytes(), {"correlation-id": "sixty"}, bucket="videos"
+    )
+    job = running.job(correlation_id="sixty", timeout=300)
+    assert job["status"] == "SUCCEEDED", job
+    assert job["counts"]["frames"] == 180
+    table = pq.read_table(io.BytesIO(read_object(running, job["outputs"]["trajectories_uri"])))
+    frames = set(table["frame"].to_pylist())
+    assert len(frames) >= 170 and max(frames) >= 175  # every frame, the untracked ones interpolated
+    assert any(table["on_pitch"].to_pylist()) and table["team"].null_count < table.num_rows
+    shots = sorted(set(table["shot"].to_pylist()))
+    assert len(shots) == 2 and 100 <= shots[1] <= 112, shots  # the cut at 1.8 s (frame 108) is kept
+
+
 @pytest.mark.parametrize(
     ("name", "data", "problem"),
     [

@@ -153,7 +153,10 @@ def test_stitched_segments_keep_one_shot_until_a_real_cut() -> None:
     # Segment 2 starts on frame 4 (its first shot "starts" there: no cut); a real cut on frame 6.
     raw = [0, 0, 0, 0, 3, 3, 6, 6]  # segment 2 was tracked from frame 3 (its overlap)
     tracks = [FrameTracks(i, [1], [[0, 0, 1, 1]], [0.9], shot=shot) for i, shot in enumerate(raw)]
-    assert [f.shot for f in continuous_shots(tracks)] == [0, 0, 0, 0, 0, 0, 6, 6]
+    assert [f.shot for f in continuous_shots(tracks, {0, 3})] == [0, 0, 0, 0, 0, 0, 6, 6]
+    # Nobody on the cut's own frame (trackers confirm a track a frame after its first detection).
+    after_a_gap = [frame for frame in tracks if frame.frame_index != 6]
+    assert [f.shot for f in continuous_shots(after_a_gap, {0, 3})] == [0, 0, 0, 0, 0, 0, 6]
 
 
 def test_the_follower_never_continues_across_a_cut() -> None:

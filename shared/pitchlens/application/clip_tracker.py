@@ -337,7 +337,8 @@ class TrackStitcher:
                 f"clip {message.clip_id} cannot be stitched: segments {missing} are not tracked"
             )
         parts = [self._tracked(segment) for segment in segments]
-        tracks = continuous_shots(stitch_segments(parts, self._looks.similarity))
+        starts = {part.plan.track_from for part in parts}
+        tracks = continuous_shots(stitch_segments(parts, self._looks.similarity), starts)
         staged = self._trajectories.stage(
             message.job_id,
             message.match_id,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -155,21 +155,22 @@ class PlacementPass:
 NOT_CALIBRATED = "not calibrated: mark 4 or more pitch points on a frame (pitchlens calibrate)"
 
 
-def continuous_shots(tracks: Sequence[FrameTracks]) -> list[FrameTracks]:
-    """Stitched segments' tracks with one shot numbering: a segment's first shot starts where the
-    segment does, which is no cut; it continues the shot the frames before it are in. (A shot
-    starts at a cut exactly when its value is its first frame's index.)"""
+def continuous_shots(tracks: Sequence[FrameTracks], segment_starts: Collection[int]) -> list[FrameTracks]:
+    """Stitched segments' tracks with one shot numbering: each segment numbers its first shot by the
+    first frame it tracked (`segment_starts`: its overlap's first frame), which is no cut; that
+    shot continues the one the frames before it are in. Any other shot starts at a cut, whether
+    or not its first frame has anybody on it."""
     result = []
     current: int | None = None
     last_raw: int | None = None
     mapped: dict[int, int | None] = {}
     for frame in tracks:
-        raw = frame.shot
+        raw = None if frame.shot is None else int(frame.shot)
         if raw is None:
             result.append(frame)
             continue
         if raw != last_raw:
-            if raw == frame.frame_index or current is None:
+            if raw not in segment_starts or current is None:
                 mapped[raw] = raw  # a cut, or the clip's first shot
             else:
                 mapped.setdefault(raw, current)  # a segment's start, not a cut
