@@ -119,9 +119,7 @@ def test_an_unprocessed_clip_is_refused(database: FakeDatabase) -> None:
 
 
 def test_a_calibrated_clip_gets_its_people_in_metres_in_the_match_frame(database: FakeDatabase) -> None:
-    publisher, storage = FakePublisher(), FakeObjectStorage()
-    storage.put("videos", "m1/clip.mp4", str(FRAMES).encode())
-    trajectories = FakeTrajectoryStore()
+    publisher, trajectories = FakePublisher(), FakeTrajectoryStore()
     # Player 1 stands on the centre spot, player 2 on the right penalty spot, all clip long.
     feet = {1: PITCH_TO_IMAGE.apply(0.0, 0.0), 2: PITCH_TO_IMAGE.apply(41.5, 0.0)}
     boxes = [[x - 10, y - 60, x + 10, y] for x, y in feet.values()]
@@ -132,17 +130,7 @@ def test_a_calibrated_clip_gets_its_people_in_metres_in_the_match_frame(database
     [(message, _, key)] = publisher.sent
     assert isinstance(message, CalibrationRequested) and key == job.job_id
 
-    placer = PlayerPlacer(FakePitchArea(), StillCamera, FakeTeams, automatic_calibration=False)
-    calibrator = ClipCalibrator(
-        lambda: FakeUnitOfWork(database),
-        FakeVideoStore(storage),
-        FakeVideoReader(),
-        trajectories,
-        placer,
-        FakeClock(),
-        1000,
-    )
-    calibrator.execute(message, Delivery("corr", key, 1, 3))
+    calibrator(database, trajectories, max_frames=1000).execute(message, Delivery("corr", key, 1, 3))
 
     done = database.jobs[job.job_id]
     assert done.status is JobStatus.SUCCEEDED and done.counts["rows_with_metres"] == 2 * FRAMES
