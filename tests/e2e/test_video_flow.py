@@ -239,6 +239,29 @@ def test_process_command_prints_the_outputs(running: RunningStack, shared_data: 
     assert preview.parent.parent == tmp_path and preview.read_bytes()[:3] == b"\xff\xd8\xff"
 
 
+def test_calibrate_command_names_the_frames_it_placed(
+    running: RunningStack, processed: dict[str, Any]
+) -> None:
+    """`pitchlens calibrate` with the DFL clip's hand-marked frame 160, then with three points."""
+    marked = json.loads((Path(__file__).parents[1] / "data" / "pitch_landmarks.json").read_text())
+    [dfl] = [c for c in marked["clips"] if c["clip"] == CLIP]
+    points = [f"{name}={x},{y}" for name, (x, y) in dfl["points"]["160"].items()]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PITCHLENS_")}
+
+    def calibrate(*marks: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "pitchlens.runtime.cli", "calibrate"]
+        command += ["--clip-id", processed["outputs"]["clip_id"], "--frame", "160"]
+        command += [part for mark in marks for part in ("--point", mark)]
+        command += ["--data-dir", running.info.data_dir]
+        return subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
+
+    done = calibrate(*points)
+    assert done.returncode == 0, done.stderr
+    assert "frames 0-168 placed" in done.stdout and "rows in metres" in done.stdout, done.stdout
+    refused = calibrate(*points[:3])
+    assert refused.returncode != 0 and "at least 4 landmarks" in refused.stderr + refused.stdout
+
+
 def test_a_clip_with_no_people_succeeds_with_no_tracks(running: RunningStack, tmp_path: Path) -> None:
     import av
     import numpy as np

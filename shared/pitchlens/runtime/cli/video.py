@@ -619,6 +619,7 @@ def calibrate(
         "trajectories_uri": job["outputs"].get("trajectories_uri"),
         "rows_with_metres": job["counts"].get("rows_with_metres"),
         "rows": job["counts"].get("rows"),
+        "placed_frames": job["outputs"].get("placed_frames"),
         "note": job.get("reason"),
         "job_id": job["job_id"],
     }
@@ -627,7 +628,11 @@ def calibrate(
         return
     worst = max(accepted["residuals_m"].items(), key=lambda item: item[1])
     out.print(f"[bold green]calibrated[/] frame {frame}: worst landmark {worst[0]} off by {worst[1]:.2f} m")
-    out.print(f"  {summary['rows_with_metres']} of {summary['rows']} rows in metres", soft_wrap=True)
+    out.print(
+        f"  frames {summary['placed_frames']} placed: {summary['rows_with_metres']} of their "
+        f"{summary['rows']} rows in metres",
+        soft_wrap=True,
+    )
     if summary["note"]:
         out.print(f"  {summary['note']}", soft_wrap=True)
     out.print(f"  trajectories {summary['trajectories_uri']}", soft_wrap=True)
