@@ -1,7 +1,9 @@
 """The web page at `/` in a real browser (Debian's Chromium through Playwright) against the embedded
 stack with the real model: upload a clip, wait for it to be processed, pick a player on the detection
-frame, watch the preview, approve, finalize and download an H.264 MP4. Server errors must reach the
-person. Screenshots of every step go to test-artifacts/web/ (git-ignored).
+frame (players grouped by team), calibrate the clip by clicking landmarks on the frame, watch the
+preview, see the player's path and heatmap once the clip is in metres, approve, finalize and download
+an H.264 MP4. Server errors must reach the person. Screenshots of every step go to
+test-artifacts/web/ (git-ignored).
 
 Needs the `playwright` package and /usr/bin/chromium (`apt-get install chromium`); never
 `playwright install`, which downloads a browser of its own."""
@@ -36,6 +38,8 @@ CLIP = "dfl_08fd33_4_848x478.mp4"
 ARTIFACTS = REPO_ROOT / "test-artifacts" / "web"
 PROCESSING_TIMEOUT_MS = 300_000
 """Detect -> track -> persist of the shared clip: ~30-60 s on 2 cores, more on a busy runner."""
+CALIBRATION = ("halfway_far", "halfway_near", "arc_left_far", "arc_left_near")
+"""Four landmarks of the clip's frame 0, no three on one line on the pitch."""
 
 try:
     from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
@@ -124,6 +128,17 @@ def click_frame_point(page: Page, x: float, y: float) -> None:
     page.mouse.click(shown["x"] + x * shown["width"] / width, shown["y"] + y * shown["height"] / height)
 
 
+def chip(page: Page, number: int) -> Any:
+    return page.locator(f'[data-testid="player-chip"][data-number="{number}"]')
+
+
+def landmarks_on_frame_0() -> dict[str, tuple[float, float]]:
+    """Landmarks hand-marked on the clip's frame 0 (its detection frame): name -> frame pixel."""
+    data = json.loads((REPO_ROOT / "tests" / "data" / "pitch_landmarks.json").read_text())
+    [clip] = [c for c in data["clips"] if c["clip"] == CLIP]
+    return {name: (float(x), float(y)) for name, (x, y) in clip["points"]["0"].items()}
+
+
 def canvas_aspect(page: Page) -> tuple[float, float]:
     shown = page.get_by_test_id("frame-canvas").bounding_box()
     assert shown
@@ -207,10 +222,10 @@ def test_an_analyst_builds_a_highlight_reel_in_the_browser(
     expect(chips.first).to_be_visible(timeout=60_000)
     expect(clip_item).to_have_attribute("aria-current", "true")
     clip_id = clip_item.get_attribute("data-clip-id")
-    players = [
+    players = sorted(
         (int(c.get_attribute("data-number") or 0), json.loads(c.get_attribute("data-box") or "[]"))
         for c in chips.all()
-    ]
+    )
     assert [n for n, _ in players] == list(range(1, len(players) + 1)) and len(players) >= 3, players
     canvas = page.get_by_test_id("frame-canvas")
     frame_size = (canvas.get_attribute("data-frame-width"), canvas.get_attribute("data-frame-height"))
@@ -218,6 +233,20 @@ def test_an_analyst_builds_a_highlight_reel_in_the_browser(
     wide_width, aspect = canvas_aspect(page)
     assert aspect == pytest.approx(848 / 478, rel=0.01)
     shot("detection-frame")
+
+    # ... grouped by team as the API places them: one group per kit colour, then "other".
+    served = running.api.get(f"/api/v1/clips/{clip_id}/players").json()["players"]
+    team_of = {p["number"]: p["team"] or "" for p in served}
+    groups = [
+        (group.get_attribute("data-team") or "", [int(c.get_attribute("data-number") or 0) for c in chips_of])
+        for group in page.get_by_test_id("team-group").all()
+        for chips_of in [group.get_by_test_id("player-chip").all()]
+    ]
+    named = [team for team, _ in groups if team not in ("other", "")]
+    assert len(named) >= 2 and named == sorted(named), groups  # the clip's two kits
+    assert [team for team, _ in groups] == named + [t for t in ("other", "") if t in team_of.values()], groups
+    assert sorted(n for _, numbers in groups for n in numbers) == [n for n, _ in players]
+    assert all(team_of[n] == team for team, numbers in groups for n in numbers), (groups, team_of)
 
     # ... which rescales with the window (stacked layout on a narrow one); clicks map back to frame
     # pixels at any size: click inside the first player's box.
@@ -230,8 +259,13 @@ def test_an_analyst_builds_a_highlight_reel_in_the_browser(
     canvas.scroll_into_view_if_needed()
     click_frame_point(page, x, y)
     expect(page.get_by_test_id("selection-label")).to_have_attribute("data-selected", str(number))
-    expect(chips.first).to_have_attribute("aria-pressed", "true")
-    expect(chips.nth(1)).to_have_attribute("aria-pressed", "false")
+    expect(chip(page, number)).to_have_attribute("aria-pressed", "true")
+    expect(chip(page, players[1][0])).to_have_attribute("aria-pressed", "false")
+    # Not calibrated yet: in place of the player's picture, the API's 409 and its reason.
+    note = page.get_by_test_id("picture-note")
+    expect(note).to_have_attribute("data-status", "409")
+    expect(note).to_contain_text("no positions in metres: not calibrated")
+    expect(page.get_by_test_id("player-picture")).to_be_hidden()
     shot("player-selected-narrow", full_page=True)
     page.set_viewport_size({"width": 1400, "height": 900})
     page.wait_for_function(
@@ -239,7 +273,48 @@ def test_an_analyst_builds_a_highlight_reel_in_the_browser(
         arg=wide_width,
     )
 
-    # 4. Indicator, preview: progress, then a playable <video>.
+    # 4. Calibrate on the canvas: landmarks picked by name and clicked on the frame. Three are
+    # refused with the server's reason; with a fourth they are accepted and a job places the clip.
+    marked = landmarks_on_frame_0()
+    page.get_by_test_id("calibrate-button").click()
+    expect(page.get_by_test_id("calibration-panel")).to_be_visible()
+    for name in CALIBRATION[:3]:
+        page.get_by_test_id("landmark-select").select_option(name)
+        click_frame_point(page, *marked[name])
+    expect(page.get_by_test_id("calibration-point")).to_have_count(3)
+    three = [{"name": name, "x": marked[name][0], "y": marked[name][1]} for name in CALIBRATION[:3]]
+    refused = running.api.post(
+        f"/api/v1/clips/{clip_id}/calibration", json={"frame_index": 0, "points": three}
+    )
+    assert refused.status_code == 422, refused.text
+    page.get_by_test_id("calibration-send").click()
+    expect(page.get_by_test_id("calibration-error")).to_have_text(f"Refused: {refused.json()['detail']}")
+    shot("calibration-refused")
+    page.get_by_test_id("landmark-select").select_option(CALIBRATION[3])
+    click_frame_point(page, *marked[CALIBRATION[3]])
+    with page.expect_request(lambda r: r.url.endswith("/calibration") and r.method == "POST") as sent:
+        page.get_by_test_id("calibration-send").click()
+    body = sent.value.post_data_json
+    assert body["frame_index"] == 0 and [p["name"] for p in body["points"]] == list(CALIBRATION), body
+    for point in body["points"]:  # a click lands within a frame pixel of where it was aimed
+        assert (point["x"], point["y"]) == pytest.approx(marked[point["name"]], abs=1.0), point
+    expect(page.get_by_test_id("calibration-residuals")).to_contain_text("Accepted: 4 landmarks")
+    expect(page.get_by_test_id("calibration-error")).to_be_hidden()
+    expect(page.get_by_test_id("calibration-label")).not_to_be_empty()  # the job's progress
+    shot("calibration-accepted")
+    page.get_by_test_id("calibrate-button").click()  # back to picking players
+    expect(page.get_by_test_id("calibration-panel")).to_be_hidden()
+
+    # 5. Indicator, preview: progress, then a playable <video>. The minimap option goes with the
+    # request where the server's preview request has it, and is disabled elsewhere.
+    minimap = (
+        "minimap"
+        in running.api.get("/openapi.json").json()["components"]["schemas"]["PreviewRequest"]["properties"]
+    )
+    if minimap:
+        page.get_by_test_id("minimap-input").check()
+    else:
+        expect(page.get_by_test_id("minimap-input")).to_be_disabled()
     page.get_by_test_id("indicator-dot").check()
     shot("player-and-indicator")
     with page.expect_request(lambda r: r.url.endswith("/cv/preview") and r.method == "POST") as sent:
@@ -248,6 +323,7 @@ def test_an_analyst_builds_a_highlight_reel_in_the_browser(
     assert isinstance(request, dict), request
     assert request["session_id"] == session_id and request["clip_id"] == clip_id
     assert request["box"] == box and request["indicator"] == "dot" and isinstance(request["frame_index"], int)
+    assert request.get("minimap") is (True if minimap else None), request
     expect(page.get_by_test_id("preview-progress")).to_be_visible()
     shot("preview-rendering")
     video = page.get_by_test_id("preview-video")
@@ -274,7 +350,23 @@ def test_an_analyst_builds_a_highlight_reel_in_the_browser(
     expect(page.get_by_test_id("preview-status")).to_have_attribute("data-status", "SUCCEEDED")
     shot("preview-ready")
 
-    # 5. Approve, finalize (progress), download the final video through the link.
+    # 6. The calibration has placed the clip in metres meanwhile: the picked player's path, then his
+    # heatmap, as the API draws them.
+    calibrated = page.get_by_test_id("calibration-label")
+    expect(calibrated).to_have_attribute("data-status", "SUCCEEDED", timeout=PROCESSING_TIMEOUT_MS)
+    picture = page.get_by_test_id("player-picture")
+    expect(picture).to_be_visible()
+    track_id = next(p["track_id"] for p in served if p["number"] == number)
+    direct = running.api.get(f"/api/v1/clips/{clip_id}/players/{track_id}/plots/path.png")
+    assert direct.status_code == 200, direct.text
+    expect(picture).to_have_attribute("data-track-id", str(track_id))
+    expect(picture).to_have_attribute("data-markers", direct.headers["x-pitchlens-markers"])
+    assert int(direct.headers["x-pitchlens-markers"]) >= 25  # at least a second on the pitch in metres
+    page.get_by_test_id("picture-heatmap").check()
+    expect(picture).to_have_attribute("data-kind", "heatmap")
+    shot("player-picture", full_page=True)
+
+    # 7. Approve, finalize (progress), download the final video through the link.
     page.get_by_test_id("approve-button").click()
     expect(page.get_by_test_id("approved-note")).to_be_visible()
     expect(page.get_by_test_id("approved-count")).to_have_text("1 of 1 approved")
