@@ -323,6 +323,8 @@ def draw_player(kind: TrackPlotKind, track: PlayerTrack) -> Picture:
     or `heatmap` (markers: the positions binned; colour: seconds spent in each 5 m square)."""
     if kind is TrackPlotKind.POSITIONS:
         raise ValueError("positions is a picture of a whole clip: draw_positions")
+    import numpy as np
+
     pitch, figure, axes = _pitch_figure()
     runs = track.stretches()
     xs = [x + PITCH_LENGTH / 2 for run in runs for x in run[0]]
@@ -336,7 +338,8 @@ def draw_player(kind: TrackPlotKind, track: PlayerTrack) -> Picture:
         if xs:
             stats = pitch.bin_statistic(xs, ys, statistic="count", bins=TRACK_HEATMAP_BINS)
             markers = int(stats["statistic"].sum())
-            stats["statistic"] = stats["statistic"] / track.fps
+            seconds = stats["statistic"] / track.fps
+            stats["statistic"] = np.where(seconds > 0, seconds, np.nan)  # squares never visited: the grass
             pitch.heatmap(stats, ax=axes, cmap="hot", edgecolors=PITCH_COLOUR, alpha=0.8, zorder=1)
         what = f"time spent, {markers} positions in 5 m squares"
     motion = (
