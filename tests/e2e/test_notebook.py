@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from pitchlens.domain.vision import Clip, ClipStatus, FrameTracks
+from pitchlens.domain.vision import Clip, ClipStatus, FrameTracks, VideoInfo
 from pitchlens.infrastructure.bootstrap import Container
 from pitchlens.infrastructure.storage.trajectories import trajectory_table
 from tests.e2e.conftest import RunningStack
@@ -216,6 +216,82 @@ def test_plot_command_writes_the_png_the_api_draws(cli: Any, tmp_path: Path) -> 
     summary = json.loads(result.stdout)
     image = Image.open(io.BytesIO(target.read_bytes()))
     assert image.format == "PNG" and summary["markers"] == int(image.text["pitchlens.markers"]) > 0
+
+
+PLACED_CLIP = "clip-notebook-placed"
+PLACED_MATCH = "cli-plots"
+"""Its own match: the exports above count the rows of MATCH's clips."""
+
+
+@pytest.fixture(scope="module")
+def placed_clip(running: RunningStack) -> str:
+    """A calibrated clip: two players in metres over 50 frames (player 1, the left one, runs)."""
+    container = Container(running.settings)
+    tracks = [
+        FrameTracks(
+            frame,
+            [5, 6],
+            [[10.0, 20, 30, 80], [100, 20, 130, 90]],
+            [0.9, 0.8],
+            on_pitch=[True, True],
+            teams=["white", "green"],
+            pitch_xy=[[-20.0 + 0.3 * frame, 4.0], [10.0, -6.0]],
+        )
+        for frame in range(FRAMES)
+    ]
+    table = trajectory_table(PLACED_MATCH, PLACED_CLIP, 25.0, tracks)
+    stored = container.trajectories.save(PLACED_MATCH, PLACED_CLIP, table)
+    now = datetime.now(UTC)
+    with container.unit_of_work() as uow:
+        uow.clips.add(
+            Clip(
+                PLACED_CLIP, PLACED_MATCH, f"s3://videos/{PLACED_MATCH}/{PLACED_CLIP}.mp4",
+                ClipStatus.PERSISTED, now, now,
+                VideoInfo(200, 100, 25.0, FRAMES, FRAMES / 25.0, "h264"), trajectories_uri=stored.uri,
+                trajectory_rows=stored.rows, schema_version=stored.schema_version,
+            )
+        )  # fmt: skip
+        uow.commit()
+    return PLACED_CLIP
+
+
+def test_plot_command_draws_a_tracked_players_path_and_heatmap(
+    cli: Any, running: RunningStack, clips: tuple[str, ...], placed_clip: str, tmp_path: Path
+) -> None:
+    from PIL import Image
+
+    from pitchlens.runtime.cli import app
+
+    path = tmp_path / "path.png"
+    summary = json.loads(
+        cli("plot", "path", "--clip-id", placed_clip, "--player", "1", "-o", str(path), "--json").stdout
+    )
+    image = Image.open(io.BytesIO(path.read_bytes()))
+    assert (
+        image.text["pitchlens.kind"] == "path"
+        and summary["markers"] == int(image.text["pitchlens.markers"]) == FRAMES
+    )
+    heat = tmp_path / "heat.png"
+    summary = json.loads(
+        cli("plot", "heatmap", "--clip-id", placed_clip, "--track-id", "6", "-o", str(heat), "--json").stdout
+    )
+    assert summary["markers"] == int(Image.open(heat).text["pitchlens.markers"]) == FRAMES
+    everyone = tmp_path / "positions.png"
+    summary = json.loads(
+        cli("plot", "positions", "--clip-id", placed_clip, "-o", str(everyone), "--json").stdout
+    )
+    assert summary["markers"] == 2
+
+    runner = CliRunner()
+    for arguments, problem in (
+        (["plot", "path", "--clip-id", placed_clip, "--track-id", "99"], "no track 99"),
+        (["plot", "path", "--clip-id", clips[0], "--track-id", "1"], "no video information"),
+        (["plot", "path", "--clip-id", placed_clip], "give --player N"),
+        (["plot", "shots", "--clip-id", placed_clip], "a clip's pictures are path, heatmap, positions"),
+        (["plot", "path", MATCH], "a match's pictures are shots, passes, heatmap"),
+    ):
+        failed = runner.invoke(app, [*arguments, "--data-dir", running.info.data_dir])
+        assert failed.exit_code == 1 and problem in " ".join(failed.output.split()), failed.output
 
 
 def test_status_env_points_the_tools_at_the_stack(cli: Any, running: RunningStack) -> None:

@@ -1,7 +1,10 @@
 """The web page at `/` in a real browser (Debian's Chromium through Playwright) against the embedded
 stack with the real model: upload a clip, wait for it to be processed, pick a player on the detection
-frame, watch the preview, approve, finalize and download an H.264 MP4. Server errors must reach the
-person. Screenshots of every step go to test-artifacts/web/ (git-ignored).
+frame (players grouped by team; the API's reason where his picture will be), calibrate the clip by
+clicking landmarks on the frame (too few refused, enough accepted), watch the preview, approve,
+finalize and download an H.264 MP4; with stand-ins, the picture appears once the calibration job
+succeeded. Server errors must reach the person. Screenshots of every step go to test-artifacts/web/
+(git-ignored).
 
 Needs the `playwright` package and /usr/bin/chromium (`apt-get install chromium`); never
 `playwright install`, which downloads a browser of its own."""
@@ -36,6 +39,8 @@ CLIP = "dfl_08fd33_4_848x478.mp4"
 ARTIFACTS = REPO_ROOT / "test-artifacts" / "web"
 PROCESSING_TIMEOUT_MS = 300_000
 """Detect -> track -> persist of the shared clip: ~30-60 s on 2 cores, more on a busy runner."""
+CALIBRATION = ("halfway_far", "halfway_near", "arc_left_far", "arc_left_near")
+"""Four landmarks of the clip's frame 0, no three on one line on the pitch."""
 
 try:
     from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
@@ -124,6 +129,17 @@ def click_frame_point(page: Page, x: float, y: float) -> None:
     page.mouse.click(shown["x"] + x * shown["width"] / width, shown["y"] + y * shown["height"] / height)
 
 
+def chip(page: Page, number: int) -> Any:
+    return page.locator(f'[data-testid="player-chip"][data-number="{number}"]')
+
+
+def landmarks_on_frame_0() -> dict[str, tuple[float, float]]:
+    """Landmarks hand-marked on the clip's frame 0 (its detection frame): name -> frame pixel."""
+    data = json.loads((REPO_ROOT / "tests" / "data" / "pitch_landmarks.json").read_text())
+    [clip] = [c for c in data["clips"] if c["clip"] == CLIP]
+    return {name: (float(x), float(y)) for name, (x, y) in clip["points"]["0"].items()}
+
+
 def canvas_aspect(page: Page) -> tuple[float, float]:
     shown = page.get_by_test_id("frame-canvas").bounding_box()
     assert shown
@@ -207,10 +223,10 @@ def test_an_analyst_builds_a_highlight_reel_in_the_browser(
     expect(chips.first).to_be_visible(timeout=60_000)
     expect(clip_item).to_have_attribute("aria-current", "true")
     clip_id = clip_item.get_attribute("data-clip-id")
-    players = [
+    players = sorted(
         (int(c.get_attribute("data-number") or 0), json.loads(c.get_attribute("data-box") or "[]"))
         for c in chips.all()
-    ]
+    )
     assert [n for n, _ in players] == list(range(1, len(players) + 1)) and len(players) >= 3, players
     canvas = page.get_by_test_id("frame-canvas")
     frame_size = (canvas.get_attribute("data-frame-width"), canvas.get_attribute("data-frame-height"))
@@ -218,6 +234,20 @@ def test_an_analyst_builds_a_highlight_reel_in_the_browser(
     wide_width, aspect = canvas_aspect(page)
     assert aspect == pytest.approx(848 / 478, rel=0.01)
     shot("detection-frame")
+
+    # ... grouped by team as the API places them: one group per kit colour, then "other".
+    served = running.api.get(f"/api/v1/clips/{clip_id}/players").json()["players"]
+    team_of = {p["number"]: p["team"] or "" for p in served}
+    groups = [
+        (group.get_attribute("data-team") or "", [int(c.get_attribute("data-number") or 0) for c in chips_of])
+        for group in page.get_by_test_id("team-group").all()
+        for chips_of in [group.get_by_test_id("player-chip").all()]
+    ]
+    named = [team for team, _ in groups if team not in ("other", "")]
+    assert len(named) >= 2 and named == sorted(named), groups  # the clip's two kits
+    assert [team for team, _ in groups] == named + [t for t in ("other", "") if t in team_of.values()], groups
+    assert sorted(n for _, numbers in groups for n in numbers) == [n for n, _ in players]
+    assert all(team_of[n] == team for team, numbers in groups for n in numbers), (groups, team_of)
 
     # ... which rescales with the window (stacked layout on a narrow one); clicks map back to frame
     # pixels at any size: click inside the first player's box.
@@ -230,8 +260,13 @@ def test_an_analyst_builds_a_highlight_reel_in_the_browser(
     canvas.scroll_into_view_if_needed()
     click_frame_point(page, x, y)
     expect(page.get_by_test_id("selection-label")).to_have_attribute("data-selected", str(number))
-    expect(chips.first).to_have_attribute("aria-pressed", "true")
-    expect(chips.nth(1)).to_have_attribute("aria-pressed", "false")
+    expect(chip(page, number)).to_have_attribute("aria-pressed", "true")
+    expect(chip(page, players[1][0])).to_have_attribute("aria-pressed", "false")
+    # Not calibrated yet: in place of the player's picture, the API's 409 and its reason.
+    note = page.get_by_test_id("picture-note")
+    expect(note).to_have_attribute("data-status", "409")
+    expect(note).to_contain_text("no positions in metres: not calibrated")
+    expect(page.get_by_test_id("player-picture")).to_be_hidden()
     shot("player-selected-narrow", full_page=True)
     page.set_viewport_size({"width": 1400, "height": 900})
     page.wait_for_function(
@@ -239,7 +274,48 @@ def test_an_analyst_builds_a_highlight_reel_in_the_browser(
         arg=wide_width,
     )
 
-    # 4. Indicator, preview: progress, then a playable <video>.
+    # 4. Calibrate on the canvas: landmarks picked by name and clicked on the frame. Three are
+    # refused with the server's reason; with a fourth they are accepted and a job places the clip.
+    marked = landmarks_on_frame_0()
+    page.get_by_test_id("calibrate-button").click()
+    expect(page.get_by_test_id("calibration-panel")).to_be_visible()
+    for name in CALIBRATION[:3]:
+        page.get_by_test_id("landmark-select").select_option(name)
+        click_frame_point(page, *marked[name])
+    expect(page.get_by_test_id("calibration-point")).to_have_count(3)
+    three = [{"name": name, "x": marked[name][0], "y": marked[name][1]} for name in CALIBRATION[:3]]
+    refused = running.api.post(
+        f"/api/v1/clips/{clip_id}/calibration", json={"frame_index": 0, "points": three}
+    )
+    assert refused.status_code == 422, refused.text
+    page.get_by_test_id("calibration-send").click()
+    expect(page.get_by_test_id("calibration-error")).to_have_text(f"Refused: {refused.json()['detail']}")
+    shot("calibration-refused")
+    page.get_by_test_id("landmark-select").select_option(CALIBRATION[3])
+    click_frame_point(page, *marked[CALIBRATION[3]])
+    with page.expect_request(lambda r: r.url.endswith("/calibration") and r.method == "POST") as sent:
+        page.get_by_test_id("calibration-send").click()
+    body = sent.value.post_data_json
+    assert body["frame_index"] == 0 and [p["name"] for p in body["points"]] == list(CALIBRATION), body
+    for point in body["points"]:  # a click lands within a frame pixel of where it was aimed
+        assert (point["x"], point["y"]) == pytest.approx(marked[point["name"]], abs=1.0), point
+    expect(page.get_by_test_id("calibration-residuals")).to_contain_text("Accepted: 4 landmarks")
+    expect(page.get_by_test_id("calibration-error")).to_be_hidden()
+    expect(page.get_by_test_id("calibration-label")).not_to_be_empty()  # the job's progress
+    shot("calibration-accepted")
+    page.get_by_test_id("calibrate-button").click()  # back to picking players
+    expect(page.get_by_test_id("calibration-panel")).to_be_hidden()
+
+    # 5. Indicator, preview: progress, then a playable <video>. The minimap option goes with the
+    # request where the server's preview request has it, and is disabled elsewhere.
+    minimap = (
+        "minimap"
+        in running.api.get("/openapi.json").json()["components"]["schemas"]["PreviewRequest"]["properties"]
+    )
+    if minimap:
+        page.get_by_test_id("minimap-input").check()
+    else:
+        expect(page.get_by_test_id("minimap-input")).to_be_disabled()
     page.get_by_test_id("indicator-dot").check()
     shot("player-and-indicator")
     with page.expect_request(lambda r: r.url.endswith("/cv/preview") and r.method == "POST") as sent:
@@ -248,6 +324,7 @@ def test_an_analyst_builds_a_highlight_reel_in_the_browser(
     assert isinstance(request, dict), request
     assert request["session_id"] == session_id and request["clip_id"] == clip_id
     assert request["box"] == box and request["indicator"] == "dot" and isinstance(request["frame_index"], int)
+    assert request.get("minimap") is (True if minimap else None), request
     expect(page.get_by_test_id("preview-progress")).to_be_visible()
     shot("preview-rendering")
     video = page.get_by_test_id("preview-video")
@@ -274,7 +351,7 @@ def test_an_analyst_builds_a_highlight_reel_in_the_browser(
     expect(page.get_by_test_id("preview-status")).to_have_attribute("data-status", "SUCCEEDED")
     shot("preview-ready")
 
-    # 5. Approve, finalize (progress), download the final video through the link.
+    # 6. Approve, finalize (progress), download the final video through the link.
     page.get_by_test_id("approve-button").click()
     expect(page.get_by_test_id("approved-note")).to_be_visible()
     expect(page.get_by_test_id("approved-count")).to_have_text("1 of 1 approved")
@@ -459,3 +536,111 @@ def test_the_token_is_asked_once_kept_and_sent_with_every_request(running: Runni
     guarded = [(url, auth) for url, auth in seen if "/cv/config" not in url and "/cv/files/" not in url]
     after_saving = guarded[next(i for i, (_, auth) in enumerate(guarded) if auth) :]
     assert after_saving and all(auth == "Bearer s3cret" for _, auth in after_saving), after_saving
+
+
+# --- The picked player's picture follows the calibration --------------------------------------
+def test_the_players_picture_is_drawn_once_the_calibration_job_succeeds(
+    running: RunningStack, page: Page
+) -> None:
+    """Stand-ins for the session, its detection, the calibration and its job, and the pictures (the
+    real ones are tested against the API, the real calibration in the flow above, whose job takes
+    minutes on this machine): the API's 409 reason first, then the picture once the job SUCCEEDED."""
+    import io
+
+    from PIL import Image
+
+    sink = io.BytesIO()
+    Image.new("RGB", (105, 68), (46, 125, 50)).save(sink, format="PNG")
+    png = sink.getvalue()
+    session = {
+        "session_id": "s-cal", "game": "Calibration v Test", "player": "No 8", "status": "READY",
+        "reason": None, "source": "upload", "expected_clips": 1,
+        "created_at": "2026-12-02T00:00:00Z", "updated_at": "2026-12-02T00:00:00Z",
+    }  # fmt: skip
+    clip = {
+        "clip_id": "c-1", "name": "clip.mp4", "status": "PERSISTED", "progress": 1.0, "reason": None,
+        "width": 848, "height": 478, "fps": 25.0, "duration_s": 6.76, "selection": None, "preview": None,
+        "approved": False,
+    }  # fmt: skip
+    detection = {
+        "session_id": "s-cal", "clip_id": "c-1", "frame_index": 2, "image_frame_index": 0,
+        "width": 848, "height": 478,
+        "image": "data:image/svg+xml;base64," + base64.b64encode(FRAME_SVG.encode()).decode(),
+        "players": [
+            {"number": 1, "track_id": 3, "box": [100, 100, 140, 200], "confidence": 0.9, "team": "white"},
+            {"number": 2, "track_id": 5, "box": [400, 150, 440, 260], "confidence": 0.8, "team": "green"},
+        ],
+    }  # fmt: skip
+    landmarks = {name: [0.0, 0.0] for name in CALIBRATION}
+    accepted = {
+        "job_id": "j-1", "status": "PENDING", "correlation_id": "c", "status_url": "/api/v1/jobs/j-1",
+        "homography": [[1, 0, 0], [0, 1, 0], [0, 0, 1]],
+        "residuals_m": {"halfway_far": 0.12, "halfway_near": 0.3, "arc_left_far": 0.05, "arc_left_near": 0.2},
+    }  # fmt: skip
+    polls: list[str] = []
+    sent: list[Any] = []
+
+    def job() -> dict[str, Any]:
+        polls.append("poll")
+        status = "RUNNING" if len(polls) < 2 else "SUCCEEDED"
+        return {"job_id": "j-1", "status": status, "progress": 0.5 if status == "RUNNING" else 1.0,
+                "reason": None, "counts": {"rows_with_metres": 4003}}  # fmt: skip
+
+    def answer(route: Route) -> None:
+        path = re.sub(r"^https?://[^/]+", "", route.request.url).split("?")[0]
+        fixed = {
+            "/cv/session/s-cal": session,
+            "/cv/session/s-cal/clips": {"session_id": "s-cal", "clips": [clip]},
+            "/cv/detect": detection,
+            "/api/v1/pitch/landmarks": landmarks,
+            "/cv/config": {
+                "token_required": False,
+                "max_upload_mb": 2048,
+                "indicators": ["dot", "circle", "glow"],
+            },
+        }
+        if path in fixed:
+            route.fulfill(json=fixed[path])
+        elif path == "/api/v1/clips/c-1/calibration":
+            sent.append(route.request.post_data_json)
+            route.fulfill(status=202, json=accepted)
+        elif path == "/api/v1/jobs/j-1":
+            route.fulfill(json=job())
+        elif path.startswith("/api/v1/clips/c-1/players/3/plots/"):
+            if len(polls) < 2:
+                detail = "track 3 of clip c-1 has no positions in metres: not calibrated"
+                route.fulfill(status=409, json={"error": "NotCalibrated", "detail": detail})
+            else:
+                markers = "42" if path.endswith("path.png") else "7"
+                route.fulfill(body=png, content_type="image/png", headers={"X-PitchLens-Markers": markers})
+        else:
+            route.fulfill(status=404, json={"error": "NotFound", "detail": f"no stand-in for {path}"})
+
+    page.route(re.compile(r".*/(cv|api/v1)/.*"), answer)
+    page.goto(f"{running.info.api_url}/?session=s-cal")
+    page.get_by_test_id("clip-item").first.click()
+    expect(page.get_by_test_id("team-group")).to_have_count(2)
+    chip(page, 1).click()
+    note = page.get_by_test_id("picture-note")
+    expect(note).to_have_attribute("data-status", "409")
+    expect(note).to_contain_text("no positions in metres: not calibrated")
+
+    page.get_by_test_id("calibrate-button").click()
+    for index, name in enumerate(CALIBRATION):
+        page.get_by_test_id("landmark-select").select_option(name)
+        click_frame_point(page, 100.0 + 150 * index, 300.0 - 40 * index)
+    page.get_by_test_id("calibration-send").click()
+    expect(page.get_by_test_id("calibration-residuals")).to_have_text(
+        "Accepted: 4 landmarks; worst halfway_near off by 0.30 m."
+    )
+    assert sent and sent[0]["frame_index"] == 0 and len(sent[0]["points"]) == 4, sent
+    expect(page.get_by_test_id("calibration-label")).to_have_attribute("data-status", "SUCCEEDED")
+    expect(page.get_by_test_id("calibration-label")).to_have_text("Calibrated: 4003 positions in metres.")
+    picture = page.get_by_test_id("player-picture")
+    expect(picture).to_be_visible()
+    expect(picture).to_have_attribute("data-markers", "42")
+    expect(picture).to_have_attribute("data-track-id", "3")
+    page.get_by_test_id("picture-heatmap").check()
+    expect(picture).to_have_attribute("data-kind", "heatmap")
+    expect(picture).to_have_attribute("data-markers", "7")
+    expect(note).to_have_text("Player 1 (track 3, white): 7 positions binned; home attacks right.")

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -217,13 +218,42 @@ class FakeTrajectoryStore(TrajectoryStore):
             raise ObjectNotFound(f"{staged_uri} does not exist")
         uri = f"s3://tracking-data/tracking/{match_id}/{clip_id}/trajectories.parquet"
         self.published[uri] = self.staged[staged_uri]
+        self.pitch_reasons[uri] = self.pitch_reasons.get(staged_uri)
         return TrajectoryRef(uri, sum(len(t) for t in self.staged[staged_uri]), 1)
 
-    def tracks(self, uri: str) -> list[FrameTracks]:
+    def tracks(self, uri: str, track_ids: Collection[int] | None = None) -> list[FrameTracks]:
         found = self.published.get(uri, self.staged.get(uri))
         if found is None:
             raise ObjectNotFound(f"{uri} does not exist")
-        return found
+        if track_ids is None:
+            return found
+        wanted = {int(track_id) for track_id in track_ids}
+        kept = []
+        for frame in found:
+            rows = [row for row, track_id in enumerate(frame.track_ids) if int(track_id) in wanted]
+            if rows:
+                kept.append(_rows_of(frame, rows))
+        return kept
+
+    def pitch_reason(self, uri: str) -> str | None:
+        if uri not in self.published and uri not in self.staged:
+            raise ObjectNotFound(f"{uri} does not exist")
+        return self.pitch_reasons.get(uri)
+
+
+def _rows_of(frame: FrameTracks, rows: list[int]) -> FrameTracks:
+    def pick(column: Sequence[Any] | None) -> list[Any] | None:
+        return None if column is None else [column[row] for row in rows]
+
+    return dataclasses.replace(
+        frame,
+        track_ids=[frame.track_ids[row] for row in rows],
+        boxes=[frame.boxes[row] for row in rows],
+        confidences=[frame.confidences[row] for row in rows],
+        on_pitch=pick(frame.on_pitch),
+        teams=pick(frame.teams),
+        pitch_xy=pick(frame.pitch_xy),
+    )
 
 
 class SameBoxLook(BoxAppearance):

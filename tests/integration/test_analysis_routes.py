@@ -1,10 +1,14 @@
 """The analysts' routes in-process (FastAPI's TestClient over the fake system holding a real parsed
 StatsBomb match): lineups, names on events, totals and paging, enums in the schema, and the
-pictures: a PNG that shows the pitch and draws as many markers as events were selected."""
+pictures: a PNG that shows the pitch and draws as many markers as events were selected. Then the
+pictures of a calibrated clip's tracked players, their trajectories in a real S3 server: as many
+positions as the player has on the pitch, and a 409 naming why for a clip without metres."""
 
 from __future__ import annotations
 
 import io
+import logging
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,6 +18,7 @@ from fastapi.testclient import TestClient
 
 from pitchlens.domain.model import Match
 from pitchlens.domain.ports import RawMatchData
+from pitchlens.domain.vision import Clip, ClipStatus, FrameTracks, VideoInfo
 from pitchlens.infrastructure.http.app import create_app
 from pitchlens.infrastructure.providers import StatsBombParser
 from tests.fakes.system import FakeSystem
@@ -143,3 +148,141 @@ def test_an_unknown_picture_or_match_is_a_problem(client: TestClient) -> None:
     assert client.get(f"/api/v1/matches/{MATCH}/plots/radar.png").status_code == 422
     missing = client.get("/api/v1/matches/nope/plots/shots.png")
     assert missing.status_code == 404 and missing.headers["content-type"] == "application/problem+json"
+
+
+# --- Pictures of a calibrated clip's tracked players -------------------------------------------------
+# The clips' trajectories are real Parquet files in a real S3 server (moto's, in this process), read
+# by the real trajectory store: one player's rows by range requests.
+FPS = 25.0
+RUNNER, STANDING = 3, 4
+LOST = range(20, 25)
+OFF_PITCH = range(50, 55)
+
+
+def placed_frames(frames: int, metres: bool) -> list[FrameTracks]:
+    """The runner (white) goes 0.25 m a frame along +x, lost on frames 20-24 and off the pitch on
+    50-54; a green player stands at (-10, 5). Without metres: the same people, pitch columns null."""
+    found = []
+    for f in range(frames):
+        ids = [STANDING] if f in LOST else [RUNNER, STANDING]
+        xy = [[-30.0 + 0.25 * f, -4.0], [-10.0, 5.0]][-len(ids) :]
+        found.append(
+            FrameTracks(
+                f,
+                ids,
+                [[10.0, 10.0, 20.0, 40.0], [50.0, 10.0, 60.0, 40.0]][-len(ids) :],
+                [0.9, 0.8][-len(ids) :],
+                on_pitch=[f not in OFF_PITCH, True][-len(ids) :] if metres else None,
+                teams=["white", "green"][-len(ids) :] if metres else None,
+                pitch_xy=xy if metres else None,
+            )
+        )
+    return found
+
+
+@pytest.fixture(scope="module")
+def clips_client() -> Iterator[TestClient]:
+    """The real app over fakes, but the trajectories in moto's S3: clip `placed` (80 frames in
+    metres), `raw` (processed, never calibrated) and `pending` (not processed yet)."""
+    import boto3
+    from botocore.config import Config
+    from moto.server import ThreadedMotoServer
+
+    from pitchlens.application.player_placer import NOT_CALIBRATED
+    from pitchlens.infrastructure.storage.trajectories import S3TrajectoryStore, trajectory_table
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        client = boto3.client(
+            "s3",
+            endpoint_url=f"http://127.0.0.1:{server.get_host_and_port()[1]}",
+            region_name="us-east-1",
+            aws_access_key_id="pitchlens",
+            aws_secret_access_key="pitchlens",
+            config=Config(s3={"addressing_style": "path"}),
+        )
+        system = FakeSystem()
+        store = S3TrajectoryStore(client, f"tracking-{uuid.uuid4().hex[:8]}")
+        store.ensure_bucket()
+        system.trajectories = store  # type: ignore[assignment]
+        now = datetime(2026, 12, 2, tzinfo=UTC)
+        info = VideoInfo(100, 60, FPS, 80, 80 / FPS, "h264")
+        for clip_id, metres in (("placed", True), ("raw", False)):
+            table = trajectory_table(
+                "m", clip_id, FPS, placed_frames(80, metres), None if metres else NOT_CALIBRATED
+            )
+            ref = store.save("m", clip_id, table)
+            system.database.clips[clip_id] = Clip(
+                clip_id, "m", f"s3://videos/m/{clip_id}.mp4", ClipStatus.PERSISTED, now, now, info,
+                trajectories_uri=ref.uri, trajectory_rows=ref.rows, schema_version=ref.schema_version,
+            )  # fmt: skip
+        system.database.clips["pending"] = Clip(
+            "pending", "m", "s3://videos/m/pending.mp4", ClipStatus.DETECTED, now, now, info
+        )
+        with TestClient(create_app(lambda: system), raise_server_exceptions=False) as test_client:
+            yield test_client
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("kind", ["path", "heatmap"])
+def test_a_players_picture_draws_every_position_he_has_on_the_pitch(
+    clips_client: TestClient, kind: str
+) -> None:
+    pytest.importorskip("mplsoccer", reason="pictures need the `plots` extra")
+    shown = [f for f in range(80) if f not in LOST and f not in OFF_PITCH]  # 70 positions
+
+    response = clips_client.get(f"/api/v1/clips/placed/players/{RUNNER}/plots/{kind}.png")
+
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "image/png"
+    metadata, green, white = _png(response.content)
+    assert int(response.headers["x-pitchlens-markers"]) == int(metadata["pitchlens.markers"]) == len(shown)
+    assert metadata["pitchlens.kind"] == kind
+    assert green > 0.3 and white > 2000  # the pitch and its lines
+
+
+def test_a_clips_positions_show_each_player_once(clips_client: TestClient) -> None:
+    pytest.importorskip("mplsoccer", reason="pictures need the `plots` extra")
+    response = clips_client.get("/api/v1/clips/placed/plots/positions.png")
+    assert response.status_code == 200, response.text
+    metadata, _, _ = _png(response.content)
+    assert response.headers["x-pitchlens-markers"] == metadata["pitchlens.markers"] == "2"
+    assert metadata["pitchlens.kind"] == "positions"
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "detail"),
+    [
+        (
+            "/clips/raw/players/3/plots/path.png",
+            409,
+            "track 3 of clip raw has no positions in metres: not calibrated",
+        ),
+        ("/clips/raw/plots/positions.png", 409, "clip raw has no positions in metres: not calibrated"),
+        ("/clips/pending/players/3/plots/heatmap.png", 409, "clip pending is DETECTED"),
+        ("/clips/placed/players/99/plots/path.png", 404, "clip placed has no track 99"),
+        ("/clips/nope/players/3/plots/path.png", 404, "nope"),
+        ("/clips/placed/players/3/plots/positions.png", 422, None),
+        ("/clips/placed/players/three/plots/path.png", 422, None),
+    ],
+)
+def test_a_players_picture_is_refused_with_the_reason(
+    clips_client: TestClient, path: str, status: int, detail: str | None
+) -> None:
+    response = clips_client.get(f"/api/v1{path}")
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    if detail:
+        assert detail in response.json()["detail"]
+
+
+def test_the_player_picture_routes_are_in_the_schema(clips_client: TestClient) -> None:
+    paths = clips_client.get("/openapi.json").json()["paths"]
+    route = paths["/api/v1/clips/{clip_id}/players/{track_id}/plots/{kind}.png"]["get"]
+    [kind] = [p for p in route["parameters"] if p["name"] == "kind"]
+    assert kind["schema"]["enum"] == ["path", "heatmap"]
+    assert {"200", "404", "409", "503"} <= set(route["responses"])
+    assert "/api/v1/clips/{clip_id}/plots/positions.png" in paths

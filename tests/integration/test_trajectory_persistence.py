@@ -29,10 +29,12 @@ from pitchlens.domain.vision import Clip, ClipStatus, FrameTracks, VideoInfo
 from pitchlens.infrastructure.postgres.clip_repository import PostgresClipRepository
 from pitchlens.infrastructure.postgres.engine import create_engine
 from pitchlens.infrastructure.postgres.migrate import alembic_config, current_revision, migrate
+from pitchlens.infrastructure.storage import trajectories as trajectories_module
 from pitchlens.infrastructure.storage.trajectories import (
     SCHEMA_VERSION,
     TRAJECTORY_SCHEMA,
     S3TrajectoryStore,
+    trajectories_key,
     trajectory_table,
 )
 from pitchlens.runtime.embedded.postgres import EmbeddedPostgres
@@ -439,6 +441,54 @@ def test_publishing_with_storage_down_retries_then_raises(
     assert [record.attempt for record in caplog.records if hasattr(record, "attempt")] == [1, 2, 3]
     s3.start()
     assert not object_exists(s3.client(), BUCKET, "tracking/m-3/clip-y/trajectories.parquet")
+
+
+class CountingClient:
+    """A boto3 S3 client that counts the bytes its GETs bring back."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self.meta = client.meta
+        self.fetched = 0
+        self.whole_gets = 0
+
+    def get_object(self, **request: Any) -> Any:
+        answer = self._client.get_object(**request)
+        self.fetched += int(answer["ContentLength"])
+        self.whole_gets += "Range" not in request
+        return answer
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+
+def test_one_track_is_read_by_ranges_without_the_rest_of_the_file(
+    store: S3TrajectoryStore, s3: MotoS3, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The file is sorted by track; with small row groups one track is a few of them, and only they
+    (and the footer) are fetched. The pitch reason comes from the footer alone."""
+    monkeypatch.setattr(trajectories_module, "ROW_GROUP_ROWS", 5_000)
+    tracks = frames(5_000, tracks=10, seed=3)  # 50,000 rows: 10 row groups, one track each
+    ref = store.save("m-4", "clip-r", trajectory_table("m-4", "clip-r", 25.0, tracks, "not calibrated"))
+    size = int(s3.client().head_object(Bucket=BUCKET, Key=trajectories_key("m-4", "clip-r"))["ContentLength"])
+    counting = CountingClient(s3.client())
+    reader = S3TrajectoryStore(counting, BUCKET)
+
+    one = reader.tracks(ref.uri, track_ids=[7])
+
+    assert [frame.frame_index for frame in one] == list(range(5_000))
+    assert {int(t) for frame in one for t in frame.track_ids} == {7}
+    whole = {f.frame_index: f for f in store.tracks(ref.uri)}
+    for frame in one[::500]:
+        row = list(whole[frame.frame_index].track_ids).index(7)
+        assert np.asarray(frame.boxes)[0].tolist() == np.asarray(whole[frame.frame_index].boxes)[row].tolist()
+    assert counting.whole_gets == 0 and 0 < counting.fetched < size / 3, (counting.fetched, size)
+    assert reader.tracks(ref.uri, track_ids=[99]) == []
+    counting.fetched = 0
+    assert reader.pitch_reason(ref.uri) == "not calibrated"
+    assert counting.fetched <= 64 * 1024 < size / 4  # the footer (pyarrow reads its last 64 KiB)
+    with pytest.raises(ObjectNotFound):
+        reader.tracks(store.uri("m-4", "nope"), track_ids=[1])
 
 
 # --- clips in PostgreSQL ------------------------------------------------------------------------

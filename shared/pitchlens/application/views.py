@@ -1,22 +1,25 @@
 """The read side (cosmicpython's views.py): plain functions that return what a route or a command
 needs, each in one read-only transaction. Missing things raise the domain's not-found errors
-(JobNotFound, MatchNotFound, ClipNotFound, SessionNotFound), which the edges map to 404.
+(JobNotFound, MatchNotFound, ClipNotFound, TrackNotFound, SessionNotFound), which the edges map to 404.
 
 `unit_of_work` is the factory the composition root holds (`Container.unit_of_work`)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from pitchlens.application.followable_players import FollowablePlayers, followable_players
-from pitchlens.domain.errors import ClipNotFound, StateConflict
+from pitchlens.domain.errors import ClipNotFound, NotCalibrated, StateConflict, TrackNotFound
 from pitchlens.domain.jobs import Job, JobKind
 from pitchlens.domain.model import Event, Team
+from pitchlens.domain.motion import TrackMotion, track_motion
 from pitchlens.domain.ports import EventQuery, MatchSummary, ObjectStorage, UnitOfWork
+from pitchlens.domain.rendering import ClipNotReady
 from pitchlens.domain.sessions import HighlightSession, SessionClip
-from pitchlens.domain.vision import Clip, ClipStatus, TrajectoryStore
+from pitchlens.domain.vision import Clip, ClipStatus, FrameTracks, TrajectoryStore
 
 UnitOfWorkFactory = Callable[[], UnitOfWork]
 T = TypeVar("T")
@@ -141,6 +144,70 @@ def players(
 ) -> FollowablePlayers:
     """The players a person can choose to follow in a processed clip (see `followable_players`)."""
     return followable_players(clip(unit_of_work, clip_id), trajectories, include_all)
+
+
+@dataclass(frozen=True, slots=True)
+class TrackedPlayer:
+    """One tracked person of a clip with positions in metres: their rows frame by frame, and their
+    distance covered and top speed (`track_motion`)."""
+
+    clip: Clip
+    fps: float
+    track_id: int
+    frames: list[FrameTracks]
+    """Only this track's rows, in frame order."""
+    motion: TrackMotion
+
+
+@dataclass(frozen=True, slots=True)
+class PlacedClip:
+    """Every tracked person of a clip with positions in metres (some frames may have none)."""
+
+    clip: Clip
+    fps: float
+    frames: list[FrameTracks]
+
+
+def tracked_player(
+    unit_of_work: UnitOfWorkFactory, trajectories: TrajectoryStore, clip_id: str, track_id: int
+) -> TrackedPlayer:
+    """One track of a processed clip, read alone (not the whole clip), with its motion.
+    ClipNotFound / TrackNotFound when unknown, ClipNotReady while the clip has no trajectories,
+    NotCalibrated (with the reason stored with the trajectories) when the track has no metres."""
+    found = clip(unit_of_work, clip_id)
+    uri, fps = _trajectories_of(found)
+    frames = trajectories.tracks(uri, track_ids=(track_id,))
+    if not frames:
+        raise TrackNotFound(f"clip {clip_id} has no track {track_id}")
+    motion = track_motion(frames, fps)
+    if not motion:
+        why = trajectories.pitch_reason(uri) or "its frames were never placed in metres"
+        raise NotCalibrated(f"track {track_id} of clip {clip_id} has no positions in metres: {why}")
+    return TrackedPlayer(found, fps, track_id, frames, motion[0])
+
+
+def placed_clip(unit_of_work: UnitOfWorkFactory, trajectories: TrajectoryStore, clip_id: str) -> PlacedClip:
+    """Every track of a processed clip; NotCalibrated (with the stored reason) when no frame has
+    metres, errors otherwise as `tracked_player`."""
+    found = clip(unit_of_work, clip_id)
+    uri, fps = _trajectories_of(found)
+    frames = trajectories.tracks(uri)
+    if not any(_has_metres(frame) for frame in frames):
+        why = trajectories.pitch_reason(uri) or "its frames were never placed in metres"
+        raise NotCalibrated(f"clip {clip_id} has no positions in metres: {why}")
+    return PlacedClip(found, fps, frames)
+
+
+def _has_metres(frame: FrameTracks) -> bool:
+    return frame.pitch_xy is not None and any(not math.isnan(float(x)) for x, _ in frame.pitch_xy)
+
+
+def _trajectories_of(found: Clip) -> tuple[str, float]:
+    if found.trajectories_uri is None:
+        raise ClipNotReady(f"clip {found.clip_id} is {found.status.value}: it has no trajectories yet")
+    if found.info is None:
+        raise ClipNotReady(f"clip {found.clip_id} has no video information (frame rate) yet")
+    return found.trajectories_uri, found.info.fps
 
 
 # --- Highlight sessions ----------------------------------------------------------------------------

@@ -62,9 +62,18 @@ class ClipNotFound(PermanentError):
     """No clip has this id."""
 
 
+class TrackNotFound(PermanentError):
+    """A clip's trajectories have no track with this id."""
+
+
 class StateConflict(PermanentError):
     """The request is well formed but what it names is not in a state that allows it (yet): a clip
     still processing, a preview not finished, a finalize with nothing approved."""
+
+
+class NotCalibrated(StateConflict):
+    """What was asked for needs positions in metres, and the clip's trajectories have none (for this
+    player): the message says why (not calibrated, placement off ...)."""
 
 
 class Unauthorized(PitchLensError):

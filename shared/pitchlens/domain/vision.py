@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -340,9 +340,15 @@ class TrajectoryStore(ABC):
         raises ServiceUnavailable when storage stays down, ObjectNotFound if the stage is gone."""
 
     @abstractmethod
-    def tracks(self, uri: str) -> list[FrameTracks]:
-        """A clip's published trajectories, one FrameTracks per frame that has any, in frame order.
-        ObjectNotFound when absent; InvalidTrackingData for a file that is not trajectories."""
+    def tracks(self, uri: str, track_ids: Collection[int] | None = None) -> list[FrameTracks]:
+        """A clip's published trajectories, one FrameTracks per frame that has any, in frame order;
+        with `track_ids`, only those tracks' rows (read without the rest of the file where the store
+        can). ObjectNotFound when absent; InvalidTrackingData for a file that is not trajectories."""
+
+    @abstractmethod
+    def pitch_reason(self, uri: str) -> str | None:
+        """Why the trajectories at `uri` have no pitch coordinates, as stored with them (None: they
+        have some, or the file says nothing). ObjectNotFound when absent."""
 
 
 class _Indexed(Protocol):

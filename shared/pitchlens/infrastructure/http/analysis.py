@@ -1,11 +1,14 @@
-"""Routes for analysts: a match's lineups and pictures of its events (PNG, drawn with mplsoccer:
-the optional `plots` extra; without it the picture routes answer 503 saying so)."""
+"""Routes for analysts: a match's lineups, pictures of its events, and pictures of a calibrated
+clip's tracked players (PNG, drawn with mplsoccer: the optional `plots` extra; without it the
+picture routes answer 503 saying so)."""
 
 from __future__ import annotations
 
+import math
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
+import numpy as np
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, Field
 
@@ -13,7 +16,17 @@ from pitchlens.application import views
 from pitchlens.domain.model import EventType, Team
 from pitchlens.infrastructure.http.cv import cv_token
 from pitchlens.infrastructure.http.dependencies import Wired
-from pitchlens.infrastructure.plots import PitchEvents, PlotKind, draw
+from pitchlens.infrastructure.plots import (
+    ClipTracks,
+    Picture,
+    PitchEvents,
+    PlayerTrack,
+    PlotKind,
+    TrackPlotKind,
+    draw,
+    draw_player,
+    draw_positions,
+)
 
 API = "/api/v1"
 MARKERS_HEADER = "X-PitchLens-Markers"
@@ -96,6 +109,60 @@ def _number(value: object) -> float | None:
     return float(value) if isinstance(value, int | float) else None
 
 
+def player_track(tracked: views.TrackedPlayer) -> PlayerTrack:
+    """One tracked player's rows as the columns a picture draws."""
+    frames = tracked.frames
+    nowhere = (math.nan, math.nan)
+    xy = [frame.pitch_xy[0] if frame.pitch_xy is not None else nowhere for frame in frames]
+    return PlayerTrack(
+        frame=[frame.frame_index for frame in frames],
+        x=[float(x) for x, _ in xy],
+        y=[float(y) for _, y in xy],
+        on_pitch=[None if frame.on_pitch is None else bool(frame.on_pitch[0]) for frame in frames],
+        fps=tracked.fps,
+        label=f"Track {tracked.track_id}",
+        team=tracked.motion.team,
+        distance_m=tracked.motion.distance_m,
+        top_speed_kmh=tracked.motion.top_speed_kmh,
+        seconds=tracked.motion.seconds,
+    )
+
+
+def clip_tracks(placed: views.PlacedClip) -> ClipTracks:
+    """Every row of a clip as the columns a picture draws (whole arrays, not a Python object per row)."""
+    frames = placed.frames
+    if not frames:
+        return ClipTracks([], [], [], [], [], placed.fps, f"Clip {placed.clip.clip_id}")
+    xy: Any = np.concatenate(
+        [
+            np.full((len(frame), 2), np.nan)
+            if frame.pitch_xy is None
+            else np.asarray(frame.pitch_xy, np.float64).reshape(-1, 2)
+            for frame in frames
+        ]
+    )
+    ids: Any = np.concatenate([np.asarray(frame.track_ids, np.int64) for frame in frames])
+    return ClipTracks(
+        track_id=ids,
+        x=xy[:, 0],
+        y=xy[:, 1],
+        team=[
+            t for frame in frames for t in (frame.teams if frame.teams is not None else [None] * len(frame))
+        ],
+        on_pitch=[
+            None if on is None else bool(on)
+            for frame in frames
+            for on in (frame.on_pitch if frame.on_pitch is not None else [None] * len(frame))
+        ],
+        fps=placed.fps,
+        title=f"Clip {placed.clip.clip_id}",
+    )
+
+
+def png_response(picture: Picture) -> Response:
+    return Response(picture.png(), media_type="image/png", headers={MARKERS_HEADER: str(picture.markers)})
+
+
 def create_router() -> APIRouter:
     router = APIRouter(prefix=API, dependencies=[Depends(cv_token)])
 
@@ -144,8 +211,49 @@ def create_router() -> APIRouter:
         )
         who = " ".join(part for part in (player, team) if part)
         title = f"{teams[0].name} v {teams[1].name}: {who + ' ' if who else ''}{kind.value}"
-        picture = draw(kind, pitch_events(kind, selected, teams, title))
-        png = picture.png()
-        return Response(png, media_type="image/png", headers={MARKERS_HEADER: str(picture.markers)})
+        return png_response(draw(kind, pitch_events(kind, selected, teams, title)))
+
+    picture_answers: dict[int | str, dict[str, Any]] = {
+        200: {
+            "content": {"image/png": {}},
+            "description": f"The picture; `{MARKERS_HEADER}` says how many positions (players) it draws",
+        },
+        404: {"description": "Unknown clip or track"},
+        409: {
+            "description": "The clip is not processed yet, or has no positions in metres (not "
+            "calibrated: the detail says why, as stored with its trajectories)"
+        },
+        503: {"description": "The server has no mplsoccer (the plots extra)"},
+    }
+
+    @router.get(
+        "/clips/{clip_id}/players/{track_id}/plots/{kind}.png",
+        tags=["video"],
+        response_class=Response,
+        responses=picture_answers,
+    )
+    def player_plot(
+        clip_id: str, track_id: int, kind: Literal["path", "heatmap"], app_container: Wired
+    ) -> Response:
+        """One tracked player of a calibrated clip on the pitch (metres, home attacking right):
+        `path` (where they went; lost and off-pitch stretches are not joined; start circled, end
+        squared) or `heatmap` (time spent per 5 m square), titled with distance covered and top
+        speed. Only this player's rows are read (`track_id` as `GET /clips/{id}/players` lists)."""
+        tracked = views.tracked_player(
+            app_container.unit_of_work, app_container.trajectories, clip_id, track_id
+        )
+        return png_response(draw_player(TrackPlotKind(kind), player_track(tracked)))
+
+    @router.get(
+        "/clips/{clip_id}/plots/positions.png",
+        tags=["video"],
+        response_class=Response,
+        responses=picture_answers,
+    )
+    def positions_plot(clip_id: str, app_container: Wired) -> Response:
+        """Every on-pitch player's mean position in a calibrated clip (at least a second on the
+        pitch with metres), coloured by team, sized by time, labelled by track id."""
+        placed = views.placed_clip(app_container.unit_of_work, app_container.trajectories, clip_id)
+        return png_response(draw_positions(clip_tracks(placed)))
 
     return router

@@ -55,6 +55,7 @@ ERROR_STATUS: dict[type[Exception], int] = {
     errors.JobNotFound: 404,
     errors.MatchNotFound: 404,
     errors.ClipNotFound: 404,
+    errors.TrackNotFound: 404,
     SessionNotFound: 404,
     errors.StateConflict: 409,
     UploadTooLarge: 413,

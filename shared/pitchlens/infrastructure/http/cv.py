@@ -217,7 +217,10 @@ Include = Annotated[
 class DetectView(BaseModel):
     session_id: str
     clip_id: str
-    frame_index: int
+    frame_index: int = Field(description="The frame the boxes are on: pass it with a box to preview")
+    image_frame_index: int = Field(
+        description="The frame the image shows (the detection frame): mark calibration points on it"
+    )
     width: int
     height: int
     image: str = Field(description="The detection frame as a data: URL (JPEG)")
@@ -360,6 +363,7 @@ def create_router() -> APIRouter:
             session_id=body.session_id,
             clip_id=body.clip_id,
             frame_index=found.frame_index,
+            image_frame_index=view.clip.detection_frame,
             width=found.width,
             height=found.height,
             image="data:image/jpeg;base64," + base64.b64encode(view.frame_jpeg).decode(),

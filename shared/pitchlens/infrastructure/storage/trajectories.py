@@ -52,13 +52,16 @@ A 90-minute match is ~60 MB, far below the 5 GB single-PUT limit.
 
 The TrajectoryStore port between the track and persist functions: `stage` writes this same file as
 a claim check in the artifacts bucket, `publish` copies it server-side to the clip's key (a copy
-is atomic like a PUT), with the same retries as `save`.
+is atomic like a PUT), with the same retries as `save`. `tracks(uri, track_ids=...)` reads a few
+tracks without the rest of the file (range requests: the footer, then the row groups whose
+track_id statistics can hold them), and `pitch_reason` the footer alone.
 """
 
 from __future__ import annotations
 
+import bisect
 import logging
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from operator import attrgetter
 from typing import Any, TypeVar
@@ -347,6 +350,63 @@ def _placement(table: pa.Table, order: Any) -> tuple[Any, Any, Any]:
     return on_pitch, teams, xy
 
 
+def _check_version(uri: str, metadata: Mapping[bytes, bytes]) -> None:
+    version = metadata.get(SCHEMA_VERSION_KEY.encode(), b"")
+    if not version.isdigit() or int(version) > SCHEMA_VERSION:
+        raise ValueError(f"{uri} is not a trajectory file of schema version <= {SCHEMA_VERSION}")
+
+
+def _may_hold(statistics: Any, wanted: Sequence[int]) -> bool:
+    """Whether a row group whose track_id column has these statistics may hold a wanted id (sorted)."""
+    if statistics is None or not statistics.has_min_max:
+        return True
+    first = bisect.bisect_left(wanted, int(statistics.min))
+    return first < len(wanted) and wanted[first] <= int(statistics.max)
+
+
+FOOTER_READ_BYTES = 64 * 1024
+"""The end of a file fetched first: a trajectory file's footer is a few KB."""
+
+
+class _RangedParquet:
+    """A Parquet object read by HTTP range requests into a buffer of its size (pages never written
+    cost no memory): the footer first, then only the row groups asked for, each in one request."""
+
+    def __init__(self, client: Any, bucket: str, key: str) -> None:
+        self._client, self._bucket, self._key = client, bucket, key
+        size = int(client.head_object(Bucket=bucket, Key=key)["ContentLength"])
+        self._buffer = bytearray(size)
+        tail = max(0, size - FOOTER_READ_BYTES)
+        self._fetch(tail, size)
+        footer = int.from_bytes(self._buffer[-8:-4], "little") + 8 if size >= 8 else 0
+        if size - footer < tail:
+            self._fetch(max(0, size - footer), tail)
+        self.file = pq.ParquetFile(pa.BufferReader(pa.py_buffer(self._buffer)))
+
+    def row_groups(self, indexes: Sequence[int]) -> pa.Table:
+        """The row groups `indexes`, fetched (one request each) and decoded."""
+        metadata = self.file.metadata
+        for index in indexes:
+            group = metadata.row_group(index)
+            chunks = [group.column(column) for column in range(group.num_columns)]
+            starts = [
+                chunk.dictionary_page_offset if chunk.has_dictionary_page else chunk.data_page_offset
+                for chunk in chunks
+            ]
+            ends = [start + chunk.total_compressed_size for start, chunk in zip(starts, chunks, strict=True)]
+            self._fetch(min(starts), max(ends))
+        return self.file.read_row_groups(list(indexes))
+
+    def _fetch(self, start: int, stop: int) -> None:
+        if stop <= start:
+            return
+        answer = self._client.get_object(
+            Bucket=self._bucket, Key=self._key, Range=f"bytes={start}-{stop - 1}"
+        )
+        data = answer["Body"].read()
+        self._buffer[start : start + len(data)] = data
+
+
 class S3TrajectoryStore(TrajectoryStore):
     """Clip trajectories as Parquet on an S3-compatible server (AWS S3, MinIO, moto).
 
@@ -466,17 +526,35 @@ class S3TrajectoryStore(TrajectoryStore):
         with _storage_errors(uri):
             data = self._client.get_object(Bucket=bucket, Key=key)["Body"].read()
         table = pq.read_table(pa.BufferReader(data))
-        version = (table.schema.metadata or {}).get(SCHEMA_VERSION_KEY.encode(), b"")
-        if not version.isdigit() or int(version) > SCHEMA_VERSION:
-            raise ValueError(f"{uri} is not a trajectory file of schema version <= {SCHEMA_VERSION}")
+        _check_version(uri, table.schema.metadata or {})
         return table
 
-    def tracks(self, uri: str) -> list[FrameTracks]:
+    def load_track_rows(self, uri: str, track_ids: Collection[int]) -> pa.Table:
+        """Only the rows of `track_ids` of the file at `uri`, read by range requests: the footer, then
+        the row groups whose track_id statistics can hold them (the file is sorted by track, so one
+        player of a 90-minute match is one or two of its ~6 row groups), never the whole file.
+        Errors as `load_tracks`."""
+        wanted = sorted({int(t) for t in track_ids if _INT32_MIN <= int(t) <= _INT32_MAX})
+        parquet = self._ranged(uri)
+        metadata = parquet.file.metadata.metadata or {}
+        _check_version(uri, metadata)
+        column = parquet.file.schema_arrow.get_field_index("track_id")
+        groups = [
+            index
+            for index in range(parquet.file.metadata.num_row_groups)
+            if _may_hold(parquet.file.metadata.row_group(index).column(column).statistics, wanted)
+        ]
+        with _storage_errors(uri):
+            table = parquet.row_groups(groups) if groups else parquet.file.schema_arrow.empty_table()
+        kept = table.filter(pc.is_in(table["track_id"], value_set=pa.array(wanted, pa.int32())))
+        return kept.replace_schema_metadata(metadata)
+
+    def tracks(self, uri: str, track_ids: Collection[int] | None = None) -> list[FrameTracks]:
         """The TrajectoryStore port: the file at `uri` back as one FrameTracks per frame that has tracks,
-        in frame order (columns as numpy arrays). InvalidTrackingData for a file that is not a
-        trajectory file this code reads."""
+        in frame order (columns as numpy arrays); with `track_ids` only theirs (`load_track_rows`).
+        InvalidTrackingData for a file that is not a trajectory file this code reads."""
         try:
-            table = self.load_tracks(uri)
+            table = self.load_tracks(uri) if track_ids is None else self.load_track_rows(uri, track_ids)
         except (ValueError, pa.ArrowInvalid) as error:
             raise InvalidTrackingData(str(error)) from error
         frame = table["frame"].to_numpy()
@@ -484,7 +562,7 @@ class S3TrajectoryStore(TrajectoryStore):
             return []  # a segment or clip where nobody was tracked
         order = np.argsort(frame, kind="stable")
         frame = frame[order]
-        track_ids = table["track_id"].to_numpy()[order]
+        ids = table["track_id"].to_numpy()[order]
         boxes: Any = np.column_stack([table[name].to_numpy()[order] for name in ("x1", "y1", "x2", "y2")])
         confidences = table["confidence"].to_numpy()[order]
         placed = _placement(table, order)
@@ -498,7 +576,7 @@ class S3TrajectoryStore(TrajectoryStore):
         return [
             FrameTracks(
                 int(frame[start]),
-                track_ids[start:end],
+                ids[start:end],
                 boxes[start:end],
                 confidences[start:end],
                 on_pitch=None if placed[0] is None else placed[0][start:end],
@@ -510,11 +588,20 @@ class S3TrajectoryStore(TrajectoryStore):
         ]
 
     def pitch_reason(self, uri: str) -> str | None:
-        """Why the clip's trajectories at `uri` have no pitch coordinates (None: they have some, or
-        the file predates version 2)."""
-        metadata = self.load_tracks(uri).schema.metadata or {}
+        """The TrajectoryStore port: why the clip's trajectories at `uri` have no pitch coordinates
+        (None: they have some, or the file predates version 2), from the file's footer alone."""
+        try:
+            metadata = self._ranged(uri).file.metadata.metadata or {}
+        except pa.ArrowInvalid as error:
+            raise InvalidTrackingData(f"{uri} is not a trajectory file: {error}") from error
         reason = metadata.get(PITCH_REASON_KEY.encode())
         return reason.decode() if reason else None
+
+    def _ranged(self, uri: str) -> _RangedParquet:
+        """The Parquet file at `uri`, its footer read (by range requests)."""
+        bucket, key = split_uri(uri)
+        with _storage_errors(uri):
+            return _RangedParquet(self._client, bucket, key)
 
     def _put(self, bucket: str, key: str, body: pa.Buffer, rows: int) -> None:
         self._client.put_object(

@@ -14,7 +14,7 @@ import typer
 from rich.table import Table
 
 from pitchlens.domain.model import EventType
-from pitchlens.infrastructure.plots import PlotKind
+from pitchlens.infrastructure.plots import PlotKind, TrackPlotKind
 from pitchlens.runtime.cli.api_client import ApiError, events_table
 from pitchlens.runtime.cli.app import (
     AsJson,
@@ -171,38 +171,127 @@ def export_trajectories(
 
 @app.command()
 def plot(
-    kind: Annotated[PlotKind, typer.Argument(help="shots (sized by xG), passes (arrows) or heatmap")],
-    match_id: Annotated[str, typer.Argument(help="A stored match")],
-    player: Annotated[str | None, typer.Option("--player", help="One player (id or part of a name)")] = None,
-    team: Annotated[str | None, typer.Option("--team", help="One team (id or part of a name)")] = None,
+    kind: Annotated[
+        str,
+        typer.Argument(
+            help="Of a match's events: shots (sized by xG), passes (arrows), heatmap. Of a calibrated "
+            "clip's tracked players (--clip-id): path or heatmap (time spent) of one player, positions",
+            show_default=False,
+        ),
+    ],
+    match_id: Annotated[str | None, typer.Argument(help="A stored match (pictures of its events)")] = None,
+    clip_id: Annotated[
+        str | None, typer.Option("--clip-id", help="Or: a processed, calibrated clip (its tracked players)")
+    ] = None,
+    player: Annotated[
+        str | None,
+        typer.Option(
+            "--player",
+            help="Events: one player (id or part of a name). A clip: the player numbered N by "
+            "`pitchlens players`",
+        ),
+    ] = None,
+    track_id: Annotated[
+        int | None, typer.Option("--track-id", help="A clip: the player by track id (anyone tracked)")
+    ] = None,
+    team: Annotated[
+        str | None, typer.Option("--team", help="Events: one team (id or part of a name)")
+    ] = None,
     event_type: Annotated[
-        EventType | None, typer.Option("--type", help="heatmap: of this event type (default: all)")
+        EventType | None, typer.Option("--type", help="Events' heatmap: of this event type (default: all)")
     ] = None,
     out_path: Annotated[Path | None, typer.Option("--out", "-o", help="The PNG (default: plots/...)")] = None,
     data_dir: DataDir = None,
     as_json: AsJson = False,
 ) -> None:
-    """Draw a match's shots, passes or a heatmap of its events on a pitch (home attacking right) as
-    a PNG, by the API (mplsoccer: the stack needs the plots extra)."""
+    """Draw a picture on a pitch (home attacking right) as a PNG, by the API (mplsoccer: the stack
+    needs the plots extra): a match's shots, passes or a heatmap of its events; or, in a calibrated
+    clip, one tracked player's path or heatmap (with distance covered and top speed), or every
+    player's mean position."""
+    if (match_id is None) == (clip_id is None):
+        raise fail("give a match (pitchlens plot shots MATCH_ID) or a clip (--clip-id C), one of them")
+    params: dict[str, str] = {}
+    if match_id is not None:
+        route, params, name, drawn = _event_picture(kind, match_id, player, team, event_type)
+    else:
+        chosen = _clip_picture(kind, player, track_id, team is not None or event_type is not None)
     _, client = stack_and_client(data_dir)
-    params = {"player": player, "team": team, "type": event_type.value if event_type else None}
     try:
-        response = client.get_bytes(
-            f"/api/v1/matches/{match_id}/plots/{kind.value}.png",
-            params={name: value for name, value in params.items() if value},
-        )
+        if clip_id is not None:
+            route, name, drawn = _clip_route(client, chosen, clip_id, player, track_id)
+        response = client.get_bytes(route, params=params)
     except ApiError as error:
         raise fail(str(error)) from error
-    who = "_".join(part for part in (player, team) if part).replace(" ", "-").replace("/", "-")
-    path = out_path or Path("plots") / f"{match_id}_{kind.value}{'_' + who if who else ''}.png"
+    path = out_path or Path("plots") / f"{name}.png"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(response.content)
     markers = int(response.headers.get("x-pitchlens-markers", "0"))
     if as_json:
-        out.print_json(json.dumps({"path": str(path.resolve()), "kind": kind.value, "markers": markers}))
+        out.print_json(json.dumps({"path": str(path.resolve()), "kind": kind, "markers": markers}))
     else:
-        drawn = {PlotKind.SHOTS: "shots", PlotKind.PASSES: "passes"}.get(kind, "events binned")
         out.print(f"[bold green]{path.resolve()}[/] ({markers} {drawn})", soft_wrap=True)
+
+
+def _event_picture(
+    kind: str, match_id: str, player: str | None, team: str | None, event_type: EventType | None
+) -> tuple[str, dict[str, str], str, str]:
+    """(route, query, file name, what the markers count) of a picture of a match's events."""
+    try:
+        chosen = PlotKind(kind)
+    except ValueError:
+        raise fail(
+            f"a match's pictures are {', '.join(PlotKind)}; {', '.join(TrackPlotKind)} are of a clip "
+            "(--clip-id)"
+        ) from None
+    params = {"player": player, "team": team, "type": event_type.value if event_type else None}
+    who = "_".join(part for part in (player, team) if part).replace(" ", "-").replace("/", "-")
+    return (
+        f"/api/v1/matches/{match_id}/plots/{chosen.value}.png",
+        {name: value for name, value in params.items() if value},
+        f"{match_id}_{chosen.value}{'_' + who if who else ''}",
+        {PlotKind.SHOTS: "shots", PlotKind.PASSES: "passes"}.get(chosen, "events binned"),
+    )
+
+
+def _clip_picture(kind: str, player: str | None, track_id: int | None, event_options: bool) -> TrackPlotKind:
+    """The picture of a clip's tracked players asked for, its options checked."""
+    try:
+        chosen = TrackPlotKind(kind)
+    except ValueError:
+        raise fail(
+            f"a clip's pictures are {', '.join(TrackPlotKind)} (of a match: {', '.join(PlotKind)})"
+        ) from None
+    if event_options:
+        raise fail("--team and --type choose events; a clip's player is --player N or --track-id")
+    one_player = chosen is not TrackPlotKind.POSITIONS
+    if one_player and (player is None) == (track_id is None):
+        raise fail(f"{chosen} is of one player: give --player N (see `pitchlens players`) or --track-id")
+    if one_player and track_id is None and not (player or "").isdigit():
+        raise fail(f"--player with --clip-id is the number `pitchlens players` shows, not {player!r}")
+    if not one_player and (player is not None or track_id is not None):
+        raise fail("positions shows every player: no --player or --track-id")
+    return chosen
+
+
+def _clip_route(
+    client: Any, chosen: TrackPlotKind, clip_id: str, player: str | None, track_id: int | None
+) -> tuple[str, str, str]:
+    """(route, file name, what the markers count) of a picture of a clip's tracked players; the
+    player numbered `player` is found as `pitchlens players` numbers them."""
+    if chosen is TrackPlotKind.POSITIONS:
+        return f"/api/v1/clips/{clip_id}/plots/positions.png", f"{clip_id}_positions", "players"
+    if track_id is None:
+        found = client.request("GET", f"/api/v1/clips/{clip_id}/players")
+        numbered = [p["track_id"] for p in found["players"] if p["number"] == int(player or 0)]
+        if not numbered:
+            raise fail(f"no player {player} in clip {clip_id}: there are 1..{len(found['players'])}")
+        track_id = numbered[0]
+    drawn = "positions" if chosen is TrackPlotKind.PATH else "positions binned"
+    return (
+        f"/api/v1/clips/{clip_id}/players/{track_id}/plots/{chosen.value}.png",
+        f"{clip_id}_track{track_id}_{chosen.value}",
+        drawn,
+    )
 
 
 @app.command()

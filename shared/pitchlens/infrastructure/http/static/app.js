@@ -48,6 +48,15 @@ const state = {
   finalizeWatched: false, // this page started finalize (or the session was finalizing/done when loaded)
   reported: new Set(), // task failures already shown in the banner
   upload: null, // the XMLHttpRequest in flight
+  landmarks: null, // names from GET /api/v1/pitch/landmarks, loaded on the first calibration
+  calibrating: false, // the canvas marks landmarks instead of picking players
+  marks: [], // {name, x, y} in frame pixels, on the open clip's detection frame
+  calibration: null, // the open clip's calibration: {clipId, jobId, status, progress, reason, residuals, counts}
+  sendingCalibration: false,
+  picture: { key: null, url: null }, // the picked player's picture (an object URL of the PNG)
+  pictureKind: "path",
+  pictureVersion: 0, // bumped when a calibration succeeds: the picture is drawn again
+  minimap: false, // the server's preview request takes `minimap` (see checkRenderOptions)
 };
 
 function readToken() {
@@ -297,6 +306,7 @@ function resetSession() {
     finalize: null,
     finalizeWatched: false,
   });
+  resetClipTools();
   const video = $("preview-video");
   video.removeAttribute("src");
   video.load();
@@ -541,7 +551,7 @@ function renderEditor() {
 function renderPlayers() {
   const players = state.detection ? state.detection.players : [];
   const picker = $("player-picker");
-  const chips = players.map((p) => {
+  const chip = (p) => {
     const chip = document.createElement("button");
     chip.type = "button";
     chip.className = "player-chip";
@@ -558,9 +568,26 @@ function renderPlayers() {
     chip.addEventListener("mouseenter", () => setFocused(p.number));
     chip.addEventListener("mouseleave", () => setFocused(null));
     return chip;
+  };
+  const groups = teamGroups(players).map(([team, members]) => {
+    const group = document.createElement("div");
+    group.className = "team-group";
+    group.dataset.testid = "team-group";
+    group.dataset.team = team;
+    group.setAttribute("role", "group");
+    const label = team || "team unknown";
+    group.setAttribute("aria-label", `${label}: ${members.length} player${members.length === 1 ? "" : "s"}`);
+    const name = document.createElement("span");
+    name.className = "team-name";
+    const swatch = document.createElement("i");
+    swatch.className = "team-swatch";
+    swatch.style.background = TEAM_SWATCHES[team.replace(/^(light|dark) /, "")] || "transparent";
+    name.append(swatch, label);
+    group.append(name, ...members.map(chip));
+    return group;
   });
   const hadFocus = picker.contains(document.activeElement) ? document.activeElement.dataset.number : null;
-  picker.replaceChildren(...chips);
+  picker.replaceChildren(...groups);
   if (hadFocus) picker.querySelector(`[data-number="${hadFocus}"]`)?.focus();
 
   const label = $("selection-label");
@@ -580,7 +607,295 @@ function renderPlayers() {
   $("preview-button").disabled = state.selected == null || !!busy;
   $("preview-button").textContent = busy ? "Rendering preview…" : "Start preview";
   for (const input of document.querySelectorAll('input[name="indicator"]')) input.checked = input.value === state.indicator;
+  renderCalibration();
+  loadPicture();
   drawFrame();
+}
+
+// --- Players by team ------------------------------------------------------------------------
+// The kit colour names the server gives (infrastructure/vision/teams.py), as on its pictures.
+const TEAM_SWATCHES = {
+  black: "#212121", "dark grey": "#616161", "light grey": "#cfd8dc", white: "#fafafa", red: "#e53935",
+  orange: "#fb8c00", yellow: "#fdd835", green: "#76ff03", cyan: "#18ffff", blue: "#2979ff",
+  purple: "#aa00ff", pink: "#ff4081",
+};
+
+/** [team, players] pairs: one per kit colour name (alphabetical), then "other" (goalkeepers,
+ * referees), then "" (kit never seen; the only group of a clip whose people were not placed). */
+function teamGroups(players) {
+  const groups = new Map();
+  for (const p of players) {
+    const team = p.team || "";
+    if (!groups.has(team)) groups.set(team, []);
+    groups.get(team).push(p);
+  }
+  const rank = (team) => (team === "" ? 2 : team === "other" ? 1 : 0);
+  return [...groups.entries()].sort(([a], [b]) => rank(a) - rank(b) || a.localeCompare(b));
+}
+
+// --- Calibration on the detection frame -----------------------------------------------------
+function resetClipTools() {
+  state.calibrating = false;
+  state.marks = [];
+  state.calibration = null;
+  state.sendingCalibration = false;
+  state.picture.key = null;
+  if (state.picture.url) URL.revokeObjectURL(state.picture.url);
+  state.picture.url = null;
+  $("player-picture").removeAttribute("src");
+  $("player-picture").hidden = true;
+  $("calibration-error").hidden = true;
+}
+
+async function toggleCalibration() {
+  if (!state.calibrating && !state.landmarks) {
+    try {
+      state.landmarks = Object.keys(await api("api/v1/pitch/landmarks")).sort();
+    } catch (error) {
+      showError(error, "Loading the pitch landmarks");
+      return;
+    }
+  }
+  state.calibrating = !state.calibrating;
+  setFocused(null);
+  renderCalibration();
+  drawFrame();
+  if (state.calibrating) $("landmark-select").focus();
+}
+
+function renderCalibration() {
+  const on = state.calibrating && !!state.detection;
+  const button = $("calibrate-button");
+  button.disabled = !state.detection;
+  button.setAttribute("aria-pressed", String(on));
+  button.textContent = on ? "Done calibrating" : "Calibrate";
+  $("calibration-panel").hidden = !on;
+  $("stage-hint").textContent = on
+    ? "Calibrating: choose a landmark, then click where it is on the frame."
+    : "Click inside a player's box to follow them (or use the numbered buttons below).";
+  renderCalibrationJob();
+  if (!on) return;
+
+  const select = $("landmark-select");
+  const marked = new Set(state.marks.map((m) => m.name));
+  if (select.options.length !== state.landmarks.length) {
+    select.replaceChildren(...state.landmarks.map((name) => new Option(name, name)));
+  }
+  for (const option of select.options) option.textContent = marked.has(option.value) ? `${option.value} ✓` : option.value;
+
+  const items = state.marks.map((m) => {
+    const li = document.createElement("li");
+    li.dataset.testid = "calibration-point";
+    li.dataset.name = m.name;
+    li.textContent = `${m.name} (${Math.round(m.x)}, ${Math.round(m.y)})`;
+    const remove = document.createElement("button");
+    remove.type = "button";
+    remove.textContent = "×";
+    remove.setAttribute("aria-label", `Remove ${m.name}`);
+    remove.addEventListener("click", () => {
+      state.marks = state.marks.filter((other) => other.name !== m.name);
+      renderCalibration();
+      drawFrame();
+    });
+    li.append(remove);
+    return li;
+  });
+  $("calibration-points").replaceChildren(...items);
+  const send = $("calibration-send");
+  send.disabled = !state.marks.length || state.sendingCalibration;
+  send.textContent = `Send ${state.marks.length} point${state.marks.length === 1 ? "" : "s"}`;
+}
+
+/** The accepted calibration of the open clip: its residuals and its job, in and out of calibrating. */
+function renderCalibrationJob() {
+  const cal = state.calibration;
+  $("calibration-result").hidden = !cal;
+  if (!cal) return;
+  const residuals = Object.entries(cal.residuals || {}).sort(([, a], [, b]) => b - a);
+  const worst = residuals.length ? `; worst ${residuals[0][0]} off by ${residuals[0][1].toFixed(2)} m` : "";
+  $("calibration-residuals").textContent = `Accepted: ${residuals.length} landmarks${worst}.`;
+  const busy = BUSY_TASK.has(cal.status);
+  const bar = $("calibration-bar");
+  setProgress(bar, cal.status === "SUCCEEDED" ? 1 : cal.progress, {
+    indeterminate: cal.status === "PENDING" && !cal.progress,
+    failed: cal.status === "FAILED",
+  });
+  const label = $("calibration-label");
+  label.dataset.status = cal.status;
+  if (busy) label.textContent = `Placing the players in metres… ${Math.round((cal.progress || 0) * 100)}%`;
+  else if (cal.status === "SUCCEEDED") {
+    const rows = cal.counts && cal.counts.rows_with_metres;
+    label.textContent = `Calibrated${rows != null ? `: ${rows} positions in metres` : ""}.`;
+  } else label.textContent = `The calibration failed: ${cal.reason || "no reason given"}`;
+}
+
+function markLandmark(point) {
+  const name = $("landmark-select").value;
+  if (!name || !state.detection) return;
+  const round = (v) => Math.round(v * 10) / 10;
+  state.marks = state.marks.filter((m) => m.name !== name).concat([{ name, x: round(point.x), y: round(point.y) }]);
+  $("calibration-error").hidden = true;
+  renderCalibration();
+  drawFrame();
+}
+
+async function sendCalibration() {
+  const clip = openClip();
+  const det = state.detection;
+  if (!clip || !det || !state.marks.length) return;
+  const clipId = clip.clip_id;
+  state.sendingCalibration = true;
+  $("calibration-error").hidden = true;
+  renderCalibration();
+  try {
+    const accepted = await api(`api/v1/clips/${encodeURIComponent(clipId)}/calibration`, {
+      method: "POST",
+      body: {
+        frame_index: det.image_frame_index ?? det.frame_index,
+        points: state.marks,
+        orientation: $("orientation-select").value,
+      },
+    });
+    if (state.clipId !== clipId) return;
+    state.calibration = {
+      clipId,
+      jobId: accepted.job_id,
+      status: accepted.status,
+      progress: 0,
+      reason: null,
+      residuals: accepted.residuals_m,
+      counts: null,
+    };
+    watchCalibration(state.calibration);
+  } catch (error) {
+    if (state.clipId !== clipId) return;
+    if (error instanceof ApiError && error.status === 422) {
+      const refused = $("calibration-error");
+      refused.textContent = `Refused: ${error.message}`;
+      refused.hidden = false;
+    } else {
+      showError(error, "Sending the calibration");
+    }
+  } finally {
+    state.sendingCalibration = false;
+    renderCalibration();
+  }
+}
+
+/** Polls the calibration job until it ends; on success the player's picture is drawn again. */
+async function watchCalibration(cal) {
+  while (cal === state.calibration && BUSY_TASK.has(cal.status)) {
+    await new Promise((done) => setTimeout(done, POLL_MS));
+    if (cal !== state.calibration) return;
+    try {
+      const job = await api(`api/v1/jobs/${encodeURIComponent(cal.jobId)}`);
+      Object.assign(cal, { status: job.status, progress: job.progress, reason: job.reason, counts: job.counts });
+    } catch (error) {
+      if (!(error instanceof ApiError && error.transient)) {
+        showError(error, "Following the calibration");
+        return;
+      }
+    }
+    renderCalibration();
+  }
+  if (cal === state.calibration && cal.status === "SUCCEEDED") {
+    state.pictureVersion += 1;
+    loadPicture();
+  }
+}
+
+/** The marked landmarks on the frame: a cross and the name at each. */
+function drawMarks(ctx, px) {
+  ctx.save();
+  ctx.strokeStyle = "#f5b94a";
+  ctx.fillStyle = "#f5b94a";
+  ctx.lineWidth = px(2);
+  ctx.font = `600 ${px(11)}px system-ui, sans-serif`;
+  ctx.textAlign = "left";
+  ctx.textBaseline = "bottom";
+  for (const m of state.marks) {
+    const r = px(8);
+    ctx.beginPath();
+    ctx.moveTo(m.x - r, m.y);
+    ctx.lineTo(m.x + r, m.y);
+    ctx.moveTo(m.x, m.y - r);
+    ctx.lineTo(m.x, m.y + r);
+    ctx.stroke();
+    ctx.fillText(m.name, m.x + px(5), m.y - px(3));
+  }
+  ctx.restore();
+}
+
+// --- The picked player on the pitch ---------------------------------------------------------
+/** Fetches the picked player's path / heatmap (with the token header) into the <img>; a 409 (the
+ * clip has no metres yet) shows the server's reason instead. Drawn once per player, kind and
+ * calibration. */
+async function loadPicture() {
+  const clip = openClip();
+  const det = state.detection;
+  const player = det && det.players.find((p) => p.number === state.selected);
+  $("picture-panel").hidden = !player;
+  if (!clip || !player) return;
+  const kind = state.pictureKind;
+  const key = `${clip.clip_id}/${player.track_id}/${kind}/${state.pictureVersion}`;
+  if (state.picture.key === key) return;
+  state.picture.key = key;
+  const img = $("player-picture");
+  const note = $("picture-note");
+  note.textContent = `Drawing player ${player.number}'s ${kind}…`;
+  note.dataset.status = "";
+  const path = `api/v1/clips/${encodeURIComponent(clip.clip_id)}/players/${player.track_id}/plots/${kind}.png`;
+  let response;
+  let blob = null;
+  try {
+    response = await fetch(apiUrl(path), { headers: authHeaders() });
+    if (response.ok) blob = await response.blob();
+  } catch (error) {
+    if (state.picture.key !== key) return;
+    state.picture.key = null;
+    note.textContent = `Could not reach the server (${error.message || error}).`;
+    return;
+  }
+  if (state.picture.key !== key) return;
+  note.dataset.status = String(response.status);
+  if (!blob) {
+    const problem = await errorFrom(response.status, response.statusText, await response.text());
+    img.hidden = true;
+    note.textContent =
+      response.status === 409
+        ? `No picture of player ${player.number} yet: ${problem.message}`
+        : `The picture failed (${response.status} ${problem.type}): ${problem.message}`;
+    return;
+  }
+  if (state.picture.url) URL.revokeObjectURL(state.picture.url);
+  state.picture.url = URL.createObjectURL(blob);
+  img.src = state.picture.url;
+  img.hidden = false;
+  const markers = response.headers.get("x-pitchlens-markers") || "?";
+  img.dataset.kind = kind;
+  img.dataset.trackId = String(player.track_id);
+  img.dataset.markers = markers;
+  img.alt = `The ${kind} of player ${player.number} (track ${player.track_id}) on the pitch`;
+  const team = player.team ? `, ${player.team}` : "";
+  note.textContent = `Player ${player.number} (track ${player.track_id}${team}): ${markers} positions ${kind === "path" ? "drawn" : "binned"}; home attacks right.`;
+}
+
+// --- Render options the server takes --------------------------------------------------------
+/** The minimap checkbox works only where the preview request has a `minimap` field (read from the
+ * server's OpenAPI schema); elsewhere it stays disabled and nothing extra is sent. */
+async function checkRenderOptions() {
+  try {
+    const schema = await api("openapi.json", { auth: false });
+    const request = schema && schema.components && schema.components.schemas && schema.components.schemas.PreviewRequest;
+    state.minimap = !!(request && request.properties && request.properties.minimap);
+  } catch {
+    state.minimap = false;
+  }
+  $("minimap-input").disabled = !state.minimap;
+  if (!state.minimap) {
+    $("minimap-input").checked = false;
+    $("minimap-option").title = "This server cannot draw a minimap yet";
+  }
 }
 
 function renderPreview() {
@@ -732,6 +1047,10 @@ function drawFrame() {
   ctx.setTransform(k, 0, 0, k, 0, 0);
   ctx.imageSmoothingQuality = "high";
   ctx.drawImage(state.image, 0, 0, det.width, det.height);
+  if (state.calibrating) {
+    drawMarks(ctx, px); // the boxes would hide the lines being marked
+    return;
+  }
 
   const selected = det.players.find((p) => p.number === state.selected);
   if (selected) {
@@ -867,6 +1186,7 @@ async function selectClip(clipId) {
   state.image = null;
   state.selected = null;
   state.focused = null;
+  resetClipTools();
   state.preview = clip.preview || null;
   if (clip.selection && INDICATORS.has(clip.selection.indicator)) state.indicator = clip.selection.indicator;
   layoutCanvas();
@@ -912,17 +1232,16 @@ async function startPreview() {
   if (!clip || !player) return;
   const button = $("preview-button");
   button.disabled = true;
+  const body = {
+    session_id: state.sessionId,
+    clip_id: clip.clip_id,
+    box: player.box,
+    frame_index: det.frame_index,
+    indicator: state.indicator,
+  };
+  if (state.minimap && $("minimap-input").checked) body.minimap = true;
   try {
-    const accepted = await api("cv/preview", {
-      method: "POST",
-      body: {
-        session_id: state.sessionId,
-        clip_id: clip.clip_id,
-        box: player.box,
-        frame_index: det.frame_index,
-        indicator: state.indicator,
-      },
-    });
+    const accepted = await api("cv/preview", { method: "POST", body });
     if (state.clipId !== clip.clip_id) return;
     state.preview = { task_id: accepted.task_id, status: "PENDING", progress: 0, preview_url: null, reason: null };
     clip.approved = false; // a new preview clears the approval
@@ -1191,6 +1510,20 @@ function bind() {
     });
   }
   $("preview-button").addEventListener("click", startPreview);
+  $("calibrate-button").addEventListener("click", toggleCalibration);
+  $("calibration-send").addEventListener("click", sendCalibration);
+  $("calibration-clear").addEventListener("click", () => {
+    state.marks = [];
+    $("calibration-error").hidden = true;
+    renderCalibration();
+    drawFrame();
+  });
+  for (const input of document.querySelectorAll('input[name="picture-kind"]')) {
+    input.addEventListener("change", () => {
+      state.pictureKind = input.value;
+      loadPicture();
+    });
+  }
   $("approve-button").addEventListener("click", approve);
   $("retry-button").addEventListener("click", retry);
   $("finalize-button").addEventListener("click", finalizeAll);
@@ -1203,13 +1536,17 @@ function bind() {
 
   const c = canvas();
   c.addEventListener("mousemove", (e) => {
-    if (!state.detection) return;
+    if (!state.detection || state.calibrating) return;
     const p = playerAt(framePoint(e));
     setFocused(p ? p.number : null);
   });
   c.addEventListener("mouseleave", () => setFocused(null));
   c.addEventListener("click", (e) => {
     if (!state.detection) return;
+    if (state.calibrating) {
+      markLandmark(framePoint(e));
+      return;
+    }
     const p = playerAt(framePoint(e));
     if (p) selectPlayer(p.number);
     else $("selection-label").textContent = "Click inside a player's box";
@@ -1250,6 +1587,7 @@ async function init() {
   }
   $("token-button").hidden = !state.config.token_required;
   if (state.config.token_required && !state.token) askForToken();
+  checkRenderOptions();
   route();
 }
 
