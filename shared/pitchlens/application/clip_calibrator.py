@@ -144,6 +144,7 @@ class ClipCalibrator:
             placed.tracks,
             "calibrated",
             placed.reason,
+            placed.path.source,
         )
         stored = self._trajectories.publish(staged, message.match_id, message.clip_id)
         rows = sum(len(frame) for frame in placed.tracks)
