@@ -4,6 +4,8 @@ back; a view with too few lines gives none."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -11,6 +13,7 @@ pytest.importorskip("cv2", reason="needs the `vision` extra (opencv-python-headl
 
 from pitchlens.domain.camera import CameraView
 from pitchlens.domain.pitch import LANDMARKS
+from pitchlens.domain.vision import FrameTracks
 from pitchlens.infrastructure.vision import pitch_lines
 from pitchlens.infrastructure.vision.auto_calibration import calibrate_from_lines, camera_homographies
 
@@ -104,3 +107,27 @@ def test_a_view_of_one_line_or_none_is_not_calibrated() -> None:
     assert calibrate_from_lines(CameraView(0, WIDTH, HEIGHT, None, np.zeros((0, 3), np.int16))) is None
     clutter = seen(truth, keep=0.0, clutter=600)
     assert calibrate_from_lines(CameraView(0, WIDTH, HEIGHT, None, clutter)) is None
+
+
+def test_the_tracking_placer_calibrates_from_the_lines_only_when_the_setting_is_on() -> None:
+    import cv2
+
+    from pitchlens.infrastructure.bootstrap import Container
+    from pitchlens.infrastructure.settings import Settings
+
+    truth = camera(0.0, 36.0, 18.0, 3.0, 13.0, 30.0)
+    picture = np.zeros((HEIGHT, WIDTH, 3), np.uint8)
+    picture[:] = (40, 140, 40)  # grass
+    for x, y, _ in seen(truth, keep=1.0, clutter=0):
+        cv2.circle(picture, (int(x), int(y)), 1, (235, 235, 235), -1)  # painted lines, ~3 px wide
+    tracks = [FrameTracks(index, [1], [[600.0, 420.0, 630.0, 500.0]], [0.9]) for index in range(3)]
+    foot = pitch_lines.project(np.linalg.inv(truth), np.array([[615.0, 500.0]]))[0][0]
+
+    placed = Container(Settings(automatic_calibration=True)).player_placer.execute(
+        tracks, ((index, picture) for index in range(3))
+    )
+    assert placed.path.source == "automatic" and placed.reason is None
+    assert all(math.dist(xy, foot) < 0.5 for frame in placed.tracks for xy in frame.pitch_xy or [])
+
+    unplaced = Container(Settings()).player_placer.execute(tracks, ((index, picture) for index in range(3)))
+    assert unplaced.path.source is None and unplaced.reason is not None
