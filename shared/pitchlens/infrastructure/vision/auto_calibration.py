@@ -138,7 +138,8 @@ class _DistanceMaps:
             similar = np.minimum(gap, pitch_lines.DIRECTION_BINS - gap) <= spread
             free = np.ones(size, np.uint8)
             free[ys[similar], xs[similar]] = 0
-            maps[direction] = cv2.distanceTransform(free, cv2.DIST_L2, 3) / factor
+            # capped: with no pixel of a direction OpenCV answers the float maximum everywhere
+            maps[direction] = np.minimum(cv2.distanceTransform(free, cv2.DIST_L2, 3), 1e6) / factor
         return cls(maps, factor)
 
 
@@ -248,7 +249,8 @@ class _LineFit:
 
     @staticmethod
     def _distinct(poses: np.ndarray, scores: np.ndarray) -> list[np.ndarray]:
-        """The best-scoring poses, none within a tenth of its field of view of a better one."""
+        """The `CANDIDATES` best-scoring poses, none near a better one (pan and tilt within 0.3 of
+        its field of view, the zoom within a third)."""
         chosen: list[np.ndarray] = []
         for index in np.argsort(-scores):
             if scores[index] <= 0 or len(chosen) == CANDIDATES:
@@ -307,7 +309,7 @@ class _LineFit:
             if polished is None:
                 break
             fit = polished
-        if fit is None or fit.error_px > MAX_ERROR_PX or fit.matched < MIN_MATCHED:
+        if fit.error_px > MAX_ERROR_PX or fit.matched < MIN_MATCHED:
             return None
         try:
             check_unfolded(Homography.of(fit.homography.ravel().tolist()), self.width, self.height)
