@@ -193,6 +193,7 @@ class FakeTrajectoryStore(TrajectoryStore):
     def __init__(self) -> None:
         self.staged: dict[str, list[FrameTracks]] = {}
         self.pitch_reasons: dict[str, str | None] = {}
+        self.pitch_sources: dict[str, str | None] = {}
         self.published: dict[str, list[FrameTracks]] = {}
         self.down = False
 
@@ -205,9 +206,11 @@ class FakeTrajectoryStore(TrajectoryStore):
         tracks: Sequence[FrameTracks],
         name: str = "tracks",
         pitch_reason: str | None = None,
+        pitch_source: str | None = None,
     ) -> str:
         uri = f"s3://artifacts/staging/tracks/{job_id}/{name}.parquet"
         self.pitch_reasons[uri] = pitch_reason
+        self.pitch_sources[uri] = pitch_source
         self.staged[uri] = [frame for frame in tracks if len(frame)]
         return uri
 

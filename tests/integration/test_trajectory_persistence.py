@@ -227,7 +227,9 @@ def test_version_2_keeps_the_version_1_columns_and_carries_the_placement_back(
         ),
         FrameTracks(1, [7], [[11.0, 21.0, 31.0, 81.0]], [0.8], [True], ["white"], [(-12.0, 3.5)], shot=1),
     ]
-    table = trajectory_table("m-1", "clip-b", 25.0, tracks, pitch_reason="frames 0-0: not calibrated")
+    table = trajectory_table(
+        "m-1", "clip-b", 25.0, tracks, pitch_reason="frames 0-0: not calibrated", pitch_source="automatic"
+    )
     ref = store.save("m-1", "clip-b", table)
 
     loaded = store.load_tracks(ref.uri)
@@ -261,6 +263,7 @@ def test_version_2_keeps_the_version_1_columns_and_carries_the_placement_back(
     )
     assert store.pitch_reason(unplaced.uri) == "not calibrated"
     assert store.pitch_reason(ref.uri) == "frames 0-0: not calibrated"
+    assert store.pitch_source(ref.uri) == "automatic" and store.pitch_source(unplaced.uri) is None
 
 
 @pytest.mark.parametrize(

@@ -134,7 +134,8 @@ def test_a_calibrated_clip_gets_its_people_in_metres_in_the_match_frame(database
 
     done = database.jobs[job.job_id]
     assert done.status is JobStatus.SUCCEEDED and done.counts["rows_with_metres"] == 2 * FRAMES
-    [placed] = [tracks for uri, tracks in trajectories.staged.items() if uri.endswith("calibrated.parquet")]
+    [(uri, placed)] = [(u, t) for u, t in trajectories.staged.items() if u.endswith("calibrated.parquet")]
+    assert trajectories.pitch_sources[uri] == "manual" and trajectories.pitch_reasons[uri] is None
     for frame in placed:
         assert frame.pitch_xy is not None
         (x1, y1), (x2, y2) = frame.pitch_xy

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from pitchlens.application.followable_players import followable_players
-from pitchlens.application.player_placer import NOT_CALIBRATED, PlacementPass, pitch_reason
+from pitchlens.application.player_placer import NOT_CALIBRATED, PlacementPass, pitch_reason, pitch_source
 from pitchlens.domain.camera import CameraView, PitchArea, PitchCamera, follow_camera
 from pitchlens.domain.following import PlayerFollower
 from pitchlens.domain.pitch import Homography
@@ -145,6 +145,36 @@ def test_the_placement_pass_judges_every_few_frames_splits_at_cuts_and_says_why_
     assert pitch_reason(placed.tracks) == NOT_CALIBRATED
     assert pitch_reason([FrameTracks(0, [1], [[0, 0, 1, 1]], [0.9])]) is not None
     assert pitch_reason([FrameTracks(0, [1], [[0, 0, 1, 1]], [0.9], [True], ["white"], [(1.0, 2.0)])]) is None
+
+
+class CalibratedAfter(CutAt):
+    """A still camera with one cut whose second shot the pitch lines calibrate."""
+
+    VIEW = Homography.of((12.0, 2.0, 50.0, 0.0, -5.0, 80.0, 0.0, 0.004, 1.0)).inverse()
+    """Image to pitch of a 100 x 100 frame seen from behind the near touchline."""
+
+    def calibrate(self, view: CameraView) -> Homography | None:
+        return self.VIEW if view.frame_index >= self.cut else None
+
+
+def test_a_shot_without_manual_points_is_calibrated_from_the_lines_and_says_so() -> None:
+    tracks = [FrameTracks(index, [1], [[40, 40, 50, 70]], [0.9]) for index in range(20)]
+
+    def placed(anchors: dict[int, Homography], automatic: bool = True) -> Any:
+        placing = PlacementPass(CountingArea(), CalibratedAfter(12), FakeTeams())
+        for frame in tracks:
+            placing.see(frame.frame_index, frame.frame_index, frame)
+        return placing.place(tracks, anchors, automatic=automatic)
+
+    automatic = placed({})
+    assert [(s.source, s.anchor) for s in automatic.path.shots] == [(None, None), ("automatic", 15)]
+    assert automatic.path.source == "automatic" and "frames 0-11" in (automatic.reason or "")
+    assert all(math.isnan(x) for f in automatic.tracks[:12] for x, _ in f.pitch_xy or [])
+    assert not any(math.isnan(x) for f in automatic.tracks[12:] for x, _ in f.pitch_xy or [])
+    both = placed({3: CalibratedAfter.VIEW})  # manual points win in their shot
+    assert both.path.source == "frames 0-11: manual; frames 12-19: automatic" and both.reason is None
+    assert placed({3: CalibratedAfter.VIEW}, automatic=False).path.source == "manual"
+    assert pitch_source(automatic.tracks) == "automatic" and pitch_source(tracks) is None
 
 
 def test_stitched_segments_keep_one_shot_until_a_real_cut() -> None:

@@ -150,6 +150,9 @@ class ClipCalibrator:
         else:
             full = self._placer.execute(inside, frames, anchors, facing)
             placed, path = list(full.tracks), full.path
+        source = path.source
+        if source and (window.start > 0 or window.stop < clip.info.frames):
+            source = f"frames {window.start}-{window.stop - 1}: {source}; the others as tracked"
         by_index = {frame.frame_index: frame for frame in placed}
         merged = [by_index.get(frame.frame_index, frame) for frame in tracks]
         staged = self._trajectories.stage(
@@ -160,6 +163,7 @@ class ClipCalibrator:
             merged,
             "calibrated",
             path.reason,
+            source,
         )
         stored = self._trajectories.publish(staged, message.match_id, message.clip_id)
         rows = sum(len(frame) for frame in placed)

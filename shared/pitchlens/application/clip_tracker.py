@@ -9,7 +9,7 @@ from typing import Any
 
 from pitchlens.application.job_keeper import JobKeeper
 from pitchlens.application.outcomes import Outcome, Result
-from pitchlens.application.player_placer import PlayerPlacer, continuous_shots, pitch_reason
+from pitchlens.application.player_placer import PlayerPlacer, continuous_shots, pitch_reason, pitch_source
 from pitchlens.domain.appearance import Appearance, BoxAppearance
 from pitchlens.domain.errors import InvalidTrackingData, PermanentError, PitchLensError
 from pitchlens.domain.frame_sampling import fill_between, to_every_frame, to_source, tracking_step
@@ -204,14 +204,14 @@ class SegmentTracker:
             on_frame=see,
             scale=scale,
         )
-        reason = None
+        reason = source = None
         if placing is not None:
             # Placed in the pixels and on the frames it saw, then in source pixels on every frame.
             placed = placing.place(seen)
-            tracks, reason = to_every_frame(placed.tracks, scale), placed.reason
+            tracks, reason, source = to_every_frame(placed.tracks, scale), placed.reason, placed.path.source
         name = f"segment-{message.segment:05d}"
         staged = self._trajectories.stage(
-            message.job_id, message.match_id, message.clip_id, message.fps, tracks, name, reason
+            message.job_id, message.match_id, message.clip_id, message.fps, tracks, name, reason, source
         )
         bucket, _, key = staged.removeprefix("s3://").partition("/")
         self._storage.put(bucket, key.replace(".parquet", ".looks.json"), edges.document())
@@ -346,6 +346,7 @@ class TrackStitcher:
             message.fps,
             tracks,
             pitch_reason=pitch_reason(tracks),
+            pitch_source=pitch_source(tracks),
         )
         track_ids = {int(i) for frame in tracks for i in frame.track_ids}
         frames = segments[-1].plan.stop

@@ -193,6 +193,15 @@ def pitch_reason(tracks: Sequence[FrameTracks]) -> str | None:
     return NOT_CALIBRATED if placed else "players were not placed on the pitch (placement is off)"
 
 
+def pitch_source(tracks: Sequence[FrameTracks]) -> str | None:
+    """Where the metres of tracks placed while tracking come from: `automatic` (tracking has no
+    manual calibration; `ClipCalibrator` says per shot) when some box has them, else None."""
+    return None if pitch_reason(tracks) is not None else AUTOMATIC
+
+
+AUTOMATIC = "automatic"
+
+
 class PlayerPlacer:
     """Places a clip's tracked people on the pitch, in one pass over its frames: whether each box
     stands on the pitch (`PitchArea`), the team of each track over time (`TeamClassifier`), the

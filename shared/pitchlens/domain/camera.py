@@ -98,6 +98,17 @@ class CameraPath:
         reasons = [f"frames {s.first}-{s.last}: {s.reason}" for s in self.shots if s.reason]
         return "; ".join(reasons) or None
 
+    @property
+    def source(self) -> str | None:
+        """Where the homographies come from: `manual` or `automatic` when every shot that has one
+        agrees, else per shot (`frames 0-131: automatic; frames 132-469: manual`); None when no
+        shot has one."""
+        anchored = [s for s in self.shots if s.source]
+        kinds = {s.source for s in anchored}
+        if len(kinds) <= 1:
+            return kinds.pop() if kinds else None
+        return "; ".join(f"frames {s.first}-{s.last}: {s.source}" for s in anchored)
+
 
 REANCHOR_EVERY = 1
 """Frames between two re-anchorings on the pitch lines (the camera motion carries the homography in

@@ -330,9 +330,11 @@ class TrajectoryStore(ABC):
         tracks: Sequence[FrameTracks],
         name: str = "tracks",
         pitch_reason: str | None = None,
+        pitch_source: str | None = None,
     ) -> str:
         """Writes the claim check `<job_id>/<name>` (a clip's tracks, or one segment's), with why
-        its tracks have no pitch coordinates when they have none; returns its URI."""
+        its tracks have no pitch coordinates when they have none and where those it has come from
+        (`manual` / `automatic` calibration); returns its URI."""
 
     @abstractmethod
     def publish(self, staged_uri: str, match_id: str, clip_id: str) -> TrajectoryRef:

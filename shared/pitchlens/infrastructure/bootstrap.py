@@ -37,7 +37,7 @@ from pitchlens.application.trajectory_persister import TrajectoryPersister
 from pitchlens.application.upload_ingester import UploadIngester
 from pitchlens.application.uploads import UploadCompleter, UploadStarter
 from pitchlens.domain.appearance import AppearanceEncoder, BoxAppearance
-from pitchlens.domain.camera import PitchArea
+from pitchlens.domain.camera import PitchArea, PitchCamera
 from pitchlens.domain.highlights import IntervalReader, VideoEditor
 from pitchlens.domain.messages import (
     CalibrationRequested,
@@ -348,13 +348,24 @@ class Container:
     @functools.cached_property
     def player_placer(self) -> PlayerPlacer:
         """While tracking: on the pitch by the grass and its boundary lines, teams by kit colour,
-        the camera's cuts (tracks split there); no pitch lines (metres need a calibration first)."""
+        the camera's cuts (tracks split there), and metres where the pitch lines calibrate a shot
+        (`automatic_calibration`; without it no lines are kept: metres need a manual calibration)."""
         from pitchlens.infrastructure.vision.camera import BroadcastPitchCamera
         from pitchlens.infrastructure.vision.teams import KitColourTeams
 
-        return PlayerPlacer(
-            self.pitch_area, functools.partial(BroadcastPitchCamera, lines=False), KitColourTeams
-        )
+        automatic = self.settings.automatic_calibration
+        camera = self._pitch_camera() if automatic else functools.partial(BroadcastPitchCamera, lines=False)
+        return PlayerPlacer(self.pitch_area, camera, KitColourTeams, automatic_calibration=automatic)
+
+    def _pitch_camera(self) -> Callable[[], PitchCamera]:
+        """A camera that keeps the pitch lines, and fits the line model to them when a shot has no
+        manual calibration (`automatic_calibration`)."""
+        from pitchlens.infrastructure.vision.auto_calibration import calibrate_from_lines
+        from pitchlens.infrastructure.vision.camera import BroadcastPitchCamera
+
+        if self.settings.automatic_calibration:
+            return functools.partial(BroadcastPitchCamera, calibrator=calibrate_from_lines)
+        return BroadcastPitchCamera
 
     @functools.cached_property
     def calibration_requester(self) -> CalibrationRequester:
@@ -362,12 +373,13 @@ class Container:
 
     @functools.cached_property
     def clip_calibrator(self) -> ClipCalibrator:
-        """A calibrated clip placed again with the pitch lines (re-anchoring) and no automatic fit."""
-        from pitchlens.infrastructure.vision.camera import BroadcastPitchCamera
+        """A calibrated clip placed again with the pitch lines (re-anchoring): the manual anchor's
+        shot from it, the other shots automatically (`automatic_calibration`) or not at all."""
         from pitchlens.infrastructure.vision.teams import KitColourTeams
 
+        automatic = self.settings.automatic_calibration
         placer = PlayerPlacer(
-            self.pitch_area, BroadcastPitchCamera, KitColourTeams, automatic_calibration=False
+            self.pitch_area, self._pitch_camera(), KitColourTeams, automatic_calibration=automatic
         )
         return ClipCalibrator(
             self.unit_of_work,

@@ -103,6 +103,13 @@ class Settings(BaseSettings):
     place_players: bool = True
     """Tracked people are placed on the pitch as they are tracked (on-pitch flag, team by kit,
     camera cuts; PITCHLENS_PLACE_PLAYERS=false leaves trajectories' version-2 columns null)."""
+    automatic_calibration: bool = False
+    """Shots without a manual calibration are calibrated from the pitch lines while they are
+    tracked (the fit of the 105 x 68 line model), so trajectories get metres without marked points
+    where the lines allow; a manual calibration (`pitchlens calibrate`) wins in its shot and also
+    calibrates the clip's other shots automatically. Off by default: keeping the lines and
+    re-fitting them every frame costs placing ~0.25 s more CPU per 720p frame (README "Players on
+    the pitch")."""
     calibration_max_frames: int = Field(default=15_000, gt=0)
     """Most frames one manual calibration places: the marked frame's shot, at most this many frames
     around it (the pass keeps ~25 KB of pitch-line pixels per frame: 15,000 frames, 10 minutes at

@@ -31,7 +31,8 @@ still works) and adds the players' placement on the pitch, null where it is unkn
                          an unplaced clip
 
 When the pitch columns are null the metadata key `pitchlens.pitch_reason` says why (not
-calibrated, no pitch in view ...).
+calibrated, no pitch in view ...); where they are not, `pitchlens.pitch_source` says where the
+homographies come from (`manual` points, `automatic` fit to the pitch lines, or per shot).
 
 The file's key-value metadata carries `pitchlens.schema_version` ("2"), `pitchlens.units` ("pixels"),
 `pitchlens.sorted_by` ("track_id,frame") and the clip's `pitchlens.fps`; the footer also declares
@@ -82,6 +83,7 @@ T = TypeVar("T")
 
 SCHEMA_VERSION = 2
 PITCH_REASON_KEY = "pitchlens.pitch_reason"
+PITCH_SOURCE_KEY = "pitchlens.pitch_source"
 SCHEMA_VERSION_KEY = "pitchlens.schema_version"
 TRAJECTORIES_BUCKET = "tracking-data"
 STAGING_BUCKET = "artifacts"
@@ -169,6 +171,7 @@ def trajectory_table(
     fps: float,
     tracks: Iterable[FrameTracks],
     pitch_reason: str | None = None,
+    pitch_source: str | None = None,
 ) -> pa.Table:
     """The rows of `tracks` in TRAJECTORY_SCHEMA, sorted by (track_id, frame), with the clip's fps in
     the metadata. Works on whole columns: one numpy concatenation per FrameTracks field, one sort,
@@ -228,6 +231,8 @@ def trajectory_table(
     metadata = {**_SCHEMA_METADATA, b"pitchlens.fps": repr(float(fps)).encode()}
     if pitch_reason:
         metadata[PITCH_REASON_KEY.encode()] = pitch_reason.encode()
+    if pitch_source:
+        metadata[PITCH_SOURCE_KEY.encode()] = pitch_source.encode()
     return pa.Table.from_arrays(columns, schema=TRAJECTORY_SCHEMA.with_metadata(metadata))
 
 
@@ -486,11 +491,12 @@ class S3TrajectoryStore(TrajectoryStore):
         tracks: Sequence[FrameTracks],
         name: str = "tracks",
         pitch_reason: str | None = None,
+        pitch_source: str | None = None,
     ) -> str:
         """The TrajectoryStore port: the clip's (or a segment's) trajectory file, already in its
         final form, as a claim check at `s3://<staging bucket>/staging/tracks/<job_id>/<name>.parquet`
         (one attempt: the queue retries the message)."""
-        table = trajectory_table(match_id, clip_id, fps, tracks, pitch_reason)
+        table = trajectory_table(match_id, clip_id, fps, tracks, pitch_reason, pitch_source)
         key = f"staging/tracks/{_segment(job_id, 'job_id')}/{_segment(name, 'name')}.parquet"
         uri = f"s3://{self.staging_bucket}/{key}"
         with _storage_errors(uri):
@@ -596,6 +602,16 @@ class S3TrajectoryStore(TrajectoryStore):
             raise InvalidTrackingData(f"{uri} is not a trajectory file: {error}") from error
         reason = metadata.get(PITCH_REASON_KEY.encode())
         return reason.decode() if reason else None
+
+    def pitch_source(self, uri: str) -> str | None:
+        """Where the pitch coordinates of the clip's trajectories at `uri` come from (`manual`,
+        `automatic`, or per shot); None when they have none. From the file's footer alone."""
+        try:
+            metadata = self._ranged(uri).file.metadata.metadata or {}
+        except pa.ArrowInvalid as error:
+            raise InvalidTrackingData(f"{uri} is not a trajectory file: {error}") from error
+        source = metadata.get(PITCH_SOURCE_KEY.encode())
+        return source.decode() if source else None
 
     def _ranged(self, uri: str) -> _RangedParquet:
         """The Parquet file at `uri`, its footer read (by range requests)."""

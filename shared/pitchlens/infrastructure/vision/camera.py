@@ -11,7 +11,8 @@ Per frame (`observe`), on a greyscale copy at most `MOTION_WIDTH` wide:
   explains the change (measured on the shared clips: >= 0.78); across a cut or a dissolve it
   cannot (the LaLiga clip's dissolve: 0.20). `cuts` puts a cut in every run of frames below
   `CUT_CORRELATION`, at the frame whose own step correlates worst;
-- the pitch lines in view (`pitch_lines.line_pixels`), kept for `reanchor` and `calibrate`.
+- the pitch lines in view (`pitch_lines.line_pixels`), kept for `reanchor` and `calibrate`
+  (which hands them to the `calibrator` given, e.g. `auto_calibration.calibrate_from_lines`).
 """
 
 from __future__ import annotations

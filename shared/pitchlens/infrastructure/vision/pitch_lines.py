@@ -274,6 +274,45 @@ def weighted_homography(sources: np.ndarray, targets: np.ndarray, weights: np.nd
     return homography / homography[2, 2]
 
 
+def pitch_to_image(image_to_pitch: np.ndarray, width: int, height: int) -> np.ndarray:
+    """The inverse homography, signed so that the grass in front of the camera maps with w > 0
+    (`project`'s `in_front`): the bottom centre of a `width` x `height` frame is on the grass.
+    (A plain inverse of a homography scaled to h33 = 1 is signed by whether the frame's top-left
+    corner sees the grass, which it does not when the stands fill it.)"""
+    inverse: np.ndarray = np.linalg.inv(image_to_pitch)
+    ground = image_to_pitch @ [width / 2, height, 1.0]
+    if ground[2] != 0 and (inverse @ (ground / ground[2]))[2] < 0:
+        inverse = -inverse
+    return inverse
+
+
+def match(
+    image_to_pitch: np.ndarray, field: LineField, region: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The points of LINE_MODEL that `image_to_pitch` puts on the frame (and on `region` when given),
+    each with the distance to the nearest line pixel of its direction and that pixel's (x, y)."""
+    height, width = field.shape
+    to_image = pitch_to_image(image_to_pitch, width, height)
+    image_points, visible = project(to_image, LINE_MODEL)
+    ahead, _ = project(to_image, LINE_MODEL + 0.25 * LINE_TANGENTS)
+    x, y = image_points[:, 0], image_points[:, 1]
+    visible &= (x >= 0) & (x <= width - 1) & (y >= 0) & (y <= height - 1)
+    xi, yi = np.round(x[visible]).astype(np.intp), np.round(y[visible]).astype(np.intp)
+    pitch_points = LINE_MODEL[visible]
+    step = ahead[visible] - image_points[visible]
+    directions = direction_bins(np.arctan2(step[:, 1], step[:, 0]))
+    if region is not None:
+        on_grass = region[yi, xi]
+        xi, yi, pitch_points, directions = (
+            xi[on_grass],
+            yi[on_grass],
+            pitch_points[on_grass],
+            directions[on_grass],
+        )
+    distance, nearest = field.lookup(xi, yi, directions)
+    return pitch_points, distance, nearest
+
+
 @dataclass(frozen=True, slots=True)
 class Fit:
     homography: np.ndarray
@@ -296,6 +335,8 @@ def refine(
     MIN_MATCHED_POINTS model points find a line pixel (too few lines in view)."""
     height, width = field.shape
     guess = image_to_pitch / image_to_pitch[2, 2]
+    if (guess @ [width / 2, height, 1.0])[2] < 0:
+        guess = -guess  # the grid's pixels on the grass `in_front` (see `pitch_to_image`)
     grid_x, grid_y = np.meshgrid(np.linspace(0.05, 0.95, 6) * width, np.linspace(0.3, 0.95, 5) * height)
     grid = np.c_[grid_x.ravel(), grid_y.ravel()]
     anchored, in_front = project(guess, grid)
@@ -303,24 +344,7 @@ def refine(
     homography = guess
     fit: Fit | None = None
     for radius in np.linspace(start_radius, 3.0, rounds):
-        to_image = np.linalg.inv(homography)
-        image_points, visible = project(to_image, LINE_MODEL)
-        ahead, _ = project(to_image, LINE_MODEL + 0.25 * LINE_TANGENTS)
-        x, y = image_points[:, 0], image_points[:, 1]
-        visible &= (x >= 0) & (x <= width - 1) & (y >= 0) & (y <= height - 1)
-        xi, yi = np.round(x[visible]).astype(np.intp), np.round(y[visible]).astype(np.intp)
-        pitch_points = LINE_MODEL[visible]
-        step = ahead[visible] - image_points[visible]
-        directions = direction_bins(np.arctan2(step[:, 1], step[:, 0]))
-        if region is not None:
-            on_grass = region[yi, xi]
-            xi, yi, pitch_points, directions = (
-                xi[on_grass],
-                yi[on_grass],
-                pitch_points[on_grass],
-                directions[on_grass],
-            )
-        distance, nearest = field.lookup(xi, yi, directions)
+        pitch_points, distance, nearest = match(homography, field, region)
         near = distance < radius
         matched = int(near.sum())
         if matched < MIN_MATCHED_POINTS:
