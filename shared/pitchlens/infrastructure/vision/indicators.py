@@ -94,6 +94,16 @@ class I420Frame:
         _mix(self.u[chroma], half, colour[1])
         _mix(self.v[chroma], half, colour[2])
 
+    def overlay(self, region: Region, picture: I420Frame, alpha: np.ndarray) -> None:
+        """Lays `picture` (an I420 frame of the region's size) over `region` with coverage `alpha`
+        (float32 0..1 per pixel, the region's shape)."""
+        window = self.y[region.y0 : region.y1, region.x0 : region.x1]
+        _mix(window, alpha, picture.y)
+        half = cv2.resize(alpha, (alpha.shape[1] // 2, alpha.shape[0] // 2), interpolation=cv2.INTER_AREA)
+        chroma = np.s_[region.y0 // 2 : region.y1 // 2, region.x0 // 2 : region.x1 // 2]
+        _mix(self.u[chroma], half, picture.u)
+        _mix(self.v[chroma], half, picture.v)
+
 
 def _mix(plane: np.ndarray, alpha: np.ndarray, value: float | np.ndarray) -> None:
     """plane <- plane + alpha * (value - plane), in place; `value` a colour or another plane."""
