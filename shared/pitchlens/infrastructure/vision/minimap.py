@@ -21,7 +21,14 @@ import numpy as np
 from pitchlens.domain import pitch as model
 from pitchlens.domain.rendering import PitchPositions
 from pitchlens.domain.teams import OTHER
-from pitchlens.infrastructure.vision.indicators import ACCENT_RGB, OUTLINE_RGB, I420Frame, Region, from_bgr
+from pitchlens.infrastructure.vision.indicators import (
+    ACCENT_RGB,
+    OUTLINE_RGB,
+    Coverage,
+    I420Frame,
+    Region,
+    from_bgr,
+)
 from pitchlens.infrastructure.vision.pitch_lines import LINE_MODEL
 
 WIDTH_SHARE = 0.25
@@ -104,7 +111,7 @@ class Minimap:
         self.region = Region(x0, y0, x0 + panel_width, y0 + panel_height)
         self.dot_radius = max(3.0, DOT_RADIUS_M * self.scale)
         self._pitch, self._coverage = self._background()
-        self._empty = (self._converted(self._pitch), self._alpha(self._coverage))
+        self._empty = (self._converted(self._pitch), _blending(self._coverage))
         self._note = self._with_note()
 
     def pixel(self, x: float, y: float) -> tuple[float, float]:
@@ -116,14 +123,14 @@ class Minimap:
     def draw(self, frame: I420Frame, positions: PitchPositions | None) -> None:
         """Lays the minimap of `positions` (None: nobody to show) over the frame, in place."""
         if positions is not None and not positions.calibrated:
-            picture, alpha = self._note
+            picture, weights = self._note
         elif positions is None or not positions.xy:
-            picture, alpha = self._empty
+            picture, weights = self._empty
         else:
             drawn, coverage = self._pitch.copy(), self._coverage.copy()
             self._dots(drawn, coverage, positions)
-            picture, alpha = self._converted(drawn), self._alpha(coverage)
-        frame.overlay(self.region, picture, alpha)
+            picture, weights = self._converted(drawn), _blending(coverage)
+        frame.overlay(self.region, picture, weights)
 
     def _dots(self, picture: np.ndarray, coverage: np.ndarray, positions: PitchPositions) -> None:
         """Each dot: a dark disc (which also makes the spot opaque) and the colour inside it."""
@@ -172,7 +179,7 @@ class Minimap:
             cv2.circle(coverage, centre, spot, opaque, -1, cv2.LINE_AA, _SHIFT)
         return picture, coverage
 
-    def _with_note(self) -> tuple[I420Frame, np.ndarray]:
+    def _with_note(self) -> tuple[I420Frame, Coverage]:
         """The pitch with NOT_CALIBRATED written across its middle."""
         picture, coverage = self._pitch.copy(), self._coverage.copy()
         height, width = coverage.shape
@@ -189,15 +196,16 @@ class Minimap:
         cv2.rectangle(coverage, *corners, round(255 * NOTE_OPACITY), -1)
         cv2.putText(picture, NOT_CALIBRATED, origin, font, size, _bgr(LINE_RGB), thickness, cv2.LINE_AA)
         cv2.putText(coverage, NOT_CALIBRATED, origin, font, size, 255, thickness, cv2.LINE_AA)
-        return self._converted(picture), self._alpha(coverage)
+        return self._converted(picture), _blending(coverage)
 
     def _converted(self, picture: np.ndarray) -> I420Frame:
         height, width = self.region.shape
         return I420Frame(from_bgr(picture), width, height)
 
-    @staticmethod
-    def _alpha(coverage: np.ndarray) -> np.ndarray:
-        return coverage.astype(np.float32) * np.float32(1 / 255)
+
+def _blending(coverage: np.ndarray) -> Coverage:
+    """Blending weights of a uint8 coverage (255: opaque)."""
+    return Coverage.of(coverage.astype(np.float32) * np.float32(1 / 255))
 
 
 def _circle(
