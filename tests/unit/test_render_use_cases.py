@@ -338,3 +338,29 @@ def test_a_render_without_the_minimap_draws_none(studio: Studio) -> None:
     assert studio.renderer.minimaps == [None]
     job = studio.database.jobs[message.job_id]
     assert "minimap_frames" not in job.counts and "minimap" not in job.outputs
+
+
+def test_the_api_passes_the_minimap_option_on_and_refuses_what_is_no_boolean() -> None:
+    from fastapi.testclient import TestClient
+
+    from pitchlens.infrastructure.http.app import create_app
+    from tests.fakes.system import FakeSystem
+
+    system = FakeSystem()
+    now = system.clock.now()
+    info = VideoInfo(64, 36, 25.0, FRAMES, FRAMES / 25, "h264")
+    system.database.clips["c1"] = Clip(
+        "c1", "m1", "s3://v/c.mp4", ClipStatus.PERSISTED, now, now, info, trajectories_uri=TRAJECTORIES
+    )
+    api = TestClient(create_app(lambda: system), raise_server_exceptions=False)
+    sent = []
+    for body in ({"box": list(PLAYER_ONE), "minimap": True}, {"box": list(PLAYER_ONE)}):
+        response = api.post("/api/v1/clips/c1/renders", json=body)
+        assert response.status_code == 202, response.text
+        [(message, _, _)] = system.publisher.sent
+        system.publisher.sent.clear()
+        assert isinstance(message, RenderRequested)
+        sent.append(message.minimap)
+    assert sent == [True, False]
+    refused = api.post("/api/v1/clips/c1/renders", json={"box": list(PLAYER_ONE), "minimap": "maybe"})
+    assert refused.status_code == 422 and "minimap" in str(refused.json()["errors"])
