@@ -7,6 +7,8 @@ preset, measured side by side in one run.
   -c:a copy -movflags +faststart` at the output size the renderer picks (target: <= 1.25x the
   bare transcode's time). Medians of REPEATS; the runs are interleaved (the order rotated each
   repeat) so load on a shared machine hits ours and the baseline alike;
+* each shared clip at the preview and the final preset with the minimap (22 dots on every frame)
+  and without it (target: <= 1.15x the time without), medians of REPEATS, interleaved;
 * a 15 s 3840x2160 60 fps clip made from the 720p clip (once per run, in a temporary folder, not
   timed: ~1.5 min), rendered once with `circle` at the preview preset (target <= 120 s) next to
   the bare transcode at the same preset (~25 s each on 2 cores);
@@ -15,8 +17,8 @@ preset, measured side by side in one run.
   machine (most of this section's ~10-14 minutes, and of `make bench`'s ~14-18);
   PITCHLENS_BENCH_4K_FINAL=0 leaves them out for a quick run (the section then takes ~4 minutes).
 
-`python -m tests.benchmarks.rendering [--shared DIR] [--no-4k-final] [--repeats N]` prints the
-table on its own.
+`python -m tests.benchmarks.rendering [--shared DIR] [--no-4k-final] [--repeats N] [--minimap-only]`
+prints the table on its own.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
-from pitchlens.domain.rendering import PRESETS, Indicator, RenderedVideo, RenderPreset
+from pitchlens.domain.rendering import PRESETS, Indicator, PitchPositions, RenderedVideo, RenderPreset
 from pitchlens.domain.vision import BoundingBox, TrackingFrame
 from pitchlens.infrastructure.rendering import FfmpegIndicatorRenderer
 from pitchlens.infrastructure.video_editing import COPYABLE_AUDIO, find_ffmpeg, probe_media
@@ -88,6 +90,29 @@ def synthetic_track(frames: int, width: int, height: int) -> list[TrackingFrame]
         confidence = 0.75 + 0.2 * math.sin(index * 0.37) ** 2
         track.append(TrackingFrame(index, last, confidence))
     return track
+
+
+MINIMAP_CLIPS = (WARM_UP_CLIP, CLIP)
+MINIMAP_TARGET = 1.15
+MINIMAP_TEAMS = ("white",) * 11 + ("green",) * 10 + ("other",)
+"""22 people on the minimap: two teams of 11 and 10 (one off the picture) and the referee."""
+
+
+def synthetic_positions(frames: int) -> list[PitchPositions]:
+    """One PitchPositions per frame with every frame calibrated and 22 people on it (the minimap's
+    dearest case: every dot drawn), drifting about the pitch; the followed player is one of them."""
+    found = []
+    for index in range(frames):
+        t = index / 25
+        xy = tuple(
+            (
+                -48 + 96 * ((k * 0.37 + 0.011 * t * (1 + k % 3)) % 1.0),
+                -31 + 62 * ((k * 0.61 + 0.013 * t * (1 + k % 2)) % 1.0),
+            )
+            for k in range(len(MINIMAP_TEAMS))
+        )
+        found.append(PitchPositions(index, xy, MINIMAP_TEAMS, 3, True))
+    return found
 
 
 def bare_command(
@@ -154,6 +179,7 @@ class _Bench:
         self.renderer = FfmpegIndicatorRenderer(self.reader, ffmpeg=self.ffmpeg)
         self.scratch = scratch
         self.tracks: dict[Path, list[TrackingFrame]] = {}
+        self.positions: dict[Path, list[PitchPositions]] = {}
         self.last_render: RenderedVideo | None = None
 
     def track(self, source: Path) -> list[TrackingFrame]:
@@ -162,12 +188,17 @@ class _Bench:
             self.tracks[source] = synthetic_track(info.frames, info.width, info.height)
         return self.tracks[source]
 
-    def ours(self, source: Path, indicator: Indicator, preset: RenderPreset) -> Timing:
-        target = self.scratch / f"ours-{preset.name}-{indicator.value}.mp4"
+    def ours(self, source: Path, indicator: Indicator, preset: RenderPreset, minimap: bool = False) -> Timing:
+        target = self.scratch / f"ours-{preset.name}-{indicator.value}{'-minimap' if minimap else ''}.mp4"
         followed = self.track(source)
+        if minimap and source not in self.positions:
+            self.positions[source] = synthetic_positions(len(followed))
+        positions = self.positions[source] if minimap else None
 
         def render() -> None:
-            self.last_render = self.renderer.render(str(source), str(target), followed, indicator, preset)
+            self.last_render = self.renderer.render(
+                str(source), str(target), followed, indicator, preset, minimap=positions
+            )
 
         timing = _timed(render)
         _check(target, expect_audio=probe_media(source).format.audio is not None)
@@ -276,6 +307,43 @@ def preview_rows(bench: _Bench, shared: Path, repeats: int = REPEATS) -> list[Ro
     return rows
 
 
+def minimap_rows(bench: _Bench, shared: Path, repeats: int = REPEATS) -> list[Row]:
+    """Each shared clip at the preview and the final preset with the minimap (22 dots on every
+    frame) and without it, `circle` on the followed player, interleaved; medians of `repeats`."""
+    bench.ours(shared / "data" / "video" / WARM_UP_CLIP, UHD_INDICATOR, PRESETS["preview"], minimap=True)
+    rows: list[Row] = []
+    for name in MINIMAP_CLIPS:
+        clip = shared / "data" / "video" / name
+        described, _ = _describe(clip)
+        for preset in (PRESETS["preview"], PRESETS["final"]):
+            times: dict[bool, list[float]] = {True: [], False: []}
+            cpu: dict[bool, list[float]] = {True: [], False: []}
+            frames = 0
+            for repeat in range(repeats):
+                for minimap in (True, False) if repeat % 2 == 0 else (False, True):
+                    timing = bench.ours(clip, UHD_INDICATOR, preset, minimap=minimap)
+                    assert bench.last_render is not None
+                    frames = bench.last_render.frames
+                    if minimap:
+                        assert bench.last_render.minimap_frames == bench.last_render.source_frames
+                    times[minimap].append(timing.wall_s)
+                    cpu[minimap].append(timing.cpu_s)
+                    which = "with" if minimap else "without"
+                    _progress(f"{preset.name} {name} {which} minimap: {timing.wall_s:.2f} s")
+            with_s, without_s = statistics.median(times[True]), statistics.median(times[False])
+            with_cpu, without_cpu = statistics.median(cpu[True]), statistics.median(cpu[False])
+            rows.append(
+                (
+                    f"{preset.name} render with the minimap, {name} ({described}), 22 dots a frame",
+                    f"{with_s:.2f} s ({frames / with_s:.1f} frames/s; {with_cpu:.1f} CPU-s)",
+                    f"{without_s:.2f} s ({frames / without_s:.1f} frames/s; {without_cpu:.1f} CPU-s) without",
+                    f"{with_s / without_s:.2f}x the time, {with_cpu / without_cpu:.2f}x the CPU",
+                    f"<= {MINIMAP_TARGET}x",
+                )
+            )
+    return rows
+
+
 def make_uhd_clip(ffmpeg: str, source: Path, target: Path) -> None:
     """UHD_SECONDS of `source` (looped if shorter) scaled to UHD_SIZE at UHD_FPS, H.264 `veryfast`
     CRF 20 (CABAC and B-frames, so it decodes like a camera's or broadcaster's file, which
@@ -349,6 +417,7 @@ def run(shared: Path, *, uhd_final: bool | None = None, repeats: int = REPEATS) 
     with tempfile.TemporaryDirectory(prefix="pitchlens-bench-render-") as tmp:
         bench = _Bench(Path(tmp))
         rows = preview_rows(bench, shared, repeats)
+        rows += minimap_rows(bench, shared, repeats)
         rows += uhd_rows(bench, shared, final=final)
     rows.append(
         (
@@ -373,7 +442,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--no-4k-final", dest="uhd_final", action="store_false", default=None, help=f"as {UHD_FINAL_ENV}=0"
     )
     parser.add_argument("--repeats", type=int, default=REPEATS)
+    parser.add_argument("--minimap-only", action="store_true", help="only the minimap's rows")
     args = parser.parse_args(argv)
+    if args.minimap_only:
+        with tempfile.TemporaryDirectory(prefix="pitchlens-bench-render-") as tmp:
+            load = os.getloadavg()[0]
+            rows = minimap_rows(_Bench(Path(tmp)), args.shared, args.repeats)
+            rows.append(
+                (
+                    "  load average (1 min) at start / end",
+                    f"{load:.1f} / {os.getloadavg()[0]:.1f}",
+                    "-",
+                    "-",
+                    "-",
+                )
+            )
+        print(render("Rendering: the minimap", rows))
+        return 0
     print(render("Rendering", run(args.shared, uhd_final=args.uhd_final, repeats=args.repeats)))
     return 0
 

@@ -434,3 +434,31 @@ def test_concat_command_joins_renders_into_the_final_video(
     joined = probe(Path(summary["local_path"]))
     assert_browser_ready(joined)
     assert joined.frames == 2 * 203
+
+
+def test_a_calibrated_clip_renders_with_the_minimap_in_metres(
+    running: RunningStack, processed: dict[str, Any], tmp_path: Path
+) -> None:
+    """`pitchlens calibrate` with the landmarks hand-marked on the clip's frame 0, then `pitchlens
+    render --minimap`: (nearly) every frame's minimap shows people in metres. Last in this module: the
+    calibration rewrites the clip's trajectories."""
+    from tests.media import assert_browser_ready, probe
+
+    clip_id = processed["outputs"]["clip_id"]
+    landmarks = json.loads((Path(__file__).parents[1] / "data" / "pitch_landmarks.json").read_text())
+    [marked] = [c for c in landmarks["clips"] if c["clip"] == CLIP]
+    points = [
+        f"--point={name}={x},{y}" for name, (x, y) in marked["points"][str(marked["calibrate"])].items()
+    ]
+    calibrated = pitchlens(running, "calibrate", "--clip-id", clip_id, *points, "--json")
+    assert calibrated.returncode == 0, calibrated.stderr
+    assert json.loads(calibrated.stdout)["rows_with_metres"] > 0
+    result = pitchlens(
+        running, "render", "--clip-id", clip_id, "--player", "1", "--minimap",
+        "--out-dir", str(tmp_path), "--json",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["status"] == "SUCCEEDED" and summary["minimap"] is True
+    assert summary["minimap_frames"] >= 0.9 * summary["frames"], summary
+    assert_browser_ready(probe(Path(summary["local_path"])))

@@ -17,6 +17,7 @@ from pitchlens.domain.pitch import Homography
 from pitchlens.domain.rendering import (
     Indicator,
     IndicatorRenderer,
+    PitchPositions,
     ProgressCallback,
     RenderedVideo,
     RenderPreset,
@@ -289,10 +290,12 @@ class SameLook(AppearanceEncoder):
 
 
 class FakeIndicatorRenderer(IndicatorRenderer):
-    """Writes a small text file naming the marked frames; remembers what it was asked."""
+    """Writes a small text file naming the marked frames; remembers what it was asked (`calls`,
+    and the minimap's positions of each call in `minimaps`)."""
 
     def __init__(self) -> None:
         self.calls: list[tuple[list[TrackingFrame], Indicator, RenderPreset]] = []
+        self.minimaps: list[list[PitchPositions] | None] = []
         self.fail_with: Exception | None = None
 
     def render(
@@ -303,19 +306,30 @@ class FakeIndicatorRenderer(IndicatorRenderer):
         indicator: Indicator,
         preset: RenderPreset,
         on_progress: ProgressCallback | None = None,
+        minimap: Sequence[PitchPositions] | None = None,
     ) -> RenderedVideo:
         if self.fail_with is not None:
             raise self.fail_with
         frames = list(followed)
         self.calls.append((frames, indicator, preset))
+        self.minimaps.append(None if minimap is None else list(minimap))
         marked = [f.frame_index for f in frames if not f.lost and f.box is not None]
         for done in range(1, len(frames) + 1):
             if on_progress is not None:
                 on_progress(done, len(frames))
         Path(target).write_text(f"{indicator.value} on {marked}")
         width, height = preset.output_size(64, 36)
+        mapped = sum(1 for p in minimap or () if p.calibrated)
         return RenderedVideo(
-            target, width, height, preset.output_fps(25.0), len(frames), len(frames), len(marked), False
+            target,
+            width,
+            height,
+            preset.output_fps(25.0),
+            len(frames),
+            len(frames),
+            len(marked),
+            False,
+            mapped,
         )
 
 

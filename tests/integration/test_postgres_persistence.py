@@ -135,7 +135,7 @@ def test_migrations_are_idempotent_and_create_every_table(scratch_database: str)
     assert current_revision(scratch_database) is None
     migrate(scratch_database)
     migrate(scratch_database)
-    assert current_revision(scratch_database) == head_revision() == "0004"
+    assert current_revision(scratch_database) == head_revision() == "0005"
     engine = create_engine(scratch_database)
     try:
         tables = set(inspect(engine).get_table_names())
@@ -611,6 +611,21 @@ def test_ids_names_and_json_with_nul_bytes_or_lone_surrogates_store(
         (kept,) = uow.sessions.clips(odd)
         assert kept.selection is not None and kept.selection.indicator == "d\ufffdt"
     assert scalar(uow_factory.engine, "SELECT count(*) FROM jobs WHERE strpos(reason, chr(65533)) > 0") == 1
+
+
+def test_a_session_clip_keeps_its_render_options(uow_factory: PostgresUnitOfWorkFactory) -> None:
+    """The indicator and the minimap chosen for a preview are what the final render uses."""
+    chosen = {
+        "c-on": Selection((1.0, 2.0, 3.0, 4.0), 5, "dot", minimap=True),
+        "c-off": Selection((1.0, 2.0, 3.0, 4.0), 5, "glow"),
+    }
+    with uow_factory() as uow:
+        uow.sessions.add(HighlightSession("s-map", "Game", "No 9", SessionStatus.READY, "upload", T0, T0))
+        for clip_id, selection in chosen.items():
+            uow.sessions.save_clip(SessionClip("s-map", clip_id, T0, selection))
+        uow.commit()
+    with uow_factory() as uow:
+        assert {c.clip_id: c.selection for c in uow.sessions.clips("s-map")} == chosen
 
 
 def test_a_match_with_nul_bytes_in_names_events_and_attributes_stores(

@@ -2,12 +2,15 @@
 on lost frames), presets (size, frame rate, H.264 yuv420p, faststart, sound), joining renders, bad input.
 
 Pixel checks use a generated source (a plain pitch-green picture with a tone) so that the indicator is
-the only thing that can put its colour at the checked spots; format checks also use the shared clips."""
+the only thing that can put its colour at the checked spots; format checks also use the shared clips.
+The minimap is checked on the generated source and on the DFL clip calibrated from hand-marked landmarks."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -18,16 +21,25 @@ pytest.importorskip("imageio_ffmpeg", reason="needs imageio-ffmpeg (the bundled 
 import numpy as np  # noqa: E402
 
 from pitchlens.domain.errors import InvalidTrackingData, InvalidVideo  # noqa: E402
-from pitchlens.domain.rendering import PRESETS, Indicator, smooth_followed  # noqa: E402
-from pitchlens.domain.vision import BoundingBox, TrackingFrame  # noqa: E402
+from pitchlens.domain.rendering import (  # noqa: E402
+    PRESETS,
+    Indicator,
+    PitchPositions,
+    pitch_positions,
+    smooth_followed,
+)
+from pitchlens.domain.vision import BoundingBox, FrameSpan, FrameTracks, TrackingFrame, every_frame  # noqa: E402
 from pitchlens.infrastructure.rendering import FfmpegIndicatorRenderer, indicator_samples  # noqa: E402
 from pitchlens.infrastructure.video_editing import FfmpegVideoEditor, find_ffmpeg  # noqa: E402
 from pitchlens.infrastructure.vision.indicators import (  # noqa: E402
     ACCENT_RGB,
+    Region,
     circle_geometry,
     dot_geometry,
 )
+from pitchlens.infrastructure.vision.minimap import GRASS_OPACITY, GRASS_RGB, Minimap, team_rgb  # noqa: E402
 from pitchlens.infrastructure.vision.video import PyAVVideoReader  # noqa: E402
+from tests.clip_tracks import TracksOf  # noqa: E402
 from tests.media import assert_browser_ready, probe  # noqa: E402
 
 pytestmark = pytest.mark.integration
@@ -308,3 +320,180 @@ def test_sound_that_starts_before_the_first_frame_is_trimmed_to_stay_in_sync(
     assert found.audio_start_s == pytest.approx(0, abs=0.05)
     assert found.audio_end_s is not None and found.audio_end_s == pytest.approx(5 - 0.8, abs=0.08)
     assert found.video_s == pytest.approx(4.0, abs=0.05)
+
+
+# --- the minimap ------------------------------------------------------------------------------
+
+
+def people_at(index: int) -> tuple[tuple[float, float], ...]:
+    """Where three people walking on the pitch stand (white, green, the followed one), metres."""
+    return (-30.0 + index * 0.3, 10.0), (20.0, -15.0 + index * 0.2), (index * 0.2, 0.0)
+
+
+def minimap_people(index: int) -> PitchPositions:
+    """The minimap of `people_at`; frames of LOST have no metres (a shot not calibrated)."""
+    if index in LOST:
+        return PitchPositions(index, calibrated=False)
+    return PitchPositions(index, people_at(index), ("white", "green", "white"), 2, True)
+
+
+def unchanged_outside(with_map: np.ndarray, without: np.ndarray, region: Region) -> float:
+    """Mean absolute difference of two decoded frames outside `region` grown by a 16-px
+    macroblock (x264 codes the blocks around the minimap differently, nothing else may change)."""
+    outside = np.ones(with_map.shape[:2], bool)
+    outside[max(0, region.y0 - 16) : region.y1 + 16, max(0, region.x0 - 16) : region.x1 + 16] = False
+    return float(np.abs(with_map[outside] - without[outside]).mean())
+
+
+def test_the_minimap_shows_the_people_in_metres_and_nothing_else_changes(
+    pitch_video: Path, renderer: FfmpegIndicatorRenderer, tmp_path: Path
+) -> None:
+    positions = [minimap_people(i) for i in range(SOURCE_FRAMES)]
+    with_map, without = tmp_path / "minimap.mp4", tmp_path / "plain.mp4"
+    result = renderer.render(
+        str(pitch_video), str(with_map), followed(), Indicator.CIRCLE, PRESETS["preview"], minimap=positions
+    )
+    renderer.render(str(pitch_video), str(without), followed(), Indicator.CIRCLE, PRESETS["preview"])
+    assert result.minimap_frames == result.marked_frames == SOURCE_FRAMES - len(LOST)
+    minimap = Minimap(result.width, result.height)
+    wanted = {6, 30, 54, 60, 90}  # source frames 5, 25, 45 (no metres), 50 (no metres), 75
+    maps, plains = decoded(with_map, wanted), decoded(without, wanted)
+    for k in sorted(wanted):
+        image, plain, shown = maps[k], plains[k], minimap_people(source_index(k, 30))
+        assert unchanged_outside(image, plain, minimap.region) < 1.0, k
+        grass = np.array(GRASS_RGB) * GRASS_OPACITY + patch(plain, *minimap.pixel(-25.0, -20.0), 2) * (
+            1 - GRASS_OPACITY
+        )
+        assert near(patch(image, *minimap.pixel(-25.0, -20.0), 2), tuple(grass), 12), k
+        colours = (team_rgb("white"), team_rgb("green"), ACCENT_RGB)
+        if not shown.calibrated:  # no dot where the people would be with metres
+            for xy, colour in zip(people_at(source_index(k, 30)), colours, strict=True):
+                assert not near(patch(image, *minimap.pixel(*xy)), colour, 40), (k, xy)
+            continue
+        white, green, chosen = (minimap.pixel(*xy) for xy in shown.xy)
+        assert near(patch(image, *white), team_rgb("white"), 40), (k, patch(image, *white))
+        assert near(patch(image, *green), team_rgb("green"), 50), (k, patch(image, *green))
+        assert near(patch(image, *chosen), ACCENT_RGB, 50), (k, patch(image, *chosen))
+
+
+DFL = "dfl_08fd33_4_848x478.mp4"
+DATA = Path(__file__).resolve().parents[1] / "data"
+
+
+@pytest.fixture(scope="module")
+def calibrated_dfl(clip_tracks: TracksOf, shared_data: Path) -> list[FrameTracks]:
+    """The DFL clip's tracks (the session's shared tracks, native instruction set) placed as a
+    calibration job places them: metres from the landmarks hand-marked on its frame 0
+    (tests/data/pitch_landmarks.json), carried by the camera motion, re-anchored on the lines."""
+    from pitchlens.application.player_placer import PlayerPlacer
+    from pitchlens.domain.pitch import CalibrationPoint, calibrate
+    from pitchlens.infrastructure.vision.camera import BroadcastPitchCamera
+    from pitchlens.infrastructure.vision.pitch_area import GrassPitchArea
+    from pitchlens.infrastructure.vision.teams import KitColourTeams
+
+    [annotated] = [
+        c for c in json.loads((DATA / "pitch_landmarks.json").read_text())["clips"] if c["clip"] == DFL
+    ]
+    [spec] = [
+        s for s in json.loads((DATA / "players_on_pitch.json").read_text())["ranges"] if s.startswith(DFL)
+    ]
+    first, last = (int(v) for v in spec.rsplit(":", 2)[1:])
+    path = str(shared_data / "video" / DFL)
+    reader = PyAVVideoReader()
+    info = reader.probe(path)
+    frame = annotated["calibrate"]
+    points = [CalibrationPoint(name, *xy) for name, xy in annotated["points"][str(frame)].items()]
+    homography = calibrate(points, frame, info.width, info.height).homography
+    placer = PlayerPlacer(GrassPitchArea(), BroadcastPitchCamera, KitColourTeams, automatic_calibration=False)
+    tracks = clip_tracks("native", DFL, first, last)
+    placed = placer.execute(tracks, reader.frames(path, FrameSpan(first, last + 1)), {frame: homography})
+    return list(placed.tracks)
+
+
+def followed_track(tracks: list[FrameTracks], team: str) -> list[TrackingFrame]:
+    """The track of the `team` player on the pitch nearest the centre spot on frame 0, as the follower
+    hands it over (lost where the track is not seen)."""
+    first = tracks[0]
+    assert first.pitch_xy is not None and first.teams is not None and first.on_pitch is not None
+    candidates = [
+        (float(np.hypot(*xy)), int(track_id))
+        for track_id, xy, own, on in zip(
+            first.track_ids, first.pitch_xy, first.teams, first.on_pitch, strict=True
+        )
+        if own == team and on and np.isfinite(xy).all()
+    ]
+    chosen = min(candidates)[1]
+    found = []
+    for frame in tracks:
+        ids = [int(i) for i in frame.track_ids]
+        if chosen in ids:
+            box = BoundingBox(*map(float, frame.boxes[ids.index(chosen)]))
+            found.append(TrackingFrame(frame.frame_index, box, 0.9, track_id=chosen))
+        else:
+            found.append(TrackingFrame(frame.frame_index, None, 0.0, lost=True))
+    return found
+
+
+@pytest.mark.timeout(1200)  # the first test to ask for the session's tracks waits for them
+def test_the_minimap_of_a_calibrated_shared_clip(
+    calibrated_dfl: list[FrameTracks], shared_data: Path, renderer: FfmpegIndicatorRenderer, tmp_path: Path
+) -> None:
+    """The DFL clip rendered with and without the minimap after a manual calibration: the minimap's
+    grass, every isolated person's dot in their team's colour where their metres put it, the followed
+    player in yellow, the picture outside the minimap exactly as without it. Encoded losslessly (the
+    preview preset at CRF 0): at CRF 28 the minimap changes the frame's complexity, so x264 picks
+    another quantiser for the whole frame and every pixel moves a little."""
+    lossless = replace(PRESETS["preview"], name="preview-lossless", crf=0)
+    source = str(shared_data / "video" / DFL)
+    frames = PyAVVideoReader().probe(source).frames
+    tracks = every_frame(calibrated_dfl, frames)
+    teams = sorted({t for f in tracks for t in f.teams or [] if t not in (None, "other")})
+    assert len(teams) == 2, teams
+    chosen = followed_track(tracks, teams[0])
+    positions = pitch_positions(tracks, chosen)
+    with_map, without = tmp_path / "minimap.mp4", tmp_path / "plain.mp4"
+    smoothed = smooth_followed(chosen)
+    result = renderer.render(source, str(with_map), smoothed, Indicator.CIRCLE, lossless, minimap=positions)
+    renderer.render(source, str(without), smoothed, Indicator.CIRCLE, lossless)
+    assert result.minimap_frames >= 0.9 * frames, (result.minimap_frames, frames)
+    minimap = Minimap(result.width, result.height)
+    spacing = 3 * minimap.dot_radius
+    wanted = {0, 60, 120, 180}  # source frames 0, 50, 100, 150
+    maps, plains = decoded(with_map, wanted), decoded(without, wanted)
+    report, checked, right = [], 0, 0
+    for k in sorted(wanted):
+        image, plain, shown = maps[k], plains[k], positions[source_index(k, 30)]
+        outside = np.ones(image.shape[:2], bool)  # 2 px more: RGB conversion interpolates the chroma
+        region = minimap.region
+        outside[region.y0 - 2 : region.y1 + 2, region.x0 - 2 : region.x1 + 2] = False
+        assert np.array_equal(image[outside], plain[outside]), k
+        assert shown.calibrated and len(shown.xy) >= 10, (k, shown)
+        report.append(
+            f"output frame {k}: {len(shown.xy)} people on the minimap, the rest of the frame as without"
+        )
+        at = [minimap.pixel(*xy) for xy in shown.xy]
+        for index, (point, team) in enumerate(zip(at, shown.teams, strict=True)):
+            if any(
+                other != index and np.hypot(*np.subtract(point, q)) < spacing for other, q in enumerate(at)
+            ):
+                continue  # another dot overlaps: its colour may lie on top
+            expected = ACCENT_RGB if index == shown.followed else team_rgb(team)
+            found = patch(image, *point)
+            checked += 1
+            right += near(found, expected, 40)
+            report.append(f"  {team} at {point[0]:.0f},{point[1]:.0f}: {found.round()} (want {expected})")
+        empty = [
+            (x, y)
+            for x in (-45.0, -25.0, 25.0, 45.0)
+            for y in (-25.0, -10.0, 10.0, 25.0)
+            if all(np.hypot(*np.subtract(minimap.pixel(x, y), q)) > spacing + 3 for q in at)
+        ]
+        for x, y in empty:
+            grass = np.array(GRASS_RGB) * GRASS_OPACITY + patch(plain, *minimap.pixel(x, y), 2) * (
+                1 - GRASS_OPACITY
+            )
+            assert near(patch(image, *minimap.pixel(x, y), 2), tuple(grass), 15), (k, x, y)
+    print("\n" + "\n".join(report))
+    assert checked >= 20 and right >= 0.9 * checked, (
+        f"{right} of {checked} dots in their colour\n" + "\n".join(report)
+    )

@@ -595,7 +595,7 @@ def test_migration_0002_applies_on_top_of_0001_and_reverts(embedded_postgres: Em
         embedded_postgres.drop_database(name)
 
 
-def test_migrations_0003_and_0004_add_sessions_and_segments_and_revert(
+def test_migrations_0003_to_0005_add_sessions_segments_and_the_minimap_option_and_revert(
     embedded_postgres: EmbeddedPostgres,
 ) -> None:
     name = f"scratch_{uuid.uuid4().hex[:12]}"
@@ -603,8 +603,9 @@ def test_migrations_0003_and_0004_add_sessions_and_segments_and_revert(
     engine = create_engine(url)
     try:
         migrate(url)
-        assert current_revision(url) == "0004"
+        assert current_revision(url) == "0005"
         inspector = inspect(engine)
+        assert "minimap" in {column["name"] for column in inspector.get_columns("session_clips")}
         assert {"sessions", "session_clips", "clip_segments"} <= set(inspector.get_table_names())
         assert inspector.get_pk_constraint("session_clips")["constrained_columns"] == [
             "session_id",
@@ -615,6 +616,10 @@ def test_migrations_0003_and_0004_add_sessions_and_segments_and_revert(
             "job_id",
             "segment",
         ]
+        with engine.begin() as connection:
+            command.downgrade(alembic_config(connection), "0004")
+        assert current_revision(url) == "0004"
+        assert "minimap" not in {column["name"] for column in inspect(engine).get_columns("session_clips")}
         with engine.begin() as connection:
             command.downgrade(alembic_config(connection), "0003")
         assert current_revision(url) == "0003"

@@ -27,6 +27,7 @@ from pitchlens.domain.messages import (
 from pitchlens.infrastructure.bootstrap import Container
 from pitchlens.infrastructure.messaging import codec
 from pitchlens.infrastructure.settings import Settings
+from tests.conftest import REPO_ROOT
 
 pytestmark = pytest.mark.unit
 
@@ -84,6 +85,9 @@ MESSAGES: list[Message] = [
     RenderRequested(
         job_id="j4", clip_id="c1", match_id="m1", frame_index=0, box=(1.0, 2.0, 3.5, 4.0), preset="final"
     ),
+    RenderRequested(
+        job_id="j4", clip_id="c1", match_id="m1", frame_index=0, box=(1.0, 2.0, 3.5, 4.0), minimap=True
+    ),
     HighlightsRequested(
         job_id="j5",
         session_id="s1",
@@ -121,6 +125,16 @@ def test_every_message_type_round_trips(message: Message) -> None:
 def test_every_message_type_round_trips_and_has_one_consumer() -> None:
     consumers = Container(Settings()).consumers
     assert set(codec.MESSAGE_TYPES.values()) == set(consumers) == {type(m) for m in MESSAGES}
+
+
+def test_a_render_message_from_before_the_minimap_decodes_without_it() -> None:
+    """The replay sample (and any message queued before the field existed) has no `minimap`."""
+    sample = orjson.loads((REPO_ROOT / "events" / "message-render-requested.json").read_bytes())
+    assert "minimap" not in sample["payload"]
+    text = orjson.dumps({k: v for k, v in sample.items() if k not in ("seed", "expect")})
+    _, decoded = codec.decode(text)
+    assert isinstance(decoded, RenderRequested) and decoded.minimap is False
+    assert decoded.indicator == "circle" and decoded.box == (207.4, 292.5, 220.2, 322.1)
 
 
 def test_messages_stay_small() -> None:

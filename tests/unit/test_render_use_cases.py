@@ -298,3 +298,69 @@ def test_followable_players_are_the_tracked_boxes_numbered_left_to_right(studio:
     )
     with pytest.raises(ClipNotReady):
         views.players(lambda: FakeUnitOfWork(studio.database), studio.trajectories, "c1")
+
+
+def _placed_tracks(calibrated_until: int) -> list[FrameTracks]:
+    """The two players in metres (player 1 at x = frame / 10, player 2 off the pitch) up to
+    `calibrated_until`; a shot without metres (NaN) after it."""
+    nan = float("nan")
+    return [
+        replace(
+            frame,
+            on_pitch=[True, False],
+            teams=["white", "green"],
+            pitch_xy=[[i / 10, 5.0], [60.0, 0.0]] if i < calibrated_until else [[nan, nan], [nan, nan]],
+            shot=0 if i < calibrated_until else calibrated_until,
+        )
+        for i, frame in enumerate(_tracks())
+    ]
+
+
+def test_a_render_with_the_minimap_shows_everybody_on_the_pitch_in_metres(studio: Studio) -> None:
+    studio.trajectories.published[TRAJECTORIES] = _placed_tracks(calibrated_until=25)
+    message = studio.request(minimap=True)
+    assert message.minimap
+    assert studio.deliver(message) is Outcome.DONE
+    [positions] = studio.renderer.minimaps
+    assert positions is not None and [p.frame_index for p in positions] == list(range(FRAMES))
+    assert [p.xy for p in positions[:3]] == [((0.0, 5.0),), ((0.1, 5.0),), ((0.2, 5.0),)]
+    assert all(p.followed == 0 and p.teams == ("white",) for p in positions[:25])  # player 2 is off
+    assert all(not p.calibrated and p.xy == () for p in positions[25:])
+    job = studio.database.jobs[message.job_id]
+    assert job.counts["minimap_frames"] == 25 and job.outputs["minimap"] == "on"
+
+
+def test_a_render_without_the_minimap_draws_none(studio: Studio) -> None:
+    studio.trajectories.published[TRAJECTORIES] = _placed_tracks(calibrated_until=FRAMES)
+    message = studio.request()
+    assert not message.minimap
+    studio.deliver(message)
+    assert studio.renderer.minimaps == [None]
+    job = studio.database.jobs[message.job_id]
+    assert "minimap_frames" not in job.counts and "minimap" not in job.outputs
+
+
+def test_the_api_passes_the_minimap_option_on_and_refuses_what_is_no_boolean() -> None:
+    from fastapi.testclient import TestClient
+
+    from pitchlens.infrastructure.http.app import create_app
+    from tests.fakes.system import FakeSystem
+
+    system = FakeSystem()
+    now = system.clock.now()
+    info = VideoInfo(64, 36, 25.0, FRAMES, FRAMES / 25, "h264")
+    system.database.clips["c1"] = Clip(
+        "c1", "m1", "s3://v/c.mp4", ClipStatus.PERSISTED, now, now, info, trajectories_uri=TRAJECTORIES
+    )
+    api = TestClient(create_app(lambda: system), raise_server_exceptions=False)
+    sent = []
+    for body in ({"box": list(PLAYER_ONE), "minimap": True}, {"box": list(PLAYER_ONE)}):
+        response = api.post("/api/v1/clips/c1/renders", json=body)
+        assert response.status_code == 202, response.text
+        [(message, _, _)] = system.publisher.sent
+        system.publisher.sent.clear()
+        assert isinstance(message, RenderRequested)
+        sent.append(message.minimap)
+    assert sent == [True, False]
+    refused = api.post("/api/v1/clips/c1/renders", json={"box": list(PLAYER_ONE), "minimap": "maybe"})
+    assert refused.status_code == 422 and "minimap" in str(refused.json()["errors"])

@@ -1,11 +1,19 @@
-"""Rendering rules of the domain: smoothing the followed boxes, preset sizes, checking a selection."""
+"""Rendering rules of the domain: smoothing the followed boxes, preset sizes, checking a selection,
+what the minimap shows."""
 
 from __future__ import annotations
 
 import pytest
 
-from pitchlens.domain.rendering import PRESETS, InvalidSelection, check_selection, smooth_followed
-from pitchlens.domain.vision import BoundingBox, TrackingFrame
+from pitchlens.domain.rendering import (
+    PRESETS,
+    InvalidSelection,
+    PitchPositions,
+    check_selection,
+    pitch_positions,
+    smooth_followed,
+)
+from pitchlens.domain.vision import BoundingBox, FrameTracks, TrackingFrame
 
 pytestmark = pytest.mark.unit
 
@@ -82,3 +90,70 @@ def test_a_selection_inside_the_frame_becomes_a_box() -> None:
 def test_bad_selections_say_what_is_wrong(box: list[float], frame: int, message: str) -> None:
     with pytest.raises(InvalidSelection, match=message):
         check_selection(box, frame, 64, 48, 10)
+
+
+NAN = float("nan")
+
+
+def placed(index: int, xy: list[tuple[float, float]] | None, on: list[bool] | None = None) -> FrameTracks:
+    """Frame `index` with people 1, 2, 3 ... at `xy` (metres; None: not placed), teams white, green,
+    other, ..."""
+    count = 3 if xy is None else len(xy)
+    teams = ["white", "green", "other", None][:count]
+    boxes = [[10.0 * k, 0.0, 10.0 * k + 5, 10.0] for k in range(count)]
+    return FrameTracks(
+        index, list(range(1, count + 1)), boxes, [0.9] * count, on, teams, xy, None if xy is None else 0
+    )
+
+
+def follows(track_id: int | None, frames: int) -> list[TrackingFrame]:
+    box = BoundingBox(0, 0, 5, 10)
+    if track_id is None:
+        return [TrackingFrame(i, None, 0.0, lost=True) for i in range(frames)]
+    return [TrackingFrame(i, box, 0.9, track_id=track_id) for i in range(frames)]
+
+
+@pytest.mark.parametrize(
+    ("frame", "followed", "expected"),
+    [
+        # everybody on the pitch with metres; the followed one marked by his index
+        (
+            placed(0, [(0.0, 0.0), (10.0, -5.0), (-40.0, 20.0)]),
+            2,
+            PitchPositions(
+                0, ((0.0, 0.0), (10.0, -5.0), (-40.0, 20.0)), ("white", "green", "other"), 1, True
+            ),
+        ),
+        # people off the pitch are left out, the followed player is kept wherever he stands
+        (
+            placed(0, [(0.0, 0.0), (54.0, 0.0), (-40.0, 36.0)], on=[True, False, False]),
+            3,
+            PitchPositions(0, ((0.0, 0.0), (-40.0, 36.0)), ("white", "other"), 1, True),
+        ),
+        # lost: nobody highlighted
+        (
+            placed(0, [(0.0, 0.0), (10.0, -5.0)]),
+            None,
+            PitchPositions(0, ((0.0, 0.0), (10.0, -5.0)), ("white", "green"), None, True),
+        ),
+        # a frame without a homography: no metres, no dots, not calibrated
+        (placed(0, [(NAN, NAN), (NAN, NAN)]), 1, PitchPositions(0, calibrated=False)),
+        # a clip that was never placed
+        (placed(0, None), 1, PitchPositions(0, calibrated=False)),
+    ],
+)
+def test_the_minimap_shows_people_on_the_pitch_with_metres(
+    frame: FrameTracks, followed: int | None, expected: PitchPositions
+) -> None:
+    assert pitch_positions([frame], follows(followed, 1)) == [expected]
+
+
+def test_an_empty_frame_keeps_the_calibration_state_of_the_frame_before() -> None:
+    empty = lambda i: FrameTracks(i, [], [], [])  # noqa: E731
+    tracks = [empty(0), placed(1, [(1.0, 2.0)]), empty(2), placed(3, [(NAN, NAN)]), empty(4)]
+    found = pitch_positions(tracks, follows(1, 5))
+    assert [p.calibrated for p in found] == [True, True, True, False, False]
+    assert [p.xy for p in found] == [(), ((1.0, 2.0),), (), (), ()]
+    assert [p.followed for p in found] == [None, 0, None, None, None]
+    never = pitch_positions([empty(0), placed(1, [(NAN, NAN)])], follows(None, 2))
+    assert [p.calibrated for p in never] == [False, False]

@@ -201,6 +201,26 @@ def test_a_finalize_that_fails_returns_the_session_to_ready_with_the_reason(desk
     assert not desk.storage.list("outputs", "final/")
 
 
+def test_the_minimap_chosen_for_the_preview_is_kept_for_the_final_render(desk: Desk) -> None:
+    sid = upload(desk, "one.mp4", "two.mp4")
+    for name, minimap in (("one.mp4", True), ("two.mp4", False)):
+        clip = desk.processed(sid, name)
+        desk.preview_requester.execute(sid, clip.clip_id, (0, 0, 5, 10), 0, "dot", "c", minimap=minimap)
+        preview = desk.publisher.sent[-1][0]
+        assert isinstance(preview, RenderRequested) and preview.minimap is minimap
+        desk.run_renders()
+        desk.preview_approver.execute(sid, clip.clip_id)
+        decision = views.decision(desk.unit_of_work, sid, clip.clip_id)
+        assert decision is not None and decision.selection is not None
+        assert decision.selection.minimap is minimap
+    desk.finalize_requester.execute(sid, "c")
+    desk.run_renders()
+    assert views.finalize_job(desk.unit_of_work, sid).status is JobStatus.SUCCEEDED
+    presets = [preset.name for _, _, preset in desk.indicator_renderer.calls]
+    shown = [minimap is not None for minimap in desk.indicator_renderer.minimaps]
+    assert presets == ["final", "final"] and shown == [True, False]  # in the session's order
+
+
 def approved_session(desk: Desk, *names: str) -> str:
     """A session whose clips are processed, previewed and approved, with its finalize requested
     (its FinalizeRequested delivered: one FinalClipRequested per clip queued)."""

@@ -22,6 +22,7 @@ from pitchlens.domain.rendering import (
     RenderPreset,
     check_selection,
     indicator_named,
+    pitch_positions,
     preset_named,
     smooth_followed,
 )
@@ -43,8 +44,9 @@ class ClipRenderer:
     """Renders a processed clip with an indicator over one player: reads the clip's trajectories,
     follows the player chosen by the message's box (PlayerFollower: tracklets stitched by motion and
     kit colours, lost frames marked), smooths the boxes, draws the indicator on every frame where the
-    player is seen and encodes the preset (IndicatorRenderer), then publishes the video under
-    `previews/` or `tracked/` in the outputs bucket. Progress is the fraction of frames rendered.
+    player is seen (and the minimap on every frame when the message asks for it) and encodes the
+    preset (IndicatorRenderer), then publishes the video under `previews/` or `tracked/` in the
+    outputs bucket. Progress is the fraction of frames rendered.
     Bad input (unknown clip, a box outside the frame, tracking data that does not fit the video, an
     unreadable video) FAILS the job with the reason; a dependency down is retried, then dead-lettered."""
 
@@ -91,6 +93,7 @@ class ClipRenderer:
                 str(Path(scratch) / "render.mp4"),
                 on_followed=followed,
                 on_progress=progress,
+                minimap=message.minimap,
             )
             self._advance(job.running(JobStage.PUBLISHING, self._clock.now()), keep_counts=True)
             uri = self._videos.publish_output(rendered.path, output_key(message))
@@ -103,6 +106,8 @@ class ClipRenderer:
             "width": rendered.width,
             "height": rendered.height,
         }
+        if message.minimap:
+            counts["minimap_frames"] = rendered.minimap_frames
         with self._uow() as uow:
             job = uow.jobs.get(message.job_id)
             uow.jobs.update(job.succeeded(counts, self._clock.now(), outputs={"output_uri": uri}))
@@ -153,8 +158,11 @@ class FollowRender:
         target: str,
         on_followed: Callable[[int, int], None] | None = None,
         on_progress: ProgressCallback | None = None,
+        minimap: bool = False,
     ) -> RenderedVideo:
-        """`on_followed(frames, lost frames)` once the player is followed, before rendering.
+        """`on_followed(frames, lost frames)` once the player is followed, before rendering. With
+        `minimap`, every frame also shows who stands where on the pitch (a frame without metres: a
+        "not calibrated" note on it).
         ClipNotReady without trajectories; InvalidSelection, PlayerNotTracked, InvalidTrackingData,
         InvalidVideo for bad input."""
         if clip.trajectories_uri is None:
@@ -163,13 +171,14 @@ class FollowRender:
         with self._videos.local_copy(clip.video_uri) as path:
             info = self._reader.probe(path)
             selection = check_selection(box, frame_index, info.width, info.height, info.frames)
-            followed = self._follower.at_rate(info.fps).execute(
-                every_frame(tracks, info.frames), self._appearance(path), selection, frame_index
-            )
+            frames = every_frame(tracks, info.frames)
+            follower = self._follower.at_rate(info.fps)
+            followed = follower.execute(frames, self._appearance(path), selection, frame_index)
             if on_followed is not None:
                 on_followed(info.frames, sum(1 for frame in followed if frame.lost or frame.box is None))
+            positions = pitch_positions(frames, followed) if minimap else None
             return self._renderer.render(
-                path, target, smooth_followed(followed), indicator, preset, on_progress
+                path, target, smooth_followed(followed), indicator, preset, on_progress, positions
             )
 
 

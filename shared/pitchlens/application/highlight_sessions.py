@@ -198,8 +198,9 @@ class HighlightCutRequester:
 
 class PreviewRequester:
     """A preview render of one of the session's processed clips with the chosen player (on the
-    players' frame when no frame is given); it replaces an earlier preview and clears the clip's
-    approval. ClipNotFound, StateConflict (still processing), InvalidSelection."""
+    players' frame when no frame is given) and render options (indicator, minimap: the final render
+    uses the same); it replaces an earlier preview and clears the clip's approval. ClipNotFound,
+    StateConflict (still processing), InvalidSelection."""
 
     def __init__(
         self,
@@ -221,6 +222,7 @@ class PreviewRequester:
         frame_index: int | None,
         indicator: str,
         correlation_id: str,
+        minimap: bool = False,
     ) -> Job:
         clip = views.session_clip(self._uow, session_id, clip_id)
         chosen = indicator_named(indicator)
@@ -233,13 +235,14 @@ class PreviewRequester:
             frame_index=frame_index,
             preset="preview",
             indicator=chosen.value,
+            minimap=minimap,
         )
         x1, y1, x2, y2 = (float(value) for value in box)
         decision = SessionClip(
             session_id,
             clip_id,
             self._clock.now(),
-            selection=Selection((x1, y1, x2, y2), frame_index, chosen.value),
+            selection=Selection((x1, y1, x2, y2), frame_index, chosen.value, minimap),
             preview_job_id=job.job_id,
             approved=False,
         )

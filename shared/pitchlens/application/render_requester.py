@@ -14,7 +14,8 @@ from pitchlens.domain.vision import BoundingBox, Clip, ClipStatus
 class RenderRequester:
     """Checks a request to render a processed clip (the clip exists and has trajectories, the box
     lies inside its frame, preset and indicator exist), creates a PENDING render job and queues
-    `RenderRequested`; the job is returned at once. Bad requests raise before anything is stored:
+    `RenderRequested` (with `minimap`: the small pitch too, job output `minimap` = `on`); the job
+    is returned at once. Bad requests raise before anything is stored:
     ClipNotFound, ClipNotReady, InvalidSelection."""
 
     def __init__(
@@ -33,6 +34,7 @@ class RenderRequester:
         frame_index: int | None = None,
         preset: str = "preview",
         indicator: str = "circle",
+        minimap: bool = False,
     ) -> Job:
         chosen_preset, chosen_indicator = preset_named(preset), indicator_named(indicator)
         with self._uow() as uow:
@@ -52,6 +54,7 @@ class RenderRequester:
                 "clip_id": clip.clip_id,
                 "preset": chosen_preset.name,
                 "indicator": chosen_indicator.value,
+                **({"minimap": "on"} if minimap else {}),
             },
         )
         with self._uow() as uow:
@@ -65,6 +68,7 @@ class RenderRequester:
             box=(selection.x1, selection.y1, selection.x2, selection.y2),
             preset=chosen_preset.name,
             indicator=chosen_indicator.value,
+            minimap=minimap,
         )
         return self._jobs.queue(job, request, self._publisher, correlation_id)
 

@@ -90,8 +90,8 @@ class SessionFinalizer:
 
 class FinalClipRenderer:
     """FinalClipRequested: one approved clip rendered at source quality (the `final` preset, with
-    its approved player and indicator) and published under `tracked/<session>/<clip>/`; the job's
-    progress sums every clip's frames rendered (counts `clip_NNN_frames_done`, outputs
+    its approved player, indicator and minimap) and published under `tracked/<session>/<clip>/`;
+    the job's progress sums every clip's frames rendered (counts `clip_NNN_frames_done`, outputs
     `clip_NNN_uri`). The last clip done queues the join (ConcatRequested with the session, the
     clips in the session's order)."""
 
@@ -137,6 +137,7 @@ class FinalClipRenderer:
                 PRESETS["final"],
                 str(Path(scratch) / f"{message.position:03d}.mp4"),
                 on_progress=Throttled(lambda done, _total: self._progress(message, done)),
+                minimap=selection.minimap,
             )
             key = f"tracked/{session.session_id}/{clip.clip_id}/{selection.indicator}-{message.job_id}.mp4"
             uri = self._videos.publish_output(rendered.path, key)

@@ -171,7 +171,9 @@ class VideoProcessed(Message):
 @dataclass(frozen=True, slots=True)
 class RenderRequested(Message):
     """Render a processed clip with an indicator over the player chosen by `box` (x1, y1, x2, y2,
-    pixels of the source) on frame `frame_index`, with a quality preset (`preview` or `final`)."""
+    pixels of the source) on frame `frame_index`, with a quality preset (`preview` or `final`), and
+    with `minimap` a small pitch in a corner showing everybody in metres (messages from before the
+    field decode as false)."""
 
     TYPE: ClassVar[str] = "RenderRequested"
     VERSION: ClassVar[int] = 1
@@ -183,6 +185,7 @@ class RenderRequested(Message):
     box: tuple[float, float, float, float]
     preset: str = "preview"
     indicator: str = "circle"
+    minimap: bool = False
 
 
 @dataclass(frozen=True, slots=True)

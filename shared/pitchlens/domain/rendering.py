@@ -1,18 +1,21 @@
-"""Rendering a followed player: indicator kinds, quality presets, smoothing. Standard library only.
+"""Rendering a followed player: indicator kinds, quality presets, smoothing, the minimap's
+positions. Standard library only.
 
 A render draws an indicator over the followed player on every frame of a clip where the player is
-seen (none on lost frames) and encodes the result with one of the seed's quality presets.
+seen (none on lost frames) and encodes the result with one of the seed's quality presets; with the
+minimap it also shows a small pitch with everybody on it in metres (`pitch_positions`).
 """
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from pitchlens.domain.errors import PermanentError, StateConflict
-from pitchlens.domain.vision import BoundingBox, TrackingFrame
+from pitchlens.domain.vision import BoundingBox, FrameTracks, TrackingFrame
 
 
 class Indicator(StrEnum):
@@ -157,6 +160,65 @@ class RenderedVideo:
     marked_frames: int
     """Source frames with the indicator drawn (the rest were lost or untracked)."""
     has_audio: bool
+    minimap_frames: int = 0
+    """Source frames drawn with a minimap in metres (not "not calibrated"; 0 without the minimap)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PitchPositions:
+    """Who stands where in one frame, for the minimap: the metres (match frame, see README
+    "Coordinates") and team of every person on the pitch that has them, and which of them is the
+    followed player. `calibrated` False: the frame has no metres at all (clip or shot not
+    calibrated), the minimap says so instead of showing nobody."""
+
+    frame_index: int
+    xy: tuple[tuple[float, float], ...] = ()
+    teams: tuple[str | None, ...] = ()
+    followed: int | None = None
+    """Index into `xy` of the followed player (None: lost, or no metres)."""
+    calibrated: bool = False
+
+
+def pitch_positions(tracks: Sequence[FrameTracks], followed: Sequence[TrackingFrame]) -> list[PitchPositions]:
+    """The minimap's content per frame of `tracks` (one FrameTracks per frame, `every_frame`):
+    people flagged on the pitch (or not placed) with finite metres, and the followed player (the
+    track `followed` names on that frame, when not lost) wherever he stands. A frame with people
+    but no metres is not calibrated; an empty frame keeps the state of the frame before it (the
+    first ones: whether the clip has metres at all), so the minimap's note does not flicker."""
+    chosen = {f.frame_index: f.track_id for f in followed if not f.lost and f.track_id is not None}
+    found: list[PitchPositions] = []
+    calibrated = any(_placed(frame) for frame in tracks)
+    for frame in tracks:
+        if len(frame) and frame.pitch_xy is None:
+            calibrated = False
+        if not len(frame) or frame.pitch_xy is None:
+            found.append(PitchPositions(frame.frame_index, calibrated=calibrated))
+            continue
+        flags = frame.on_pitch if frame.on_pitch is not None else [True] * len(frame)
+        teams = frame.teams if frame.teams is not None else [None] * len(frame)
+        target = chosen.get(frame.frame_index)
+        xy: list[tuple[float, float]] = []
+        kept: list[str | None] = []
+        followed_at = None
+        finite = False
+        for track_id, (x, y), on, team in zip(frame.track_ids, frame.pitch_xy, flags, teams, strict=True):
+            x, y = float(x), float(y)
+            if not (math.isfinite(x) and math.isfinite(y)):
+                continue
+            finite = True
+            is_followed = target is not None and int(track_id) == target
+            if is_followed:
+                followed_at = len(xy)
+            if is_followed or on:
+                xy.append((x, y))
+                kept.append(team)
+        calibrated = finite
+        found.append(PitchPositions(frame.frame_index, tuple(xy), tuple(kept), followed_at, finite))
+    return found
+
+
+def _placed(frame: FrameTracks) -> bool:
+    return frame.pitch_xy is not None and any(math.isfinite(float(x)) for x, _ in frame.pitch_xy)
 
 
 ProgressCallback = Callable[[int, int], None]
@@ -175,7 +237,10 @@ class IndicatorRenderer(ABC):
         indicator: Indicator,
         preset: RenderPreset,
         on_progress: ProgressCallback | None = None,
+        minimap: Sequence[PitchPositions] | None = None,
     ) -> RenderedVideo:
         """Writes `target` whole or not at all. Frames absent from `followed`, or lost there, get no
-        indicator. InvalidVideo for an unreadable source; InvalidSelection when `followed` names
-        frames the video does not have."""
+        indicator. With `minimap` (one PitchPositions per frame) every frame also shows the small
+        pitch with those people (a frame absent from it: the empty pitch). InvalidVideo for an
+        unreadable source; InvalidSelection when `followed` or `minimap` names frames the video
+        does not have."""

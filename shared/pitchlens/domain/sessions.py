@@ -69,11 +69,13 @@ class HighlightSession:
 
 @dataclass(frozen=True, slots=True)
 class Selection:
-    """The player chosen on a clip: a box on a frame, and how to mark them."""
+    """The player chosen on a clip: a box on a frame, and how to mark them (an indicator, and
+    whether the render shows the minimap)."""
 
     box: tuple[float, float, float, float]
     frame_index: int
     indicator: str
+    minimap: bool = False
 
 
 @dataclass(frozen=True, slots=True)

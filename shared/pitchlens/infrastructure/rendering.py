@@ -37,6 +37,7 @@ from pitchlens.domain.rendering import (
     Indicator,
     IndicatorRenderer,
     InvalidSelection,
+    PitchPositions,
     ProgressCallback,
     RenderedVideo,
     RenderPreset,
@@ -53,6 +54,7 @@ from pitchlens.infrastructure.video_editing import (
     publishing,
 )
 from pitchlens.infrastructure.vision.indicators import I420Frame, draw_indicator, from_bgr, to_bgr
+from pitchlens.infrastructure.vision.minimap import Minimap
 
 _log = logging.getLogger(__name__)
 
@@ -90,9 +92,11 @@ class FfmpegIndicatorRenderer(IndicatorRenderer):
         indicator: Indicator,
         preset: RenderPreset,
         on_progress: ProgressCallback | None = None,
+        minimap: Sequence[PitchPositions] | None = None,
     ) -> RenderedVideo:
         info = self._probe(source)
         boxes = _boxes_by_frame(followed, info.frames, Path(source).name)
+        positions = None if minimap is None else by_frame_index(minimap, info.frames, Path(source).name)
         out_width, out_height = preset.output_size(info.width, info.height)
         out_fps = Fraction(preset.fps).limit_denominator(1001) if preset.fps else info.fps
         scale = (out_width / info.width, out_height / info.height)
@@ -102,10 +106,11 @@ class FfmpegIndicatorRenderer(IndicatorRenderer):
             encoder = subprocess.Popen(command, stdin=subprocess.PIPE, stderr=errors)
             assert encoder.stdin is not None
             try:
-                written, decoded, marked = self._pipe(
+                written, decoded, marked, mapped = self._pipe(
                     source,
                     encoder.stdin,
                     boxes,
+                    positions,
                     indicator,
                     (out_width, out_height),
                     scale,
@@ -115,7 +120,7 @@ class FfmpegIndicatorRenderer(IndicatorRenderer):
                 )
                 encoder.stdin.close()
             except BrokenPipeError:
-                written = decoded = marked = 0
+                written = decoded = marked = mapped = 0
             except BaseException:
                 encoder.kill()
                 encoder.wait()
@@ -135,6 +140,7 @@ class FfmpegIndicatorRenderer(IndicatorRenderer):
             source_frames=decoded,
             marked_frames=marked,
             has_audio=info.audio_codec is not None,
+            minimap_frames=mapped,
         )
 
     def _probe(self, source: str) -> _Source:
@@ -154,27 +160,35 @@ class FfmpegIndicatorRenderer(IndicatorRenderer):
         source: str,
         sink: IO[bytes],
         boxes: dict[int, BoundingBox],
+        positions: dict[int, PitchPositions] | None,
         indicator: Indicator,
         size: tuple[int, int],
         scale: tuple[float, float],
         out_fps: Fraction,
         total: int,
         on_progress: ProgressCallback | None,
-    ) -> tuple[int, int, int]:
-        """Decodes, draws and writes every output frame; (frames written, decoded, marked)."""
+    ) -> tuple[int, int, int, int]:
+        """Decodes, draws and writes every output frame; (frames written, decoded, marked, with the
+        minimap showing metres). The minimap goes over the indicator (so the glow does not dim it)."""
         width, height = size
         slot = 1 / float(out_fps)
-        written = marked = decoded = 0
+        written = marked = decoded = mapped = 0
+        minimap = None if positions is None else Minimap(width, height)
         for index, shown_s, next_s, frame in self._decode(source):
             decoded = index + 1
             repeats = _slots_until(written, slot, (shown_s + next_s) / 2)
             if repeats:
                 image = frame.reformat(width=width, height=height, format="yuv420p").to_ndarray()
                 image = np.ascontiguousarray(image)
+                planes = I420Frame(image, width, height)
                 box = boxes.get(index)
                 if box is not None:
-                    draw_indicator(I420Frame(image, width, height), _scaled(box, scale), indicator)
+                    draw_indicator(planes, _scaled(box, scale), indicator)
                     marked += 1
+                if minimap is not None and positions is not None:
+                    shown = positions.get(index)
+                    minimap.draw(planes, shown)
+                    mapped += shown is not None and shown.calibrated
                 data = image.data
                 for _ in range(repeats):
                     sink.write(data)
@@ -183,7 +197,7 @@ class FfmpegIndicatorRenderer(IndicatorRenderer):
                 on_progress(decoded, max(total, decoded))
         if on_progress is not None:
             on_progress(decoded, decoded)
-        return written, decoded, marked
+        return written, decoded, marked, mapped
 
     def _decode(self, source: str) -> Iterator[tuple[int, float, float, Any]]:
         """(index, shown at, next frame shown at, frame) in presentation order, times in seconds

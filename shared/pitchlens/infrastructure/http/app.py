@@ -250,6 +250,11 @@ class RenderRequest(BaseModel):
     )
     preset: Preset = Field(default=Preset.PREVIEW, description=", ".join(PRESETS))
     indicator: Indicator = Field(default=Indicator.CIRCLE)
+    minimap: bool = Field(
+        default=False,
+        description="Also show a small pitch in the bottom-right corner with everybody on it in metres "
+        "(team colours, the followed player highlighted); frames without metres say `not calibrated`",
+    )
 
 
 class PlayersView(BaseModel):
@@ -835,6 +840,7 @@ def create_app(container_factory: Callable[[], Container] = container) -> FastAP
             frame_index=body.frame_index,
             preset=body.preset.value,
             indicator=body.indicator.value,
+            minimap=body.minimap,
         )
         return Accepted(
             job_id=job.job_id,

@@ -87,6 +87,7 @@ class SelectionView(BaseModel):
     box: list[float]
     frame_index: int
     indicator: str
+    minimap: bool = False
 
 
 class TaskStatus(BaseModel):
@@ -161,7 +162,10 @@ class SessionClipView(BaseModel):
             fps=info.fps if info else None,
             duration_s=info.duration_s if info else None,
             selection=SelectionView(
-                box=list(selection.box), frame_index=selection.frame_index, indicator=selection.indicator
+                box=list(selection.box),
+                frame_index=selection.frame_index,
+                indicator=selection.indicator,
+                minimap=selection.minimap,
             )
             if selection
             else None,
@@ -233,6 +237,10 @@ class PreviewRequest(BaseModel):
     box: list[float] = Field(min_length=4, max_length=4, description="x1, y1, x2, y2 in frame pixels")
     frame_index: int | None = Field(default=None, ge=0, le=10_000_000)
     indicator: Indicator = Indicator.CIRCLE
+    minimap: bool = Field(
+        default=False,
+        description="Also show the small pitch with everybody in metres (kept for the final render)",
+    )
 
 
 class FinalizeRequest(BaseModel):
@@ -379,6 +387,7 @@ def create_router() -> APIRouter:
             body.frame_index,
             body.indicator.value,
             request.state.correlation_id,
+            minimap=body.minimap,
         )
         return TaskAccepted(
             task_id=job.job_id, status_url=f"/cv/preview/{body.session_id}/{body.clip_id}/status"

@@ -59,7 +59,7 @@ def _clip_from_row(row: Row[Any]) -> SessionClip:
     selection = None
     if row.box is not None:
         x1, y1, x2, y2 = (float(value) for value in row.box)
-        selection = Selection((x1, y1, x2, y2), int(row.frame_index), str(row.indicator))
+        selection = Selection((x1, y1, x2, y2), int(row.frame_index), str(row.indicator), bool(row.minimap))
     return SessionClip(
         session_id=row.session_id,
         clip_id=row.clip_id,
@@ -109,6 +109,7 @@ class PostgresSessionRepository(SessionRepository):
             "box": list(selection.box) if selection else None,
             "frame_index": selection.frame_index if selection else None,
             "indicator": selection.indicator if selection else None,
+            "minimap": bool(selection and selection.minimap),
             "preview_job_id": clip.preview_job_id,
             "approved": clip.approved,
             "updated_at": as_utc(clip.updated_at),

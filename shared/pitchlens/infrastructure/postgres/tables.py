@@ -272,6 +272,7 @@ session_clips = Table(
     Column("box", StorableJsonb, nullable=True),
     Column("frame_index", Integer, nullable=True),
     Column("indicator", StorableText, nullable=True),
+    Column("minimap", Boolean, nullable=False, server_default=text("false")),
     Column("preview_job_id", IDENTIFIER, nullable=True),
     Column("approved", Boolean, nullable=False, server_default=text("false")),
     Column("updated_at", DateTime(timezone=True), nullable=False),

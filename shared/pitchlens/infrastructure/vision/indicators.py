@@ -94,6 +94,33 @@ class I420Frame:
         _mix(self.u[chroma], half, colour[1])
         _mix(self.v[chroma], half, colour[2])
 
+    def overlay(self, region: Region, picture: I420Frame, coverage: Coverage) -> None:
+        """Lays `picture` (an I420 frame of the region's size) over `region` with `coverage`, in
+        place (OpenCV's blendLinear: one pass per plane, in the frame's own memory)."""
+        window = self.y[region.y0 : region.y1, region.x0 : region.x1]
+        cv2.blendLinear(picture.y, window, coverage.luma, coverage.luma_rest, dst=window)
+        chroma = np.s_[region.y0 // 2 : region.y1 // 2, region.x0 // 2 : region.x1 // 2]
+        for plane, laid in ((self.u[chroma], picture.u), (self.v[chroma], picture.v)):
+            cv2.blendLinear(laid, plane, coverage.chroma, coverage.chroma_rest, dst=plane)
+
+
+@dataclass(frozen=True, slots=True)
+class Coverage:
+    """How much of a picture laid over a frame shows, per pixel, as blending takes it: the weights
+    of the picture and of the frame beneath (they add up to 1), full size for the Y plane and
+    averaged 2x2 for the U and V planes."""
+
+    luma: np.ndarray
+    luma_rest: np.ndarray
+    chroma: np.ndarray
+    chroma_rest: np.ndarray
+
+    @classmethod
+    def of(cls, alpha: np.ndarray) -> Coverage:
+        """From `alpha` (float32 0..1, even height and width)."""
+        half = cv2.resize(alpha, (alpha.shape[1] // 2, alpha.shape[0] // 2), interpolation=cv2.INTER_AREA)
+        return cls(alpha, 1 - alpha, half, 1 - half)
+
 
 def _mix(plane: np.ndarray, alpha: np.ndarray, value: float | np.ndarray) -> None:
     """plane <- plane + alpha * (value - plane), in place; `value` a colour or another plane."""

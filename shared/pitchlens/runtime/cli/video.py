@@ -439,6 +439,13 @@ def render(
         Preset, typer.Option(help="preview (720p, fast) or final (source quality)")
     ] = Preset.PREVIEW,
     indicator: Annotated[Indicator, typer.Option(help="What marks the player")] = Indicator.CIRCLE,
+    minimap: Annotated[
+        bool,
+        typer.Option(
+            "--minimap",
+            help="Also show a small pitch (bottom right) with everybody in metres; calibrate the clip first",
+        ),
+    ] = False,
     out_dir: Annotated[Path, typer.Option("--out-dir", help="Where a local copy of the video goes")] = Path(
         "outputs"
     ),
@@ -465,7 +472,13 @@ def render(
             if not chosen:
                 raise fail(f"no player {player} in clip {clip_id}: there are 1..{len(found['players'])}")
             box, frame = chosen[0]["box"], found["frame_index"]
-        body = {"box": box, "frame_index": frame, "preset": preset.value, "indicator": indicator.value}
+        body = {
+            "box": box,
+            "frame_index": frame,
+            "preset": preset.value,
+            "indicator": indicator.value,
+            "minimap": minimap,
+        }
         accepted = client.request("POST", f"/api/v1/clips/{clip_id}/renders", json=body)
     except ApiError as error:
         raise fail(str(error)) from error
@@ -493,12 +506,14 @@ def render(
         "clip_id": clip_id,
         "preset": preset.value,
         "indicator": indicator.value,
+        "minimap": minimap,
         "box": box,
         "output_uri": output_uri,
         "local_path": str(local) if local else None,
         "frames": counts.get("frames"),
         "marked_frames": counts.get("marked_frames"),
         "lost_frames": counts.get("lost_frames"),
+        "minimap_frames": counts.get("minimap_frames"),
         "elapsed_s": round(elapsed, 2),
         "reason": job.get("reason"),
         "api_url": info.api_url,
@@ -511,6 +526,8 @@ def render(
         if local:
             out.print(f"  local copy   {local}", soft_wrap=True)
         out.print(f"  player marked on {summary['marked_frames']} of {summary['frames']} frames")
+        if minimap:
+            out.print(f"  minimap in metres on {summary['minimap_frames']} of {summary['frames']} frames")
     else:
         out.print(f"[bold red]{job['status']}[/] {job.get('reason')}")
     if job["status"] != "SUCCEEDED":
