@@ -245,21 +245,30 @@ def test_calibrate_command_names_the_frames_it_placed(
     """`pitchlens calibrate` with the DFL clip's hand-marked frame 160, then with three points."""
     marked = json.loads((Path(__file__).parents[1] / "data" / "pitch_landmarks.json").read_text())
     [dfl] = [c for c in marked["clips"] if c["clip"] == CLIP]
-    points = [f"{name}={x},{y}" for name, (x, y) in dfl["points"]["160"].items()]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PITCHLENS_")}
+    points = [f"--point={name}={x},{y}" for name, (x, y) in dfl["points"]["160"].items()]
+    clip = ["calibrate", "--clip-id", processed["outputs"]["clip_id"], "--frame", "160"]
 
-    def calibrate(*marks: str) -> subprocess.CompletedProcess[str]:
-        command = [sys.executable, "-m", "pitchlens.runtime.cli", "calibrate"]
-        command += ["--clip-id", processed["outputs"]["clip_id"], "--frame", "160"]
-        command += [part for mark in marks for part in ("--point", mark)]
-        command += ["--data-dir", running.info.data_dir]
-        return subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
-
-    done = calibrate(*points)
+    done = pitchlens(running, *clip, *points)
     assert done.returncode == 0, done.stderr
     assert "frames 0-168 placed" in done.stdout and "rows in metres" in done.stdout, done.stdout
-    refused = calibrate(*points[:3])
+    refused = pitchlens(running, *clip, *points[:3])
     assert refused.returncode != 0 and "at least 4 landmarks" in refused.stderr + refused.stdout
+
+
+def test_calibrate_auto_fits_the_pitch_lines_alone(running: RunningStack, processed: dict[str, Any]) -> None:
+    """`pitchlens calibrate --auto`: no marked point, every shot fitted from its lines (the DFL wide
+    shot's lines fit: tests/integration/test_players_on_pitch.py measures how well)."""
+    clip_id = processed["outputs"]["clip_id"]
+    done = pitchlens(running, "calibrate", "--clip-id", clip_id, "--auto", "--json")
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["placed_frames"] == "0-168" and summary["rows_with_metres"] >= 0.8 * summary["rows"], (
+        summary
+    )
+    table = pq.read_table(io.BytesIO(read_object(running, summary["trajectories_uri"])))
+    assert (table.schema.metadata or {})[b"pitchlens.pitch_source"] == b"automatic"
+    both = pitchlens(running, "calibrate", "--clip-id", clip_id, "--auto", "--point=centre_spot=1,2")
+    assert both.returncode != 0 and "--auto" in both.stderr + both.stdout
 
 
 def test_a_clip_with_no_people_succeeds_with_no_tracks(running: RunningStack, tmp_path: Path) -> None:

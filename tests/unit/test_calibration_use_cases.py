@@ -71,8 +71,10 @@ def database() -> FakeDatabase:
     return database
 
 
-def requester(database: FakeDatabase, publisher: FakePublisher) -> CalibrationRequester:
-    return CalibrationRequester(lambda: FakeUnitOfWork(database), publisher, FakeClock())
+def requester(
+    database: FakeDatabase, publisher: FakePublisher, max_frames: int = 1000
+) -> CalibrationRequester:
+    return CalibrationRequester(lambda: FakeUnitOfWork(database), publisher, FakeClock(), max_frames)
 
 
 @pytest.mark.parametrize(
@@ -108,6 +110,61 @@ def test_a_folding_fit_is_refused() -> None:
     points = [(name, *mirrored.apply(*LANDMARKS[name])) for name in names]
     with pytest.raises(InvalidCalibration, match=r"mirrors|folds"):
         requester(database, FakePublisher()).execute("c1", 0, points, "corr")
+
+
+class SeesThePitch(StillCamera):
+    """A still camera that calibrates itself from its lines on frames 10 and later (the first
+    shot shows no lines)."""
+
+    def calibrate(self, view: CameraView) -> Homography | None:
+        return PITCH_TO_IMAGE.inverse() if view.frame_index >= 10 else None
+
+
+def test_a_clip_calibrated_automatically_gets_metres_in_every_shot_its_lines_fit(
+    database: FakeDatabase,
+) -> None:
+    trajectories = FakeTrajectoryStore()
+    feet = PITCH_TO_IMAGE.apply(0.0, 0.0)
+    box = [feet[0] - 10, feet[1] - 60, feet[0] + 10, feet[1]]
+    nowhere = [(float("nan"), float("nan"))]
+    trajectories.published[TRAJECTORIES] = [
+        FrameTracks(i, [1], [box], [0.9], [True], ["red"], nowhere, shot=0 if i < 10 else 10)
+        for i in range(FRAMES)
+    ]
+    publisher = FakePublisher()
+    job = requester(database, publisher).automatic("c1", "corr")
+    [(message, _, key)] = publisher.sent
+    assert isinstance(message, CalibrationRequested) and message.automatic and message.points == ()
+    assert job.source == "automatic"
+    storage = FakeObjectStorage()
+    storage.put("videos", "m1/clip.mp4", str(FRAMES).encode())
+    placer = PlayerPlacer(FakePitchArea(), SeesThePitch, FakeTeams)
+    ClipCalibrator(
+        lambda: FakeUnitOfWork(database),
+        FakeVideoStore(storage),
+        FakeVideoReader(),
+        trajectories,
+        placer,
+        FakeClock(),
+        1000,
+    ).execute(message, Delivery("corr", key, 1, 3))
+
+    done = database.jobs[job.job_id]
+    assert done.status is JobStatus.SUCCEEDED and done.outputs["placed_frames"] == f"0-{FRAMES - 1}"
+    assert done.counts["rows_with_metres"] == FRAMES - 10
+    assert "frames 0-9: no pitch lines fitted" in (done.reason or "")
+    [placed] = [tracks for uri, tracks in trajectories.staged.items() if uri.endswith("calibrated.parquet")]
+    for frame in placed:
+        ((x, y),) = frame.pitch_xy or []
+        if frame.frame_index >= 10:
+            assert (x, y) == pytest.approx((0.0, 0.0), abs=1e-6)
+        else:
+            assert math.isnan(x)
+
+
+def test_an_automatic_calibration_of_a_match_is_refused_naming_what_to_do(database: FakeDatabase) -> None:
+    with pytest.raises(InvalidCalibration, match="PITCHLENS_AUTOMATIC_CALIBRATION"):
+        requester(database, FakePublisher(), max_frames=FRAMES - 1).automatic("c1", "corr")
 
 
 def test_an_unprocessed_clip_is_refused(database: FakeDatabase) -> None:
@@ -257,3 +314,10 @@ def test_the_api_answers_bad_points_with_422_naming_the_problem_and_good_ones_wi
     assert accepted.status_code == 202, accepted.text
     assert set(accepted.json()["residuals_m"]) == {name for name, _, _ in GOOD}
     assert api.get("/api/v1/pitch/landmarks").json()["centre_spot"] == [0.0, 0.0]
+    automatic = api.post("/api/v1/clips/c1/calibration", json={"automatic": True})
+    assert automatic.status_code == 202 and automatic.json()["homography"] is None, automatic.text
+    both = api.post(
+        "/api/v1/clips/c1/calibration",
+        json={"automatic": True, "points": [{"name": n, "x": x, "y": y} for n, x, y in GOOD]},
+    )
+    assert both.status_code == 422 and "not both" in both.json()["detail"]

@@ -1,4 +1,5 @@
-"""Calibration of a processed clip: landmarks marked on one frame -> its people in pitch metres."""
+"""Calibration of a processed clip: landmarks marked on one frame (or the pitch lines alone, on
+request) -> its people in pitch metres."""
 
 from __future__ import annotations
 
@@ -12,10 +13,25 @@ from pitchlens.application.outcomes import Outcome, Result
 from pitchlens.application.player_placer import PlayerPlacer
 from pitchlens.domain.jobs import Job, JobKind, JobStage
 from pitchlens.domain.messages import CalibrationRequested, Delivery
-from pitchlens.domain.pitch import Calibration, CalibrationPoint, InvalidCalibration, Orientation, calibrate
+from pitchlens.domain.pitch import (
+    Calibration,
+    CalibrationPoint,
+    Homography,
+    InvalidCalibration,
+    Orientation,
+    calibrate,
+)
 from pitchlens.domain.ports import Clock, MessagePublisher, UnitOfWork
 from pitchlens.domain.rendering import ClipNotReady
-from pitchlens.domain.vision import Clip, ClipStatus, FrameTracks, TrajectoryStore, VideoReader, VideoStore
+from pitchlens.domain.vision import (
+    Clip,
+    ClipStatus,
+    FrameTracks,
+    TrajectoryStore,
+    VideoInfo,
+    VideoReader,
+    VideoStore,
+)
 
 MarkedPoint = tuple[str, float, float]
 """A landmark's name and where it was marked (x, y pixels of the frame)."""
@@ -27,17 +43,41 @@ def checked_calibration(
     """The calibration the points give on the clip's frame, or InvalidCalibration naming what is
     wrong (too few points, unknown names, off the frame, collinear, folding, misplaced, a frame
     outside the clip); ClipNotReady before it is processed."""
+    info, facing = _processed(clip), _facing(orientation)
+    if not 0 <= frame_index < info.frames:
+        raise InvalidCalibration(f"frame {frame_index} is outside the clip (0..{info.frames - 1})")
+    marked = [CalibrationPoint(name, float(x), float(y)) for name, x, y in points]
+    return calibrate(marked, frame_index, info.width, info.height), facing
+
+
+def checked_automatic(clip: Clip, orientation: str, max_frames: int) -> Orientation:
+    """The orientation of an automatic calibration of the whole clip, or InvalidCalibration when
+    the clip is longer than one job places (a match is calibrated automatically while it is
+    tracked, segment by segment: PITCHLENS_AUTOMATIC_CALIBRATION); ClipNotReady before it is
+    processed."""
+    info, facing = _processed(clip), _facing(orientation)
+    if info.frames > max_frames:
+        raise InvalidCalibration(
+            f"clip {clip.clip_id} has {info.frames} frames: an automatic calibration places at most "
+            f"{max_frames} in one job. Mark points on a frame of each shot instead, or process the "
+            "video with PITCHLENS_AUTOMATIC_CALIBRATION=true (every segment is then calibrated as "
+            "it is tracked)"
+        )
+    return facing
+
+
+def _processed(clip: Clip) -> VideoInfo:
     if clip.status is not ClipStatus.PERSISTED or clip.trajectories_uri is None or clip.info is None:
         raise ClipNotReady(f"clip {clip.clip_id} is {clip.status.value}: calibrate it once it is processed")
+    return clip.info
+
+
+def _facing(orientation: str) -> Orientation:
     try:
-        facing = Orientation(orientation)
+        return Orientation(orientation)
     except ValueError as error:
         known = ", ".join(o.value for o in Orientation)
         raise InvalidCalibration(f"unknown orientation {orientation!r}; one of {known}") from error
-    if not 0 <= frame_index < clip.info.frames:
-        raise InvalidCalibration(f"frame {frame_index} is outside the clip (0..{clip.info.frames - 1})")
-    marked = [CalibrationPoint(name, float(x), float(y)) for name, x, y in points]
-    return calibrate(marked, frame_index, clip.info.width, clip.info.height), facing
 
 
 def calibration_window(
@@ -57,15 +97,21 @@ def calibration_window(
 class CalibrationRequester:
     """Checks landmarks marked on a frame of a processed clip (`checked_calibration`: bad input
     raises before anything is stored), stores a PENDING calibrate job and queues
-    `CalibrationRequested`; returns the job and the frame's calibration at once."""
+    `CalibrationRequested`; returns the job and the frame's calibration at once. `automatic` asks
+    for the clip calibrated from its pitch lines alone instead (`checked_automatic`)."""
 
     def __init__(
-        self, unit_of_work: Callable[[], UnitOfWork], publisher: MessagePublisher, clock: Clock
+        self,
+        unit_of_work: Callable[[], UnitOfWork],
+        publisher: MessagePublisher,
+        clock: Clock,
+        max_frames: int,
     ) -> None:
         self._uow = unit_of_work
         self._publisher = publisher
         self._clock = clock
         self._jobs = JobKeeper(unit_of_work, clock)
+        self._max_frames = max_frames
 
     def execute(
         self,
@@ -78,11 +124,30 @@ class CalibrationRequester:
         with self._uow() as uow:
             clip = uow.clips.get(clip_id)
         calibration, facing = checked_calibration(clip, frame_index, points, orientation)
+        return self._queued(clip, frame_index, points, facing, correlation_id, automatic=False), calibration
+
+    def automatic(
+        self, clip_id: str, correlation_id: str, orientation: str = Orientation.HOME_ATTACKS_RIGHT.value
+    ) -> Job:
+        with self._uow() as uow:
+            clip = uow.clips.get(clip_id)
+        facing = checked_automatic(clip, orientation, self._max_frames)
+        return self._queued(clip, 0, (), facing, correlation_id, automatic=True)
+
+    def _queued(
+        self,
+        clip: Clip,
+        frame_index: int,
+        points: Sequence[MarkedPoint],
+        facing: Orientation,
+        correlation_id: str,
+        automatic: bool,
+    ) -> Job:
         now = self._clock.now()
         job = Job(
             job_id=str(uuid.uuid4()),
             kind=JobKind.CALIBRATE,
-            source="manual",
+            source="automatic" if automatic else "manual",
             match_id=clip.match_id,
             correlation_id=correlation_id,
             created_at=now,
@@ -99,8 +164,9 @@ class CalibrationRequester:
             frame_index=frame_index,
             points=tuple((name, float(x), float(y)) for name, x, y in points),
             orientation=facing.value,
+            automatic=automatic,
         )
-        return self._jobs.queue(job, request, self._publisher, correlation_id), calibration
+        return self._jobs.queue(job, request, self._publisher, correlation_id)
 
 
 class ClipCalibrator:
@@ -109,8 +175,9 @@ class ClipCalibrator:
     marked frame's homography carried through the shot by the camera motion, re-anchored on the
     pitch lines); the clip's trajectories rewritten with them (version 2), every other frame as it
     was (another shot keeps its automatic calibration or null metres, the reason in the file).
-    Tracks never placed (placement off when processed) are placed in full over the window. The job
-    counts the rows and frames that got metres and names the frames placed."""
+    Tracks never placed (placement off when processed) are placed in full over the window. An
+    automatic calibration places the whole clip, each shot from its own pitch lines. The job counts
+    the rows and frames that got metres and names the frames placed."""
 
     def __init__(
         self,
@@ -134,19 +201,28 @@ class ClipCalibrator:
     def execute(self, message: CalibrationRequested, delivery: Delivery) -> Result:
         with self._uow() as uow:
             clip = uow.clips.get(message.clip_id)
-        calibration, facing = checked_calibration(
-            clip, message.frame_index, message.points, message.orientation
-        )
+        anchors: dict[int, Homography] = {}
+        if message.automatic:
+            facing = checked_automatic(clip, message.orientation, self._max_frames)
+        else:
+            calibration, facing = checked_calibration(
+                clip, message.frame_index, message.points, message.orientation
+            )
+            anchors[message.frame_index] = calibration.homography
         assert clip.trajectories_uri is not None and clip.info is not None
         self._jobs.save(self._jobs.get(message.job_id).running(JobStage.TRACKING, self._clock.now()))
         tracks = self._trajectories.tracks(clip.trajectories_uri)
-        window = calibration_window(tracks, message.frame_index, clip.info.frames, self._max_frames)
+        window = (
+            range(clip.info.frames)
+            if message.automatic
+            else calibration_window(tracks, message.frame_index, clip.info.frames, self._max_frames)
+        )
         video = self._videos.readable(clip.video_uri)
         frames = self._reader.frames(video, self._reader.span(video, window.start, window.stop))
         inside = [frame for frame in tracks if frame.frame_index in window]
-        anchors = {message.frame_index: calibration.homography}
         if any(frame.on_pitch is not None for frame in inside):
-            placed, path = self._placer.metres(inside, frames, anchors, facing)
+            cuts = sorted({int(f.shot) for f in inside if f.shot is not None and f.shot > window.start})
+            placed, path = self._placer.metres(inside, frames, anchors, facing, cuts)
         else:
             full = self._placer.execute(inside, frames, anchors, facing)
             placed, path = list(full.tracks), full.path

@@ -245,11 +245,14 @@ class PlayerPlacer:
         frames: Iterable[tuple[int, Any]],
         anchors: Mapping[int, Homography],
         orientation: Orientation = Orientation.HOME_ATTACKS_RIGHT,
+        cuts: Sequence[int] = (),
     ) -> tuple[list[FrameTracks], CameraPath]:
-        """The metres of already placed tracks of one shot, from manual `anchors` in it: the camera
-        followed through `frames` (motion, re-anchored on the lines), each box's foot point
-        placed; their on-pitch flags, teams and shot are kept (no cut search, no kits: a third of
-        `execute`'s work). Returns the tracks of the frames given, and the camera path."""
+        """The metres of already placed tracks, their shots starting at `cuts` (the tracks' `shot`
+        column: no cut search): each shot from its manual anchor, else from its pitch lines
+        (the camera's automatic calibration), the camera followed through `frames` (motion,
+        re-anchored on the lines), each box's foot point placed. Their on-pitch flags, teams and
+        shot are kept (no kits, no on-pitch judging: a third of `execute`'s work). Returns the
+        tracks of the frames given, and the camera path."""
         if self._camera_factory is None:
             raise ValueError("this placer has no camera: nothing can be put in metres")
         camera = self._camera_factory()
@@ -258,7 +261,7 @@ class PlayerPlacer:
             camera.observe(index, image, by_index[index].boxes if index in by_index else [])
             for index, image in frames
         ]
-        path = follow_camera(views, [], camera, anchors, automatic=False)
+        path = follow_camera(views, cuts, camera, anchors, automatic=True)
         homographies = _by_frame(views, path)
         placed = [
             dataclasses.replace(

@@ -190,8 +190,9 @@ class RenderRequested(Message):
 
 @dataclass(frozen=True, slots=True)
 class CalibrationRequested(Message):
-    """Place a processed clip's people on the pitch in metres from landmarks marked on one frame:
-    `points` are (landmark name, x, y pixels); `orientation` says which goal the home team attacks."""
+    """Place a processed clip's people on the pitch in metres from landmarks marked on one frame
+    (`points`: landmark name, x, y pixels), or from its pitch lines alone (`automatic`);
+    `orientation` says which goal the home team attacks."""
 
     TYPE: ClassVar[str] = "CalibrationRequested"
     VERSION: ClassVar[int] = 1
@@ -202,6 +203,8 @@ class CalibrationRequested(Message):
     frame_index: int
     points: tuple[tuple[str, float, float], ...]
     orientation: str = "home_attacks_right"
+    automatic: bool = False
+    """No points: the whole clip calibrated from its pitch lines alone."""
 
 
 @dataclass(frozen=True, slots=True)

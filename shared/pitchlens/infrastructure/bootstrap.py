@@ -369,18 +369,21 @@ class Container:
 
     @functools.cached_property
     def calibration_requester(self) -> CalibrationRequester:
-        return CalibrationRequester(self.unit_of_work, self.publisher, self.clock)
+        return CalibrationRequester(
+            self.unit_of_work, self.publisher, self.clock, self.settings.calibration_max_frames
+        )
 
     @functools.cached_property
     def clip_calibrator(self) -> ClipCalibrator:
         """A calibrated clip placed again with the pitch lines (re-anchoring): the manual anchor's
-        shot from it, the other shots automatically (`automatic_calibration`) or not at all."""
+        shot from it; asked for automatic calibration, every shot from its own lines (the fit is
+        there whatever `automatic_calibration` says: that setting is about tracking)."""
+        from pitchlens.infrastructure.vision.auto_calibration import calibrate_from_lines
+        from pitchlens.infrastructure.vision.camera import BroadcastPitchCamera
         from pitchlens.infrastructure.vision.teams import KitColourTeams
 
-        automatic = self.settings.automatic_calibration
-        placer = PlayerPlacer(
-            self.pitch_area, self._pitch_camera(), KitColourTeams, automatic_calibration=automatic
-        )
+        camera = functools.partial(BroadcastPitchCamera, calibrator=calibrate_from_lines)
+        placer = PlayerPlacer(self.pitch_area, camera, KitColourTeams, automatic_calibration=True)
         return ClipCalibrator(
             self.unit_of_work,
             self.videos,

@@ -221,9 +221,15 @@ class MarkedPointView(BaseModel):
 
 
 class CalibrationRequest(BaseModel):
-    frame_index: int = Field(ge=0, le=10_000_000, description="The frame the points are marked on")
+    frame_index: int = Field(default=0, ge=0, le=10_000_000, description="The frame the points are marked on")
     points: list[MarkedPointView] = Field(
-        max_length=64, description="At least 4 landmarks, no 3 of them on one line (see /pitch/landmarks)"
+        default_factory=list,
+        max_length=64,
+        description="At least 4 landmarks, no 3 of them on one line (see /pitch/landmarks)",
+    )
+    automatic: bool = Field(
+        default=False,
+        description="No points: calibrate every shot of the clip from its pitch lines alone",
     )
     orientation: Literal["home_attacks_right", "home_attacks_left"] = Field(
         default="home_attacks_right",
@@ -232,9 +238,11 @@ class CalibrationRequest(BaseModel):
 
 
 class CalibrationAccepted(Accepted):
-    homography: list[list[float]] = Field(description="Image pixels -> camera-frame metres (3 x 3)")
-    residuals_m: dict[str, float] = Field(
-        description="Per landmark: metres between where it was marked and the fit"
+    homography: list[list[float]] | None = Field(
+        default=None, description="Image pixels -> camera-frame metres (3 x 3); none when automatic"
+    )
+    residuals_m: dict[str, float] | None = Field(
+        default=None, description="Per landmark: metres between where it was marked and the fit"
     )
 
 
@@ -799,21 +807,28 @@ def create_app(container_factory: Callable[[], Container] = container) -> FastAP
         """Calibrate a processed clip from 4 or more pitch landmarks marked on one frame: answered at
         once with the frame's homography (or 422 naming the problem: too few points, unknown name,
         off the frame, collinear, a fit that folds the pitch); a job then places the clip's people
-        in metres (trajectories' pitch_x, pitch_y)."""
-        job, found = app_container.calibration_requester.execute(
-            clip_id,
-            body.frame_index,
-            [(p.name, p.x, p.y) for p in body.points],
-            request.state.correlation_id,
-            body.orientation,
-        )
+        in metres (trajectories' pitch_x, pitch_y). `{"automatic": true}` instead of points: the
+        job calibrates every shot from its pitch lines alone (where a fit is accepted)."""
+        requester, correlation_id = app_container.calibration_requester, request.state.correlation_id
+        if body.automatic:
+            if body.points:
+                raise InvalidCalibration("give points or automatic, not both")
+            job = requester.automatic(clip_id, correlation_id, body.orientation)
+            homography = residuals = None
+        else:
+            points = [(p.name, p.x, p.y) for p in body.points]
+            job, found = requester.execute(
+                clip_id, body.frame_index, points, correlation_id, body.orientation
+            )
+            homography = [list(row) for row in found.homography.rows]
+            residuals = {p.name: round(r, 3) for p, r in zip(found.points, found.residuals_m, strict=True)}
         return CalibrationAccepted(
             job_id=job.job_id,
             status=job.status.value,
             correlation_id=job.correlation_id,
             status_url=f"{api}/jobs/{job.job_id}",
-            homography=[list(row) for row in found.homography.rows],
-            residuals_m={p.name: round(r, 3) for p, r in zip(found.points, found.residuals_m, strict=True)},
+            homography=homography,
+            residuals_m=residuals,
         )
 
     @app.get(f"{api}/pitch/landmarks", tags=["video"])

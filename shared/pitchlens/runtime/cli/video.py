@@ -595,13 +595,16 @@ def parse_point(text: str) -> tuple[str, float, float]:
 def calibrate(
     clip_id: Annotated[str, typer.Option("--clip-id", help="A processed clip (see `pitchlens process`)")],
     points: Annotated[
-        list[str],
+        list[str] | None,
         typer.Option(
             "--point",
             help="A pitch landmark marked on the frame, NAME=x,y in pixels (4 or more; names: "
             "centre_spot, halfway_far, box_left_near, penalty_spot_right ... see /api/v1/pitch/landmarks)",
         ),
-    ],
+    ] = None,
+    automatic: Annotated[
+        bool, typer.Option("--auto", help="No points: calibrate every shot from its pitch lines alone")
+    ] = False,
     frame: Annotated[int, typer.Option("--frame", help="The frame the points are marked on", min=0)] = 0,
     home_attacks: Annotated[
         str,
@@ -613,16 +616,21 @@ def calibrate(
 ) -> None:
     """Calibrate a processed clip from pitch landmarks marked on one frame, then place its people in
     metres (trajectories' pitch_x, pitch_y): e.g. `--point centre_spot=424,260 --point
-    halfway_far=430,120 ...`. Bad points (fewer than 4, collinear, off the frame, unknown names, a
-    fit that folds the pitch) are refused with the reason."""
+    halfway_far=430,120 ...`, or `--auto` to fit the pitch lines alone. Bad points (fewer than 4,
+    collinear, off the frame, unknown names, a fit that folds the pitch) are refused with the reason."""
     if home_attacks not in ("right", "left"):
         raise fail(f"--home-attacks is right or left, not {home_attacks!r}")
-    marked = [parse_point(text) for text in points]
+    if automatic == bool(points):
+        raise fail(
+            "give the landmarks with --point NAME=x,y (4 or more), or --auto for the pitch lines alone"
+        )
+    marked = [parse_point(text) for text in points or []]
     _, client = stack_and_client(data_dir)
     body = {
         "frame_index": frame,
         "points": [{"name": name, "x": x, "y": y} for name, x, y in marked],
         "orientation": f"home_attacks_{home_attacks}",
+        "automatic": automatic,
     }
     try:
         accepted = client.request("POST", f"/api/v1/clips/{clip_id}/calibration", json=body)
@@ -643,8 +651,16 @@ def calibrate(
     if as_json:
         out.print_json(json.dumps(summary))
         return
-    worst = max(accepted["residuals_m"].items(), key=lambda item: item[1])
-    out.print(f"[bold green]calibrated[/] frame {frame}: worst landmark {worst[0]} off by {worst[1]:.2f} m")
+    if automatic:
+        found = summary["rows_with_metres"]
+        out.print(
+            "[bold green]calibrated[/] from the pitch lines" if found else "[bold yellow]no shot fitted[/]"
+        )
+    else:
+        worst = max(accepted["residuals_m"].items(), key=lambda item: item[1])
+        out.print(
+            f"[bold green]calibrated[/] frame {frame}: worst landmark {worst[0]} off by {worst[1]:.2f} m"
+        )
     out.print(
         f"  frames {summary['placed_frames']} placed: {summary['rows_with_metres']} of their "
         f"{summary['rows']} rows in metres",
