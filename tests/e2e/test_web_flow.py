@@ -644,3 +644,10 @@ def test_the_players_picture_is_drawn_once_the_calibration_job_succeeds(
     expect(picture).to_have_attribute("data-kind", "heatmap")
     expect(picture).to_have_attribute("data-markers", "7")
     expect(note).to_have_text("Player 1 (track 3, white): 7 positions binned; home attacks right.")
+
+    # No points: the clip's shots fitted from their pitch lines (the panel is still open).
+    page.get_by_test_id("calibration-auto").click()
+    expect(page.get_by_test_id("calibration-residuals")).to_have_text(
+        "Accepted: every shot is fitted from its pitch lines."
+    )
+    assert sent[-1] == {"automatic": True, "orientation": "home_attacks_right"}, sent

@@ -703,6 +703,7 @@ function renderCalibration() {
   $("calibration-points").replaceChildren(...items);
   const send = $("calibration-send");
   send.disabled = !state.marks.length || state.sendingCalibration;
+  $("calibration-auto").disabled = state.sendingCalibration;
   send.textContent = `Send ${state.marks.length} point${state.marks.length === 1 ? "" : "s"}`;
 }
 
@@ -713,7 +714,9 @@ function renderCalibrationJob() {
   if (!cal) return;
   const residuals = Object.entries(cal.residuals || {}).sort(([, a], [, b]) => b - a);
   const worst = residuals.length ? `; worst ${residuals[0][0]} off by ${residuals[0][1].toFixed(2)} m` : "";
-  $("calibration-residuals").textContent = `Accepted: ${residuals.length} landmarks${worst}.`;
+  $("calibration-residuals").textContent = cal.automatic
+    ? "Accepted: every shot is fitted from its pitch lines."
+    : `Accepted: ${residuals.length} landmarks${worst}.`;
   const busy = BUSY_TASK.has(cal.status);
   const bar = $("calibration-bar");
   setProgress(bar, cal.status === "SUCCEEDED" ? 1 : cal.progress, {
@@ -739,10 +742,11 @@ function markLandmark(point) {
   drawFrame();
 }
 
-async function sendCalibration() {
+/** Sends the marked landmarks, or (`automatic`) asks for every shot fitted from its pitch lines. */
+async function sendCalibration(automatic = false) {
   const clip = openClip();
   const det = state.detection;
-  if (!clip || !det || !state.marks.length) return;
+  if (!clip || !det || (!automatic && !state.marks.length)) return;
   const clipId = clip.clip_id;
   state.sendingCalibration = true;
   $("calibration-error").hidden = true;
@@ -750,11 +754,13 @@ async function sendCalibration() {
   try {
     const accepted = await api(`api/v1/clips/${encodeURIComponent(clipId)}/calibration`, {
       method: "POST",
-      body: {
-        frame_index: det.image_frame_index ?? det.frame_index,
-        points: state.marks,
-        orientation: $("orientation-select").value,
-      },
+      body: automatic
+        ? { automatic: true, orientation: $("orientation-select").value }
+        : {
+            frame_index: det.image_frame_index ?? det.frame_index,
+            points: state.marks,
+            orientation: $("orientation-select").value,
+          },
     });
     if (state.clipId !== clipId) return;
     state.calibration = {
@@ -764,6 +770,7 @@ async function sendCalibration() {
       progress: 0,
       reason: null,
       residuals: accepted.residuals_m,
+      automatic,
       counts: null,
     };
     watchCalibration(state.calibration);
@@ -1511,7 +1518,8 @@ function bind() {
   }
   $("preview-button").addEventListener("click", startPreview);
   $("calibrate-button").addEventListener("click", toggleCalibration);
-  $("calibration-send").addEventListener("click", sendCalibration);
+  $("calibration-send").addEventListener("click", () => sendCalibration());
+  $("calibration-auto").addEventListener("click", () => sendCalibration(true));
   $("calibration-clear").addEventListener("click", () => {
     state.marks = [];
     $("calibration-error").hidden = true;
