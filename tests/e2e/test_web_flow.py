@@ -306,16 +306,8 @@ def test_an_analyst_builds_a_highlight_reel_in_the_browser(
     page.get_by_test_id("calibrate-button").click()  # back to picking players
     expect(page.get_by_test_id("calibration-panel")).to_be_hidden()
 
-    # 5. Indicator, preview: progress, then a playable <video>. The minimap option goes with the
-    # request where the server's preview request has it, and is disabled elsewhere.
-    minimap = (
-        "minimap"
-        in running.api.get("/openapi.json").json()["components"]["schemas"]["PreviewRequest"]["properties"]
-    )
-    if minimap:
-        page.get_by_test_id("minimap-input").check()
-    else:
-        expect(page.get_by_test_id("minimap-input")).to_be_disabled()
+    # 5. Indicator, preview: progress, then a playable <video>; the minimap goes with the request.
+    page.get_by_test_id("minimap-input").check()
     page.get_by_test_id("indicator-dot").check()
     shot("player-and-indicator")
     with page.expect_request(lambda r: r.url.endswith("/cv/preview") and r.method == "POST") as sent:
@@ -324,7 +316,7 @@ def test_an_analyst_builds_a_highlight_reel_in_the_browser(
     assert isinstance(request, dict), request
     assert request["session_id"] == session_id and request["clip_id"] == clip_id
     assert request["box"] == box and request["indicator"] == "dot" and isinstance(request["frame_index"], int)
-    assert request.get("minimap") is (True if minimap else None), request
+    assert request.get("minimap") is True, request
     expect(page.get_by_test_id("preview-progress")).to_be_visible()
     shot("preview-rendering")
     video = page.get_by_test_id("preview-video")

@@ -56,7 +56,6 @@ const state = {
   picture: { key: null, url: null }, // the picked player's picture (an object URL of the PNG)
   pictureKind: "path",
   pictureVersion: 0, // bumped when a calibration succeeds: the picture is drawn again
-  minimap: false, // the server's preview request takes `minimap` (see checkRenderOptions)
 };
 
 function readToken() {
@@ -887,24 +886,6 @@ async function loadPicture() {
   note.textContent = `Player ${player.number} (track ${player.track_id}${team}): ${markers} positions ${kind === "path" ? "drawn" : "binned"}; home attacks right.`;
 }
 
-// --- Render options the server takes --------------------------------------------------------
-/** The minimap checkbox works only where the preview request has a `minimap` field (read from the
- * server's OpenAPI schema); elsewhere it stays disabled and nothing extra is sent. */
-async function checkRenderOptions() {
-  try {
-    const schema = await api("openapi.json", { auth: false });
-    const request = schema && schema.components && schema.components.schemas && schema.components.schemas.PreviewRequest;
-    state.minimap = !!(request && request.properties && request.properties.minimap);
-  } catch {
-    state.minimap = false;
-  }
-  $("minimap-input").disabled = !state.minimap;
-  if (!state.minimap) {
-    $("minimap-input").checked = false;
-    $("minimap-option").title = "This server cannot draw a minimap yet";
-  }
-}
-
 function renderPreview() {
   const clip = openClip();
   const preview = state.preview;
@@ -1246,7 +1227,7 @@ async function startPreview() {
     frame_index: det.frame_index,
     indicator: state.indicator,
   };
-  if (state.minimap && $("minimap-input").checked) body.minimap = true;
+  if ($("minimap-input").checked) body.minimap = true;
   try {
     const accepted = await api("cv/preview", { method: "POST", body });
     if (state.clipId !== clip.clip_id) return;
@@ -1595,7 +1576,6 @@ async function init() {
   }
   $("token-button").hidden = !state.config.token_required;
   if (state.config.token_required && !state.token) askForToken();
-  checkRenderOptions();
   route();
 }
 
