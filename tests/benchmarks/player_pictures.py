@@ -12,7 +12,6 @@ median time of the request, and of its parts (reading the rows, motion, drawing 
 from __future__ import annotations
 
 import argparse
-import logging
 import statistics
 import sys
 import time
@@ -161,29 +160,14 @@ def run(s3_client: Any, bucket: str, *, minutes: float = 90.0, repeats: int = 3)
 
 
 def main(argv: list[str] | None = None) -> int:
-    import boto3
-    from botocore.config import Config
-    from moto.server import ThreadedMotoServer
+    from tests.moto_s3 import moto_s3
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=90.0)
     parser.add_argument("--repeats", type=int, default=3)
     arguments = parser.parse_args(argv)
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        client = boto3.client(
-            "s3",
-            endpoint_url=f"http://127.0.0.1:{server.get_host_and_port()[1]}",
-            region_name="us-east-1",
-            aws_access_key_id="pitchlens",
-            aws_secret_access_key="pitchlens",
-            config=Config(s3={"addressing_style": "path"}),
-        )
+    with moto_s3() as (client, _):
         rows = run(client, "tracking-data", minutes=arguments.minutes, repeats=arguments.repeats)
-    finally:
-        server.stop()
     width = max(len(name) for name, _ in rows)
     print(f"{arguments.minutes:g} minutes, {PLAYERS} players, {FPS:g} fps; median of {arguments.repeats}")
     for name, value in rows:

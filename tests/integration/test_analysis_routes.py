@@ -7,7 +7,6 @@ positions as the player has on the pitch, and a 409 naming why for a clip withou
 from __future__ import annotations
 
 import io
-import logging
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -184,25 +183,11 @@ def placed_frames(frames: int, metres: bool) -> list[FrameTracks]:
 def clips_client() -> Iterator[TestClient]:
     """The real app over fakes, but the trajectories in moto's S3: clip `placed` (80 frames in
     metres), `raw` (processed, never calibrated) and `pending` (not processed yet)."""
-    import boto3
-    from botocore.config import Config
-    from moto.server import ThreadedMotoServer
-
     from pitchlens.application.player_placer import NOT_CALIBRATED
     from pitchlens.infrastructure.storage.trajectories import S3TrajectoryStore, trajectory_table
+    from tests.moto_s3 import moto_s3
 
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        client = boto3.client(
-            "s3",
-            endpoint_url=f"http://127.0.0.1:{server.get_host_and_port()[1]}",
-            region_name="us-east-1",
-            aws_access_key_id="pitchlens",
-            aws_secret_access_key="pitchlens",
-            config=Config(s3={"addressing_style": "path"}),
-        )
+    with moto_s3() as (client, _):
         system = FakeSystem()
         store = S3TrajectoryStore(client, f"tracking-{uuid.uuid4().hex[:8]}")
         store.ensure_bucket()
@@ -223,8 +208,6 @@ def clips_client() -> Iterator[TestClient]:
         )
         with TestClient(create_app(lambda: system), raise_server_exceptions=False) as test_client:
             yield test_client
-    finally:
-        server.stop()
 
 
 @pytest.mark.parametrize("kind", ["path", "heatmap"])

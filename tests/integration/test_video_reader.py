@@ -328,27 +328,14 @@ def test_frames_are_decoded_ahead_of_the_consumer(videos: Path) -> None:
 @pytest.fixture
 def bucket_urls(videos: Path) -> Iterator[tuple[Any, Any]]:
     """(S3VideoStore on moto's S3 server holding the DFL clip and half of LaLiga, the server)."""
-    boto3 = pytest.importorskip("boto3")
-    from moto.server import ThreadedMotoServer
-
     from pitchlens.infrastructure.storage.video_store import S3VideoStore
+    from tests.moto_s3 import moto_s3
 
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    client = boto3.client(
-        "s3",
-        endpoint_url=f"http://127.0.0.1:{server.get_host_and_port()[1]}",
-        region_name="us-east-1",
-        aws_access_key_id="pitchlens",
-        aws_secret_access_key="pitchlens",
-    )
-    client.create_bucket(Bucket="videos")
-    client.upload_file(str(videos / DFL), "videos", f"match 7/{DFL}")
-    client.put_object(Bucket="videos", Key="half.mp4", Body=(videos / LALIGA).read_bytes()[:1_000_000])
-    try:
+    with moto_s3() as (client, server):
+        client.create_bucket(Bucket="videos")
+        client.upload_file(str(videos / DFL), "videos", f"match 7/{DFL}")
+        client.put_object(Bucket="videos", Key="half.mp4", Body=(videos / LALIGA).read_bytes()[:1_000_000])
         yield S3VideoStore(client, "artifacts"), server
-    finally:
-        server.stop()
 
 
 def test_a_presigned_url_reads_the_same_frames_as_the_file(

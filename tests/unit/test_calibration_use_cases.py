@@ -112,6 +112,20 @@ def test_a_folding_fit_is_refused() -> None:
         requester(database, FakePublisher()).execute("c1", 0, points, "corr")
 
 
+def placed_on_the_centre_spot() -> FakeTrajectoryStore:
+    """The clip's trajectories as tracked: one red player on the centre spot all clip long, on the
+    pitch, no metres yet; a cut at frame 10."""
+    trajectories = FakeTrajectoryStore()
+    feet = PITCH_TO_IMAGE.apply(0.0, 0.0)
+    box = [feet[0] - 10, feet[1] - 60, feet[0] + 10, feet[1]]
+    nowhere = [(float("nan"), float("nan"))]
+    trajectories.published[TRAJECTORIES] = [
+        FrameTracks(i, [1], [box], [0.9], [True], ["red"], nowhere, shot=0 if i < 10 else 10)
+        for i in range(FRAMES)
+    ]
+    return trajectories
+
+
 class SeesThePitch(StillCamera):
     """A still camera that calibrates itself from its lines on frames 10 and later (the first
     shot shows no lines)."""
@@ -123,14 +137,7 @@ class SeesThePitch(StillCamera):
 def test_a_clip_calibrated_automatically_gets_metres_in_every_shot_its_lines_fit(
     database: FakeDatabase,
 ) -> None:
-    trajectories = FakeTrajectoryStore()
-    feet = PITCH_TO_IMAGE.apply(0.0, 0.0)
-    box = [feet[0] - 10, feet[1] - 60, feet[0] + 10, feet[1]]
-    nowhere = [(float("nan"), float("nan"))]
-    trajectories.published[TRAJECTORIES] = [
-        FrameTracks(i, [1], [box], [0.9], [True], ["red"], nowhere, shot=0 if i < 10 else 10)
-        for i in range(FRAMES)
-    ]
+    trajectories = placed_on_the_centre_spot()
     publisher = FakePublisher()
     job = requester(database, publisher).automatic("c1", "corr")
     [(message, _, key)] = publisher.sent
@@ -242,14 +249,7 @@ def test_a_placed_match_calibrated_on_one_frame_gets_metres_in_that_window_only(
 ) -> None:
     """Tracks already placed (on the pitch, teams, shots) keep all that; only the marked frame's
     shot, at most max_frames of it, is read again and put in metres; other frames stay as they were."""
-    trajectories = FakeTrajectoryStore()
-    feet = PITCH_TO_IMAGE.apply(0.0, 0.0)
-    box = [feet[0] - 10, feet[1] - 60, feet[0] + 10, feet[1]]
-    nowhere = [(float("nan"), float("nan"))]
-    trajectories.published[TRAJECTORIES] = [
-        FrameTracks(i, [1], [box], [0.9], [True], ["red"], nowhere, shot=0 if i < 10 else 10)
-        for i in range(FRAMES)
-    ]
+    trajectories = placed_on_the_centre_spot()
     publisher = FakePublisher()
     job, _ = requester(database, publisher).execute("c1", 12, GOOD, "corr")
     [(message, _, key)] = publisher.sent
