@@ -239,22 +239,6 @@ def test_process_command_prints_the_outputs(running: RunningStack, shared_data: 
     assert preview.parent.parent == tmp_path and preview.read_bytes()[:3] == b"\xff\xd8\xff"
 
 
-def test_calibrate_command_names_the_frames_it_placed(
-    running: RunningStack, processed: dict[str, Any]
-) -> None:
-    """`pitchlens calibrate` with the DFL clip's hand-marked frame 160, then with three points."""
-    marked = json.loads((Path(__file__).parents[1] / "data" / "pitch_landmarks.json").read_text())
-    [dfl] = [c for c in marked["clips"] if c["clip"] == CLIP]
-    points = [f"--point={name}={x},{y}" for name, (x, y) in dfl["points"]["160"].items()]
-    clip = ["calibrate", "--clip-id", processed["outputs"]["clip_id"], "--frame", "160"]
-
-    done = pitchlens(running, *clip, *points)
-    assert done.returncode == 0, done.stderr
-    assert "frames 0-168 placed" in done.stdout and "rows in metres" in done.stdout, done.stdout
-    refused = pitchlens(running, *clip, *points[:3])
-    assert refused.returncode != 0 and "at least 4 landmarks" in refused.stderr + refused.stdout
-
-
 def test_calibrate_auto_fits_the_pitch_lines_alone(running: RunningStack, processed: dict[str, Any]) -> None:
     """`pitchlens calibrate --auto`: no marked point, every shot fitted from its lines (the DFL wide
     shot's lines fit: tests/integration/test_players_on_pitch.py measures how well)."""
@@ -459,9 +443,12 @@ def test_a_calibrated_clip_renders_with_the_minimap_in_metres(
     points = [
         f"--point={name}={x},{y}" for name, (x, y) in marked["points"][str(marked["calibrate"])].items()
     ]
+    refused = pitchlens(running, "calibrate", "--clip-id", clip_id, *points[:3])
+    assert refused.returncode != 0 and "at least 4 landmarks" in refused.stderr + refused.stdout
     calibrated = pitchlens(running, "calibrate", "--clip-id", clip_id, *points, "--json")
     assert calibrated.returncode == 0, calibrated.stderr
-    assert json.loads(calibrated.stdout)["rows_with_metres"] > 0
+    done = json.loads(calibrated.stdout)
+    assert done["rows_with_metres"] > 0 and done["placed_frames"] == "0-168", done
     result = pitchlens(
         running, "render", "--clip-id", clip_id, "--player", "1", "--minimap",
         "--out-dir", str(tmp_path), "--json",
