@@ -168,6 +168,10 @@ def process(
                 f"--player N; or open {info.api_url}/ for the web page",
                 soft_wrap=True,
             )
+            out.print(
+                f"  metres: pitchlens calibrate --clip-id {clip_id} --auto (or --point NAME=x,y ...)",
+                soft_wrap=True,
+            )
     if job["status"] != "SUCCEEDED":
         raise typer.Exit(1)
 
