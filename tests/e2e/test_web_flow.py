@@ -248,6 +248,12 @@ def test_an_analyst_builds_a_highlight_reel_in_the_browser(
     assert [team for team, _ in groups] == named + [t for t in ("other", "") if t in team_of.values()], groups
     assert sorted(n for _, numbers in groups for n in numbers) == [n for n, _ in players]
     assert all(team_of[n] == team for team, numbers in groups for n in numbers), (groups, team_of)
+    # Each kit's swatch is the colour the API gives it (that of the pictures and the minimap).
+    colour_of = {p["team"]: p["team_colour"] for p in served if p["team"] not in (None, "other")}
+    for team in named:
+        swatch = page.locator(f'[data-testid="team-group"][data-team="{team}"] .team-swatch')
+        rgb = tuple(int(colour_of[team][i : i + 2], 16) for i in (1, 3, 5))
+        expect(swatch).to_have_css("background-color", "rgb({}, {}, {})".format(*rgb))
 
     # ... which rescales with the window (stacked layout on a narrow one); clicks map back to frame
     # pixels at any size: click inside the first player's box.

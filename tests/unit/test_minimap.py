@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 
 from pitchlens.domain.rendering import PitchPositions, pitch_positions
+from pitchlens.domain.teams import KIT_RGB
 from pitchlens.domain.vision import BoundingBox, FrameTracks, TrackingFrame
 from pitchlens.infrastructure.vision.indicators import ACCENT_RGB, I420Frame, from_bgr, to_bgr
 from pitchlens.infrastructure.vision.minimap import (
     GRASS_OPACITY,
     GRASS_RGB,
     OTHER_RGB,
-    TEAM_RGB,
     Minimap,
     team_rgb,
 )
@@ -93,7 +93,7 @@ def test_the_minimap_sits_in_the_bottom_right_corner_a_quarter_of_the_width_wide
 def test_dots_are_drawn_where_the_people_stand_in_their_team_colour() -> None:
     minimap, _, after = drawn(positions(followed=False))
     for (x, y), team in PEOPLE:
-        expected = TEAM_RGB.get(team, OTHER_RGB)
+        expected = KIT_RGB.get(team, OTHER_RGB)
         assert near(colour_at(after, minimap, x, y), expected), (team, colour_at(after, minimap, x, y))
     # +y is up (the far touchline), +x right (the goal the home team attacks)
     white, green = minimap.pixel(0.0, 0.0), minimap.pixel(30.0, -20.0)
@@ -110,8 +110,8 @@ def test_the_followed_player_is_bigger_and_in_the_indicator_yellow() -> None:
     reach = minimap.dot_radius * 1.3 / minimap.scale  # metres beyond an ordinary dot's edge
     assert near(colour_at(after, minimap, x + reach, y, 0), ACCENT_RGB, 45)
     white_edge = colour_at(after, minimap, PEOPLE[0][0][0] + reach, PEOPLE[0][0][1], 0)
-    assert not near(white_edge, TEAM_RGB["white"], 45)  # the ordinary dot ends before that
-    assert not near(colour_at(after, minimap, x, y), TEAM_RGB["white"], 60)  # yellow, not his team's
+    assert not near(white_edge, KIT_RGB["white"], 45)  # the ordinary dot ends before that
+    assert not near(colour_at(after, minimap, x, y), KIT_RGB["white"], 60)  # yellow, not his team's
 
 
 def coloured(image: np.ndarray, minimap: Minimap, rgb: tuple[int, int, int]) -> int:
@@ -132,7 +132,7 @@ def test_no_dots_without_metres_and_a_note_when_the_frame_is_not_calibrated() ->
         assert shown.calibrated is calibrated
         minimap, _, after = drawn(shown)
         for team in ("green", "red"):
-            dots = coloured(after, minimap, TEAM_RGB[team])
+            dots = coloured(after, minimap, KIT_RGB[team])
             assert (dots > 20) if calibrated else (dots == 0), (team, calibrated, dots)
         assert (coloured(after, minimap, ACCENT_RGB) > 40) is calibrated  # the followed white player
         region = after[minimap.region.y0 : minimap.region.y1, minimap.region.x0 : minimap.region.x1]
@@ -154,13 +154,13 @@ def test_nothing_outside_the_minimap_changes() -> None:
 @pytest.mark.parametrize(
     ("team", "rgb"),
     [
-        ("white", TEAM_RGB["white"]),
-        ("green", TEAM_RGB["green"]),
+        ("white", KIT_RGB["white"]),
+        ("green", KIT_RGB["green"]),
         ("other", OTHER_RGB),
         (None, OTHER_RGB),
         ("teal", OTHER_RGB),
-        ("light blue", tuple(round(c + (255 - c) * 0.45) for c in TEAM_RGB["blue"])),
-        ("dark red", tuple(round(c * 0.55) for c in TEAM_RGB["red"])),
+        ("light blue", tuple(round(c + (255 - c) * 0.45) for c in KIT_RGB["blue"])),
+        ("dark red", tuple(round(c * 0.55) for c in KIT_RGB["red"])),
     ],
 )
 def test_team_colours(team: str | None, rgb: tuple[int, int, int]) -> None:

@@ -15,10 +15,10 @@ from pitchlens.application.player_placer import NOT_CALIBRATED
 from pitchlens.domain.errors import NotCalibrated, TrackNotFound
 from pitchlens.domain.motion import track_motion
 from pitchlens.domain.rendering import ClipNotReady
+from pitchlens.domain.teams import kit_hex
 from pitchlens.domain.vision import Clip, ClipStatus, FrameTracks, VideoInfo
 from pitchlens.infrastructure.http.analysis import clip_tracks, player_track
 from pitchlens.infrastructure.plots import (
-    KIT_COLOURS,
     OTHER_COLOUR,
     ClipTracks,
     PlayerTrack,
@@ -111,7 +111,7 @@ def test_the_path_counts_the_positions_it_draws_in_the_teams_colour() -> None:
     assert sorted(len(s) for s in segments) == [6, 20, 50]
     assert sum(len(s) for s in segments) == picture.markers
     assert segments[0][0].tolist() == pytest.approx([-20.0 + 52.5, 3.0 + 34.0])  # mplsoccer's corner origin
-    assert {to_hex(colour) for colour in lines.get_colors()} == {KIT_COLOURS["white"]}
+    assert {to_hex(colour) for colour in lines.get_colors()} == {kit_hex("white")}
     title = axes.get_title()
     assert "Track 7 (white)" in title and "123 m covered" in title and "18.0 km/h" in title
     metadata = _png_metadata(picture.png())
@@ -130,9 +130,9 @@ def test_the_heatmap_bins_every_position_it_counts() -> None:
 @pytest.mark.parametrize(
     ("team", "colour"),
     [
-        ("white", KIT_COLOURS["white"]),
-        ("green", KIT_COLOURS["green"]),
-        ("dark grey", KIT_COLOURS["dark grey"]),
+        ("white", kit_hex("white")),
+        ("green", kit_hex("green")),
+        ("dark grey", kit_hex("dark grey")),
         ("light blue", "#89b5ff"),  # blue #2979ff 45% towards white
         ("dark red", "#7e1f1d"),  # red #e53935 45% towards black
         ("other", OTHER_COLOUR),
@@ -163,7 +163,7 @@ def test_positions_draw_each_players_mean_on_the_pitch_coloured_by_team() -> Non
     assert dots.get_offsets().ravel().tolist() == pytest.approx([63.0, 39.0, 32.5, 24.0, 82.5, 4.0])
     edges = [to_hex(c) for c in dots.get_edgecolors()]
     faces = [to_hex(c, keep_alpha=True) for c in dots.get_facecolors()]
-    assert faces[:2] == [KIT_COLOURS["white"] + "ff", KIT_COLOURS["green"] + "ff"]
+    assert faces[:2] == [kit_hex("white") + "ff", kit_hex("green") + "ff"]
     assert faces[2].endswith("00") and edges[2] == OTHER_COLOUR  # "other": hollow
     assert "white 1, green 1, other 1" in picture.figure.axes[0].get_title()
 

@@ -18,6 +18,46 @@ from typing import Any
 OTHER = "other"
 """Neither team: goalkeepers, referees, anybody whose kit is unlike both teams'."""
 
+KIT_RGB: Mapping[str, tuple[int, int, int]] = {
+    "black": (0x21, 0x21, 0x21),
+    "dark grey": (0x61, 0x61, 0x61),
+    "light grey": (0xCF, 0xD8, 0xDC),
+    "white": (0xFA, 0xFA, 0xFA),
+    "red": (0xE5, 0x39, 0x35),
+    "orange": (0xFB, 0x8C, 0x00),
+    "yellow": (0xFD, 0xD8, 0x35),
+    "green": (0x76, 0xFF, 0x03),
+    "cyan": (0x18, 0xFF, 0xFF),
+    "blue": (0x29, 0x79, 0xFF),
+    "purple": (0xAA, 0x00, 0xFF),
+    "pink": (0xFF, 0x40, 0x81),
+}
+"""The colour each kit colour name a team is given stands for (RGB), bright enough to show on the
+grass in pictures and minimaps; "light X" / "dark X" (two teams of one hue) are X lightened or
+darkened (`kit_rgb`)."""
+KIT_SHADE = 0.45
+"""How far "light X" / "dark X" are from X towards white / black."""
+
+
+def kit_rgb(team: str | None) -> tuple[int, int, int] | None:
+    """The colour a team's name stands for; None for OTHER, a kit never seen and unknown names."""
+    if team is None:
+        return None
+    if team in KIT_RGB:
+        return KIT_RGB[team]
+    shade, _, base = team.partition(" ")
+    if base not in KIT_RGB or shade not in ("light", "dark"):
+        return None
+    towards = 255 if shade == "light" else 0
+    r, g, b = (round(c + (towards - c) * KIT_SHADE) for c in KIT_RGB[base])
+    return r, g, b
+
+
+def kit_hex(team: str | None) -> str | None:
+    """`kit_rgb` as #rrggbb (what matplotlib and the web page take)."""
+    rgb = kit_rgb(team)
+    return None if rgb is None else "#{:02x}{:02x}{:02x}".format(*rgb)
+
 
 @dataclass(frozen=True, slots=True)
 class TeamRun:

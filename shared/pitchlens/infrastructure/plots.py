@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from pitchlens.domain.errors import ServiceUnavailable
 from pitchlens.domain.model import PITCH_LENGTH, PITCH_WIDTH
+from pitchlens.domain.teams import kit_hex
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -227,23 +228,6 @@ def _heatmap(pitch: Any, axes: Any, x: list[float], y: list[float]) -> int:
 
 
 # --- Tracked players (trajectories in metres) ------------------------------------------------------
-KIT_COLOURS = {
-    "black": "#212121",
-    "dark grey": "#616161",
-    "light grey": "#cfd8dc",
-    "white": "#fafafa",
-    "red": "#e53935",
-    "orange": "#fb8c00",
-    "yellow": "#fdd835",
-    "green": "#76ff03",
-    "cyan": "#18ffff",
-    "blue": "#2979ff",
-    "purple": "#aa00ff",
-    "pink": "#ff4081",
-}
-"""A colour for each kit colour name the team classifier gives (`infrastructure/vision/teams.py`),
-bright enough to show on the grass; "light X" / "dark X" (two teams of one hue) are X lightened or
-darkened."""
 OTHER_COLOUR = "#b0bec5"
 """Goalkeepers, referees ("other") and people whose kit was never seen: drawn hollow or dashed."""
 OUTLINE_COLOUR = "#10161f"
@@ -256,18 +240,11 @@ MAX_LABELLED_TRACKS = 40
 
 def team_colour(team: str | None) -> str:
     """The colour a team (a kit colour's name) is drawn in; OTHER_COLOUR for "other" and unknown."""
-    if team in KIT_COLOURS:
-        return KIT_COLOURS[team]
-    for shade, towards in (("light ", 255), ("dark ", 0)):
-        base = (team or "").removeprefix(shade)
-        if team and team.startswith(shade) and base in KIT_COLOURS:
-            channels = [int(KIT_COLOURS[base][i : i + 2], 16) for i in (1, 3, 5)]
-            return "#" + "".join(f"{round(c + (towards - c) * 0.45):02x}" for c in channels)
-    return OTHER_COLOUR
+    return kit_hex(team) or OTHER_COLOUR
 
 
 def _seen_as(team: str | None) -> bool:
-    return team in KIT_COLOURS or team_colour(team) != OTHER_COLOUR
+    return kit_hex(team) is not None
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,7 @@ from pitchlens.domain.sessions import (
     HighlightSession,
     SessionClip,
 )
+from pitchlens.domain.teams import kit_hex
 from pitchlens.infrastructure.http.dependencies import Wired
 from pitchlens.infrastructure.http.schemas import UploadPlanView
 from pitchlens.infrastructure.storage.s3 import storage_errors
@@ -198,6 +199,11 @@ class PlayerView(BaseModel):
     team: str | None = Field(
         description='Team by kit colour ("white", "green" ...), "other" (goalkeepers, referees), or null'
     )
+    team_colour: str | None = Field(
+        default=None,
+        description="The colour the team's name stands for, as pictures and minimaps draw it (#rrggbb); "
+        'null for "other" and unknown kits',
+    )
 
     @classmethod
     def of(cls, player: FollowablePlayer) -> PlayerView:
@@ -209,6 +215,7 @@ class PlayerView(BaseModel):
             confidence=player.confidence,
             on_pitch=player.on_pitch,
             team=player.team,
+            team_colour=kit_hex(player.team),
         )
 
 

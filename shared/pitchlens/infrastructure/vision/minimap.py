@@ -20,7 +20,7 @@ import numpy as np
 
 from pitchlens.domain import pitch as model
 from pitchlens.domain.rendering import PitchPositions
-from pitchlens.domain.teams import OTHER
+from pitchlens.domain.teams import kit_rgb
 from pitchlens.infrastructure.vision.indicators import (
     ACCENT_RGB,
     OUTLINE_RGB,
@@ -47,45 +47,15 @@ FOLLOWED_SCALE = 1.7
 NOT_CALIBRATED = "not calibrated"
 NOTE_OPACITY = 0.8
 """The dark label under the note."""
-TEAM_RGB: dict[str, tuple[int, int, int]] = {
-    "white": (250, 250, 250),
-    "light grey": (196, 196, 196),
-    "dark grey": (84, 84, 84),
-    "black": (20, 20, 20),
-    "red": (222, 38, 38),
-    "orange": (246, 138, 28),
-    "yellow": (240, 224, 40),
-    "green": (90, 214, 96),
-    "cyan": (40, 206, 222),
-    "blue": (36, 92, 226),
-    "purple": (146, 64, 206),
-    "pink": (244, 120, 184),
-}
-"""Dot colours of the kit names `KitColourTeams` gives teams ("light X" / "dark X": X lightened or
-darkened when both kits share a colour)."""
 OTHER_RGB = (140, 140, 140)
 """Goalkeepers, referees (`other`) and people whose kit was not seen: grey."""
-_SHADE = 0.45
 _SHIFT = 4
 _ONE = 1 << _SHIFT
 
 
 def team_rgb(team: str | None) -> tuple[int, int, int]:
-    """The dot colour of a team name (a kit colour's name), grey for `other` and the unknown."""
-    if team is None or team == OTHER:
-        return OTHER_RGB
-    if team in TEAM_RGB:
-        return TEAM_RGB[team]
-    shade, _, base = team.partition(" ")
-    if base in TEAM_RGB and shade in ("light", "dark"):
-        towards = 255 if shade == "light" else 0
-        r, g, b = TEAM_RGB[base]
-        return (
-            round(r + (towards - r) * _SHADE),
-            round(g + (towards - g) * _SHADE),
-            round(b + (towards - b) * _SHADE),
-        )
-    return OTHER_RGB
+    """The dot colour of a team name (`domain/teams.py` kit_rgb), grey for `other` and the unknown."""
+    return kit_rgb(team) or OTHER_RGB
 
 
 def _bgr(rgb: tuple[int, int, int]) -> tuple[int, int, int]:

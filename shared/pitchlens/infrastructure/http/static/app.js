@@ -580,7 +580,7 @@ function renderPlayers() {
     name.className = "team-name";
     const swatch = document.createElement("i");
     swatch.className = "team-swatch";
-    swatch.style.background = TEAM_SWATCHES[team.replace(/^(light|dark) /, "")] || "transparent";
+    swatch.style.background = members[0].team_colour || "transparent"; // as the server's pictures draw it
     name.append(swatch, label);
     group.append(name, ...members.map(chip));
     return group;
@@ -612,13 +612,6 @@ function renderPlayers() {
 }
 
 // --- Players by team ------------------------------------------------------------------------
-// The kit colour names the server gives (infrastructure/vision/teams.py), as on its pictures.
-const TEAM_SWATCHES = {
-  black: "#212121", "dark grey": "#616161", "light grey": "#cfd8dc", white: "#fafafa", red: "#e53935",
-  orange: "#fb8c00", yellow: "#fdd835", green: "#76ff03", cyan: "#18ffff", blue: "#2979ff",
-  purple: "#aa00ff", pink: "#ff4081",
-};
-
 /** [team, players] pairs: one per kit colour name (alphabetical), then "other" (goalkeepers,
  * referees), then "" (kit never seen; the only group of a clip whose people were not placed). */
 function teamGroups(players) {
