@@ -368,10 +368,13 @@ class FakeTeams(TeamClassifier):
 
 
 class StillCamera(PitchCamera):
-    """A camera that never moves, with no cuts and no pitch lines to re-anchor on."""
+    """A camera that never moves, with no cuts and no pitch lines to re-anchor on; its frames are
+    `SIZE` (width, height)."""
+
+    SIZE = (64, 36)
 
     def observe(self, frame_index: int, image: Any, boxes: Sequence[Sequence[float]]) -> CameraView:
-        return CameraView(frame_index, 64, 36, Homography.identity(), None)
+        return CameraView(frame_index, *self.SIZE, Homography.identity(), None)
 
     def cuts(self) -> list[int]:
         return []

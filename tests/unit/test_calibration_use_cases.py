@@ -4,7 +4,6 @@ fakes: bad points refused before anything is stored, good ones place the clip's 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -19,6 +18,7 @@ from pitchlens.domain.pitch import LANDMARKS, Homography, InvalidCalibration
 from pitchlens.domain.rendering import ClipNotReady
 from pitchlens.domain.vision import Clip, ClipStatus, FrameTracks, VideoInfo
 from pitchlens.runtime.cli.video import parse_point
+from tests.fakes import vision as fakes
 from tests.fakes.adapters import FakeClock, FakeDatabase, FakeObjectStorage, FakePublisher, FakeUnitOfWork
 from tests.fakes.vision import FakePitchArea, FakeTeams, FakeTrajectoryStore, FakeVideoReader, FakeVideoStore
 
@@ -38,20 +38,10 @@ GOOD = marked("centre_spot", "centre_circle_far", "box_left_near", "penalty_spot
 [SHIFTED] = marked("box_right_near")
 
 
-class StillCamera(PitchCamera):
-    """A camera that never moves, with no cuts and no lines to re-anchor on."""
+class StillCamera(fakes.StillCamera):
+    """The fakes' still camera over the 1280 x 720 frames of the broadcast-like view."""
 
-    def observe(self, frame_index: int, image: Any, boxes: Sequence[Sequence[float]]) -> CameraView:
-        return CameraView(frame_index, 1280, 720, Homography.identity(), None)
-
-    def cuts(self) -> list[int]:
-        return []
-
-    def reanchor(self, view: CameraView, guess: Homography) -> Homography | None:
-        return None
-
-    def calibrate(self, view: CameraView) -> Homography | None:
-        return None
+    SIZE = (1280, 720)
 
 
 @pytest.fixture
@@ -143,18 +133,7 @@ def test_a_clip_calibrated_automatically_gets_metres_in_every_shot_its_lines_fit
     [(message, _, key)] = publisher.sent
     assert isinstance(message, CalibrationRequested) and message.automatic and message.points == ()
     assert job.source == "automatic"
-    storage = FakeObjectStorage()
-    storage.put("videos", "m1/clip.mp4", str(FRAMES).encode())
-    placer = PlayerPlacer(FakePitchArea(), SeesThePitch, FakeTeams)
-    ClipCalibrator(
-        lambda: FakeUnitOfWork(database),
-        FakeVideoStore(storage),
-        FakeVideoReader(),
-        trajectories,
-        placer,
-        FakeClock(),
-        1000,
-    ).execute(message, Delivery("corr", key, 1, 3))
+    calibrator(database, trajectories, camera=SeesThePitch).execute(message, Delivery("corr", key, 1, 3))
 
     done = database.jobs[job.job_id]
     assert done.status is JobStatus.SUCCEEDED and done.outputs["placed_frames"] == f"0-{FRAMES - 1}"
@@ -208,10 +187,15 @@ def test_a_calibrated_clip_gets_its_people_in_metres_in_the_match_frame(database
         assert list(frame.teams or []) == ["white", "green"]
 
 
-def calibrator(database: FakeDatabase, trajectories: FakeTrajectoryStore, max_frames: int) -> ClipCalibrator:
+def calibrator(
+    database: FakeDatabase,
+    trajectories: FakeTrajectoryStore,
+    max_frames: int = 1000,
+    camera: type[PitchCamera] = StillCamera,
+) -> ClipCalibrator:
     storage = FakeObjectStorage()
     storage.put("videos", "m1/clip.mp4", str(FRAMES).encode())
-    placer = PlayerPlacer(FakePitchArea(), StillCamera, FakeTeams, automatic_calibration=False)
+    placer = PlayerPlacer(FakePitchArea(), camera, FakeTeams, automatic_calibration=False)
     return ClipCalibrator(
         lambda: FakeUnitOfWork(database),
         FakeVideoStore(storage),

@@ -596,22 +596,20 @@ class S3TrajectoryStore(TrajectoryStore):
     def pitch_reason(self, uri: str) -> str | None:
         """The TrajectoryStore port: why the clip's trajectories at `uri` have no pitch coordinates
         (None: they have some, or the file predates version 2), from the file's footer alone."""
-        try:
-            metadata = self._ranged(uri).file.metadata.metadata or {}
-        except pa.ArrowInvalid as error:
-            raise InvalidTrackingData(f"{uri} is not a trajectory file: {error}") from error
-        reason = metadata.get(PITCH_REASON_KEY.encode())
-        return reason.decode() if reason else None
+        return self._footer_value(uri, PITCH_REASON_KEY)
 
     def pitch_source(self, uri: str) -> str | None:
         """Where the pitch coordinates of the clip's trajectories at `uri` come from (`manual`,
         `automatic`, or per shot); None when they have none. From the file's footer alone."""
+        return self._footer_value(uri, PITCH_SOURCE_KEY)
+
+    def _footer_value(self, uri: str, key: str) -> str | None:
         try:
             metadata = self._ranged(uri).file.metadata.metadata or {}
         except pa.ArrowInvalid as error:
             raise InvalidTrackingData(f"{uri} is not a trajectory file: {error}") from error
-        source = metadata.get(PITCH_SOURCE_KEY.encode())
-        return source.decode() if source else None
+        value = metadata.get(key.encode())
+        return value.decode() if value else None
 
     def _ranged(self, uri: str) -> _RangedParquet:
         """The Parquet file at `uri`, its footer read (by range requests)."""
