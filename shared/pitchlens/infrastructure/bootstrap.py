@@ -354,18 +354,8 @@ class Container:
         from pitchlens.infrastructure.vision.teams import KitColourTeams
 
         automatic = self.settings.automatic_calibration
-        camera = self._pitch_camera() if automatic else functools.partial(BroadcastPitchCamera, lines=False)
+        camera = _line_fitting_camera() if automatic else functools.partial(BroadcastPitchCamera, lines=False)
         return PlayerPlacer(self.pitch_area, camera, KitColourTeams, automatic_calibration=automatic)
-
-    def _pitch_camera(self) -> Callable[[], PitchCamera]:
-        """A camera that keeps the pitch lines, and fits the line model to them when a shot has no
-        manual calibration (`automatic_calibration`)."""
-        from pitchlens.infrastructure.vision.auto_calibration import calibrate_from_lines
-        from pitchlens.infrastructure.vision.camera import BroadcastPitchCamera
-
-        if self.settings.automatic_calibration:
-            return functools.partial(BroadcastPitchCamera, calibrator=calibrate_from_lines)
-        return BroadcastPitchCamera
 
     @functools.cached_property
     def calibration_requester(self) -> CalibrationRequester:
@@ -378,12 +368,11 @@ class Container:
         """A calibrated clip placed again with the pitch lines (re-anchoring): the manual anchor's
         shot from it; asked for automatic calibration, every shot from its own lines (the fit is
         there whatever `automatic_calibration` says: that setting is about tracking)."""
-        from pitchlens.infrastructure.vision.auto_calibration import calibrate_from_lines
-        from pitchlens.infrastructure.vision.camera import BroadcastPitchCamera
         from pitchlens.infrastructure.vision.teams import KitColourTeams
 
-        camera = functools.partial(BroadcastPitchCamera, calibrator=calibrate_from_lines)
-        placer = PlayerPlacer(self.pitch_area, camera, KitColourTeams, automatic_calibration=True)
+        placer = PlayerPlacer(
+            self.pitch_area, _line_fitting_camera(), KitColourTeams, automatic_calibration=True
+        )
         return ClipCalibrator(
             self.unit_of_work,
             self.videos,
@@ -549,3 +538,12 @@ def container() -> Container:
 def reset() -> None:
     """Forget the process-wide container (after the environment changed)."""
     container.cache_clear()
+
+
+def _line_fitting_camera() -> Callable[[], PitchCamera]:
+    """A camera that keeps the pitch lines (re-anchoring on them) and fits the line model to them
+    in a shot with no manual calibration."""
+    from pitchlens.infrastructure.vision.auto_calibration import calibrate_from_lines
+    from pitchlens.infrastructure.vision.camera import BroadcastPitchCamera
+
+    return functools.partial(BroadcastPitchCamera, calibrator=calibrate_from_lines)
