@@ -6,7 +6,10 @@ tracks an AVX2-only CPU would produce can only be computed in a process started 
 `ONEDNN_MAX_CPU_ISA=AVX2`. Quality tests run the same ranges under several instruction sets this
 way and assert their thresholds under each.
 
-    python -m tests.clip_tracks OUT.json SHARED_DATA TILES[:small] CLIP:FIRST:LAST[/SECONDS] [...]
+    python -m tests.clip_tracks OUT.json SHARED_DATA CLIP:FIRST:LAST[/SECONDS] [...]
+
+The detector is the track function's (`YoloDetectionModel.for_tracking`: the `tracking_*` settings,
+PITCHLENS_TRACKING_* in the environment), with the shared model on the CPU.
 
 writes {"CLIP:FIRST:LAST": [[frame_index, track_ids, boxes, confidences], ...], ...}; float32
 values survive JSON exactly (each is a double with a short repr).
@@ -20,6 +23,7 @@ not detected again: the segments see the same detections, so a difference is the
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -42,11 +46,6 @@ TIMEOUT_S = 1200
 (the follow tests' own timeout is 1200 s too)."""
 DATA = REPO_ROOT / "tests" / "data"
 
-TILES = "{tracking_tiles}:{tracking_tiles_where}".format_map(
-    {name: field.default for name, field in Settings.model_fields.items()}
-)
-"""Detector tiles as the track function runs them by default (PITCHLENS_TRACKING_TILES=2 and
-PITCHLENS_TRACKING_TILES_WHERE): the wide DFL shot needs tiles for its 10-30 px players."""
 INSTRUCTION_SETS = {"native": None, "AVX2": "AVX2"}
 """oneDNN instruction-set caps the quality is asserted under (None: the CPU's own)."""
 SEGMENT_SECONDS = (2.5, 3.0)
@@ -74,15 +73,15 @@ def model_dir(shared_data: Path) -> Path:
 
 
 def tracks_in_child(
-    shared_data: Path, specs: list[str], tiles: int | str, isa: str | None, out: Path
+    shared_data: Path, specs: list[str], isa: str | None, out: Path
 ) -> dict[str, list[FrameTracks]]:
     """Tracks of each `CLIP:FIRST:LAST[/SECONDS]` spec, computed by a child process under oneDNN's
-    `isa` (None: whatever the CPU offers); `tiles` N or "N:small" (tiles only where people are small)."""
+    `isa` (None: whatever the CPU offers)."""
     env = {**os.environ, "YOLO_OFFLINE": "1"}
     env.pop("ONEDNN_MAX_CPU_ISA", None)
     if isa is not None:
         env["ONEDNN_MAX_CPU_ISA"] = isa
-    command = [sys.executable, "-m", "tests.clip_tracks", str(out), str(shared_data), str(tiles), *specs]
+    command = [sys.executable, "-m", "tests.clip_tracks", str(out), str(shared_data), *specs]
     done = subprocess.run(
         command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=TIMEOUT_S, check=False
     )
@@ -94,34 +93,37 @@ def tracks_in_child(
 
 
 class RememberedDetections(DetectionModel):
-    """The model's detections, each frame's detected once per process (by clip and frame index)."""
+    """The model's detections, each frame's detected once per process (by clip and frame index).
+    `step` is the reader's: a batch's images are frames `first_index`, `first_index + step`, ...
+    (the model numbers them consecutively, as `track_frames` expects)."""
 
     def __init__(self, model: DetectionModel) -> None:
         self.model = model
         self.clip = ""
+        self.step = 1
         self.seen: dict[tuple[str, int], FrameDetections] = {}
 
     def detect(self, images: Sequence[Any], first_index: int = 0) -> list[FrameDetections]:
-        wanted = range(first_index, first_index + len(images))
+        wanted = range(first_index, first_index + len(images) * self.step, self.step)
         if any((self.clip, index) not in self.seen for index in wanted):
-            for found in self.model.detect(images, first_index):
-                self.seen[(self.clip, found.frame_index)] = found
-        return [self.seen[(self.clip, index)] for index in wanted]
+            for index, found in zip(wanted, self.model.detect(images, first_index), strict=True):
+                self.seen[(self.clip, index)] = found
+        return [
+            dataclasses.replace(self.seen[(self.clip, index)], frame_index=first_index + offset)
+            for offset, index in enumerate(wanted)
+        ]
 
     def frame_size(self, width: int, height: int) -> tuple[int, int]:
         return self.model.frame_size(width, height)
 
 
-def _track(
-    shared_data: Path, tiles: int, tiles_where: str, specs: list[str]
-) -> dict[str, list[list[object]]]:
+def _track(shared_data: Path, specs: list[str]) -> dict[str, list[list[object]]]:
     from pitchlens.infrastructure.vision.detection import YoloDetectionModel
     from pitchlens.infrastructure.vision.video import PyAVVideoReader
 
     reader = PyAVVideoReader()
-    detector = RememberedDetections(
-        YoloDetectionModel(str(model_dir(shared_data)), device="cpu", tiles=tiles, tiles_where=tiles_where)
-    )
+    settings = Settings(model=str(model_dir(shared_data)), device="cpu")
+    detector = RememberedDetections(YoloDetectionModel.for_tracking(settings))
     found: dict[str, list[list[object]]] = {}
     for spec in specs:
         clip, first, last = spec.partition("/")[0].rsplit(":", 2)
@@ -162,6 +164,8 @@ def track_as_shipped(
     from pitchlens.infrastructure.vision.tracking import create_tracker
 
     step = tracking_step(fps, Settings().tracking_max_fps or None)
+    if isinstance(detector, RememberedDetections):
+        detector.step = step
     width, height = reader.frame_size(path)
     size = detector.frame_size(width, height)
     frames = reader.frames(path, span, step=step, size=None if size == (width, height) else size)
@@ -191,6 +195,5 @@ def _track_split(
 
 
 if __name__ == "__main__":
-    out, shared, tiles, *wanted = sys.argv[1:]
-    count, _, where = tiles.partition(":")
-    Path(out).write_text(json.dumps(_track(Path(shared), int(count), where or "always", wanted)))
+    out, shared, *wanted = sys.argv[1:]
+    Path(out).write_text(json.dumps(_track(Path(shared), wanted)))

@@ -39,6 +39,8 @@ ROUNDS = 3
 UHD_SOURCE = "dfl_08fd33_4_848x478.mp4"
 UHD_EXCERPT_S = 3.0
 """The levers are compared on this many seconds of the 4K clip (180 frames), each once."""
+PREVIOUS_DEFAULT = {"tiles": 2, "input_size": 640, "tiles_where": "always"}
+"""The track function's views until December 2026: 2 tiles + the whole frame, at 640 px."""
 UHD_TRACK_TARGET_S = 120.0
 """The seed's preview: <= 2 min end to end (tracking here, the preview render in Rendering)."""
 
@@ -46,22 +48,24 @@ UHD_TRACK_TARGET_S = 120.0
 def _ours(
     clip: str,
     model: str,
-    tiles: int = 1,
     *,
+    tiles: int = 1,
+    input_size: int | None = None,
     max_fps: float | None = None,
     shrink: bool = False,
     seconds: float | None = None,
     tiles_where: str = "always",
 ) -> dict[str, float]:
     """The track function's loop over `clip` (its first `seconds`), reading it as SegmentTracker
-    does: at tracking_step(fps, `max_fps`), decoded at the model's frame_size with `shrink`."""
+    does: at tracking_step(fps, `max_fps`), decoded at the model's frame_size with `shrink`; the
+    detector's `tiles` views at `input_size` (None: the model's 640)."""
     from pitchlens.application.clip_tracker import track_frames
     from pitchlens.domain.frame_sampling import tracking_step
     from pitchlens.infrastructure.vision.detection import YoloDetectionModel
     from pitchlens.infrastructure.vision.tracking import create_tracker
     from pitchlens.infrastructure.vision.video import PyAVVideoReader
 
-    detector = YoloDetectionModel(model, tiles=tiles, tiles_where=tiles_where)
+    detector = YoloDetectionModel(model, tiles=tiles, tiles_where=tiles_where, input_size=input_size)
     reader = PyAVVideoReader()
     width, height = reader.frame_size(clip)
     size = detector.frame_size(width, height) if shrink else (width, height)
@@ -117,7 +121,7 @@ def _peak_rss_mb() -> float:
 
 
 def _in_subprocess(kind: str, clip: Path, model: Path, **options: Any) -> dict[str, float]:
-    """`kind` ("ours", "ours-tiles-N" or "baseline") in a fresh process; `options` go to `_ours`."""
+    """`kind` ("ours" or "baseline") in a fresh process; `options` go to `_ours`."""
     env = {**os.environ, "YOLO_OFFLINE": "1", "PYTHONWARNINGS": "ignore"}
     result = subprocess.run(
         [sys.executable, "-m", "tests.benchmarks.vision", kind, str(clip), str(model), json.dumps(options)],
@@ -134,9 +138,16 @@ def run(shared: Path) -> list[Row]:
     from pitchlens.infrastructure.settings import Settings
 
     defaults = {name: field.default for name, field in Settings.model_fields.items()}
-    tracking_tiles, max_fps = defaults["tracking_tiles"], defaults["tracking_max_fps"]
-    shipped = {"max_fps": max_fps, "shrink": True, "tiles_where": defaults["tracking_tiles_where"]}
-    where_label = "only where people are small" if shipped["tiles_where"] == "small" else "on every frame"
+    shipped = {
+        "tiles": defaults["tracking_tiles"],
+        "input_size": defaults["tracking_input_size"],
+        "max_fps": defaults["tracking_max_fps"],
+        "shrink": True,
+        "tiles_where": defaults["tracking_tiles_where"],
+    }
+    shipped_label = (
+        f"{_views_label(shipped)}, <= {shipped['max_fps']:g} frames/s, decoded at the network's size"
+    )
     model = shared / "models" / "yolo11n_int8_openvino_model"
     rows: list[Row] = []
     ours_by_clip = {}
@@ -168,20 +179,19 @@ def run(shared: Path) -> list[Row]:
         # (the steadier ratio when other work shares the cores).
         baseline_cpu = statistics.median(run["cpu_s"] for run in baseline_runs)
         variants = {
-            f"the track function as shipped ({tracking_tiles} tiles {where_label}, <= {max_fps:g} "
-            "frames/s, decoded at the network's size)": shipped,
-            f"the previous default ({tracking_tiles} tiles + whole frame on every frame, "
-            "full-size decode)": {},
-            f"{tracking_tiles} tiles only where people are small (PITCHLENS_TRACKING_TILES_WHERE=small), "
-            "otherwise as shipped": {**shipped, "tiles_where": "small"},
+            f"the track function as shipped ({shipped_label})": shipped,
+            f"the previous default ({_views_label(PREVIOUS_DEFAULT)}, every frame, full-size decode)": (
+                PREVIOUS_DEFAULT
+            ),
+            f"{_views_label(PREVIOUS_DEFAULT)}, otherwise as shipped": {**shipped, **PREVIOUS_DEFAULT},
         }
         for label, options in variants.items():
-            tiled = _in_subprocess(f"ours-tiles-{tracking_tiles}", clip, model, **options)
+            tiled = _in_subprocess("ours", clip, model, **options)
             tiled_fps = tiled["frames"] / tiled["seconds"]
             rows.append(
                 (
                     f"  {label}, one run; people tracked per frame (median): {tiled['people']:.0f} vs "
-                    f"{ours['people']:.0f} whole-frame",
+                    f"{ours['people']:.0f} whole frame at 640",
                     f"{tiled_fps:.1f} frames/s ({tiled['cpu_s']:.0f} CPU-s)",
                     f"{baseline_fps:.1f} frames/s ({baseline_cpu:.0f} CPU-s)",
                     f"{tiled_fps / baseline_fps:.2f}x ({baseline_cpu / tiled['cpu_s']:.2f}x CPU)",
@@ -198,29 +208,38 @@ def run(shared: Path) -> list[Row]:
             "<= 1.2x",
         )
     )
-    rows += _detection_quality(shared, model)
-    rows += _uhd_rows(shared, model, tracking_tiles, shipped)
+    rows += _detection_quality(shared, model, shipped)
+    rows += _uhd_rows(shared, model, shipped, shipped_label)
     return rows
 
 
-def _uhd_rows(shared: Path, model: Path, tiles: int, shipped: dict[str, Any]) -> list[Row]:
+def _views_label(options: dict[str, Any]) -> str:
+    """What the detector sees of a frame: "one view at 1152 px" or "2 tiles + whole frame at 640 px"."""
+    size = options.get("input_size") or 640
+    if options.get("tiles", 1) == 1:
+        return f"the whole frame in one view at {size} px"
+    where = " where people are small" if options.get("tiles_where") == "small" else ""
+    return f"{options['tiles']} tiles{where} + whole frame at {size} px"
+
+
+def _uhd_rows(shared: Path, model: Path, shipped: dict[str, Any], shipped_label: str) -> list[Row]:
     """The 4K60 preview clip through the track function as shipped, and its levers side by side."""
     import tempfile
 
     from pitchlens.infrastructure.video_editing import find_ffmpeg
     from tests.benchmarks.rendering import UHD_FPS, UHD_SECONDS, UHD_SIZE, make_uhd_clip
 
-    max_fps, where = shipped["max_fps"], shipped["tiles_where"]
+    views = {name: shipped[name] for name in ("tiles", "input_size", "tiles_where")}
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="pitchlens-bench-vision-") as tmp:
         clip = Path(tmp) / f"dfl_{UHD_SIZE[0]}x{UHD_SIZE[1]}_{UHD_FPS}fps_{UHD_SECONDS}s.mp4"
         make_uhd_clip(find_ffmpeg(), shared / "data" / "video" / UHD_SOURCE, clip)
         label = f"{UHD_SECONDS} s {UHD_SIZE[0]}x{UHD_SIZE[1]} {UHD_FPS} fps clip made from {UHD_SOURCE}"
-        whole = _in_subprocess(f"ours-tiles-{tiles}", clip, model, **shipped)
+        whole = _in_subprocess("ours", clip, model, **shipped)
         rows.append(
             (
-                f"track function as shipped ({tiles} tiles ({where}), <= {max_fps:g} frames/s tracked, "
-                f"decoded at the network's size), {label} ({int(whole['frames'])} frames), one run",
+                f"track function as shipped ({shipped_label}), {label} ({int(whole['frames'])} frames), "
+                "one run",
                 f"{whole['seconds']:.0f} s ({whole['frames'] / whole['seconds']:.1f} frames/s; "
                 f"{whole['cpu_s']:.0f} CPU-s; peak RSS {whole['peak_rss_mb']:.0f} MB)",
                 "-",
@@ -228,14 +247,14 @@ def _uhd_rows(shared: Path, model: Path, tiles: int, shipped: dict[str, Any]) ->
                 f"<= {UHD_TRACK_TARGET_S:.0f} s with the preview render (Rendering)",
             )
         )
-        levers = {  # all with the shipped tile mode, so each row isolates its lever
-            "neither (every frame, full 4K frames converted)": {"tiles_where": where},
-            "tracking at <= 30 frames/s, the rest interpolated": {"max_fps": max_fps, "tiles_where": where},
-            "decoded at the network's size": {"shrink": True, "tiles_where": where},
+        levers = {  # all with the shipped views, so each row isolates its lever
+            "neither (every frame, full 4K frames converted)": views,
+            "tracking at <= 30 frames/s, the rest interpolated": {**views, "max_fps": shipped["max_fps"]},
+            "decoded at the network's size": {**views, "shrink": True},
             "both (as shipped)": shipped,
         }
         runs = {
-            name: _in_subprocess(f"ours-tiles-{tiles}", clip, model, seconds=UHD_EXCERPT_S, **options)
+            name: _in_subprocess("ours", clip, model, seconds=UHD_EXCERPT_S, **options)
             for name, options in levers.items()
         }
         base = runs["neither (every frame, full 4K frames converted)"]
@@ -260,7 +279,10 @@ def _median_run(runs: list[dict[str, float]]) -> dict[str, float]:
     return {"frames": runs[0]["frames"], "seconds": statistics.median(run["seconds"] for run in runs)}
 
 
-def _detection_quality(shared: Path, model: Path) -> list[Row]:
+def _detection_quality(shared: Path, model: Path, shipped: dict[str, Any]) -> list[Row]:
+    """detection_gt as Roboflow exported it (1280 x 1280, stretched from 16:9) and unstretched to
+    1152 x 648 (how the track function decodes a 1080p frame): the detection frame's sliced
+    default, the tracking default, and the whole frame at 640 as `model.track` sees it."""
     from pitchlens.infrastructure.vision.detection import (
         DEFAULT_CONFIDENCE,
         DEFAULT_TILES,
@@ -269,21 +291,33 @@ def _detection_quality(shared: Path, model: Path) -> list[Row]:
     from pitchlens.infrastructure.vision.detection_evaluation import evaluate_detection
 
     folder = shared / "data" / "detection_gt" / "football-players-detection-1" / "valid"
-    sliced = evaluate_detection(
-        YoloDetectionModel(str(model), tiles=DEFAULT_TILES, confidence=DEFAULT_CONFIDENCE), folder
+    sliced = YoloDetectionModel(str(model), tiles=DEFAULT_TILES, confidence=DEFAULT_CONFIDENCE)
+    tracking = YoloDetectionModel(
+        str(model), tiles=shipped["tiles"], input_size=shipped["input_size"], confidence=DEFAULT_CONFIDENCE
     )
-    whole = evaluate_detection(YoloDetectionModel(str(model), tiles=1, confidence=0.25), folder)
-    return [
-        (
-            f"person detection on detection_gt (tiles={DEFAULT_TILES}, conf {DEFAULT_CONFIDENCE})",
-            f"recall {sliced.recall:.3f}, precision {sliced.precision:.3f}, "
-            f"{sliced.ms_per_frame:.0f} ms/frame",
-            f"recall {whole.recall:.3f}, precision {whole.precision:.3f}, {whole.ms_per_frame:.0f} ms/frame "
-            "(whole frame, conf 0.25)",
-            f"{sliced.ms_per_frame / whole.ms_per_frame:.1f}x the time",
-            "recall >= 0.80 at precision >= 0.75",
-        )
-    ]
+    whole = YoloDetectionModel(str(model), tiles=1, confidence=0.25)
+    rows: list[Row] = []
+    for frames, resize in (("as exported, 1280x1280", None), ("unstretched to 1152x648", (1152, 648))):
+        scores = [
+            evaluate_detection(detector, folder, resize=resize) for detector in (sliced, tracking, whole)
+        ]
+        baseline = scores[2]
+        for label, score in (
+            (f"tiles={DEFAULT_TILES} + whole frame at 640 (the detection frame)", scores[0]),
+            (f"{_views_label(shipped)} (the tracking default)", scores[1]),
+        ):
+            rows.append(
+                (
+                    f"person detection on detection_gt ({frames}), {label}, conf {DEFAULT_CONFIDENCE}",
+                    f"recall {score.recall:.3f}, precision {score.precision:.3f}, "
+                    f"{score.ms_per_frame:.0f} ms/frame",
+                    f"recall {baseline.recall:.3f}, precision {baseline.precision:.3f}, "
+                    f"{baseline.ms_per_frame:.0f} ms/frame (whole frame at 640, conf 0.25)",
+                    f"{score.ms_per_frame / baseline.ms_per_frame:.1f}x the time",
+                    "recall >= 0.80 at precision >= 0.75",
+                )
+            )
+    return rows
 
 
 if __name__ == "__main__":
@@ -291,6 +325,5 @@ if __name__ == "__main__":
     options = json.loads(sys.argv[4]) if len(sys.argv) > 4 else {}
     if kind == "baseline":
         print(json.dumps(_baseline(clip_path, model_path)))
-    else:  # "ours" or "ours-tiles-N"
-        tiles = int(kind.rpartition("-")[2]) if "tiles" in kind else 1
-        print(json.dumps(_ours(clip_path, model_path, tiles, **options)))
+    else:
+        print(json.dumps(_ours(clip_path, model_path, **options)))

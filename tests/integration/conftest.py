@@ -15,7 +15,6 @@ from pitchlens.runtime.embedded.postgres import EmbeddedPostgres
 from tests.clip_tracks import (
     INSTRUCTION_SETS,
     SEGMENT_SECONDS,
-    TILES,
     TracksOf,
     model_dir,
     quality_ranges,
@@ -101,9 +100,7 @@ def clip_tracks(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> 
         spec = f"{clip}:{first}:{last}" + (f"/{seconds}" if seconds else "")
         if fresh or isa not in cache:
             out = tmp_path_factory.mktemp("tracks") / f"{isa}-{next(runs)}.json"
-            found = tracks_in_child(
-                shared_data, [spec] if fresh else specs, TILES, INSTRUCTION_SETS[isa], out
-            )
+            found = tracks_in_child(shared_data, [spec] if fresh else specs, INSTRUCTION_SETS[isa], out)
             if fresh:
                 return found[spec]
             cache[isa] = found

@@ -55,6 +55,7 @@ VISION_SETTINGS = (
     "detection_confidence",
     "detection_tiles",
     "tracking_tiles",
+    "tracking_input_size",
     "tracking_tiles_where",
     "tracking_max_fps",
     "detection_batch",

@@ -220,18 +220,16 @@ class Container:
 
     @functools.cached_property
     def tracking_model(self) -> DetectionModel:
-        """For every tracked frame of a clip: the whole frame plus `tracking_tiles` tiles (those
-        `tracking_tiles_where` keeps)."""
+        """For every tracked frame of a clip: the whole frame at `tracking_input_size`, plus
+        `tracking_tiles` tiles (those `tracking_tiles_where` keeps) where more than one."""
         from pitchlens.infrastructure.vision.detection import (
             CountedDetectionModel,
             DeferredDetectionModel,
             YoloDetectionModel,
         )
 
-        settings = self.settings.model_copy(update={"detection_tiles": self.settings.tracking_tiles})
-        model = DeferredDetectionModel(
-            lambda: YoloDetectionModel.from_settings(settings, settings.tracking_tiles_where), settings.model
-        )
+        settings = self.settings
+        model = DeferredDetectionModel(lambda: YoloDetectionModel.for_tracking(settings), settings.model)
         return CountedDetectionModel(model, "track")
 
     def tracker(self, fps: float) -> MultiObjectTracker:

@@ -246,7 +246,13 @@ class _OpenVinoRuntime:
     that cannot be reshaped keeps its own input size."""
 
     def __init__(
-        self, path: Path, device: str, confidence: float, batch: int, rectangular: bool = True
+        self,
+        path: Path,
+        device: str,
+        confidence: float,
+        batch: int,
+        rectangular: bool = True,
+        input_size: int | None = None,
     ) -> None:
         import openvino as ov
 
@@ -259,7 +265,7 @@ class _OpenVinoRuntime:
             shape = ov.PartialShape([-1, 3, -1, -1])
             model.reshape({model.input(0).get_any_name(): shape})
         self._native = (_static_or(shape[2], DEFAULT_INPUT_SIZE), _static_or(shape[3], DEFAULT_INPUT_SIZE))
-        self.input_size = max(self._native)
+        self.input_size = input_size or max(self._native)
         # Exports with a fixed batch (like ultralytics' OpenVINO INT8 export) cannot be reshaped:
         # their attention layers bake the batch into Reshape constants. Those are fed one view per
         # request, several requests in flight; a dynamic batch dimension gets `batch` views at once.
@@ -289,6 +295,7 @@ class _OpenVinoRuntime:
         except UnsupportedReshape as error:
             _log.warning("%s keeps its %dx%d input: %s", self._path, self._native[1], self._native[0], error)
             self._rectangular = False
+            self.input_size = max(self._native)
             return self._queue_for(self._native)
         steps = PrePostProcessor(model)
         steps.input().tensor().set_element_type(ov.Type.u8).set_layout(ov.Layout("NHWC")).set_color_format(
@@ -377,14 +384,16 @@ _EMPTY: tuple[Boxes, np.ndarray] = (np.zeros((0, 4), np.float32), np.zeros(0, np
 class _UltralyticsRuntime:
     """Any model ultralytics loads (`.pt` weights, names it downloads), predicting `batch` views a call."""
 
-    def __init__(self, model: str, device: str, confidence: float, batch: int) -> None:
+    def __init__(
+        self, model: str, device: str, confidence: float, batch: int, input_size: int | None = None
+    ) -> None:
         from pitchlens.infrastructure.vision.torchvision_compat import ensure_torchvision
 
         ensure_torchvision()
         from ultralytics import YOLO
 
         self._model = YOLO(model, task="detect")
-        self.input_size = DEFAULT_INPUT_SIZE
+        self.input_size = input_size or DEFAULT_INPUT_SIZE
         self._device = device
         self._confidence = confidence
         self._batch = batch
@@ -404,6 +413,7 @@ class _UltralyticsRuntime:
                 classes=[PERSON_CLASS_ID],
                 conf=self._confidence,
                 iou=VIEW_NMS_IOU,
+                imgsz=self.input_size,
                 device=self._device,
                 verbose=False,
                 **self._precision,
@@ -479,7 +489,9 @@ class YoloDetectionModel(DetectionModel):
     sliced inference over the whole frame plus `tiles` overlapping tiles along its longer side
     (`tiles_where="small"`: only the tiles where the whole frame shows small people, or none).
     `rectangular=False` letterboxes every view into the model's own (square) input, as ultralytics
-    does for static exports; OpenVINO models only (ultralytics' own runtime pads minimally)."""
+    does for static exports; OpenVINO models only (ultralytics' own runtime pads minimally).
+    `input_size` is the network input's longer side (None: the model's own, 640 for the YOLO11n
+    exports): 1152 sees a whole frame at the scale two 640 tiles see it, in one pass."""
 
     def __init__(
         self,
@@ -492,6 +504,7 @@ class YoloDetectionModel(DetectionModel):
         overlap: float = DEFAULT_OVERLAP,
         rectangular: bool = True,
         tiles_where: str = "always",
+        input_size: int | None = None,
     ) -> None:
         if not 0 < confidence < 1:
             raise ValueError(f"confidence must be in (0, 1), got {confidence}")
@@ -501,6 +514,8 @@ class YoloDetectionModel(DetectionModel):
             raise ValueError(f"overlap must be in [0, 0.5), got {overlap}")
         if tiles_where not in ("always", "small"):
             raise ValueError(f"tiles_where must be 'always' or 'small', got {tiles_where!r}")
+        if input_size is not None and (input_size < 32 or input_size % 32):
+            raise ValueError(f"input_size must be a multiple of 32, got {input_size}")
         self.tiles_where = tiles_where
         self.model = model
         self.confidence = confidence
@@ -514,11 +529,11 @@ class YoloDetectionModel(DetectionModel):
             path = _openvino_model_file(model)
             self.device = _openvino_device(device)
             self.runtime_name = "openvino"
-            self._runtime = _OpenVinoRuntime(path, self.device, confidence, batch, rectangular)
+            self._runtime = _OpenVinoRuntime(path, self.device, confidence, batch, rectangular, input_size)
         else:
             self.device = _torch_device(device)
             self.runtime_name = "ultralytics"
-            self._runtime = _UltralyticsRuntime(model, self.device, confidence, batch)
+            self._runtime = _UltralyticsRuntime(model, self.device, confidence, batch, input_size)
 
     @property
     def input_shapes(self) -> list[tuple[int, int]]:
@@ -526,14 +541,27 @@ class YoloDetectionModel(DetectionModel):
         return self._runtime.input_shapes
 
     @classmethod
-    def from_settings(cls, settings: Settings, tiles_where: str = "always") -> YoloDetectionModel:
+    def from_settings(cls, settings: Settings) -> YoloDetectionModel:
+        """The detection frame's detector (the `detection_*` settings)."""
         return cls(
             settings.model,
             device=settings.device,
             confidence=settings.detection_confidence,
             tiles=settings.detection_tiles,
             batch=settings.detection_batch,
-            tiles_where=tiles_where,
+        )
+
+    @classmethod
+    def for_tracking(cls, settings: Settings) -> YoloDetectionModel:
+        """The detector of every tracked frame (the `tracking_*` settings)."""
+        return cls(
+            settings.model,
+            device=settings.device,
+            confidence=settings.detection_confidence,
+            tiles=settings.tracking_tiles,
+            batch=settings.detection_batch,
+            tiles_where=settings.tracking_tiles_where,
+            input_size=settings.tracking_input_size,
         )
 
     def frame_size(self, width: int, height: int) -> tuple[int, int]:
