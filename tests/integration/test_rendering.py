@@ -111,6 +111,27 @@ def patch(image: np.ndarray, x: float, y: float, radius: int = 1) -> np.ndarray:
     )
 
 
+def test_a_60_fps_preview_counts_the_player_on_every_source_frame(
+    renderer: FfmpegIndicatorRenderer, tmp_path: Path
+) -> None:
+    """A 60 fps source previewed at 30 fps shows every other frame, but the counts are of source
+    frames: the player marked on all 100 where he is followed, lost on the other 20 (the job's
+    `marked_frames` + `lost_frames` = its `frames`; counting shown frames said 50 of 120)."""
+    source = tmp_path / "pitch-60fps.mp4"
+    width, height = SOURCE_SIZE
+    subprocess.run(
+        [find_ffmpeg(), "-nostdin", "-loglevel", "error", "-y",
+         "-f", "lavfi", "-i", f"color=c=0x3a7d2c:s={width}x{height}:r=60:d=2",
+         "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(source)],
+        check=True,
+    )  # fmt: skip
+    result = renderer.render(
+        str(source), str(tmp_path / "out.mp4"), followed(120), Indicator.CIRCLE, PRESETS["preview"]
+    )
+    assert (result.fps, result.frames, result.source_frames) == (30.0, 60, 120)
+    assert result.marked_frames == 120 - len(LOST)
+
+
 @pytest.mark.parametrize("indicator", list(Indicator))
 def test_the_indicator_is_drawn_at_the_player_and_absent_on_lost_frames(
     pitch_video: Path, renderer: FfmpegIndicatorRenderer, tmp_path: Path, indicator: Indicator

@@ -168,27 +168,29 @@ class FfmpegIndicatorRenderer(IndicatorRenderer):
         total: int,
         on_progress: ProgressCallback | None,
     ) -> tuple[int, int, int, int]:
-        """Decodes, draws and writes every output frame; (frames written, decoded, marked, with the
-        minimap showing metres). The minimap goes over the indicator (so the glow does not dim it)."""
+        """Decodes, draws and writes every output frame; (frames written, source frames decoded,
+        source frames marked, source frames with the minimap showing metres), counted on every
+        source frame, also those a lower output rate skips (a 60 fps clip previewed at 30 shows
+        every other one). The minimap goes over the indicator (so the glow does not dim it)."""
         width, height = size
         slot = 1 / float(out_fps)
         written = marked = decoded = mapped = 0
         minimap = None if positions is None else Minimap(width, height)
         for index, shown_s, next_s, frame in self._decode(source):
             decoded = index + 1
+            box = boxes.get(index)
+            here = None if positions is None else positions.get(index)
+            marked += box is not None
+            mapped += here is not None and here.calibrated
             repeats = _slots_until(written, slot, (shown_s + next_s) / 2)
             if repeats:
                 image = frame.reformat(width=width, height=height, format="yuv420p").to_ndarray()
                 image = np.ascontiguousarray(image)
                 planes = I420Frame(image, width, height)
-                box = boxes.get(index)
                 if box is not None:
                     draw_indicator(planes, _scaled(box, scale), indicator)
-                    marked += 1
-                if minimap is not None and positions is not None:
-                    shown = positions.get(index)
-                    minimap.draw(planes, shown)
-                    mapped += shown is not None and shown.calibrated
+                if minimap is not None:
+                    minimap.draw(planes, here)
                 data = image.data
                 for _ in range(repeats):
                     sink.write(data)
