@@ -12,7 +12,7 @@ N -c copy`, made in a temporary folder at run time, never committed), through th
   the CPU time 135,000 frames (90 minutes at 25 fps) would take at the measured rate.
 
 `make bench` runs the quick mode (CI-like, ~15-20 minutes on 2 busy cores: the 868 MB file uploaded, 20 s
-and 61 s videos tracked in 10-s segments with the whole frame at 640 px); PITCHLENS_BENCH_MATCH=full (or
+and 61 s videos tracked in 10-s segments with one tile per frame); PITCHLENS_BENCH_MATCH=full (or
 `make bench-match`) the issue's: a 6-minute and a 10-minute cut tracked in 60-s segments with the
 shipped default, which takes hours on 2 CPU cores. `python -m tests.benchmarks.match [--shared DIR]
 [--full] [--upload-loops N]` prints the table on its own.
@@ -173,29 +173,25 @@ def process_upload(stack: Stack, video: Path, wait_s: float = 3.0) -> Upload:
 
 @dataclass(frozen=True)
 class Config:
-    """What one run measures: the looped videos (loops of the 6.75 s clip), segment length, and the
-    detector's views (`tracking_input_size`; None: the shipped default)."""
+    """What one run measures: the looped videos (loops of the 6.75 s clip), segment length, tiles."""
 
     upload_loops: int
     short_loops: int
     long_loops: int
     segment_seconds: float
-    tracking_input_size: int | None
+    tracking_tiles: int | None  # None: the shipped default
 
     @staticmethod
     def quick() -> Config:
-        """CI-like: 20 s and 61 s videos in 10-s segments, the whole frame at 640 px (as `model.track`
-        sees it; the shipped 1152 px costs ~2x the CPU)."""
-        return Config(
-            upload_loops=800, short_loops=3, long_loops=9, segment_seconds=10, tracking_input_size=640
-        )
+        """CI-like: 20 s and 61 s videos in 10-s segments, one tile per frame."""
+        return Config(upload_loops=800, short_loops=3, long_loops=9, segment_seconds=10, tracking_tiles=1)
 
     @staticmethod
     def full() -> Config:
         """The issue's: the 90-minute file uploaded; a 6-minute vs a 10-minute cut tracked in 60-s
         segments with the shipped default (hours on 2 CPU cores; minutes on a GPU worker)."""
         return Config(
-            upload_loops=800, short_loops=54, long_loops=89, segment_seconds=60, tracking_input_size=None
+            upload_loops=800, short_loops=54, long_loops=89, segment_seconds=60, tracking_tiles=None
         )
 
 
@@ -216,17 +212,15 @@ class Tracking:
         return self.frames / self.wall_s
 
 
-def track_with_workers(
-    stack: Stack, video: Path, workers: int, logs: Path, input_size: int | None
-) -> Tracking:
+def track_with_workers(stack: Stack, video: Path, workers: int, logs: Path, tiles: int | None) -> Tracking:
     """`workers` processes of `pitchlens worker --functions track` take the video's segments: from
     its upload done to its job SUCCEEDED."""
     from pitchlens.runtime.cli.api_client import ApiClient
 
     env = {**stack.env, "PITCHLENS_LOG_LEVEL": "INFO", "PITCHLENS_LOG_FORMAT": "json"}
     env.pop("PITCHLENS_FUNCTIONS_DIR", None)  # the stack's, which leaves track out
-    if input_size is not None:
-        env["PITCHLENS_TRACKING_INPUT_SIZE"] = str(input_size)
+    if tiles is not None:
+        env["PITCHLENS_TRACKING_TILES"] = str(tiles)
     logs.mkdir(parents=True, exist_ok=True)
     processes, samplers = [], []
     for n in range(workers):
@@ -321,9 +315,9 @@ def run(shared: Path, *, full: bool | None = None, upload_loops: int | None = No
         settings["PITCHLENS_SEGMENT_SECONDS"] = str(config.segment_seconds)
         with embedded_stack(folder / "track", **settings) as stack:
             runs = [
-                track_with_workers(stack, short, 1, folder / "logs-short-1", config.tracking_input_size),
-                track_with_workers(stack, long, 1, folder / "logs-long-1", config.tracking_input_size),
-                track_with_workers(stack, long, 2, folder / "logs-long-2", config.tracking_input_size),
+                track_with_workers(stack, short, 1, folder / "logs-short-1", config.tracking_tiles),
+                track_with_workers(stack, long, 1, folder / "logs-long-1", config.tracking_tiles),
+                track_with_workers(stack, long, 2, folder / "logs-long-2", config.tracking_tiles),
             ]
     rows = upload_rows(upload) + tracking_rows(runs, config, quick)
     rows.append(
@@ -362,10 +356,8 @@ def upload_rows(upload: Upload) -> list[Row]:
 
 def tracking_rows(runs: list[Tracking], config: Config, quick: bool) -> list[Row]:
     short, long1, long2 = runs
-    views = (
-        f"whole frame at {config.tracking_input_size} px" if config.tracking_input_size else "shipped default"
-    )
-    how = f"{config.segment_seconds:g}-s segments, {views}" + (", quick" if quick else "")
+    tiles = config.tracking_tiles or "default"
+    how = f"{config.segment_seconds:g}-s segments, tiles {tiles}" + (", quick" if quick else "")
     rows: list[Row] = []
     for run in runs:
         rows.append(

@@ -82,17 +82,19 @@ class Settings(BaseSettings):
     """Sliced inference on the detection frame: tiles along the frame's longer side (the shorter
     side gets as many as keep tiles about square), plus the whole frame, merged with NMS. 1 = the
     whole frame only. Measured on detection_gt: 2 -> recall 0.86 / precision 0.78."""
-    tracking_tiles: int = 1
-    """Tiles for every tracked frame, as `detection_tiles` (each tile is one more inference per
-    frame). 1 by default: the whole frame in one pass at `tracking_input_size`."""
-    tracking_input_size: int = Field(default=1152, ge=32, multiple_of=32)
-    """The network input's longer side for every tracked frame (the model's own is 640). 1152
-    sees a frame at the scale two 640 tiles saw it (10-30 px players of a wide shot stay 20-40
-    network px) in one pass, with no tile border to cut a player in two and no second, shrunken
-    whole-frame view: on the wide DFL shot 26 people per frame against 24 with 2 tiles and 10 with
-    640 alone, detection_gt (unstretched to 1152 x 648, as the track function decodes 1080p) recall
-    0.855 against 0.815 with 2 tiles, ~1.5x less CPU than the tiles (README "Speed of the track
-    function on CPU"). 640 with `tracking_tiles=2` is the former default."""
+    tracking_tiles: int = 2
+    """The same for every frame of a clip during tracking (each tile costs a full inference). 2 by
+    default: on the wide DFL shot's first frames whole-frame inference alone tracks 6-7 people (sliced
+    detection finds 21), tiles track 19-23 (a player can only be followed if tracked), at about a
+    third of the frames per second (12.2 against 34.6 on 2 cores)."""
+    tracking_input_size: int = Field(default=640, ge=32, multiple_of=32)
+    """The network input's longer side for every tracked view (640: the model's own). With
+    `tracking_tiles=1`, 1152 sees the whole frame in one view at the scale two 640 tiles see it:
+    measured 1.3-1.45x the frames/s of the tiles, detection_gt recall 0.855 against 0.815
+    (unstretched to 1152 x 648), the same follow success (0.98), but 1.4-1.5x as many track ids
+    (shorter tracks: its small players' confidences run lower, which weakens BoT-SORT's
+    score-fused matching), so it is an option, not the default (README "Speed of the track
+    function on CPU")."""
     tracking_tiles_where: Literal["always", "small"] = "always"
     """Where the tracking tiles are inferred: on every frame ("always"), or only where the whole
     frame's view shows people shorter than 48 network px or nobody ("small": each batch's whole

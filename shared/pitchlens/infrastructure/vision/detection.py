@@ -541,25 +541,23 @@ class YoloDetectionModel(DetectionModel):
         return self._runtime.input_shapes
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> YoloDetectionModel:
-        """The detection frame's detector (the `detection_*` settings)."""
+    def from_settings(cls, settings: Settings, **views: Any) -> YoloDetectionModel:
+        """The detection frame's detector (the `detection_*` settings); `views` (tiles, tiles_where,
+        input_size) replace its views."""
         return cls(
             settings.model,
             device=settings.device,
             confidence=settings.detection_confidence,
-            tiles=settings.detection_tiles,
             batch=settings.detection_batch,
+            **{"tiles": settings.detection_tiles, **views},
         )
 
     @classmethod
     def for_tracking(cls, settings: Settings) -> YoloDetectionModel:
         """The detector of every tracked frame (the `tracking_*` settings)."""
-        return cls(
-            settings.model,
-            device=settings.device,
-            confidence=settings.detection_confidence,
+        return cls.from_settings(
+            settings,
             tiles=settings.tracking_tiles,
-            batch=settings.detection_batch,
             tiles_where=settings.tracking_tiles_where,
             input_size=settings.tracking_input_size,
         )
