@@ -61,21 +61,25 @@ def followed(frames: int = SOURCE_FRAMES, lost: Sequence[int] = LOST) -> list[Tr
     ]
 
 
-@pytest.fixture(scope="module")
-def pitch_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """4 s of plain pitch green at 640x360, 25 fps, with a 440 Hz tone (AAC)."""
-    path = tmp_path_factory.mktemp("render-source") / "pitch.mp4"
+def make_pitch_video(path: Path, fps: int, seconds: int, tone: bool) -> Path:
+    """`seconds` of plain pitch green at SOURCE_SIZE and `fps`, with a 440 Hz tone (AAC) if `tone`."""
     width, height = SOURCE_SIZE
     colour = "0x{:02x}{:02x}{:02x}".format(*PITCH_RGB)
+    sound = ["-f", "lavfi", "-i", f"sine=frequency=440:duration={seconds}"] if tone else []
+    audio = ["-c:a", "aac", "-shortest"] if tone else []
     subprocess.run(
         [find_ffmpeg(), "-nostdin", "-loglevel", "error", "-y",
-         "-f", "lavfi", "-i", f"color=c={colour}:s={width}x{height}:r={SOURCE_FPS}:d=4",
-         "-f", "lavfi", "-i", "sine=frequency=440:duration=4",
-         "-c:v", "libx264", "-preset", "veryfast", "-crf", "12", "-pix_fmt", "yuv420p",
-         "-c:a", "aac", "-shortest", str(path)],
+         "-f", "lavfi", "-i", f"color=c={colour}:s={width}x{height}:r={fps}:d={seconds}", *sound,
+         "-c:v", "libx264", "-preset", "veryfast", "-crf", "12", "-pix_fmt", "yuv420p", *audio, str(path)],
         check=True,
     )  # fmt: skip
     return path
+
+
+@pytest.fixture(scope="module")
+def pitch_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """4 s of plain pitch green at 640x360, 25 fps, with a 440 Hz tone (AAC)."""
+    return make_pitch_video(tmp_path_factory.mktemp("render-source") / "pitch.mp4", SOURCE_FPS, 4, tone=True)
 
 
 @pytest.fixture(scope="module")
@@ -117,14 +121,7 @@ def test_a_60_fps_preview_counts_the_player_on_every_source_frame(
     """A 60 fps source previewed at 30 fps shows every other frame, but the counts are of source
     frames: the player marked on all 100 where he is followed, lost on the other 20 (the job's
     `marked_frames` + `lost_frames` = its `frames`; counting shown frames said 50 of 120)."""
-    source = tmp_path / "pitch-60fps.mp4"
-    width, height = SOURCE_SIZE
-    subprocess.run(
-        [find_ffmpeg(), "-nostdin", "-loglevel", "error", "-y",
-         "-f", "lavfi", "-i", f"color=c=0x3a7d2c:s={width}x{height}:r=60:d=2",
-         "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(source)],
-        check=True,
-    )  # fmt: skip
+    source = make_pitch_video(tmp_path / "pitch-60fps.mp4", 60, 2, tone=False)
     result = renderer.render(
         str(source), str(tmp_path / "out.mp4"), followed(120), Indicator.CIRCLE, PRESETS["preview"]
     )
