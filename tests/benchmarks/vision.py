@@ -213,7 +213,9 @@ def run(shared: Path) -> list[Row]:
 
 def _views_label(options: dict[str, Any]) -> str:
     """What the detector sees of a frame: "one view at 1152 px" or "2 tiles + whole frame at 640 px"."""
-    size = options.get("input_size") or 640
+    from pitchlens.infrastructure.vision.detection import DEFAULT_INPUT_SIZE
+
+    size = options.get("input_size") or DEFAULT_INPUT_SIZE
     if options.get("tiles", 1) == 1:
         return f"the whole frame in one view at {size} px"
     where = " where people are small" if options.get("tiles_where") == "small" else ""
@@ -290,14 +292,14 @@ def _detection_quality(shared: Path, model: Path) -> list[Row]:
 
     folder = shared / "data" / "detection_gt" / "football-players-detection-1" / "valid"
     sliced = YoloDetectionModel(str(model), tiles=DEFAULT_TILES, confidence=DEFAULT_CONFIDENCE)
-    tracking = YoloDetectionModel(
+    one_view = YoloDetectionModel(
         str(model), tiles=ONE_VIEW["tiles"], input_size=ONE_VIEW["input_size"], confidence=DEFAULT_CONFIDENCE
     )
     whole = YoloDetectionModel(str(model), tiles=1, confidence=0.25)
     rows: list[Row] = []
     for frames, resize in (("as exported, 1280x1280", None), ("unstretched to 1152x648", (1152, 648))):
         scores = [
-            evaluate_detection(detector, folder, resize=resize) for detector in (sliced, tracking, whole)
+            evaluate_detection(detector, folder, resize=resize) for detector in (sliced, one_view, whole)
         ]
         baseline = scores[2]
         for label, score in (
