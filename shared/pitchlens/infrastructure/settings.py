@@ -90,8 +90,9 @@ class Settings(BaseSettings):
     tracking_input_size: int = Field(default=640, ge=32, multiple_of=32)
     """The network input's longer side for every tracked view (640: the model's own). With
     `tracking_tiles=1`, 1152 sees the whole frame in one view at the scale two 640 tiles see it:
-    measured 1.3-1.45x the frames/s of the tiles, detection_gt recall 0.855 against 0.815
-    (unstretched to 1152 x 648), the same follow success (0.98), but 1.4-1.5x as many track ids
+    measured about 1.3x the frames/s of the tiles (1.09-1.45x in single runs), detection_gt
+    recall 0.855 against 0.815 (unstretched to 1152 x 648), the same follow success (0.98), but
+    1.4-1.5x as many track ids
     (shorter tracks: its small players' confidences run lower, which weakens BoT-SORT's
     score-fused matching), so it is an option, not the default (README "Speed of the track
     function on CPU")."""
