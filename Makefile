@@ -11,7 +11,7 @@ export PITCHLENS_MODEL ?= $(SHARED)/models/yolo11n_int8_openvino_model
 CLIP ?= $(SHARED)/data/video/dfl_08fd33_4_848x478.mp4
 PYTEST_ARGS ?=
 
-.PHONY: install lock tools browser test test-unit test-integration test-e2e lint format bench bench-match stress-crash run run-ingest indicators up down clean images test-images
+.PHONY: install lock tools browser test test-unit test-integration test-e2e lint format bench bench-match bench-whole-match stress-crash run run-ingest indicators up down clean images test-images
 
 LOCK := requirements.lock
 PIP := $(BIN)/python -m pip --disable-pip-version-check
@@ -86,6 +86,9 @@ bench: install ## Side-by-side speed table (see README "Benchmarks")
 
 bench-match: install ## The match section in full: 868 MB upload, 6- and 10-minute cuts tracked (hours on CPU)
 	PITCHLENS_BENCH_MATCH=full $(BIN)/python -m tests.benchmarks.run --shared $(SHARED) --only match
+
+bench-whole-match: install ## The 90-minute file tracked end to end on 2 workers, 1 tile at <= 12.5 fps (~40 min on CPU)
+	$(BIN)/python -m tests.benchmarks.match --shared $(SHARED) --whole-match
 
 stress-crash: install ## 100 up/stop cycles, every 3rd a SIGKILL mid-upload: nothing acknowledged lost (~25 min)
 	$(BIN)/python -m tests.stress.crash_cycles $(STRESS_ARGS)

@@ -14,8 +14,12 @@ N -c copy`, made in a temporary folder at run time, never committed), through th
 `make bench` runs the quick mode (CI-like, ~15-20 minutes on 2 busy cores: the 868 MB file uploaded, 20 s
 and 61 s videos tracked in 10-s segments with one tile per frame); PITCHLENS_BENCH_MATCH=full (or
 `make bench-match`) the issue's: a 6-minute and a 10-minute cut tracked in 60-s segments with the
-shipped default, which takes hours on 2 CPU cores. `python -m tests.benchmarks.match [--shared DIR]
-[--full] [--upload-loops N]` prints the table on its own.
+shipped default, which takes hours on 2 CPU cores; `--whole-match` (`make bench-whole-match`) the
+90-minute file itself, from its upload to one trajectories dataset, next to a 6-minute cut, each on
+2 workers in 60-s segments, with one tile per frame at <= 12.5 frames/s (~40 minutes on 2 CPU
+cores): wall time, each worker's peak RSS, the stitch and persist steps, and what the published
+dataset holds (rows, clip-wide track ids). `python -m tests.benchmarks.match [--shared DIR] [--full
+| --whole-match] [--upload-loops N]` prints the table on its own.
 """
 
 from __future__ import annotations
@@ -29,10 +33,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -180,6 +185,8 @@ class Config:
     long_loops: int
     segment_seconds: float
     tracking_tiles: int | None  # None: the shipped default
+    tracking_max_fps: float | None = None  # None: the shipped default
+    whole: bool = False  # the long video is the whole match, tracked on 2 workers only
 
     @staticmethod
     def quick() -> Config:
@@ -194,6 +201,27 @@ class Config:
             upload_loops=800, short_loops=54, long_loops=89, segment_seconds=60, tracking_tiles=None
         )
 
+    @staticmethod
+    def whole_match() -> Config:
+        """The 90-minute file itself from upload to one trajectories dataset, and a 6-minute cut of
+        it for memory, each on 2 workers in 60-s segments; one tile per frame at <= 12.5 frames/s
+        so that it takes ~40 minutes on 2 CPU cores, not the shipped default's hours."""
+        return Config(
+            upload_loops=800,
+            short_loops=54,
+            long_loops=800,
+            segment_seconds=60,
+            tracking_tiles=1,
+            tracking_max_fps=12.5,
+            whole=True,
+        )
+
+    @property
+    def how(self) -> str:
+        tiles = self.tracking_tiles or "default"
+        rate = f", <= {self.tracking_max_fps:g} frames/s" if self.tracking_max_fps else ""
+        return f"{self.segment_seconds:g}-s segments, tiles {tiles}{rate}"
+
 
 @dataclass(frozen=True)
 class Tracking:
@@ -206,21 +234,25 @@ class Tracking:
     worker_peaks: list[int]
     worker_idle: list[int]
     stitch_s: float | None
+    persist_s: float | None  # the longest persist step of the stack so far (logged at INFO)
+    dataset: Dataset
 
     @property
     def fps(self) -> float:
         return self.frames / self.wall_s
 
 
-def track_with_workers(stack: Stack, video: Path, workers: int, logs: Path, tiles: int | None) -> Tracking:
+def track_with_workers(stack: Stack, video: Path, workers: int, logs: Path, config: Config) -> Tracking:
     """`workers` processes of `pitchlens worker --functions track` take the video's segments: from
     its upload done to its job SUCCEEDED."""
     from pitchlens.runtime.cli.api_client import ApiClient
 
     env = {**stack.env, "PITCHLENS_LOG_LEVEL": "INFO", "PITCHLENS_LOG_FORMAT": "json"}
     env.pop("PITCHLENS_FUNCTIONS_DIR", None)  # the stack's, which leaves track out
-    if tiles is not None:
-        env["PITCHLENS_TRACKING_TILES"] = str(tiles)
+    if config.tracking_tiles is not None:
+        env["PITCHLENS_TRACKING_TILES"] = str(config.tracking_tiles)
+    if config.tracking_max_fps is not None:
+        env["PITCHLENS_TRACKING_MAX_FPS"] = str(config.tracking_max_fps)
     logs.mkdir(parents=True, exist_ok=True)
     processes, samplers = [], []
     for n in range(workers):
@@ -240,7 +272,8 @@ def track_with_workers(stack: Stack, video: Path, workers: int, logs: Path, tile
         client = ApiClient(stack.info["api_url"], timeout_s=60)
         # A match of its own: the same file under the same key would be the same clip, its
         # segments already tracked by an earlier run.
-        sent = client.upload(video, kind="video", match_id=f"bench-{video.stem}-{workers}-workers")
+        match_id = f"bench-{video.stem}-{workers}-workers"
+        sent = client.upload(video, kind="video", match_id=match_id)
         started = time.perf_counter()
 
         def workers_alive(_: object) -> None:
@@ -267,6 +300,7 @@ def track_with_workers(stack: Stack, video: Path, workers: int, logs: Path, tile
             except subprocess.TimeoutExpired:
                 process.kill()
     counts = job.get("counts", {})
+    clips = ApiClient(stack.info["api_url"], timeout_s=60).request("GET", f"/api/v1/matches/{match_id}/clips")
     return Tracking(
         seconds=round(counts.get("frames", 0) / 25),
         workers=workers,
@@ -276,14 +310,58 @@ def track_with_workers(stack: Stack, video: Path, workers: int, logs: Path, tile
         cpu_s=cpu,
         worker_peaks=[s.peak for s in samplers],
         worker_idle=[s.first for s in samplers],
-        stitch_s=_handled_seconds(logs, "TracksStitchRequested"),
+        stitch_s=_handled_seconds(logs.glob("worker-*.log"), "TracksStitchRequested"),
+        persist_s=_handled_seconds([Path(stack.info["data_dir"]) / "stack.log"], "VideoProcessed"),
+        dataset=dataset_of(stack, clips[0]),
     )
 
 
-def _handled_seconds(logs: Path, message_type: str) -> float | None:
-    """How long a worker took to handle a message of `message_type` (the longest, if several)."""
+@dataclass(frozen=True)
+class Dataset:
+    """The clip's published trajectories: rows and clip-wide track ids (lengths in frames)."""
+
+    clip_id: str
+    rows: int
+    track_ids: int
+    median_track: float
+    longest_track: int
+    longest_id: int
+    size: int
+
+
+def dataset_of(stack: Stack, clip: dict[str, Any]) -> Dataset:
+    """What the clip's trajectories dataset holds, read from the stack's bucket (two columns)."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+    from pyarrow import fs
+
+    bucket = fs.S3FileSystem(
+        endpoint_override=stack.info["s3_endpoint"],
+        region=stack.info["aws_region"],
+        access_key="pitchlens",
+        secret_key="pitchlens",
+        scheme="http",
+    )
+    path = clip["trajectories_uri"].removeprefix("s3://")
+    table = pq.read_table(path, columns=["track_id"], filesystem=bucket)
+    counted = pc.value_counts(table["track_id"])
+    lengths = counted.field("counts")
+    return Dataset(
+        clip_id=clip["clip_id"],
+        rows=table.num_rows,
+        track_ids=len(lengths),
+        median_track=float(pc.approximate_median(lengths).as_py() or 0),
+        longest_track=int(pc.max(lengths).as_py() or 0),
+        longest_id=int(counted.field("values")[pc.index(lengths, pc.max(lengths)).as_py()].as_py()),
+        size=bucket.get_file_info(path).size,
+    )
+
+
+def _handled_seconds(logs: Iterable[Path], message_type: str) -> float | None:
+    """How long a function took to handle a message of `message_type` (the longest, if several),
+    from the JSON logs at `logs`."""
     found = []
-    for path in logs.glob("worker-*.log"):
+    for path in logs:
         for line in path.read_text(errors="replace").splitlines():
             if message_type in line and "message handled" in line:
                 try:
@@ -293,33 +371,47 @@ def _handled_seconds(logs: Path, message_type: str) -> float | None:
     return max(found, default=None)
 
 
-def run(shared: Path, *, full: bool | None = None, upload_loops: int | None = None) -> list[Row]:
+def run(
+    shared: Path, *, full: bool | None = None, upload_loops: int | None = None, whole: bool = False
+) -> list[Row]:
     """Rows of (measurement, PitchLens, baseline, ratio, target). `full` None: as the
-    PITCHLENS_BENCH_MATCH environment variable (`full`, else quick)."""
+    PITCHLENS_BENCH_MATCH environment variable (`full`, else quick); `whole`: the 90-minute file
+    itself tracked (`Config.whole_match`) instead."""
     full = os.environ.get(MODE_ENV, "quick") == "full" if full is None else full
-    quick = not full
-    config = Config.full() if full else Config.quick()
+    config = Config.whole_match() if whole else Config.full() if full else Config.quick()
     if upload_loops:
         config = dataclasses.replace(config, upload_loops=upload_loops)
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="pitchlens-bench-match-") as tmp:
         folder = Path(tmp)
-        video = looped(shared, config.upload_loops, folder)
-        no_vision = functions_without({"detect", "track"}, folder / "functions-upload")
-        with embedded_stack(folder / "upload", PITCHLENS_FUNCTIONS_DIR=str(no_vision)) as stack:
-            upload = process_upload(stack, video)
-        video.unlink()
+        rows: list[Row] = []
+        if not config.whole:
+            video = looped(shared, config.upload_loops, folder)
+            no_vision = functions_without({"detect", "track"}, folder / "functions-upload")
+            with embedded_stack(folder / "upload", PITCHLENS_FUNCTIONS_DIR=str(no_vision)) as stack:
+                rows += upload_rows(process_upload(stack, video))
+            video.unlink()
         short, long = looped(shared, config.short_loops, folder), looped(shared, config.long_loops, folder)
         no_track = functions_without({"track"}, folder / "functions-track")
         settings = {"PITCHLENS_FUNCTIONS_DIR": str(no_track)}
         settings["PITCHLENS_SEGMENT_SECONDS"] = str(config.segment_seconds)
+        if config.whole:  # the persist step's time, from the stack's log
+            settings |= {"PITCHLENS_LOG_LEVEL": "INFO", "PITCHLENS_LOG_FORMAT": "json"}
         with embedded_stack(folder / "track", **settings) as stack:
-            runs = [
-                track_with_workers(stack, short, 1, folder / "logs-short-1", config.tracking_tiles),
-                track_with_workers(stack, long, 1, folder / "logs-long-1", config.tracking_tiles),
-                track_with_workers(stack, long, 2, folder / "logs-long-2", config.tracking_tiles),
-            ]
-    rows = upload_rows(upload) + tracking_rows(runs, config, quick)
+            if config.whole:
+                runs = [
+                    track_with_workers(stack, short, 2, folder / "logs-short-2", config),
+                    track_with_workers(stack, long, 2, folder / "logs-long-2", config),
+                ]
+                rows += whole_match_rows(runs, config) + analyst_rows(stack, runs[1].dataset)
+            else:
+                runs = [
+                    track_with_workers(stack, short, 1, folder / "logs-short-1", config),
+                    track_with_workers(stack, long, 1, folder / "logs-long-1", config),
+                    track_with_workers(stack, long, 2, folder / "logs-long-2", config),
+                ]
+    if not config.whole:
+        rows += tracking_rows(runs, config, not full)
     rows.append(
         (
             "  load average (1 min) at start / end of this section",
@@ -356,8 +448,7 @@ def upload_rows(upload: Upload) -> list[Row]:
 
 def tracking_rows(runs: list[Tracking], config: Config, quick: bool) -> list[Row]:
     short, long1, long2 = runs
-    tiles = config.tracking_tiles or "default"
-    how = f"{config.segment_seconds:g}-s segments, tiles {tiles}" + (", quick" if quick else "")
+    how = config.how + (", quick" if quick else "")
     rows: list[Row] = []
     for run in runs:
         rows.append(
@@ -422,17 +513,140 @@ def tracking_rows(runs: list[Tracking], config: Config, quick: bool) -> list[Row
     return rows
 
 
+def _length(seconds: int) -> str:
+    return f"{seconds} s" if seconds < 120 else f"{seconds / 60:.0f} min"
+
+
+def whole_match_rows(runs: list[Tracking], config: Config) -> list[Row]:
+    """The whole match against a 6-minute cut of it, both on 2 workers."""
+    short, whole = runs
+    rows: list[Row] = [
+        (
+            f"track {_length(run.seconds)} ({run.frames:,} frames, {run.segments} segments), its upload "
+            "done to the job SUCCEEDED, 2 workers: wall / frames/s",
+            f"{run.wall_s / 60:.1f} min / {run.fps:.1f}",
+            "",
+            "",
+            config.how,
+        )
+        for run in runs
+    ]
+    short_peak, whole_peak = max(short.worker_peaks), max(whole.worker_peaks)
+    rows.append(
+        (
+            f"worker peak RSS: {_length(whole.seconds)} vs {_length(short.seconds)} video",
+            " / ".join(f"{p / MB:.0f}" for p in whole.worker_peaks) + " MB",
+            " / ".join(f"{p / MB:.0f}" for p in short.worker_peaks) + " MB",
+            f"{whole_peak / short_peak:.2f}x",
+            "<= 1.20x",
+        )
+    )
+    for step, (first, second) in {
+        "stitch (segments joined, staged; a track worker)": (short.stitch_s, whole.stitch_s),
+        "persist (the dataset published; the stack)": (short.persist_s, whole.persist_s),
+    }.items():
+        rows.append(
+            (
+                f"{step}: {whole.segments} vs {short.segments} segments",
+                "-" if second is None else f"{second:.1f} s",
+                "-" if first is None else f"{first:.1f} s",
+                "" if not first or not second else f"{second / first:.1f}x",
+                "",
+            )
+        )
+    for run in (whole, short):
+        data = run.dataset
+        per_minute = data.track_ids / (run.frames / 25 / 60)
+        rows.append(
+            (
+                f"  its dataset ({_length(run.seconds)}): rows / clip-wide track ids (per minute) / "
+                "median, longest track",
+                f"{data.rows:,} / {data.track_ids:,} ({per_minute:.0f}) / {data.median_track:.0f}, "
+                f"{data.longest_track} frames",
+                f"{data.size / MB:.1f} MB",
+                "",
+                "",
+            )
+        )
+    per_frame = whole.cpu_s / whole.frames
+    rows.append(
+        (
+            "CPU time of the track workers per frame of the match",
+            f"{per_frame * 1000:.0f} ms",
+            f"{short.cpu_s / short.frames * 1000:.0f} ms (the {_length(short.seconds)} video)",
+            "",
+            "",
+        )
+    )
+    return rows
+
+
+def analyst_rows(stack: Stack, data: Dataset) -> list[Row]:
+    """What an analyst asks of the whole match's clip, timed (one call each): the players to follow
+    through the API, and one track's rows from a notebook (`pitchlens.connect`, polars scanning the
+    bucket)."""
+    import polars as pl
+
+    import pitchlens
+    from pitchlens.runtime.cli.api_client import ApiClient
+
+    started = time.perf_counter()
+    answer = ApiClient(stack.info["api_url"], timeout_s=300).request(
+        "GET", f"/api/v1/clips/{data.clip_id}/players"
+    )
+    players_s = time.perf_counter() - started
+    lens = pitchlens.connect(data_dir=stack.info["data_dir"])
+    started = time.perf_counter()
+    track = (
+        lens.trajectories(clip_id=data.clip_id, lazy=True)  # type: ignore[union-attr]
+        .filter(pl.col("track_id") == data.longest_id)
+        .collect()
+    )
+    track_s = time.perf_counter() - started
+    return [
+        (
+            "  GET /clips/{id}/players of the whole match (the players to follow)",
+            f"{players_s:.1f} s",
+            f"{len(answer['players'])} players",
+            "",
+            "",
+        ),
+        (
+            "  a notebook's `lens.trajectories(clip_id=..., lazy=True)` filtered to the longest track",
+            f"{track_s:.1f} s",
+            f"{track.height:,} rows",
+            "",
+            "",
+        ),
+    ]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--shared", type=Path, default=REPO.parent / "shared")
     parser.add_argument("--full", action="store_true", help=f"as {MODE_ENV}=full")
+    parser.add_argument(
+        "--whole-match",
+        action="store_true",
+        help="the 90-minute file itself tracked on 2 workers, 1 tile at <= 12.5 frames/s (~40 min)",
+    )
     parser.add_argument(
         "--upload-loops", type=int, help="loops of the clip in the uploaded file (800: 868 MB)"
     )
     args = parser.parse_args()
     from tests.benchmarks.run import render
 
-    print(render("Whole match", run(args.shared, full=args.full or None, upload_loops=args.upload_loops)))
+    print(
+        render(
+            "Whole match",
+            run(
+                args.shared,
+                full=args.full or None,
+                upload_loops=args.upload_loops,
+                whole=args.whole_match,
+            ),
+        )
+    )
     return 0
 
 
