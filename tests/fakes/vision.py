@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import tempfile
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -34,12 +34,14 @@ from pitchlens.domain.vision import (
     FrameSpan,
     FrameTracks,
     MultiObjectTracker,
+    Note,
     TrackingFrame,
     TrajectoryRef,
     TrajectoryStore,
     VideoInfo,
     VideoReader,
     VideoStore,
+    noted,
 )
 
 
@@ -204,15 +206,15 @@ class FakeTrajectoryStore(TrajectoryStore):
         match_id: str,
         clip_id: str,
         fps: float,
-        tracks: Sequence[FrameTracks],
+        tracks: Iterable[FrameTracks],
         name: str = "tracks",
-        pitch_reason: str | None = None,
-        pitch_source: str | None = None,
+        pitch_reason: Note = None,
+        pitch_source: Note = None,
     ) -> str:
         uri = f"s3://artifacts/staging/tracks/{job_id}/{name}.parquet"
-        self.pitch_reasons[uri] = pitch_reason
-        self.pitch_sources[uri] = pitch_source
         self.staged[uri] = [frame for frame in tracks if len(frame)]
+        self.pitch_reasons[uri] = noted(pitch_reason)
+        self.pitch_sources[uri] = noted(pitch_source)
         return uri
 
     def publish(self, staged_uri: str, match_id: str, clip_id: str) -> TrajectoryRef:

@@ -3,6 +3,7 @@ in this process on a free port) and the clips table in the embedded PostgreSQL."
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 import uuid
@@ -430,6 +431,41 @@ def test_staged_tracks_publish_to_the_clip_key(store: S3TrajectoryStore) -> None
     assert store.load_tracks(ref.uri).equals(store.load_tracks(staged))
     with pytest.raises(ObjectNotFound):
         store.publish("s3://artifacts/staging/tracks/job-404/tracks.parquet", "m-3", "clip-z")
+
+
+def test_tracks_staged_lazily_in_batches_give_the_file_one_pass_gives(
+    store: S3TrajectoryStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A whole match is staged from a generator, a few frames at a time: the file is the one a list
+    of all its frames makes (rows sorted by track, then frame, across batches), and the notes learnt
+    while the frames passed are asked only once they all have."""
+    store._client.create_bucket(Bucket="artifacts")
+    # Tracks that outlive a batch and ids that do not come in order: the batches must be merged.
+    tracks = [
+        dataclasses.replace(frame, track_ids=np.array([9, 2, 5]) + 10 * (frame.frame_index // 40))
+        for frame in frames(100, tracks=3)
+    ]
+    whole = store.load_tracks(store.stage("job-3", "m-3", "clip-x", 25.0, tracks, "whole", "why"))
+    read: list[int] = []
+    asked_after: list[int] = []
+
+    def lazily() -> Iterator[FrameTracks]:
+        for frame in tracks:
+            read.append(frame.frame_index)
+            yield frame
+
+    monkeypatch.setattr(trajectories_module, "STAGE_FRAMES", 7)
+    staged = store.stage(
+        "job-3", "m-3", "clip-x", 25.0, lazily(), "batched", lambda: asked_after.append(len(read)) or "why"
+    )
+    batched = store.load_tracks(staged)
+    assert asked_after == [100]
+    assert batched.equals(whole) and batched.schema.metadata == whole.schema.metadata
+    assert batched.num_rows == 300
+    ordered = list(zip(batched["track_id"].to_pylist(), batched["frame"].to_pylist(), strict=True))
+    assert ordered == sorted(ordered)
+    assert store.pitch_reason(staged) == "why"
+    assert [f.frame_index for f in store.tracks(staged, track_ids=[12])] == list(range(40, 80))
 
 
 def test_publishing_with_storage_down_retries_then_raises(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import random
+from collections.abc import Iterator
 from itertools import pairwise
 
 import numpy as np
@@ -26,6 +27,7 @@ from pitchlens.domain.segments import (
     plan_segments,
     stitch_ids,
     stitch_segments,
+    stitched_frames,
     team_renaming,
 )
 from pitchlens.domain.vision import ClipStatus, FrameTracks
@@ -112,6 +114,23 @@ def frames_of(plan: SegmentPlan, players: dict[int, float]) -> list[FrameTracks]
         )
         for f in range(plan.track_from, plan.stop)
     ]
+
+
+def test_the_stitch_takes_each_segment_when_its_frames_are_due() -> None:
+    """A 90-minute match's stitch holds two segments, not 90: the segments come lazily."""
+    plans = plan_segments(600, 25.0, [0], 4.0, 10)
+    taken: list[int] = []
+
+    def lazily() -> Iterator[TrackedSegment]:
+        for plan in plans:
+            taken.append(plan.index)
+            yield TrackedSegment(plan, frames_of(plan, {1: 0, 2: 100}), {}, {})
+
+    stitched = stitched_frames(lazily())
+    for frame in stitched:
+        segment = next(p.index for p in plans if p.start <= frame.frame_index < p.stop)
+        assert taken[-1] <= segment + 1  # at most the next one, to stitch it on
+    assert taken == [p.index for p in plans] and len(plans) == 6
 
 
 def test_segments_are_stitched_into_clip_wide_ids_each_frame_once() -> None:

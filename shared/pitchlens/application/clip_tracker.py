@@ -9,7 +9,11 @@ from typing import Any
 
 from pitchlens.application.job_keeper import JobKeeper
 from pitchlens.application.outcomes import Outcome, Result
-from pitchlens.application.player_placer import PlayerPlacer, continuous_shots, pitch_reason, pitch_source
+from pitchlens.application.player_placer import (
+    PitchSummary,
+    PlayerPlacer,
+    continuous_shots,
+)
 from pitchlens.domain.appearance import Appearance, BoxAppearance
 from pitchlens.domain.errors import InvalidTrackingData, PermanentError, PitchLensError
 from pitchlens.domain.frame_sampling import fill_between, to_every_frame, to_source, tracking_step
@@ -29,7 +33,7 @@ from pitchlens.domain.segments import (
     TrackedSegment,
     overlap_frames,
     plan_segments,
-    stitch_segments,
+    stitched_frames,
 )
 from pitchlens.domain.vision import (
     BoundingBox,
@@ -306,7 +310,7 @@ class SegmentTracker:
 
 
 class TrackStitcher:
-    """TracksStitchRequested: the segments' tracks joined into clip-wide ones (`stitch_segments`:
+    """TracksStitchRequested: the segments' tracks joined into clip-wide ones (`stitched_frames`:
     IoU on the frames two segments both tracked, appearance at their edges), staged as the clip's
     tracks (claim check) -> VideoProcessed (the persist function publishes them)."""
 
@@ -336,19 +340,26 @@ class TrackStitcher:
             raise InvalidTrackingData(
                 f"clip {message.clip_id} cannot be stitched: segments {missing} are not tracked"
             )
-        parts = [self._tracked(segment) for segment in segments]
-        starts = {part.plan.track_from for part in parts}
-        tracks = continuous_shots(stitch_segments(parts, self._looks.similarity), starts)
+        # One segment's tracks at a time, read when the stitch reaches it and let go after: the
+        # stitch of a 90-minute match holds two segments' frames, not 90.
+        parts = (self._tracked(segment) for segment in segments)
+        starts = {segment.plan.track_from for segment in segments}
+        track_ids: set[int] = set()
+        pitch = PitchSummary()
+
+        def seen(frame: FrameTracks) -> FrameTracks:
+            track_ids.update(int(i) for i in frame.track_ids)
+            return pitch.see(frame)
+
         staged = self._trajectories.stage(
             message.job_id,
             message.match_id,
             message.clip_id,
             message.fps,
-            tracks,
-            pitch_reason=pitch_reason(tracks),
-            pitch_source=pitch_source(tracks),
+            map(seen, continuous_shots(stitched_frames(parts, self._looks.similarity), starts)),
+            pitch_reason=lambda: pitch.reason,
+            pitch_source=lambda: pitch.source,
         )
-        track_ids = {int(i) for frame in tracks for i in frame.track_ids}
         frames = segments[-1].plan.stop
         self._publisher.publish(
             VideoProcessed(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -155,19 +155,18 @@ class PlacementPass:
 NOT_CALIBRATED = "not calibrated: mark 4 or more pitch points on a frame (pitchlens calibrate)"
 
 
-def continuous_shots(tracks: Sequence[FrameTracks], segment_starts: Collection[int]) -> list[FrameTracks]:
-    """Stitched segments' tracks with one shot numbering: each segment numbers its first shot by the
-    first frame it tracked (`segment_starts`: its overlap's first frame), which is no cut; that
-    shot continues the one the frames before it are in. Any other shot starts at a cut, whether
-    or not its first frame has anybody on it."""
-    result = []
+def continuous_shots(tracks: Iterable[FrameTracks], segment_starts: Collection[int]) -> Iterator[FrameTracks]:
+    """Stitched segments' tracks with one shot numbering, frame by frame: each segment numbers its
+    first shot by the first frame it tracked (`segment_starts`: its overlap's first frame), which is
+    no cut; that shot continues the one the frames before it are in. Any other shot starts at a
+    cut, whether or not its first frame has anybody on it."""
     current: int | None = None
     last_raw: int | None = None
     mapped: dict[int, int | None] = {}
     for frame in tracks:
         raw = None if frame.shot is None else int(frame.shot)
         if raw is None:
-            result.append(frame)
+            yield frame
             continue
         if raw != last_raw:
             if raw not in segment_starts or current is None:
@@ -176,27 +175,43 @@ def continuous_shots(tracks: Sequence[FrameTracks], segment_starts: Collection[i
                 mapped.setdefault(raw, current)  # a segment's start, not a cut
             last_raw = raw
         current = mapped[raw]
-        result.append(frame if current == raw else dataclasses.replace(frame, shot=current))
-    return result
+        yield frame if current == raw else dataclasses.replace(frame, shot=current)
 
 
-def pitch_reason(tracks: Sequence[FrameTracks]) -> str | None:
-    """Why a clip's tracks have no pitch coordinates: None when some box has them, else whether the
-    clip was not placed at all or placed without a homography (not calibrated)."""
-    placed = False
+class PitchSummary:
+    """Whether a clip's tracks have pitch coordinates, learnt frame by frame (`see`) as they pass:
+    `reason` why not (None when some box has them: not placed at all, or placed without a
+    homography), `source` where those it has come from (`automatic` when tracking placed them)."""
+
+    def __init__(self) -> None:
+        self._placed = False
+        self._in_metres = False
+
+    def see(self, frame: FrameTracks) -> FrameTracks:
+        if not self._in_metres:
+            if frame.pitch_xy is not None:
+                self._placed = True
+                self._in_metres = any(not math.isnan(float(x)) for x, _ in frame.pitch_xy)
+            self._placed = self._placed or frame.on_pitch is not None
+        return frame
+
+    @property
+    def reason(self) -> str | None:
+        if self._in_metres:
+            return None
+        return NOT_CALIBRATED if self._placed else "players were not placed on the pitch (placement is off)"
+
+    @property
+    def source(self) -> str | None:
+        return AUTOMATIC if self._in_metres else None
+
+
+def summarised(tracks: Iterable[FrameTracks]) -> PitchSummary:
+    """The PitchSummary of every frame of `tracks`."""
+    summary = PitchSummary()
     for frame in tracks:
-        if frame.pitch_xy is not None:
-            placed = True
-            if any(not math.isnan(float(x)) for x, _ in frame.pitch_xy):
-                return None
-        placed = placed or frame.on_pitch is not None
-    return NOT_CALIBRATED if placed else "players were not placed on the pitch (placement is off)"
-
-
-def pitch_source(tracks: Sequence[FrameTracks]) -> str | None:
-    """Where the metres of tracks placed while tracking come from: `automatic` (tracking has no
-    manual calibration; `ClipCalibrator` says per shot) when some box has them, else None."""
-    return None if pitch_reason(tracks) is not None else AUTOMATIC
+        summary.see(frame)
+    return summary
 
 
 AUTOMATIC = "automatic"

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
@@ -223,11 +223,24 @@ class TrackedSegment:
 
 
 def stitch_segments(
-    segments: Sequence[TrackedSegment],
+    segments: Iterable[TrackedSegment],
     similarity: Callable[[Any, Any], float] | None = None,
     max_gap: int | None = None,
 ) -> list[FrameTracks]:
-    """One clip's tracks from its segments': each segment keeps its own frames [start, stop) (the
+    """One clip's tracks from its segments' (`stitched_frames`, all in a list)."""
+    return list(stitched_frames(segments, similarity, max_gap))
+
+
+def stitched_frames(
+    segments: Iterable[TrackedSegment],
+    similarity: Callable[[Any, Any], float] | None = None,
+    max_gap: int | None = None,
+) -> Iterator[FrameTracks]:
+    """One clip's tracks from its segments', frame by frame. Each segment is taken from `segments`
+    when its frames are due and let go once the next one is stitched to it: from a lazy iterable,
+    two segments are in memory at a time, whatever the match's length.
+
+    Each segment keeps its own frames [start, stop) (the
     overlap before its start belongs to the segment before); a track continues a track of the
     segment before when `stitch_ids` pairs them on the overlap (appearance compared between the
     earlier track's `tail` and the later one's `head`, when `similarity` is given), or across a
@@ -239,7 +252,6 @@ def stitch_segments(
     from the segment before by the tracks that continue across the boundary (`team_renaming`)."""
     clip_ids: dict[tuple[int, int], int] = {}
     next_id = 1
-    stitched: list[FrameTracks] = []
     previous: TrackedSegment | None = None
     previous_teams: dict[int, str] = {}
     for segment in segments:
@@ -285,14 +297,13 @@ def stitch_segments(
             renumbered = frame.renumbered(ids)
             if renaming and frame.teams is not None:
                 renumbered = replace(renumbered, teams=[renaming.get(t, t) if t else t for t in frame.teams])
-            stitched.append(renumbered)
+            yield renumbered
         # Tracks of the earlier segment seen only in the overlap still continue through `links`.
         for later, earlier in links.items():
             key, source = (segment.plan.index, later), (segment.plan.index - 1, earlier)
             if key not in clip_ids and source in clip_ids:
                 clip_ids[key] = clip_ids[source]
         previous, previous_teams = segment, teams
-    return stitched
 
 
 def team_renaming(

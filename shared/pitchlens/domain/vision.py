@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from abc import ABC, abstractmethod
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -317,6 +317,14 @@ class VideoStore(ABC):
         ServiceUnavailable when storage cannot be reached."""
 
 
+Note = str | None | Callable[[], str | None]
+"""A piece of text for a stored file, or how to get it once the file's contents have been read."""
+
+
+def noted(note: Note) -> str | None:
+    return note() if callable(note) else note
+
+
 class TrajectoryStore(ABC):
     """Tracks of whole clips: staged between functions, then published as trajectories."""
 
@@ -327,14 +335,16 @@ class TrajectoryStore(ABC):
         match_id: str,
         clip_id: str,
         fps: float,
-        tracks: Sequence[FrameTracks],
+        tracks: Iterable[FrameTracks],
         name: str = "tracks",
-        pitch_reason: str | None = None,
-        pitch_source: str | None = None,
+        pitch_reason: Note = None,
+        pitch_source: Note = None,
     ) -> str:
         """Writes the claim check `<job_id>/<name>` (a clip's tracks, or one segment's), with why
         its tracks have no pitch coordinates when they have none and where those it has come from
-        (`manual` / `automatic` calibration); returns its URI."""
+        (`manual` / `automatic` calibration); returns its URI. `tracks` is read once, in frame
+        order (a whole match's may come lazily, segment by segment); a note given as a callable is
+        asked once they are read (`noted`)."""
 
     @abstractmethod
     def publish(self, staged_uri: str, match_id: str, clip_id: str) -> TrajectoryRef:

@@ -92,10 +92,9 @@ class Settings(BaseSettings):
     `tracking_tiles=1`, 1152 sees the whole frame in one view at the scale two 640 tiles see it:
     measured about 1.3x the frames/s of the tiles (1.09-1.45x in single runs), detection_gt
     recall 0.855 against 0.815 (unstretched to 1152 x 648), the same follow success (0.98), but
-    1.4-1.5x as many track ids
-    (shorter tracks: its small players' confidences run lower, which weakens BoT-SORT's
-    score-fused matching), so it is an option, not the default (README "Speed of the track
-    function on CPU")."""
+    1.4-1.5x as many track ids (shorter tracks: two players close together come out of it as one
+    box more often, and BoT-SORT hands the box to one of them), so it is an option, not the
+    default (README "Speed of the track function on CPU")."""
     tracking_tiles_where: Literal["always", "small"] = "always"
     """Where the tracking tiles are inferred: on every frame ("always"), or only where the whole
     frame's view shows people shorter than 48 network px or nobody ("small": each batch's whole
