@@ -4,6 +4,7 @@ in this process on a free port) and the clips table in the embedded PostgreSQL."
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import logging
 import time
 import uuid
@@ -455,6 +456,7 @@ def test_tracks_staged_lazily_in_batches_give_the_file_one_pass_gives(
             yield frame
 
     monkeypatch.setattr(trajectories_module, "STAGE_FRAMES", 7)
+    monkeypatch.setattr(trajectories_module, "ROW_GROUP_ROWS", 50)
     staged = store.stage(
         "job-3", "m-3", "clip-x", 25.0, lazily(), "batched", lambda: asked_after.append(len(read)) or "why"
     )
@@ -465,6 +467,13 @@ def test_tracks_staged_lazily_in_batches_give_the_file_one_pass_gives(
     ordered = list(zip(batched["track_id"].to_pylist(), batched["frame"].to_pylist(), strict=True))
     assert ordered == sorted(ordered)
     assert store.pitch_reason(staged) == "why"
+    # Row groups of whole tracks, closed once they hold ROW_GROUP_ROWS rows (tracks of 40 rows, then 20).
+    bucket, key = staged.removeprefix("s3://").split("/", 1)
+    body = store._client.get_object(Bucket=bucket, Key=key)["Body"].read()
+    parquet = pq.ParquetFile(pa.BufferReader(body))
+    groups = [parquet.read_row_group(i).column("track_id").to_pylist() for i in range(parquet.num_row_groups)]
+    assert [len(g) for g in groups] == [80, 80, 80, 60]
+    assert all(not set(a) & set(b) for a, b in itertools.pairwise(groups))
     assert [f.frame_index for f in store.tracks(staged, track_ids=[12])] == list(range(40, 80))
 
 

@@ -63,6 +63,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import logging
+import tempfile
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from operator import attrgetter
@@ -234,42 +235,71 @@ def trajectory_table(
 
 
 STAGE_FRAMES = 3000
-"""Frames turned into columns at a time by `streamed_table` (2 minutes at 25 fps)."""
+"""Frames turned into columns at a time by `write_streamed` (2 minutes at 25 fps)."""
 
 
-def streamed_table(
+def write_streamed(
     match_id: str,
     clip_id: str,
     fps: float,
     tracks: Iterable[FrameTracks],
     pitch_reason: Note = None,
     pitch_source: Note = None,
-) -> tuple[pa.Table, pa.Array | None]:
-    """The rows `trajectory_table` makes of `tracks`, read STAGE_FRAMES frames at a time, and the
-    order that sorts them by (track_id, frame) (None: they already are). Each batch of frames
-    becomes columns at once and the id columns are one-value dictionaries (as `encode_parquet`
-    writes them), so memory holds ~65 bytes a row, never the frames' Python objects (~7x that,
-    which grew the worker stitching a 90-minute match by 0.5 GB); `encode_parquet` takes the
-    order a row group at a time, so no sorted copy of the whole is made either. The notes are
-    asked once every frame has been read."""
-    batches = []
-    frames = iter(tracks)
-    while batch := list(itertools.islice(frames, STAGE_FRAMES)):
-        table = trajectory_table(match_id, clip_id, fps, batch)
-        batches.append(table.drop_columns(list(_ID_COLUMNS)))
-    if not batches:
-        return trajectory_table(match_id, clip_id, fps, [], noted(pitch_reason), noted(pitch_source)), None
-    rows = pa.concat_tables(batches)
-    del batches
-    order = None
-    if len(rows.column("frame").chunks) > 1:  # each batch is sorted on its own
-        order = pc.sort_indices(rows, [("track_id", "ascending"), ("frame", "ascending")])
-    for position, name, value in ((0, "match_id", match_id), (1, "clip_id", clip_id)):
-        column = pa.DictionaryArray.from_arrays(
-            pa.array(np.zeros(rows.num_rows, np.int32)), pa.array([value], pa.string())
-        )
-        rows = rows.add_column(position, pa.field(name, column.type, nullable=False), column)
-    return rows.replace_schema_metadata(_file_metadata(fps, noted(pitch_reason), noted(pitch_source))), order
+) -> tuple[pa.Buffer, int]:
+    """The Parquet file `encode_parquet(trajectory_table(...))` makes of `tracks`, and its rows,
+    in memory bounded whatever the match's length: STAGE_FRAMES frames at a time become columns
+    (`trajectory_table`: sorted by (track_id, frame) within the batch) spilled to a temporary
+    Arrow file, keeping only their track ids; then each row group gathers its range of track ids
+    from every batch (a contiguous slice of each), in batch order (so by frame within a track).
+    A 90-minute match's frames as Python objects grew the worker stitching it by 0.5 GB. The
+    notes are asked once every frame has been read."""
+    with tempfile.TemporaryDirectory(prefix="pitchlens-stage-") as spill:
+        paths: list[str] = []
+        ids: list[np.ndarray] = []
+        frames = iter(tracks)
+        while batch := list(itertools.islice(frames, STAGE_FRAMES)):
+            table = trajectory_table(match_id, clip_id, fps, batch).drop_columns(list(_ID_COLUMNS))
+            del batch
+            paths.append(f"{spill}/{len(paths)}.arrow")
+            with pa.OSFile(paths[-1], "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+                writer.write_table(table)
+            ids.append(table.column("track_id").to_numpy())
+        metadata = _file_metadata(fps, noted(pitch_reason), noted(pitch_source))
+        if not paths:
+            nobody = trajectory_table(match_id, clip_id, fps, []).replace_schema_metadata(metadata)
+            return encode_parquet(nobody), 0
+        groups = _row_groups(np.concatenate(ids))
+        with _parquet_writer(match_id, clip_id, metadata) as (write, sink):
+            for low, high in groups:
+                parts = []
+                for path, batch_ids in zip(paths, ids, strict=True):
+                    first, stop = np.searchsorted(batch_ids, [low, high]).tolist()
+                    if first < stop:
+                        parts.append(_read_arrow(path).slice(first, stop - first))
+                rows = pa.concat_tables(parts)
+                write(rows.take(pc.sort_indices(rows, [("track_id", "ascending")])))  # stable
+        return sink.getvalue(), sum(len(i) for i in ids)
+
+
+def _row_groups(track_ids: np.ndarray) -> list[tuple[int, int]]:
+    """[low, high) ranges of track ids, each of about ROW_GROUP_ROWS rows (a track whole in one)."""
+    values, counts = np.unique(track_ids, return_counts=True)
+    groups, low, rows = [], None, 0
+    for value, count in zip(values.tolist(), counts.tolist(), strict=True):
+        if low is None:
+            low = value
+        rows += count
+        if rows >= ROW_GROUP_ROWS:
+            groups.append((low, value + 1))
+            low, rows = None, 0
+    if low is not None:
+        groups.append((low, int(values[-1]) + 1))
+    return groups
+
+
+def _read_arrow(path: str) -> pa.Table:
+    with pa.OSFile(path, "rb") as source:
+        return pa.ipc.open_file(source).read_all()
 
 
 def _file_metadata(fps: float, pitch_reason: str | None, pitch_source: str | None) -> dict[bytes, bytes]:
@@ -329,42 +359,46 @@ def _track_then_frame_order(track_ids: Any, frame_indexes: Any, counts: Any) -> 
     return np.lexsort((np.repeat(frame_indexes, counts), track_ids))
 
 
-def encode_parquet(table: pa.Table, order: pa.Array | None = None) -> pa.Buffer:
+def encode_parquet(table: pa.Table) -> pa.Buffer:
     """A TRAJECTORY_SCHEMA table as a Parquet file in memory (PARQUET_OPTIONS), its schema metadata
-    and version as the file's key-value metadata; its rows in `order` when given (taken a row group
-    at a time). Raises ValueError when the table holds more than one match or clip: one file is
-    one clip."""
-    columns = table.columns
+    and version as the file's key-value metadata. Raises ValueError when the table holds more than
+    one match or clip: one file is one clip."""
     if table.num_rows:
         for name in _ID_COLUMNS:
-            index = table.schema.get_field_index(name)
-            if pa.types.is_dictionary(table.column(index).type):
-                continue  # `streamed_table`'s: one value by construction
-            value = table.column(index)[0].as_py()
-            if not pc.all(pc.equal(table.column(index), value)).as_py():
+            column = table.column(name)
+            if not pc.all(pc.equal(column, column[0])).as_py():
                 raise ValueError(f"a trajectory file holds one clip, but {name} takes several values")
-            columns[index] = pa.DictionaryArray.from_arrays(
-                pa.array(np.zeros(table.num_rows, np.int32)), pa.array([value], pa.string())
-            )
-    writable = pa.Table.from_arrays(
-        columns,
-        schema=pa.schema(
-            [field.with_type(column.type) for field, column in zip(table.schema, columns, strict=True)]
-        ),
-    )
-    metadata = {
-        key.decode(): value.decode()
-        for key, value in {**(table.schema.metadata or {}), **_SCHEMA_METADATA}.items()
-    }
-    sink = pa.BufferOutputStream()
-    with pq.ParquetWriter(sink, writable.schema, **PARQUET_OPTIONS) as writer:
-        writer.add_key_value_metadata(metadata)
-        if order is None:
-            writer.write_table(writable, row_group_size=ROW_GROUP_ROWS)
-        else:
-            for start in range(0, len(order), ROW_GROUP_ROWS):
-                writer.write_table(writable.take(order[start : start + ROW_GROUP_ROWS]))
+    match_id, clip_id = (table.column(n)[0].as_py() if table.num_rows else "" for n in _ID_COLUMNS)
+    with _parquet_writer(match_id, clip_id, table.schema.metadata or {}) as (write, sink):
+        write(table.drop_columns(list(_ID_COLUMNS)), ROW_GROUP_ROWS)
     return sink.getvalue()
+
+
+@contextmanager
+def _parquet_writer(
+    match_id: str, clip_id: str, metadata: Mapping[bytes, bytes]
+) -> Iterator[tuple[Callable[..., None], pa.BufferOutputStream]]:
+    """A Parquet file of one clip in memory: `write(rows)` adds rows without their id columns,
+    which are written as one-value dictionaries; the schema metadata and version go in as the
+    file's key-value metadata."""
+    one_value = pa.dictionary(pa.int32(), pa.string())
+    schema = pa.schema([f.with_type(one_value) if f.name in _ID_COLUMNS else f for f in TRAJECTORY_SCHEMA])
+    values = [pa.array([match_id], pa.string()), pa.array([clip_id], pa.string())]
+
+    sink = pa.BufferOutputStream()
+    with pq.ParquetWriter(sink, schema, **PARQUET_OPTIONS) as writer:
+        writer.add_key_value_metadata(
+            {k.decode(): v.decode() for k, v in {**metadata, **_SCHEMA_METADATA}.items()}
+        )
+
+        def write(rows: pa.Table, row_group_size: int | None = None) -> None:
+            zeros = pa.array(np.zeros(rows.num_rows, np.int32))
+            columns = [pa.DictionaryArray.from_arrays(zeros, value) for value in values]
+            writer.write_table(
+                pa.Table.from_arrays(columns + rows.columns, schema=schema), row_group_size=row_group_size
+            )
+
+        yield write, sink
 
 
 def _error_code(error: ClientError) -> str:
@@ -548,12 +582,12 @@ class S3TrajectoryStore(TrajectoryStore):
         """The TrajectoryStore port: the clip's (or a segment's) trajectory file, already in its
         final form, as a claim check at `s3://<staging bucket>/staging/tracks/<job_id>/<name>.parquet`
         (one attempt: the queue retries the message). `tracks` is read STAGE_FRAMES frames at a
-        time into columns (`streamed_table`), so a whole match never exists as Python objects."""
-        table, order = streamed_table(match_id, clip_id, fps, tracks, pitch_reason, pitch_source)
+        time into columns (`write_streamed`), so a whole match never exists as Python objects."""
+        body, rows = write_streamed(match_id, clip_id, fps, tracks, pitch_reason, pitch_source)
         key = f"staging/tracks/{_segment(job_id, 'job_id')}/{_segment(name, 'name')}.parquet"
         uri = f"s3://{self.staging_bucket}/{key}"
         with _storage_errors(uri):
-            self._put(self.staging_bucket, key, encode_parquet(table, order), table.num_rows)
+            self._put(self.staging_bucket, key, body, rows)
         return uri
 
     def publish(self, staged_uri: str, match_id: str, clip_id: str) -> TrajectoryRef:
