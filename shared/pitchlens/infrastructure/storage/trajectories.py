@@ -282,7 +282,8 @@ def write_streamed(
 
 
 def _row_groups(track_ids: np.ndarray) -> list[tuple[int, int]]:
-    """[low, high) ranges of track ids, each of about ROW_GROUP_ROWS rows (a track whole in one)."""
+    """[low, high) ranges of track ids for row groups: each closed once it holds ROW_GROUP_ROWS
+    rows, so a track is whole in one (a track is at most a clip's frames, far fewer rows)."""
     values, counts = np.unique(track_ids, return_counts=True)
     groups, low, rows = [], None, 0
     for value, count in zip(values.tolist(), counts.tolist(), strict=True):
