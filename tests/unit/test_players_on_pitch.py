@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from pitchlens.application.followable_players import followable_players
-from pitchlens.application.player_placer import NOT_CALIBRATED, PlacementPass, summarised
+from pitchlens.application.player_placer import NOT_CALIBRATED, PitchSummary, PlacementPass
 from pitchlens.domain.camera import CameraView, PitchArea, PitchCamera, follow_camera
 from pitchlens.domain.following import PlayerFollower
 from pitchlens.domain.pitch import Homography
@@ -142,10 +142,10 @@ def test_the_placement_pass_judges_every_few_frames_splits_at_cuts_and_says_why_
     assert [list(f.teams or []) for f in placed.tracks[11:13]] == [["white", None, "white"]] * 2
     assert all(math.isnan(x) for f in placed.tracks for x, _ in f.pitch_xy or [])
     assert placed.reason is not None and "no manual calibration" in placed.reason
-    assert summarised(placed.tracks).reason == NOT_CALIBRATED
-    assert summarised([FrameTracks(0, [1], [[0, 0, 1, 1]], [0.9])]).reason is not None
+    assert PitchSummary(placed.tracks).reason == NOT_CALIBRATED
+    assert PitchSummary([FrameTracks(0, [1], [[0, 0, 1, 1]], [0.9])]).reason is not None
     assert (
-        summarised([FrameTracks(0, [1], [[0, 0, 1, 1]], [0.9], [True], ["white"], [(1.0, 2.0)])]).reason
+        PitchSummary([FrameTracks(0, [1], [[0, 0, 1, 1]], [0.9], [True], ["white"], [(1.0, 2.0)])]).reason
         is None
     )
 
@@ -177,7 +177,7 @@ def test_a_shot_without_manual_points_is_calibrated_from_the_lines_and_says_so()
     both = placed({3: CalibratedAfter.VIEW})  # manual points win in their shot
     assert both.path.source == "frames 0-11: manual; frames 12-19: automatic" and both.reason is None
     assert placed({3: CalibratedAfter.VIEW}, automatic=False).path.source == "manual"
-    assert summarised(automatic.tracks).source == "automatic" and summarised(tracks).source is None
+    assert PitchSummary(automatic.tracks).source == "automatic" and PitchSummary(tracks).source is None
 
 
 def test_stitched_segments_keep_one_shot_until_a_real_cut() -> None:

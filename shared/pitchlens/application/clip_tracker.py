@@ -9,11 +9,7 @@ from typing import Any
 
 from pitchlens.application.job_keeper import JobKeeper
 from pitchlens.application.outcomes import Outcome, Result
-from pitchlens.application.player_placer import (
-    PitchSummary,
-    PlayerPlacer,
-    continuous_shots,
-)
+from pitchlens.application.player_placer import PitchSummary, PlayerPlacer, continuous_shots
 from pitchlens.domain.appearance import Appearance, BoxAppearance
 from pitchlens.domain.errors import InvalidTrackingData, PermanentError, PitchLensError
 from pitchlens.domain.frame_sampling import fill_between, to_every_frame, to_source, tracking_step

@@ -181,11 +181,14 @@ def continuous_shots(tracks: Iterable[FrameTracks], segment_starts: Collection[i
 class PitchSummary:
     """Whether a clip's tracks have pitch coordinates, learnt frame by frame (`see`) as they pass:
     `reason` why not (None when some box has them: not placed at all, or placed without a
-    homography), `source` where those it has come from (`automatic` when tracking placed them)."""
+    homography), `source` where those it has come from (`automatic` when tracking placed them).
+    `tracks` given at the start are seen at once."""
 
-    def __init__(self) -> None:
+    def __init__(self, tracks: Iterable[FrameTracks] = ()) -> None:
         self._placed = False
         self._in_metres = False
+        for frame in tracks:
+            self.see(frame)
 
     def see(self, frame: FrameTracks) -> FrameTracks:
         if not self._in_metres:
@@ -204,14 +207,6 @@ class PitchSummary:
     @property
     def source(self) -> str | None:
         return AUTOMATIC if self._in_metres else None
-
-
-def summarised(tracks: Iterable[FrameTracks]) -> PitchSummary:
-    """The PitchSummary of every frame of `tracks`."""
-    summary = PitchSummary()
-    for frame in tracks:
-        summary.see(frame)
-    return summary
 
 
 AUTOMATIC = "automatic"

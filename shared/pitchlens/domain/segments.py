@@ -240,12 +240,12 @@ def stitched_frames(
     when its frames are due and let go once the next one is stitched to it: from a lazy iterable,
     two segments are in memory at a time, whatever the match's length.
 
-    Each segment keeps its own frames [start, stop) (the
-    overlap before its start belongs to the segment before); a track continues a track of the
-    segment before when `stitch_ids` pairs them on the overlap (appearance compared between the
-    earlier track's `tail` and the later one's `head`, when `similarity` is given), or across a
-    gap of up to `max_gap` frames (default: the overlap's length) around the boundary; every
-    track gets a clip-wide id, numbered from 1 in order of first appearance.
+    Each segment keeps its own frames [start, stop) (the overlap before its start belongs to the
+    segment before); a track continues a track of the segment before when `stitch_ids` pairs them
+    on the overlap (appearance compared between the earlier track's `tail` and the later one's
+    `head`, when `similarity` is given), or across a gap of up to `max_gap` frames (default: the
+    overlap's length) around the boundary; every track gets a clip-wide id, numbered from 1 in
+    order of first appearance.
 
     Each segment names its teams by their kits on its own (`KitColourTeams` clusters per segment),
     so the same team may be "white" in one and "light grey" in the next: its names are carried over
