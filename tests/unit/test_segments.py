@@ -88,6 +88,16 @@ def test_a_pair_that_looks_unalike_is_not_joined() -> None:
     assert stitch_ids(earlier, later, alike={(7, 1): 0.9}) == {1: 7}
 
 
+def test_the_pieces_alive_at_the_boundary_are_paired_when_a_track_broke_in_the_overlap() -> None:
+    # One player over the overlap 31..55 (the boxes a pixel or less apart): the earlier segment's
+    # tracker lost him at 32 (track 24) and took him up again from 36 (69); the later one's lost
+    # him at 40 (15) and took him up again from 46 (44). 69 agrees with 15 a little better on 5
+    # frames than with 44 on 10; the pair alive at the boundary is 69 and 44.
+    earlier = {24: boxes(-1, range(6, 33)), 69: boxes(0, range(36, 56))}
+    later = {15: boxes(0.2, range(31, 41)), 44: boxes(0.5, range(46, 81))}
+    assert stitch_ids(earlier, later) == {44: 69, 15: 24}
+
+
 def test_one_common_frame_joins_only_on_a_strong_overlap() -> None:
     assert stitch_ids({7: boxes(0, range(99, 100))}, {1: boxes(4, range(99, 100))}) == {}  # IoU 0.43
     assert stitch_ids({7: boxes(0, range(99, 100))}, {1: boxes(1, range(99, 100))}) == {1: 7}  # IoU 0.82

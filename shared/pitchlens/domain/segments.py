@@ -147,8 +147,12 @@ def stitch_ids(
     """Which track of the later segment continues which track of the earlier one, from their boxes
     around the boundary (`earlier[id][frame] = box`, likewise `later`). Returns {later: earlier}.
 
-    1. Tracks both segments followed over the overlap: pairs by mean IoU on their common frames
-       (at least MIN_COMMON_FRAMES at MIN_MEAN_IOU, or one at STRONG_IOU), best first.
+    1. Tracks both segments followed over the overlap: pairs whose boxes agree on their common
+       frames (a mean IoU of at least MIN_MEAN_IOU on MIN_COMMON_FRAMES or more, or STRONG_IOU on
+       one), the pair agreeing on the most frames first (the sum of its IoUs): where a player's
+       track broke inside the overlap in either segment, the pieces that share the most frames
+       (those alive at the boundary) are the ones paired, not a short piece that agrees a little
+       better.
     2. Tracks left over, as the one tracker of an unsplit run would have kept a briefly lost
        player: an earlier track that ends before a later one begins, at most `max_gap` frames
        before, pairs with it when its box carried on at its last velocity overlaps the later
@@ -168,7 +172,7 @@ def stitch_ids(
             mean = sum(iou(first_boxes[f], second_boxes[f]) for f in common) / len(common)
             needed = MIN_MEAN_IOU if len(common) >= MIN_COMMON_FRAMES else STRONG_IOU
             if mean >= needed and looks_alike(first, second):
-                pairs.append((mean, len(common), first, second))
+                pairs.append((mean * len(common), len(common), first, second))
     matched = _best_first(pairs, {})
     if max_gap > 0:
         gaps = []
