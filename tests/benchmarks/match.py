@@ -12,11 +12,11 @@ N -c copy`, made in a temporary folder at run time, never committed), through th
   the CPU time 135,000 frames (90 minutes at 25 fps) would take at the measured rate.
 
 `make bench` runs the quick mode (CI-like, ~15-20 minutes on 2 busy cores: the 868 MB file uploaded, 20 s
-and 61 s videos tracked in 10-s segments with one tile per frame); PITCHLENS_BENCH_MATCH=full (or
+and 61 s videos tracked in 10-s segments with the whole frame at 640 px); PITCHLENS_BENCH_MATCH=full (or
 `make bench-match`) the issue's: a 6-minute and a 10-minute cut tracked in 60-s segments with the
-shipped default, which takes hours on 2 CPU cores; `--whole-match` (`make bench-whole-match`) the
+shipped default, which takes about an hour on 2 CPU cores; `--whole-match` (`make bench-whole-match`) the
 90-minute file itself, from its upload to one trajectories dataset, next to a 6-minute cut, each on
-2 workers in 60-s segments, with one tile per frame at <= 12.5 frames/s (~40 minutes on 2 CPU
+2 workers in 60-s segments, with the whole frame at 640 px at <= 12.5 frames/s (~40 minutes on 2 CPU
 cores): wall time, each worker's peak RSS, the stitch and persist steps, and what the published
 dataset holds (rows, clip-wide track ids). `python -m tests.benchmarks.match [--shared DIR] [--full
 | --whole-match] [--upload-loops N]` prints the table on its own.
@@ -186,17 +186,25 @@ class Config:
     segment_seconds: float
     tracking_tiles: int | None  # None: the shipped default
     tracking_max_fps: float | None = None  # None: the shipped default
+    tracking_input_size: int | None = None  # None: the shipped default
     whole: bool = False  # the long video is the whole match, tracked on 2 workers only
 
     @staticmethod
     def quick() -> Config:
-        """CI-like: 20 s and 61 s videos in 10-s segments, one tile per frame."""
-        return Config(upload_loops=800, short_loops=3, long_loops=9, segment_seconds=10, tracking_tiles=1)
+        """CI-like: 20 s and 61 s videos in 10-s segments, the whole frame at the model's 640 px."""
+        return Config(
+            upload_loops=800,
+            short_loops=3,
+            long_loops=9,
+            segment_seconds=10,
+            tracking_tiles=1,
+            tracking_input_size=640,
+        )
 
     @staticmethod
     def full() -> Config:
         """The issue's: the 90-minute file uploaded; a 6-minute vs a 10-minute cut tracked in 60-s
-        segments with the shipped default (hours on 2 CPU cores; minutes on a GPU worker)."""
+        segments with the shipped default (about an hour on 2 CPU cores; minutes on a GPU worker)."""
         return Config(
             upload_loops=800, short_loops=54, long_loops=89, segment_seconds=60, tracking_tiles=None
         )
@@ -204,8 +212,8 @@ class Config:
     @staticmethod
     def whole_match() -> Config:
         """The 90-minute file itself from upload to one trajectories dataset, and a 6-minute cut of
-        it for memory, each on 2 workers in 60-s segments; one tile per frame at <= 12.5 frames/s
-        so that it takes ~40 minutes on 2 CPU cores, not the shipped default's hours."""
+        it for memory, each on 2 workers in 60-s segments; the whole frame at 640 px at <= 12.5
+        frames/s so that it takes ~40 minutes on 2 CPU cores, not the shipped default's hours."""
         return Config(
             upload_loops=800,
             short_loops=54,
@@ -213,14 +221,16 @@ class Config:
             segment_seconds=60,
             tracking_tiles=1,
             tracking_max_fps=12.5,
+            tracking_input_size=640,
             whole=True,
         )
 
     @property
     def how(self) -> str:
         tiles = self.tracking_tiles or "default"
+        size = f" at {self.tracking_input_size} px" if self.tracking_input_size else ""
         rate = f", <= {self.tracking_max_fps:g} frames/s" if self.tracking_max_fps else ""
-        return f"{self.segment_seconds:g}-s segments, tiles {tiles}{rate}"
+        return f"{self.segment_seconds:g}-s segments, tiles {tiles}{size}{rate}"
 
 
 @dataclass(frozen=True)
@@ -253,6 +263,8 @@ def track_with_workers(stack: Stack, video: Path, workers: int, logs: Path, conf
         env["PITCHLENS_TRACKING_TILES"] = str(config.tracking_tiles)
     if config.tracking_max_fps is not None:
         env["PITCHLENS_TRACKING_MAX_FPS"] = str(config.tracking_max_fps)
+    if config.tracking_input_size is not None:
+        env["PITCHLENS_TRACKING_INPUT_SIZE"] = str(config.tracking_input_size)
     logs.mkdir(parents=True, exist_ok=True)
     processes, samplers = [], []
     for n in range(workers):

@@ -178,13 +178,19 @@ class FakeVideoReader(VideoReader):
 
 
 class FakeDetectionModel(DetectionModel):
-    """Two people per frame, walking right one pixel a frame (at x = frame index and 20 px on)."""
+    """Two people per frame, walking right one pixel a frame (at x = frame index and 20 px on).
+    An image that is a frame index (FakeVideoReader's) places them by it, so frames read with a
+    step are placed where they are; frames are numbered from `first_index` on, as a real model
+    numbers a batch."""
 
     def detect(self, images: Sequence[Any], first_index: int = 0) -> list[FrameDetections]:
-        return [
-            FrameDetections(f, [[f, 0, f + 5, 10], [f + 20, 0, f + 25, 10]], [0.9, 0.8], [0, 0])
-            for f in range(first_index, first_index + len(images))
-        ]
+        found = []
+        for number, image in enumerate(images, start=first_index):
+            x = image if isinstance(image, int) else number
+            found.append(
+                FrameDetections(number, [[x, 0, x + 5, 10], [x + 20, 0, x + 25, 10]], [0.9, 0.8], [0, 0])
+            )
+        return found
 
 
 class FakeTracker(MultiObjectTracker):

@@ -12,8 +12,23 @@ AMD), so detections move slightly from one machine to another. The tracks are th
 under two instruction sets, in child processes (`tests/clip_tracks.py`): the machine's own and
 oneDNN capped at AVX2 (`ONEDNN_MAX_CPU_ISA=AVX2`, what an AVX2-only CPU runs), and every threshold
 is asserted under each. Measured (OpenVINO 2026.4 YOLO11n INT8, f32 for its floating-point layers;
-2 tiles, the tracking default; BoT-SORT), identical on both (and again, player for player, with
-tiles only where people are small and frames decoded at the network's size, December 2026):
+the tracking default since December 2026: the whole frame in one view at 1152 px, every second
+frame of these 25/30 fps clips detected and tracked, the rest interpolated; BoT-SORT), identical on
+both (AMD EPYC with AVX-512 VNNI natively, and AVX2), whole and split into 2.5-s and 3-s segments:
+
+    player                      frames  native (AMD EPYC)  AVX2     lost while visible  wrong
+    dfl-white-left                  18  1.00               1.00     0 / 0               0 / 0
+    dfl-white-centre-occluded       18  0.94               0.94     0 / 0               0 / 0
+    dfl-green-right-cluster         18  0.89               0.89     2 / 2               0 / 0
+    dfl-dark-left-exit              19  0.95               0.95     1 / 1               0 / 0
+    laliga-white-10                 31  1.00               1.00     0 / 0               0 / 0
+    laliga-red-17-exit              31  1.00               1.00     0 / 0               0 / 0
+    laliga-red-8-crossing           31  1.00               1.00     0 / 0               0 / 0
+    all                            166  0.98               0.98     3 / 3               0 / 0
+
+With the previous default (2 tiles + the whole frame at 640 px on every frame), identical on both
+(and again, player for player, with tiles only where people are small and frames decoded at the
+network's size):
 
     player                      frames  native (AMX Xeon)  AVX2     lost while visible  wrong
     dfl-white-left                  18  1.00               1.00     0 / 0               0 / 0

@@ -245,7 +245,7 @@ class PlayerFollower:
             f"{self._settings.min_selection_iou} within {window} frames of frame "
             f"{tracks[position].frame_index}. Players too small or too hidden to detect over the clip "
             f"are not tracked: choose one of the tracked players (GET /api/v1/clips/<id>/players), or "
-            f"process the clip again with more PITCHLENS_TRACKING_TILES"
+            f"process the clip again with a larger PITCHLENS_TRACKING_INPUT_SIZE"
         )
 
     def _describe(

@@ -82,29 +82,33 @@ class Settings(BaseSettings):
     """Sliced inference on the detection frame: tiles along the frame's longer side (the shorter
     side gets as many as keep tiles about square), plus the whole frame, merged with NMS. 1 = the
     whole frame only. Measured on detection_gt: 2 -> recall 0.86 / precision 0.78."""
-    tracking_tiles: int = 2
-    """The same for every frame of a clip during tracking (each tile costs a full inference). 2 by
-    default: on the wide DFL shot's first frames whole-frame inference alone tracks 6-7 people (sliced
-    detection finds 21), tiles track 19-23 (a player can only be followed if tracked), at about a
-    third of the frames per second (12.2 against 34.6 on 2 cores)."""
-    tracking_input_size: int = Field(default=640, ge=32, multiple_of=32)
-    """The network input's longer side for every tracked view (640: the model's own). With
-    `tracking_tiles=1`, 1152 sees the whole frame in one view at the scale two 640 tiles see it:
-    measured about 1.3x the frames/s of the tiles (1.09-1.45x in single runs), detection_gt
-    recall 0.855 against 0.815 (unstretched to 1152 x 648), the same follow success (0.98), but
-    1.4-1.5x as many track ids (shorter tracks: two players close together come out of it as one
-    box more often, and BoT-SORT hands the box to one of them), so it is an option, not the
-    default (README "Speed of the track function on CPU")."""
+    tracking_tiles: int = 1
+    """Tiles for every tracked frame of a clip, as `detection_tiles` (each tile costs a full
+    inference). 1 by default: the whole frame in one view at `tracking_input_size` (1152 px), the
+    scale at which two 640-px tiles see it, without tiles. 2 with `tracking_input_size=640` (and
+    `tracking_max_fps=30`) is the previous default: 2 tiles + the whole frame at 640 px on every
+    frame of a 25/30 fps video, 0.6x the frames/s of ultralytics `model.track` on 2 cores against
+    the default's 1.5x; its tracks are longer (README "Speed of the track function on CPU")."""
+    tracking_input_size: int = Field(default=1152, ge=32, multiple_of=32)
+    """The network input's longer side for every tracked view (a multiple of 32; 640 is the
+    model's own). 1152 with one tile sees the whole frame at the scale two 640-px tiles see it:
+    detection_gt recall 0.855 against the tiles' 0.815 (unstretched to 1152 x 648), about 1.3x their
+    frames/s. 640 with one tile tracks about 3x faster but misses most distant players (recall
+    0.36)."""
     tracking_tiles_where: Literal["always", "small"] = "always"
     """Where the tracking tiles are inferred: on every frame ("always"), or only where the whole
     frame's view shows people shorter than 48 network px or nobody ("small": each batch's whole
     frames first, then the tiles needed). Measured: "small" used 1.19x less CPU on a broadcast shot
     zoomed 2x, but on the shared clips every tile is needed and the second pass per batch cost
     about 4 % more CPU and 15 % more wall time, so it is not the default."""
-    tracking_max_fps: float = Field(default=30.0, ge=0)
-    """Detection and tracking run on at most this many frames a second: a 50 or 60 fps video on
-    every second frame, the boxes of the frames between interpolated (trajectories and renders keep
-    every frame). 0 = every frame."""
+    tracking_max_fps: float = Field(default=15.0, ge=0)
+    """Detection and tracking run on at most this many frames a second: a 25 or 30 fps video on
+    every second frame (12.5 / 15 frames/s), a 50 or 60 fps one on every fourth, the boxes of the
+    frames between interpolated (trajectories and renders keep every frame). 0 = every frame.
+    Measured on the shared clips against every frame (one view at 1152 px): 1.9x the frames/s, the
+    same follow success (0.98 under both instruction sets, split into segments too), 8-10 % fewer
+    person-frames (a track is only interpolated between two frames it was seen on) and 7-20 %
+    fewer track ids (README "Speed of the track function on CPU")."""
     detection_batch: int = 8
     tracker: str = "botsort"
     """botsort or bytetrack."""
