@@ -213,7 +213,7 @@ class Config:
     def whole_match() -> Config:
         """The 90-minute file itself from upload to one trajectories dataset, and a 6-minute cut of
         it for memory, each on 2 workers in 60-s segments; the whole frame at 640 px at <= 12.5
-        frames/s so that it takes ~40 minutes on 2 CPU cores, not the shipped default's hours."""
+        frames/s so that it takes ~40 minutes on 2 CPU cores (the shipped default: about an hour)."""
         return Config(
             upload_loops=800,
             short_loops=54,
